@@ -1,0 +1,51 @@
+// Composition root of the headless agent: `dta <command> [options]`.
+import { parseArgs } from 'node:util';
+import { AgentError, isAgentError } from '../../common/errors.js';
+import { postureCommand } from './posture-command.js';
+
+const USAGE = `Usage: dta <command> [options]
+
+Commands:
+  posture            Check this device's posture and print a table.
+    --json           Print the posture report as JSON.
+    --bundle FILE    Also write a support bundle (every probe's raw output) to FILE.
+    --replay FILE    Judge a support bundle again without running anything.
+
+Exit codes: 0 the device passes, 1 it does not, 2 the command failed.
+`;
+
+export async function main(argv: readonly string[], io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'posture': {
+        const { values } = parseArgs({ args: [...rest], options: { json: { type: 'boolean', default: false }, bundle: { type: 'string' }, replay: { type: 'string' } }, strict: true });
+        return await postureCommand(
+          { json: values.json ?? false, ...(values.bundle !== undefined ? { bundlePath: values.bundle } : {}), ...(values.replay !== undefined ? { replayPath: values.replay } : {}) },
+          { out: io.out, color: process.stdout.isTTY },
+        );
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+        io.out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new AgentError('USAGE', `Unknown command "${command}".`);
+    }
+  } catch (e) {
+    if (isAgentError(e)) {
+      io.err(`dta: ${e.code}: ${e.message}\n`);
+      if (e.code === 'USAGE') io.err(USAGE);
+    } else if (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')) {
+      io.err(`dta: USAGE: ${e.message}\n${USAGE}`);
+    } else {
+      io.err(`dta: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    }
+    return 2;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}

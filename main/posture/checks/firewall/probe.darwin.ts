@@ -1,0 +1,41 @@
+// macOS: the application firewall's global state by its number, not its wording
+// (which changed between releases), and stealth mode as a fact.
+import type { CheckDefinition, CheckOutcome } from '../../probe.js';
+import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
+
+const SOCKETFILTERFW = '/usr/libexec/ApplicationFirewall/socketfilterfw';
+export const DARWIN_FIREWALL_PROBES = [
+  { kind: 'command', id: 'mac.firewall', argv: [SOCKETFILTERFW, '--getglobalstate'] },
+  { kind: 'command', id: 'mac.stealth', argv: [SOCKETFILTERFW, '--getstealthmode'] },
+] as const;
+
+/** "Firewall is enabled. (State = 1)": 0 off, 1 on, 2 block all incoming. */
+export function parseGlobalState(text: string): 0 | 1 | 2 {
+  const m = /\(State = ([012])\)/.exec(text);
+  if (m) return Number(m[1]) as 0 | 1 | 2;
+  if (/Firewall is disabled/i.test(text)) return 0;
+  if (/Firewall is enabled/i.test(text)) return 1;
+  throw new Error(`unrecognised socketfilterfw output: ${text.trim().slice(0, 80)}`);
+}
+
+export function parseStealthMode(text: string): boolean {
+  if (/Stealth mode enabled|stealth mode is on/i.test(text)) return true;
+  if (/Stealth mode disabled|stealth mode is off/i.test(text)) return false;
+  throw new Error(`unrecognised stealth mode output: ${text.trim().slice(0, 80)}`);
+}
+
+export const darwinFirewallCheck: CheckDefinition = {
+  id: 'firewall',
+  probes: DARWIN_FIREWALL_PROBES,
+  judge({ records }): CheckOutcome {
+    const rec = records.get('mac.firewall');
+    const problem = probeProblem(rec);
+    if (problem || !rec) return unknownOutcome(problem?.reason ?? 'missing probe', { probeError: problem?.code });
+    const state = parseGlobalState(rec.stdout);
+    const stealthRec = records.get('mac.stealth');
+    const stealth = stealthRec && !probeProblem(stealthRec) ? parseStealthMode(stealthRec.stdout) : null;
+    const facts = { firewall: 'application-firewall', globalState: state, blockAll: state === 2, stealthMode: stealth };
+    if (state === 0) return { verdict: 'fail', reason: 'The macOS firewall is off.', remediation: 'firewall.enable-macos', facts };
+    return { verdict: 'pass', reason: state === 2 ? 'The macOS firewall blocks all incoming connections.' : 'The macOS firewall is on.', remediation: 'none', facts };
+  },
+};

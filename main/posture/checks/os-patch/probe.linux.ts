@@ -1,0 +1,118 @@
+// Linux: /etc/os-release names the release; dpkg's log or rpm's install times date
+// the last update; Ubuntu's update-notifier counts pending security updates.
+import type { CheckDefinition, CheckOutcome } from '../../probe.js';
+import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
+import { compareVersions, judgeOsPatch } from './judge.js';
+import { linuxSupport } from './support-calendar.js';
+
+export const LINUX_OS_PROBES = [
+  { kind: 'file', id: 'linux.os-release', path: '/etc/os-release' },
+  { kind: 'file', id: 'linux.kernel', path: '/proc/sys/kernel/osrelease' },
+  { kind: 'file', id: 'linux.dpkg-log', path: '/var/log/dpkg.log', tailBytes: 512 * 1024 },
+  { kind: 'command', id: 'linux.rpm-installtime', argv: ['/usr/bin/rpm', '-qa', '--queryformat', '%{INSTALLTIME} %{NAME}-%{VERSION}-%{RELEASE}\\n'] },
+  { kind: 'file', id: 'linux.updates-available', path: '/var/lib/update-notifier/updates-available' },
+] as const;
+
+export interface OsRelease {
+  readonly id: string;
+  readonly versionId: string;
+  readonly name: string;
+  readonly prettyName: string;
+  readonly idLike: readonly string[];
+}
+
+/** Parses os-release(5): KEY=value lines, values optionally quoted. */
+export function parseOsRelease(text: string): OsRelease | undefined {
+  const values = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (!m?.[1]) continue;
+    let value = m[2] ?? '';
+    if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1).replace(/\\(["'$`\\])/g, '$1');
+    values.set(m[1], value);
+  }
+  const id = values.get('ID');
+  if (!id) return undefined;
+  return {
+    id: id.toLowerCase(),
+    versionId: values.get('VERSION_ID') ?? '',
+    name: values.get('NAME') ?? id,
+    prettyName: values.get('PRETTY_NAME') ?? values.get('NAME') ?? id,
+    idLike: (values.get('ID_LIKE') ?? '').split(/\s+/).filter(Boolean),
+  };
+}
+
+/** The newest "upgrade" in dpkg.log ("2026-11-02 06:25:14 upgrade pkg:amd64 old new"), as UTC-agnostic local time. */
+export function parseDpkgLastUpgrade(text: string): { at: Date; name: string } | null {
+  let best: { at: Date; name: string } | null = null;
+  for (const line of text.split('\n')) {
+    const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) upgrade (\S+) /.exec(line);
+    if (!m) continue;
+    const at = new Date(`${m[1]}T${m[2]}Z`);
+    if (!Number.isNaN(at.getTime()) && (best === null || at >= best.at)) best = { at, name: (m[3] ?? '').split(':')[0] ?? '' };
+  }
+  return best;
+}
+
+/** The newest package by rpm's INSTALLTIME (epoch seconds). */
+export function parseRpmLastInstall(text: string): { at: Date; name: string } | null {
+  let best: { at: Date; name: string } | null = null;
+  for (const line of text.split('\n')) {
+    const m = /^(\d{9,11}) (\S+)$/.exec(line.trim());
+    if (!m) continue;
+    const at = new Date(Number(m[1]) * 1000);
+    if (best === null || at > best.at) best = { at, name: m[2] ?? '' };
+  }
+  return best;
+}
+
+/** Ubuntu's update-notifier text: "3 of these updates are standard security updates." or "N updates are security updates." */
+export function parseUpdatesAvailable(text: string): number | null {
+  const m = /(\d+) (?:of these )?updates? (?:is|are) (?:a )?(?:standard )?security updates?/i.exec(text);
+  if (m) return Number(m[1]);
+  if (/0 updates can be applied|0 packages can be updated/i.test(text)) return 0;
+  return /updates? can be applied|packages? can be updated/i.test(text) ? 0 : null;
+}
+
+export const linuxOsPatchCheck: CheckDefinition = {
+  id: 'os-patch',
+  probes: LINUX_OS_PROBES,
+  judge({ records, policy, now }): CheckOutcome {
+    const osRec = records.get('linux.os-release');
+    const problem = probeProblem(osRec);
+    if (problem || !osRec) return unknownOutcome(problem?.reason ?? 'os-release missing', { probeError: problem?.code });
+    const os = parseOsRelease(osRec.stdout);
+    if (!os) return unknownOutcome('/etc/os-release does not name the distribution.');
+    const kernelRec = records.get('linux.kernel');
+    const kernel = kernelRec && !probeProblem(kernelRec) ? kernelRec.stdout.trim() : null;
+
+    const dpkg = records.get('linux.dpkg-log');
+    const rpm = records.get('linux.rpm-installtime');
+    const last = (dpkg && !probeProblem(dpkg) ? parseDpkgLastUpgrade(dpkg.stdout) : null) ?? (rpm && !probeProblem(rpm) ? parseRpmLastInstall(rpm.stdout) : null);
+    const notifier = records.get('linux.updates-available');
+    const pending = notifier && !probeProblem(notifier) ? parseUpdatesAvailable(notifier.stdout) : null;
+
+    const minKernel = policy.linux.minimumKernel;
+    const kernelVersion = kernel?.split(/[-+~]/)[0] ?? null;
+    const belowMinimum =
+      minKernel !== null && kernelVersion !== null && compareVersions(kernelVersion, minKernel) < 0
+        ? `The Linux kernel ${kernelVersion} is older than the minimum ${minKernel} your organisation requires.`
+        : undefined;
+
+    return judgeOsPatch(
+      {
+        osName: os.name,
+        version: os.versionId,
+        support: linuxSupport(os.id, os.versionId) ?? os.idLike.map((like) => linuxSupport(like, os.versionId)).find(Boolean),
+        belowMinimum,
+        lastUpdateAt: last?.at ?? null,
+        lastUpdateName: last?.name ?? null,
+        pendingSecurityUpdates: pending,
+        allowExtendedSupport: policy.linux.allowExtendedSupport,
+        extra: { distribution: os.id, prettyName: os.prettyName, kernel, updateSource: dpkg && !probeProblem(dpkg) ? 'dpkg' : rpm && !probeProblem(rpm) ? 'rpm' : null },
+      },
+      policy,
+      now,
+    );
+  },
+};

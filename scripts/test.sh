@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: set-up, type-check, lint, then every test (unit, integration with
+# the real firewall in a network namespace, the real keystore, the real service).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== type-check"
+npx tsc --noEmit -p tsconfig.json
+echo "== lint"
+npx eslint --max-warnings 0 .
+echo "== tests"
+node --import tsx scripts/run-tests.ts "$@"
