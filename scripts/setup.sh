@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   nftables iptables iproute2          # the Linux firewall probes and the network-namespace tests
   cryptsetup-bin lvm2 util-linux      # lsblk / findmnt for the disk encryption probe
-  gnome-keyring libsecret-1-dev libsecret-tools dbus-daemon dbus-user-session  # the OS keystore (Secret Service) and keytar's build
+  gnome-keyring libsecret-1-dev libsecret-tools dbus-daemon dbus-user-session libglib2.0-bin  # the OS keystore (Secret Service), gdbus, and keytar's build
   chromium                            # the tray window's UI tests
   postgresql                          # the service's scaled-out database, for its tests
   desktop-file-utils                  # desktop-file-validate for the autostart entry

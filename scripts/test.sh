@@ -10,4 +10,4 @@ npx tsc --noEmit -p tsconfig.json
 echo "== lint"
 npx eslint --max-warnings 0 .
 echo "== tests"
-node --import tsx scripts/run-tests.ts "$@"
+bash scripts/with-keyring.sh node --import tsx scripts/run-tests.ts "$@"
