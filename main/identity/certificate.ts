@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../common/errors.js';
 import type { DeviceSigner } from './signer.js';
-import { x509 } from './x509.js';
+import { x509 } from '../../common/x509.js';
 
 export const CHAIN_FILE = 'device-certificate.pem';
 export const ANCHOR_FILE = 'device-ca.pem';

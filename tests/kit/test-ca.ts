@@ -1,6 +1,6 @@
 // A real device CA made in the test with @peculiar/x509, to issue and tamper with certificates.
 import { webcrypto } from 'node:crypto';
-import { x509 } from '../../main/identity/x509.js';
+import { x509 } from '../../common/x509.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;

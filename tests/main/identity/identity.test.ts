@@ -10,7 +10,7 @@ import { CHAIN_FILE } from '../../../main/identity/certificate.js';
 import { keyAccount } from '../../../main/identity/device-key.js';
 import { DeviceIdentity } from '../../../main/identity/identity.js';
 import { createKeytarKeystore } from '../../../main/identity/keystore.js';
-import { x509 } from '../../../main/identity/x509.js';
+import { x509 } from '../../../common/x509.js';
 import { createTestCa } from '../../kit/test-ca.js';
 
 const DAY = 86_400_000;

@@ -32,7 +32,8 @@ export const linuxScreenLockCheck: CheckDefinition = {
     const delay = records.get('linux.gsettings-lock-delay');
     const problem = probeProblem(enabled) ?? probeProblem(idle);
     if (problem || !enabled || !idle) {
-      const reason = problem?.code === 'TOOL_MISSING' ? 'No GNOME desktop settings were found; the screen lock of this desktop cannot be read.' : (problem?.reason ?? 'missing probe');
+      const noGnome = problem?.code === 'TOOL_MISSING' || /No such schema/.test(enabled?.stderr ?? '');
+      const reason = noGnome ? 'No GNOME desktop settings were found; the screen lock of this desktop cannot be read.' : (problem?.reason ?? 'missing probe');
       return unknownOutcome(reason, { probeError: problem?.code });
     }
     const idleDelay = parseGVariantUint(idle.stdout);
