@@ -9,5 +9,8 @@ echo "== type-check"
 npx tsc --noEmit -p tsconfig.json
 echo "== lint"
 npx eslint --max-warnings 0 .
+echo "== services"
+DTA_TEST_PG_URL="$(bash scripts/start-postgres.sh)"
+export DTA_TEST_PG_URL
 echo "== tests"
 bash scripts/with-keyring.sh node --import tsx scripts/run-tests.ts "$@"

@@ -1,0 +1,53 @@
+// Pure JWS Compact Serialization helpers (no crypto): base64url, and a strict split of a
+// token into its parts with size limits. Signing and verifying happen where a crypto
+// library is at hand (the service, the verifier, the agent's signer).
+
+export const MAX_JWS_LENGTH = 256 * 1024;
+
+export function base64urlEncode(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function base64urlDecode(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) throw new Error('not base64url');
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+export function encodeJsonSegment(value: unknown): string {
+  return base64urlEncode(new TextEncoder().encode(JSON.stringify(value)));
+}
+
+export interface CompactParts {
+  readonly header: Record<string, unknown>;
+  readonly payload: Record<string, unknown>;
+  readonly signingInput: string;
+  readonly signature: Uint8Array;
+}
+
+/** Splits and decodes a compact JWS; throws a plain Error saying why it is malformed. */
+export function splitCompact(token: string, maxLength = MAX_JWS_LENGTH): CompactParts {
+  if (typeof token !== 'string' || token.length === 0) throw new Error('empty token');
+  if (token.length > maxLength) throw new Error(`token longer than ${maxLength} characters`);
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new Error('not three dot-separated parts');
+  const [h = '', p = '', s = ''] = parts;
+  const header = decodeJsonObject(h, 'header');
+  const payload = decodeJsonObject(p, 'payload');
+  return { header, payload, signingInput: `${h}.${p}`, signature: base64urlDecode(s) };
+}
+
+function decodeJsonObject(segment: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(segment)));
+  } catch {
+    throw new Error(`the ${what} is not base64url JSON`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`the ${what} is not a JSON object`);
+  return value as Record<string, unknown>;
+}

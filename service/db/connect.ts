@@ -1,0 +1,35 @@
+// One query layer (Kysely) over two databases: SQLite (better-sqlite3 12) embedded by
+// default, PostgreSQL when several instances share the load.
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+
+const { TypeOverrides } = pg;
+import type { Database } from './schema.js';
+
+export type DatabaseConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number };
+
+export interface Db {
+  readonly kysely: Kysely<Database>;
+  readonly kind: DatabaseConfig['kind'];
+  close(): Promise<void>;
+}
+
+export function connectDatabase(config: DatabaseConfig): Db {
+  if (config.kind === 'sqlite') {
+    const sqlite = new BetterSqlite3(config.path);
+    // WAL for concurrent readers; synchronous=FULL so an answered request's audit record survives a power cut.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return { kysely, kind: 'sqlite', close: () => kysely.destroy() };
+  }
+  // bigint (int8) columns hold millisecond times and ids: read them as numbers.
+  const types = new TypeOverrides();
+  types.setTypeParser(20, (v: string) => Number(v));
+  const pool = new pg.Pool({ connectionString: config.url, max: config.poolSize ?? 10, types });
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { kysely, kind: 'postgres', close: () => kysely.destroy() };
+}

@@ -1,0 +1,89 @@
+// The service's tables. Times are milliseconds since the epoch (bigint in PostgreSQL,
+// read back as numbers). The audit table is append-only: triggers refuse UPDATE and DELETE.
+import type { Generated } from 'kysely';
+
+export type DeviceStatus = 'pending' | 'active' | 'disabled' | 'revoked';
+
+export interface DeviceTable {
+  id: string;
+  status: DeviceStatus;
+  platform: string | null;
+  hostname: string | null;
+  created_at: number;
+  updated_at: number;
+  /** The CSR waiting for IT's approval. */
+  csr_pem: string | null;
+  key_jkt: string | null;
+  public_jwk: string | null;
+  cert_pem: string | null;
+  cert_serial: string | null;
+  cert_sha256: string | null;
+  cert_not_before: number | null;
+  cert_not_after: number | null;
+  last_attested_at: number | null;
+  last_tier: string | null;
+}
+
+export interface CheckFailureTable {
+  device_id: string;
+  check_id: string;
+  first_failed_at: number;
+}
+
+export interface NonceTable {
+  nonce: string;
+  device_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface TokenTable {
+  id: Generated<number>;
+  jti: string;
+  device_id: string;
+  tier: string;
+  issued_at: number;
+  expires_at: number;
+  /** Token Status List value: 0 valid, 1 invalid, 2 suspended. */
+  status: number;
+  attestation_id: string;
+}
+
+export interface SigningKeyTable {
+  kid: string;
+  public_jwk: string;
+  private_sealed: string;
+  state: 'active' | 'retired';
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface CaTable {
+  id: string;
+  cert_pem: string;
+  private_sealed: string;
+  created_at: number;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  device_id: string | null;
+  outcome: 'ok' | 'refused' | 'error';
+  code: string | null;
+  attestation_id: string | null;
+  details: string;
+}
+
+export interface Database {
+  devices: DeviceTable;
+  check_failures: CheckFailureTable;
+  nonces: NonceTable;
+  tokens: TokenTable;
+  signing_keys: SigningKeyTable;
+  device_ca: CaTable;
+  audit: AuditTable;
+}

@@ -1,0 +1,46 @@
+// The service's typed errors: a stable code, an HTTP status, a message safe to show.
+export const SERVICE_ERROR_CODES = {
+  BAD_REQUEST: 400,
+  BODY_TOO_LARGE: 413,
+  BODY_TOO_DEEP: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  RATE_LIMITED: 429,
+  ENROLMENT_SECRET_INVALID: 403,
+  CSR_INVALID: 400,
+  DEVICE_UNKNOWN: 404,
+  DEVICE_PENDING: 409,
+  DEVICE_DISABLED: 403,
+  DEVICE_REVOKED: 403,
+  EVIDENCE_MALFORMED: 400,
+  EVIDENCE_ALG_REFUSED: 400,
+  EVIDENCE_SIGNATURE_INVALID: 401,
+  EVIDENCE_CERT_MISMATCH: 401,
+  CERT_EXPIRED: 401,
+  CERT_NOT_YET_VALID: 401,
+  NONCE_UNKNOWN: 400,
+  NONCE_EXPIRED: 400,
+  NONCE_REPLAYED: 409,
+  CLOCK_SKEW: 400,
+  POLICY_INVALID: 422,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const;
+export type ServiceErrorCode = keyof typeof SERVICE_ERROR_CODES;
+
+export class ServiceError extends Error {
+  override readonly name: string = 'ServiceError';
+  readonly code: ServiceErrorCode;
+  readonly status: number;
+
+  constructor(code: ServiceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.status = SERVICE_ERROR_CODES[code];
+  }
+
+  toJSON(): { error: { code: ServiceErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}

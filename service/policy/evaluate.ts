@@ -1,0 +1,86 @@
+// Posture to tier: the highest tier whose required verdicts the report meets, counting a
+// failing check as met while it is within its grace (the device is warned first and loses
+// the tier only when the grace runs out).
+import type { Ar4si, Tier } from '../../common/attestation.js';
+import type { CheckId, Platform, PostureReport, Verdict } from '../../common/posture.js';
+import type { Policy } from './policy-schema.js';
+
+export interface Evaluation {
+  readonly tier: Tier;
+  readonly checks: Partial<Record<CheckId, Verdict>>;
+  readonly ar4si: Ar4si;
+  /** When the earliest grace in use ends (ms), if a tier is held only by grace. */
+  readonly graceUntil: number | null;
+  /** Plain reasons for what keeps the device from the top tier. */
+  readonly reasons: string[];
+  /** Checks failing now (to start or keep their grace clocks). */
+  readonly failing: CheckId[];
+}
+
+const AFFIRMING = 2;
+const WARNING = 32;
+const CONTRAINDICATED = 96;
+
+export function evaluatePosture(report: PostureReport, platform: Platform, policy: Policy, firstFailedAt: ReadonlyMap<string, number>, now: number): Evaluation {
+  const checks: Partial<Record<CheckId, Verdict>> = {};
+  for (const c of report.checks) checks[c.id] = c.verdict;
+  const notApplicable = new Set(policy.notApplicable[platform] ?? []);
+  const failing = report.checks.filter((c) => c.verdict === 'fail' || c.verdict === 'unknown').map((c) => c.id);
+  const reasons: string[] = [];
+
+  const meets = (requirements: Policy['tiers']['full'], collectReasons: boolean): { ok: boolean; graceUntil: number | null } => {
+    let ok = true;
+    let graceUntil: number | null = null;
+    for (const [id, allowed] of Object.entries(requirements) as [CheckId, Verdict[]][]) {
+      if (notApplicable.has(id) && checks[id] === undefined) continue;
+      const verdict = checks[id] ?? 'unknown';
+      if (allowed.includes(verdict)) continue;
+      const graceMs = (policy.graceHours[id] ?? 0) * 3_600_000;
+      const since = firstFailedAt.get(id) ?? now;
+      if (graceMs > 0 && now < since + graceMs) {
+        graceUntil = Math.min(graceUntil ?? Infinity, since + graceMs);
+        continue;
+      }
+      ok = false;
+      if (collectReasons) {
+        const reason = report.checks.find((c) => c.id === id)?.reason ?? `The ${id} check did not report.`;
+        reasons.push(reason);
+      }
+    }
+    return { ok, graceUntil };
+  };
+
+  const full = meets(policy.tiers.full, true);
+  let tier: Tier = 'none';
+  let graceUntil: number | null = null;
+  if (full.ok) {
+    tier = 'full';
+    graceUntil = full.graceUntil;
+  } else {
+    const limited = meets(policy.tiers.limited, false);
+    if (limited.ok) {
+      tier = 'limited';
+      graceUntil = limited.graceUntil;
+    }
+  }
+  return { tier, checks, ar4si: ar4si(checks), graceUntil, reasons, failing };
+}
+
+function score(verdicts: (Verdict | undefined)[]): number {
+  const present = verdicts.filter((v): v is Verdict => v !== undefined);
+  if (present.length === 0) return 0;
+  if (present.some((v) => v === 'fail' || v === 'unknown')) return CONTRAINDICATED;
+  if (present.some((v) => v === 'warn')) return WARNING;
+  return AFFIRMING;
+}
+
+function ar4si(checks: Partial<Record<CheckId, Verdict>>): Ar4si {
+  return {
+    'instance-identity': AFFIRMING, // the evidence was signed by a key the device CA certified
+    configuration: score([checks['os-patch'], checks['screen-lock']]),
+    executables: score([checks.antivirus]),
+    'file-system': 0,
+    'storage-opaque': score([checks['disk-encryption']]),
+    'runtime-opaque': score([checks.firewall]),
+  };
+}

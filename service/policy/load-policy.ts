@@ -1,0 +1,92 @@
+// Reads the policy file; a bad policy is refused with the line and the reason, and the
+// policy in force stays. Changes to the file are picked up without a restart.
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import { schemaIssues } from '../../common/validate.js';
+import { ServiceError } from '../errors.js';
+import type { Policy } from './policy-schema.js';
+import { PolicySchema } from './policy-schema.js';
+
+export interface PolicyProblem {
+  readonly line: number | null;
+  readonly message: string;
+}
+
+/** Parses and validates policy text; throws POLICY_INVALID naming the line(s). */
+export function parsePolicy(text: string, source = 'policy'): Policy {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const problems: PolicyProblem[] = [];
+  for (const error of doc.errors) {
+    problems.push({ line: error.linePos?.[0]?.line ?? null, message: error.message.split('\n')[0] ?? error.message });
+  }
+  if (problems.length === 0) {
+    const value: unknown = doc.toJS();
+    for (const issue of schemaIssues(PolicySchema, value, 5)) {
+      const path = issue.path.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+      let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+      for (let i = path.length - 1; !node?.range && i >= 0; i--) node = doc.getIn(path.slice(0, i), true) as typeof node;
+      const line = node?.range ? lineCounter.linePos(node.range[0]).line : null;
+      problems.push({ line, message: `${issue.path === '/' ? 'the policy' : issue.path}: ${issue.message}` });
+    }
+    if (problems.length === 0) return value as Policy;
+  }
+  const summary = problems.map((p) => `${source}${p.line !== null ? `:${p.line}` : ''}: ${p.message}`).join('; ');
+  throw Object.assign(new ServiceError('POLICY_INVALID', `The policy was refused: ${summary}`), { problems });
+}
+
+export interface PolicyStore {
+  current(): Policy;
+  /** Reads the file again; returns the problems when it was refused (the old policy stays). */
+  reload(): Promise<{ applied: boolean; version: number; problems: PolicyProblem[] }>;
+  close(): void;
+}
+
+export async function openPolicyFile(path: string, onChange: (result: { applied: boolean; version: number; problems: PolicyProblem[] }) => void = () => undefined): Promise<PolicyStore> {
+  let policy = parsePolicy(await readFile(path, 'utf8'), path);
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const reload = async (): Promise<{ applied: boolean; version: number; problems: PolicyProblem[] }> => {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      return { applied: false, version: policy.version, problems: [{ line: null, message: `cannot read ${path}: ${(e as Error).message}` }] };
+    }
+    try {
+      const next = parsePolicy(text, path);
+      if (next.version < policy.version) {
+        return { applied: false, version: policy.version, problems: [{ line: null, message: `version ${next.version} is older than the policy in force (${policy.version})` }] };
+      }
+      policy = next;
+      return { applied: true, version: policy.version, problems: [] };
+    } catch (e) {
+      const problems = (e as { problems?: PolicyProblem[] }).problems ?? [{ line: null, message: (e as Error).message }];
+      return { applied: false, version: policy.version, problems };
+    }
+  };
+
+  try {
+    watcher = watch(path, { persistent: false }, () => {
+      // Editors write in several steps: wait until the file settles.
+      clearTimeout(timer);
+      timer = setTimeout(() => void reload().then(onChange), 200);
+    });
+  } catch {
+    watcher = undefined;
+  }
+  return {
+    current: () => policy,
+    reload,
+    close() {
+      clearTimeout(timer);
+      watcher?.close();
+    },
+  };
+}
+
+export function fixedPolicy(policy: Policy): PolicyStore {
+  return { current: () => policy, reload: () => Promise.resolve({ applied: false, version: policy.version, problems: [] }), close: () => undefined };
+}

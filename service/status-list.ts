@@ -1,0 +1,63 @@
+// The OAuth Token Status List the service publishes: 2 bits per token (0 valid, 1 invalid,
+// 2 suspended), zlib-compressed, in a signed statuslist+jwt that verifiers poll. A token's
+// index is its row id modulo the list's capacity: more than a token lifetime's worth of
+// tokens, so an index is reused only after its old token expired.
+import { deflateSync, inflateSync } from 'node:zlib';
+import type { Kysely } from 'kysely';
+import { STATUS_LIST_TYP } from '../common/attestation.js';
+import type { Database } from './db/schema.js';
+import { signJws } from './crypto/es256.js';
+import type { SigningKeys } from './keys/signing-keys.js';
+
+export const STATUS_LIST_CAPACITY = 1 << 20;
+export const STATUS_BITS = 2;
+export const STATUS_VALID = 0;
+export const STATUS_INVALID = 1;
+export const STATUS_SUSPENDED = 2;
+
+export function statusIndex(tokenRowId: number): number {
+  return tokenRowId % STATUS_LIST_CAPACITY;
+}
+
+/** Packs statuses LSB-first, as the Token Status List draft lays them out. */
+export function encodeStatusList(entries: Iterable<[index: number, status: number]>, capacity = STATUS_LIST_CAPACITY): string {
+  const bytes = Buffer.alloc((capacity * STATUS_BITS) / 8);
+  for (const [index, status] of entries) {
+    const bit = index * STATUS_BITS;
+    bytes[bit >> 3] = (bytes[bit >> 3] ?? 0) | ((status & 0b11) << (bit & 7));
+  }
+  return deflateSync(bytes, { level: 9 }).toString('base64url');
+}
+
+export function decodeStatus(lst: string, index: number): number {
+  const bytes = inflateSync(Buffer.from(lst, 'base64url'));
+  const bit = index * STATUS_BITS;
+  return ((bytes[bit >> 3] ?? 0) >> (bit & 7)) & 0b11;
+}
+
+export interface StatusListPublisher {
+  current(): Promise<string>;
+  /** Forces the next read to rebuild (after a revocation or drift). */
+  invalidate(): void;
+}
+
+export function createStatusListPublisher(db: Kysely<Database>, keys: SigningKeys, options: { uri: string; ttlSeconds: number; now: () => Date }): StatusListPublisher {
+  let cached: { at: number; jwt: string } | undefined;
+  return {
+    invalidate() {
+      cached = undefined;
+    },
+    async current() {
+      const t = options.now().getTime();
+      if (cached && t - cached.at < 1000) return cached.jwt;
+      // Tokens a verifier might still hold (expired ones keep their entry a minute, for skew).
+      const rows = await db.selectFrom('tokens').select(['id', 'status']).where('status', '!=', STATUS_VALID).where('expires_at', '>', t - 60_000).execute();
+      const lst = encodeStatusList(rows.map((r) => [statusIndex(Number(r.id)), r.status]));
+      const { kid, privateKey } = await keys.active();
+      const iat = Math.floor(t / 1000);
+      const jwt = signJws({ typ: STATUS_LIST_TYP, kid }, { sub: options.uri, iat, exp: iat + 10 * options.ttlSeconds, ttl: options.ttlSeconds, status_list: { bits: STATUS_BITS, lst } }, privateKey);
+      cached = { at: t, jwt };
+      return jwt;
+    },
+  };
+}

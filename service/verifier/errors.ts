@@ -1,0 +1,49 @@
+// The verifier's decisions: allow with the device's claims, or deny with a stable code
+// and a reason an access service can log and show.
+import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
+
+export const DENY_CODES = [
+  'TOKEN_MISSING',
+  'TOKEN_MALFORMED',
+  'ALG_REFUSED',
+  'TYP_MISMATCH',
+  'HEADER_REFUSED',
+  'KEY_UNKNOWN',
+  'KEYS_UNAVAILABLE',
+  'SIGNATURE_INVALID',
+  'CLAIMS_INVALID',
+  'ISSUER_MISMATCH',
+  'AUDIENCE_MISMATCH',
+  'EXPIRED',
+  'NOT_YET_VALID',
+  'NONCE_MISMATCH',
+  'TIER_INSUFFICIENT',
+  'STATUS_INVALID',
+  'STATUS_SUSPENDED',
+  'STATUS_UNAVAILABLE',
+  'PROOF_MISSING',
+  'PROOF_INVALID',
+  'PROOF_KEY_MISMATCH',
+  'PROOF_BINDING',
+  'PROOF_STALE',
+  'PROOF_REPLAYED',
+] as const;
+export type DenyCode = (typeof DENY_CODES)[number];
+
+export type Decision =
+  | { readonly allow: true; readonly deviceId: string; readonly tier: Tier; readonly claims: DeviceTokenClaims }
+  | { readonly allow: false; readonly code: DenyCode; readonly reason: string };
+
+export class VerifierDenial extends Error {
+  override readonly name = 'VerifierDenial';
+  readonly code: DenyCode;
+
+  constructor(code: DenyCode, reason: string) {
+    super(reason);
+    this.code = code;
+  }
+}
+
+export function deny(code: DenyCode, reason: string): never {
+  throw new VerifierDenial(code, reason);
+}

@@ -1,0 +1,66 @@
+// Verifies a device token offline: signature against the service's published keys,
+// claims against their schema, issuer, audience, time with bounded skew, the tier the
+// resource needs, and the status list. Verified signatures are cached per token, so a
+// token used for many requests costs one ECDSA verification.
+import { DeviceTokenClaimsSchema, TIER_RANK, TOKEN_TYP } from '../../common/attestation.js';
+import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
+import { isValid } from '../../common/validate.js';
+import { deny } from './errors.js';
+import { parseJws, signatureValid } from './jws.js';
+import type { KeySource } from './remote-keys.js';
+import type { StatusListClient } from './status-list-client.js';
+
+export interface TokenCheck {
+  readonly issuer: string;
+  readonly audience?: string;
+  readonly requiredTier: Tier;
+  readonly rpNonce?: string;
+  readonly maxSkewSeconds?: number;
+  readonly now?: () => number;
+}
+
+export interface TokenVerifier {
+  verify(token: string, check: TokenCheck): Promise<DeviceTokenClaims>;
+}
+
+export function createTokenVerifier(keys: KeySource, statusList: StatusListClient | null, options: { cacheSize?: number } = {}): TokenVerifier {
+  const cache = new Map<string, DeviceTokenClaims>();
+  const cacheSize = options.cacheSize ?? 10_000;
+
+  const verifySignature = async (token: string): Promise<DeviceTokenClaims> => {
+    const hit = cache.get(token);
+    if (hit) return hit;
+    const parts = parseJws(token, TOKEN_TYP, ['alg', 'typ', 'kid']);
+    const kid = parts.header.kid;
+    if (typeof kid !== 'string') deny('HEADER_REFUSED', 'The token names no key (kid).');
+    if (!signatureValid(parts, await keys.get(kid))) deny('SIGNATURE_INVALID', 'The token signature does not verify.');
+    if (!isValid(DeviceTokenClaimsSchema, parts.payload)) deny('CLAIMS_INVALID', 'The token claims do not match their schema.');
+    const claims = parts.payload;
+    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+    cache.set(token, claims);
+    return claims;
+  };
+
+  return {
+    async verify(token, check) {
+      const claims = await verifySignature(token);
+      const now = Math.floor((check.now ?? Date.now)() / 1000);
+      const skew = check.maxSkewSeconds ?? 30;
+      if (claims.iss !== check.issuer) deny('ISSUER_MISMATCH', 'The token comes from another issuer.');
+      if (check.audience !== undefined && claims.aud !== undefined && claims.aud !== check.audience) deny('AUDIENCE_MISMATCH', 'The token was issued for another access service.');
+      if (claims.exp + skew < now) deny('EXPIRED', 'The device token has expired.');
+      if (claims.nbf - skew > now) deny('NOT_YET_VALID', 'The device token is not valid yet.');
+      if (claims.exp - claims.iat > 15 * 60) deny('CLAIMS_INVALID', 'The token lives longer than device tokens may.');
+      if (check.rpNonce !== undefined && claims.eat_nonce !== check.rpNonce) deny('NONCE_MISMATCH', 'The token does not answer this service\'s nonce.');
+      if (TIER_RANK[claims.tier] < TIER_RANK[check.requiredTier]) {
+        deny('TIER_INSUFFICIENT', `This resource needs a "${check.requiredTier}" device; this device is "${claims.tier}".`);
+      }
+      if (statusList !== null) {
+        const status = await statusList.status(claims.status.status_list.uri, claims.status.status_list.idx);
+        if (status === 1) deny('STATUS_INVALID', 'The device trust service withdrew this token (the device drifted, or was revoked).');
+        if (status === 2) deny('STATUS_SUSPENDED', 'The device trust service suspended this device.');
+      }
+      return claims;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// Starts the real device trust service on loopback with a fresh database: a temporary
+// SQLite file, or a fresh database on the PostgreSQL server that .ci/run starts
+// (DTA_TEST_PG_URL).
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { RunningService } from '../../service/create-service.js';
+import { createService } from '../../service/create-service.js';
+import { openPolicyFile } from '../../service/policy/load-policy.js';
+import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
+
+export type TestDatabase = 'sqlite' | 'postgres';
+
+export interface TestService {
+  readonly url: string;
+  readonly running: RunningService;
+  readonly adminToken: string;
+  readonly enrolmentSecret: string;
+  readonly policyPath: string;
+  readonly dataDir: string;
+  admin(method: string, path: string): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export const PG_URL = process.env.DTA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export async function createPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `dta_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; masterKey?: Buffer; dataDir?: string } = {}): Promise<TestService> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dta-svc-'));
+  const policyPath = join(dataDir, 'policy.yaml');
+  writeFileSync(policyPath, options.policyYaml ?? DEFAULT_POLICY_YAML);
+  const adminToken = 'admin-token-for-tests';
+  const enrolmentSecret = 'enrolment-secret-for-tests';
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  let dropPg: (() => Promise<void>) | undefined;
+  let database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+  if (options.database === 'postgres') {
+    if (options.pgUrl) database = { kind: 'postgres', url: options.pgUrl };
+    else {
+      const created = await createPgDatabase();
+      dropPg = () => created.drop();
+      database = { kind: 'postgres', url: created.url };
+    }
+  } else {
+    database = { kind: 'sqlite', path: join(dataDir, 'service.db') };
+  }
+  // The URL is known only after listen; the issuer must match it, so bind first to a port.
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const running = await createService({
+    publicUrl: url,
+    database,
+    masterKey: options.masterKey ?? Buffer.alloc(32, 7),
+    policy: await openPolicyFile(policyPath),
+    enrolmentSecretHashes: [sha(enrolmentSecret)],
+    adminTokenHashes: [sha(adminToken)],
+    statusListTtlSeconds: 1,
+    rateLimit: { perDevicePerMinute: 600, perClientPerMinute: 60_000 },
+    ...(options.now ? { now: options.now } : {}),
+  });
+  await running.app.listen({ host: '127.0.0.1', port });
+  return {
+    url,
+    running,
+    adminToken,
+    enrolmentSecret,
+    policyPath,
+    dataDir,
+    admin: (method, path) => fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${adminToken}` } }),
+    async close() {
+      await running.close();
+      await dropPg?.();
+    },
+  };
+}
