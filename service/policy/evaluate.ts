@@ -25,7 +25,11 @@ export function evaluatePosture(report: PostureReport, platform: Platform, polic
   const checks: Partial<Record<CheckId, Verdict>> = {};
   for (const c of report.checks) checks[c.id] = c.verdict;
   const notApplicable = new Set(policy.notApplicable[platform] ?? []);
-  const failing = report.checks.filter((c) => c.verdict === 'fail' || c.verdict === 'unknown').map((c) => c.id);
+  const required = new Set(Object.values(policy.tiers).flatMap((t) => Object.keys(t) as CheckId[]));
+  const failing = [...new Set([...report.checks.map((c) => c.id), ...required])].filter((id) => {
+    const v = checks[id] ?? (notApplicable.has(id) ? undefined : 'unknown');
+    return v === 'fail' || v === 'unknown';
+  });
   const reasons: string[] = [];
 
   const meets = (requirements: Policy['tiers']['full'], collectReasons: boolean): { ok: boolean; graceUntil: number | null } => {

@@ -28,7 +28,8 @@ export function parsePolicy(text: string, source = 'policy'): Policy {
       let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
       for (let i = path.length - 1; !node?.range && i >= 0; i--) node = doc.getIn(path.slice(0, i), true) as typeof node;
       const line = node?.range ? lineCounter.linePos(node.range[0]).line : null;
-      problems.push({ line, message: `${issue.path === '/' ? 'the policy' : issue.path}: ${issue.message}` });
+      const message = issue.message === 'Expected union value' ? 'is not one of the allowed values' : issue.message;
+      problems.push({ line, message: `${issue.path === '/' ? 'the policy' : issue.path}: ${message}` });
     }
     if (problems.length === 0) return value as Policy;
   }

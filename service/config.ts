@@ -1,0 +1,79 @@
+// The service's own configuration (a JSON file IT keeps next to the policy): where it
+// listens, its public URL, its database, and the hashes of its enrolment secrets and
+// admin tokens. Secrets themselves are never stored in it.
+import { Type, type Static } from '@sinclair/typebox';
+import { randomBytes, createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseWith } from '../common/validate.js';
+import { ServiceError } from './errors.js';
+import { DEFAULT_POLICY_YAML } from './policy/policy-schema.js';
+
+const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
+export const ServiceConfigFileSchema = Type.Object(
+  {
+    listen: Type.Object({ host: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, { additionalProperties: false }),
+    publicUrl: Type.String({ format: 'uri' }),
+    database: Type.Union([
+      Type.Object({ kind: Type.Literal('sqlite'), path: Type.String() }, { additionalProperties: false }),
+      Type.Object({ kind: Type.Literal('postgres'), url: Type.String(), poolSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })) }, { additionalProperties: false }),
+    ]),
+    /** 32 random bytes, base64, in a file only the service can read. */
+    masterKeyFile: Type.String(),
+    policyFile: Type.String(),
+    enrolmentSecretHashes: Type.Array(Sha256Hex),
+    adminTokenHashes: Type.Array(Sha256Hex),
+    logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug'].map((l) => Type.Literal(l)))),
+  },
+  { additionalProperties: false },
+);
+export type ServiceConfigFile = Static<typeof ServiceConfigFileSchema>;
+
+export function readServiceConfig(path: string): ServiceConfigFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ServiceError('BAD_REQUEST', `The service configuration ${path} cannot be read: ${(e as Error).message}`);
+  }
+  return parseWith(ServiceConfigFileSchema, json, (summary) => new ServiceError('BAD_REQUEST', `The service configuration ${path} is invalid: ${summary}`));
+}
+
+export function readMasterKey(path: string): Buffer {
+  const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+  if (key.length !== 32) throw new ServiceError('BAD_REQUEST', `The master key in ${path} must be 32 bytes, base64.`);
+  return key;
+}
+
+export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/**
+ * A ready-to-run embedded set-up in `dir` (SQLite, a fresh master key, the default
+ * policy, one enrolment secret and one admin token). Returns the secrets once; only
+ * their hashes are kept in the configuration.
+ */
+export function initServiceDir(dir: string, port: number): { configPath: string; enrolmentSecret: string | null; adminToken: string | null } {
+  const root = resolve(dir);
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const configPath = join(root, 'service.json');
+  if (existsSync(configPath)) return { configPath, enrolmentSecret: null, adminToken: null };
+  const enrolmentSecret = randomBytes(18).toString('base64url');
+  const adminToken = randomBytes(24).toString('base64url');
+  writeFileSync(join(root, 'master.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
+  if (!existsSync(join(root, 'policy.yaml'))) writeFileSync(join(root, 'policy.yaml'), DEFAULT_POLICY_YAML);
+  const config: ServiceConfigFile = {
+    listen: { host: '127.0.0.1', port },
+    publicUrl: `http://127.0.0.1:${port}`,
+    database: { kind: 'sqlite', path: join(root, 'service.db') },
+    masterKeyFile: join(root, 'master.key'),
+    policyFile: join(root, 'policy.yaml'),
+    enrolmentSecretHashes: [sha256Hex(enrolmentSecret)],
+    adminTokenHashes: [sha256Hex(adminToken)],
+    logLevel: 'info',
+  };
+  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(join(root, 'enrolment-secret.txt'), `${enrolmentSecret}\n`, { mode: 0o600 });
+  writeFileSync(join(root, 'admin-token.txt'), `${adminToken}\n`, { mode: 0o600 });
+  return { configPath, enrolmentSecret, adminToken };
+}

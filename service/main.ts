@@ -1,0 +1,49 @@
+// `dta-service`: runs the device trust service.
+//   dta-service --config service.json      run with IT's configuration
+//   dta-service --init DIR [--port N]      write an embedded (SQLite) set-up into DIR, then run it
+import { parseArgs } from 'node:util';
+import { createService } from './create-service.js';
+import { initServiceDir, readMasterKey, readServiceConfig } from './config.js';
+import { openPolicyFile } from './policy/load-policy.js';
+
+export async function runService(argv: readonly string[]): Promise<{ close(): Promise<void>; url: string }> {
+  const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, init: { type: 'string' }, port: { type: 'string', default: '8787' } }, strict: true });
+  let configPath = values.config;
+  if (values.init !== undefined) {
+    const init = initServiceDir(values.init, Number(values.port));
+    configPath = init.configPath;
+    if (init.enrolmentSecret) process.stderr.write(`dta-service: new set-up in ${values.init} (secrets in enrolment-secret.txt and admin-token.txt there)\n`);
+  }
+  if (configPath === undefined) throw new Error('usage: dta-service --config FILE | --init DIR [--port N]');
+  const config = readServiceConfig(configPath);
+  let onPolicy: (r: { applied: boolean; version: number; problems: { line: number | null; message: string }[] }) => void = () => undefined;
+  const policy = await openPolicyFile(config.policyFile, (r) => onPolicy(r));
+  const running = await createService({
+    publicUrl: config.publicUrl,
+    database: config.database,
+    masterKey: readMasterKey(config.masterKeyFile),
+    policy,
+    enrolmentSecretHashes: config.enrolmentSecretHashes,
+    adminTokenHashes: config.adminTokenHashes,
+    logger: { level: config.logLevel ?? 'info' },
+  });
+  onPolicy = (r) => {
+    running.app.log[r.applied ? 'info' : 'warn']({ policy: r }, r.applied ? 'policy applied' : 'policy refused; the last good policy stays');
+    void running.service.policyReloaded(r);
+  };
+  await running.app.listen({ host: config.listen.host, port: config.listen.port });
+  return { close: () => running.close(), url: config.publicUrl };
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  const service = await runService(process.argv.slice(2));
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    process.stderr.write(`dta-service: ${signal}, draining requests\n`);
+    void service.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
