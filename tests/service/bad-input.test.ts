@@ -47,8 +47,8 @@ describe('bad input', () => {
     for (const [path, body, status, code] of cases) {
       const res = await post(`${svc.url}${path}`, body);
       const json = (await res.json()) as { error?: { code: string } };
-      assert.equal(res.status, status, `${path} ${String(body).slice(0, 40)}`);
-      assert.equal(json.error?.code, code, `${path} ${String(body).slice(0, 40)}`);
+      assert.equal(res.status, status, `${path} ${JSON.stringify(body).slice(0, 40)}`);
+      assert.equal(json.error?.code, code, `${path} ${JSON.stringify(body).slice(0, 40)}`);
     }
   });
 
