@@ -24,6 +24,7 @@ export const ServiceConfigFileSchema = Type.Object(
     policyFile: Type.String(),
     enrolmentSecretHashes: Type.Array(Sha256Hex),
     adminTokenHashes: Type.Array(Sha256Hex),
+    rateLimit: Type.Optional(Type.Object({ perDevicePerMinute: Type.Integer({ minimum: 1 }), perClientPerMinute: Type.Integer({ minimum: 1 }) }, { additionalProperties: false })),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },

@@ -164,6 +164,8 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           if (claims.posture.platform !== claims.platform) throw new ServiceError('EVIDENCE_MALFORMED', 'The posture report is for another platform than the evidence.');
           const current = policy.current();
           const lifetimeMs = current.tokenLifetimeMinutes * 60_000;
+          // Outside the transaction: on SQLite it holds the only connection.
+          const { kid, privateKey } = await keys.active();
 
           return k.transaction().execute(async (trx) => {
             // Single use, atomically, across every instance sharing the database.
@@ -209,7 +211,6 @@ export function createDeviceTrustService(deps: ServiceDeps) {
               ...(req.rpNonce !== undefined ? { eat_nonce: req.rpNonce } : {}),
               status: { status_list: { idx: statusIndex(Number(inserted.id)), uri: options.statusListUri } },
             };
-            const { kid, privateKey } = await keys.active();
             const token = signJws({ typ: TOKEN_TYP, kid }, tokenClaims, privateKey);
             await trx.updateTable('devices').set({ last_attested_at: t, last_tier: evaluation.tier, platform: claims.platform, updated_at: t }).where('id', '=', device.id).execute();
             await writeAudit(

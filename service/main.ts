@@ -26,6 +26,7 @@ export async function runService(argv: readonly string[]): Promise<{ close(): Pr
     enrolmentSecretHashes: config.enrolmentSecretHashes,
     adminTokenHashes: config.adminTokenHashes,
     logger: { level: config.logLevel ?? 'info' },
+    ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
   });
   onPolicy = (r) => {
     running.app.log[r.applied ? 'info' : 'warn']({ policy: r }, r.applied ? 'policy applied' : 'policy refused; the last good policy stays');

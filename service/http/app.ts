@@ -33,8 +33,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
-  const perDevice = createRateLimiter({ perMinute: options.rateLimit?.perDevicePerMinute ?? 60, burst: 20 });
-  const perClient = createRateLimiter({ perMinute: options.rateLimit?.perClientPerMinute ?? 6000, burst: 500 });
+  // Per device: an agent attests a few times a minute at most. Per client address: generous,
+  // since a hospital's workstations may all reach the service through one proxy or NAT.
+  const perDeviceMinute = options.rateLimit?.perDevicePerMinute ?? 60;
+  const perClientMinute = options.rateLimit?.perClientPerMinute ?? 60_000;
+  const perDevice = createRateLimiter({ perMinute: perDeviceMinute, burst: Math.max(10, Math.ceil(perDeviceMinute / 3)) });
+  const perClient = createRateLimiter({ perMinute: perClientMinute, burst: Math.max(100, Math.ceil(perClientMinute / 6)) });
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {

@@ -36,8 +36,10 @@ export function createTokenVerifier(keys: KeySource, statusList: StatusListClien
     if (!signatureValid(parts, await keys.get(kid))) deny('SIGNATURE_INVALID', 'The token signature does not verify.');
     if (!isValid(DeviceTokenClaimsSchema, parts.payload)) deny('CLAIMS_INVALID', 'The token claims do not match their schema.');
     const claims = parts.payload;
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-    cache.set(token, claims);
+    if (cacheSize > 0) {
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+      cache.set(token, claims);
+    }
     return claims;
   };
 

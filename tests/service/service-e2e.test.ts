@@ -171,3 +171,17 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
     });
   });
 }
+
+test('SQLite: an attestation after the signing key cache expired does not deadlock on the single connection', { timeout: 10_000 }, async () => {
+  let offset = 0;
+  const svc = await startTestService({ database: 'sqlite', now: () => new Date(Date.now() + offset) });
+  try {
+    const device = await FakeDevice.create();
+    await device.enrol(svc.url, svc.enrolmentSecret);
+    assert.equal((await device.attest(svc.url)).status, 200);
+    offset += 3_000; // past the 2 s key cache
+    assert.equal((await device.attest(svc.url)).status, 200);
+  } finally {
+    await svc.close();
+  }
+});
