@@ -10,15 +10,17 @@ import { createKeytarKeystore } from '../../main/identity/keystore.js';
 const [service = '', dataDir = '', action = 'status', exchangeDir = ''] = process.argv.slice(2);
 const deviceId = 'fedcba9876543210fedcba9876543210';
 try {
+  const t0 = performance.now();
   const identity = await DeviceIdentity.load({ deviceId, keystore: createKeytarKeystore(service), dataDir, now: () => new Date() });
   const loadMs = performance.now(); // since this process started
+  const identityMs = loadMs - t0; // the load itself: keystore read, key import, chain checks
   if (action === 'csr') {
     writeFileSync(join(exchangeDir, 'csr.pem'), await identity.prepareEnrolment());
   } else if (action === 'accept') {
     await identity.acceptCertificate({ chainPem: readFileSync(join(exchangeDir, 'chain.pem'), 'utf8'), anchorPem: readFileSync(join(exchangeDir, 'ca.pem'), 'utf8') });
   }
   const status = identity.status();
-  process.stdout.write(JSON.stringify({ ok: true, loadMs, status: status.state, thumbprint: 'thumbprint' in status ? status.thumbprint : null }));
+  process.stdout.write(JSON.stringify({ ok: true, loadMs, identityMs, status: status.state, thumbprint: 'thumbprint' in status ? status.thumbprint : null }));
 } catch (e) {
   process.stdout.write(JSON.stringify({ ok: false, code: e instanceof AgentError ? e.code : 'UNEXPECTED', message: e instanceof Error ? e.message : String(e) }));
 }
