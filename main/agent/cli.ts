@@ -1,6 +1,7 @@
 // Composition root of the headless agent: `dta <command> [options]`.
 import { parseArgs } from 'node:util';
 import { AgentError, isAgentError } from '../../common/errors.js';
+import { agentCommand, tokenCommand } from './agent-command.js';
 import { postureCommand } from './posture-command.js';
 
 const USAGE = `Usage: dta <command> [options]
@@ -10,6 +11,11 @@ Commands:
     --json           Print the posture report as JSON.
     --bundle FILE    Also write a support bundle (every probe's raw output) to FILE.
     --replay FILE    Judge a support bundle again without running anything.
+
+  agent --config FILE  Run the agent headless: enrol, attest, keep a token, serve the
+                       loopback token endpoint. --json prints state changes as JSON.
+  token --config FILE --audience X [--nonce N] [--htm GET --htu URL]
+                       Print a fresh device token (and a proof for one request).
 
 Exit codes: 0 the device passes, 1 it does not, 2 the command failed.
 `;
@@ -35,6 +41,19 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           { out: io.out, color: process.stdout.isTTY },
         );
       }
+      case 'agent': {
+        const stop = new AbortController();
+        process.once('SIGTERM', () => stop.abort());
+        process.once('SIGINT', () => stop.abort());
+        const keepAlive = setInterval(() => undefined, 60_000);
+        try {
+          return await agentCommand(rest, io, stop.signal);
+        } finally {
+          clearInterval(keepAlive);
+        }
+      }
+      case 'token':
+        return await tokenCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -49,6 +49,8 @@ export interface CertificateInfo {
   readonly issuer: string;
   /** When renewal starts: two thirds into the certificate's lifetime. */
   readonly renewAfter: Date;
+  /** SHA-256 of the certificate (DER), base64url: the x5t#S256 that evidence names. */
+  readonly sha256: string;
 }
 
 export interface StoredChain {
@@ -126,6 +128,7 @@ export async function verifyDeviceChain(chain: StoredChain, signer: DeviceSigner
     notAfter: leaf.notAfter,
     issuer: leaf.issuer,
     renewAfter: new Date(leaf.notBefore.getTime() + Math.floor((lifetime * 2) / 3)),
+    sha256: Buffer.from(await crypto.subtle.digest('SHA-256', leaf.rawData)).toString('base64url'),
   };
 }
 

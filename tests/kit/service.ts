@@ -45,7 +45,7 @@ export async function createPgDatabase(): Promise<{ url: string; drop(): Promise
   };
 }
 
-export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; masterKey?: Buffer; dataDir?: string } = {}): Promise<TestService> {
+export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; masterKey?: Buffer; dataDir?: string; port?: number } = {}): Promise<TestService> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dta-svc-'));
   const policyPath = join(dataDir, 'policy.yaml');
   writeFileSync(policyPath, options.policyYaml ?? DEFAULT_POLICY_YAML);
@@ -66,7 +66,7 @@ export async function startTestService(options: { database?: TestDatabase; polic
   }
   // The URL is known only after listen; the issuer must match it, so bind first to a port.
   const { createServer } = await import('node:net');
-  const port = await new Promise<number>((resolve) => {
+  const port = options.port ?? await new Promise<number>((resolve) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
       const p = (s.address() as { port: number }).port;

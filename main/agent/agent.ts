@@ -1,0 +1,290 @@
+// The agent: one loop that keeps a valid device token at all times. It enrols when it
+// must, attests on start, refreshes at half the token's lifetime, re-attests at once when
+// a check's verdict changes (cheap checks polled every few seconds), and rides out a
+// service outage on its last token with capped, jittered backoff. Its state is one
+// explicit value, published to subscribers.
+import type { AgentState, AgentStateName } from '../../common/agent-state.js';
+import type { AttestResponse, Tier } from '../../common/attestation.js';
+import { AgentError, isAgentError } from '../../common/errors.js';
+import type { CheckId, PostureReport } from '../../common/posture.js';
+import { signDpopProof, signEvidence } from '../attest/device-jws.js';
+import type { DeviceIdentity } from '../identity/identity.js';
+import type { BackoffPolicy } from './backoff.js';
+import { backoffDelay } from './backoff.js';
+import type { ServiceClient } from './service-client.js';
+import { ServiceRefusal } from './service-client.js';
+import { AGENT_NAME, AGENT_VERSION } from './version.js';
+
+export interface PostureSource {
+  /** Runs the checks (all, or only those named) and returns the report. */
+  run(only?: readonly CheckId[]): Promise<PostureReport>;
+}
+
+export interface AgentLog {
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+}
+
+export interface AgentDeps {
+  readonly loadIdentity: () => Promise<DeviceIdentity>;
+  readonly posture: PostureSource;
+  readonly client: ServiceClient;
+  readonly enrolmentSecret?: string;
+  readonly platformHostname?: string;
+  readonly cadence: { readonly fastSeconds: number; readonly fullSeconds: number };
+  /** The cheap checks polled every fastSeconds. */
+  readonly fastChecks: readonly CheckId[];
+  readonly backoff: BackoffPolicy;
+  readonly now?: () => Date;
+  readonly random?: () => number;
+  readonly log?: AgentLog;
+}
+
+export interface IssuedToken {
+  readonly token: string;
+  readonly expiresAt: Date;
+  readonly tier: Tier;
+}
+
+type Listener = (state: AgentState) => void;
+
+export class Agent {
+  private readonly deps: AgentDeps;
+  private readonly now: () => Date;
+  private readonly listeners = new Set<Listener>();
+  private current: AgentState;
+  private identity: DeviceIdentity | null = null;
+  private token: (AttestResponse & { expires: number }) | null = null;
+  private report: PostureReport | null = null;
+  private timers = new Map<string, NodeJS.Timeout>();
+  private failures = 0;
+  private attesting: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(deps: AgentDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? (() => new Date());
+    this.current = this.make('starting', 'The agent is starting.', 'Checking this device.', {});
+  }
+
+  state(): AgentState {
+    return this.current;
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.cycle();
+    this.every('fast', this.deps.cadence.fastSeconds * 1000, () => this.watchFast());
+    this.every('full', this.deps.cadence.fullSeconds * 1000, () => this.checkNow());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /** Runs every check and attests now (tray "check now", wake from sleep, network change). */
+  checkNow(): Promise<void> {
+    return this.cycle();
+  }
+
+  /** The current token, if it is still valid. */
+  currentToken(): IssuedToken | null {
+    if (!this.token || this.token.expires <= this.now().getTime()) return null;
+    return { token: this.token.token, expiresAt: new Date(this.token.expires), tier: this.token.tier };
+  }
+
+  /** A fresh token bound to an access service (audience) and its nonce, for the loopback endpoint and `dta token`. */
+  async tokenFor(audience: string | undefined, rpNonce: string | undefined): Promise<IssuedToken> {
+    const identity = this.identity;
+    if (!identity || identity.status().state !== 'enrolled') throw new AgentError('KEY_MISSING', 'This device is not enrolled yet.');
+    const report = this.report ?? (await this.deps.posture.run());
+    const response = await this.attestWith(identity, report, audience, rpNonce);
+    return { token: response.token, expiresAt: new Date(response.expiresAt), tier: response.tier };
+  }
+
+  /** A DPoP proof for one request, signed by the device key. */
+  proofFor(htm: string, htu: string, token: string): Promise<string> {
+    if (!this.identity) throw new AgentError('KEY_MISSING', 'This device is not enrolled yet.');
+    return signDpopProof(this.identity.enrolledSigner(), { htm, htu, token, now: this.now() });
+  }
+
+  // ---- the loop ----
+
+  private cycle(): Promise<void> {
+    // One attestation at a time; a request during one waits for it.
+    this.attesting ??= this.runCycle().finally(() => {
+      this.attesting = null;
+    });
+    return this.attesting;
+  }
+
+  private async runCycle(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const identity = await this.ensureEnrolled();
+      if (!identity) return;
+      const report = await this.deps.posture.run();
+      this.report = report;
+      const response = await this.attestWith(identity, report, undefined, undefined);
+      this.failures = 0;
+      this.token = { ...response, expires: Date.parse(response.expiresAt) };
+      this.publishFromToken();
+      const lifetime = this.token.expires - this.now().getTime();
+      this.after('refresh', Math.max(1000, lifetime / 2), () => void this.cycle());
+    } catch (e) {
+      this.onFailure(e);
+    }
+  }
+
+  private async ensureEnrolled(): Promise<DeviceIdentity | null> {
+    if (!this.identity) this.identity = await this.deps.loadIdentity();
+    const identity = this.identity;
+    if (identity.status().state === 'enrolled') return identity;
+    this.set('enrolling', 'This device is registering with your organisation.', 'Waiting for the device trust service.', { deviceId: identity.deviceId });
+    const csr = await identity.prepareEnrolment();
+    const result = await this.deps.client.enrol({
+      csr,
+      ...(this.deps.enrolmentSecret !== undefined ? { enrolmentSecret: this.deps.enrolmentSecret } : {}),
+      ...(this.report ? { platform: this.report.platform } : {}),
+      ...(this.deps.platformHostname ? { hostname: this.deps.platformHostname } : {}),
+    });
+    if (result.state === 'pending-approval') {
+      this.set('enrolling', 'This device waits for IT to approve it.', `The agent asks again in ${result.retryAfterSeconds} seconds.`, { deviceId: identity.deviceId });
+      this.after('enrol', result.retryAfterSeconds * 1000, () => void this.cycle());
+      return null;
+    }
+    await identity.acceptCertificate({ chainPem: result.chainPem, anchorPem: result.anchorPem });
+    this.deps.log?.info('enrolled', { deviceId: identity.deviceId });
+    return identity;
+  }
+
+  private async attestWith(identity: DeviceIdentity, report: PostureReport, audience: string | undefined, rpNonce: string | undefined): Promise<AttestResponse> {
+    const status = identity.status();
+    if (status.state !== 'enrolled') throw new AgentError('KEY_MISSING', 'This device is not enrolled.');
+    const { nonce } = await this.deps.client.nonce(identity.deviceId);
+    const evidence = await signEvidence(identity.enrolledSigner(), {
+      deviceId: identity.deviceId,
+      nonce,
+      report,
+      certificateSha256: status.certificate.sha256,
+      swname: AGENT_NAME,
+      swversion: AGENT_VERSION,
+      now: this.now(),
+    });
+    const response = await this.deps.client.attest({ evidence, ...(audience !== undefined ? { audience } : {}), ...(rpNonce !== undefined ? { rpNonce } : {}) });
+    this.deps.log?.info('attested', { attestationId: response.attestationId, tier: response.tier, audience: audience ?? null, verdicts: Object.fromEntries(report.checks.map((c) => [c.id, c.verdict])) });
+    return response;
+  }
+
+  private async watchFast(): Promise<void> {
+    if (this.attesting || !this.report || this.deps.fastChecks.length === 0) return;
+    const quick = await this.deps.posture.run(this.deps.fastChecks);
+    const changed = quick.checks.some((c) => this.report?.checks.find((p) => p.id === c.id)?.verdict !== c.verdict);
+    if (changed) {
+      this.deps.log?.info('drift', { checks: quick.checks.map((c) => ({ id: c.id, verdict: c.verdict })) });
+      await this.cycle();
+    }
+  }
+
+  private onFailure(e: unknown): void {
+    const tokenValid = this.token !== null && this.token.expires > this.now().getTime();
+    if (isAgentError(e, 'SERVICE_UNREACHABLE') || (e instanceof ServiceRefusal && e.serviceCode === 'RATE_LIMITED')) {
+      const delay = Math.max(backoffDelay(this.failures++, this.deps.backoff, this.deps.random), e instanceof ServiceRefusal && e.retryAfterSeconds ? e.retryAfterSeconds * 1000 : 0);
+      const until = tokenValid && this.token ? ` until ${clock(new Date(this.token.expires), this.now())}` : '';
+      this.set(
+        'offline',
+        tokenValid ? `The device trust service cannot be reached; access continues${until} on the last check.` : 'The device trust service cannot be reached, and the last access pass has expired.',
+        `Retrying in ${Math.ceil(delay / 1000)} s.`,
+        { errorCode: e instanceof AgentError ? e.code : null },
+      );
+      this.deps.log?.warn('offline', { retryInMs: delay, message: (e as Error).message });
+      this.after('retry', delay, () => void this.cycle());
+      return;
+    }
+    if (e instanceof ServiceRefusal && ['CERT_EXPIRED', 'DEVICE_UNKNOWN', 'EVIDENCE_CERT_MISMATCH'].includes(e.serviceCode) && this.identity) {
+      // The service no longer knows this key or certificate: enrol again.
+      const identity = this.identity;
+      this.deps.log?.warn('re-enrol', { serviceCode: e.serviceCode });
+      void identity.reset().then(() => this.after('retry', backoffDelay(this.failures++, this.deps.backoff, this.deps.random), () => void this.cycle()));
+      this.set('enrolling', 'This device must register again.', 'Registering with your organisation.', { errorCode: e.serviceCode });
+      return;
+    }
+    const code = e instanceof ServiceRefusal ? e.serviceCode : e instanceof AgentError ? e.code : 'UNEXPECTED';
+    const message = e instanceof Error ? e.message : String(e);
+    const final = code === 'DEVICE_REVOKED';
+    this.set('error', message, final ? 'Contact IT: this device was revoked.' : 'Retrying later; contact IT if this persists.', { errorCode: code });
+    this.deps.log?.warn('error', { code, message });
+    if (!final) this.after('retry', Math.max(30_000, backoffDelay(this.failures++, this.deps.backoff, this.deps.random)), () => void this.cycle());
+  }
+
+  private publishFromToken(): void {
+    const t = this.token;
+    if (!t) return;
+    const warnings = this.report?.checks.filter((c) => c.verdict !== 'pass') ?? [];
+    const grace = t.graceUntil ? ` Fix it before ${clock(new Date(t.graceUntil), this.now())} to keep access.` : '';
+    if (t.tier === 'none') {
+      this.set('blocked', `This device may not open patient data: ${t.reasons.join(' ') || 'it does not meet your organisation\'s requirements.'}`, 'Fix the checks shown, then choose "Check now".', {});
+    } else if (t.tier === 'limited') {
+      this.set('warning', `Patient records are blocked; schedules still work. ${t.reasons.join(' ')}`.trim(), `Fix the checks shown.${grace}`, {});
+    } else if (warnings.length > 0 || t.graceUntil) {
+      this.set('warning', `This device may open patient data, but needs attention: ${warnings.map((c) => c.reason).join(' ')}`.trim(), grace ? grace.trim() : 'Fix the checks shown when you can.', {});
+    } else {
+      this.set('compliant', 'This device may open patient data.', `Checked again before ${clock(new Date(t.expires), this.now())}.`, {});
+    }
+  }
+
+  private set(state: AgentStateName, reason: string, nextAction: string, extra: { deviceId?: string | null; errorCode?: string | null }): void {
+    const next = this.make(state, reason, nextAction, extra);
+    const changed = next.state !== this.current.state || next.reason !== this.current.reason || next.tokenExpiresAt !== this.current.tokenExpiresAt;
+    this.current = changed ? next : { ...next, since: this.current.since };
+    if (changed) for (const l of this.listeners) l(this.current);
+  }
+
+  private make(state: AgentStateName, reason: string, nextAction: string, extra: { deviceId?: string | null; errorCode?: string | null }): AgentState {
+    const t = this.token && this.token.expires > this.now().getTime() ? this.token : null;
+    return {
+      state,
+      reason,
+      nextAction,
+      since: this.now().toISOString(),
+      tier: t?.tier ?? null,
+      tokenExpiresAt: t ? new Date(t.expires).toISOString() : null,
+      graceUntil: t?.graceUntil ?? null,
+      lastCheckAt: this.report?.collectedAt ?? null,
+      deviceId: extra.deviceId ?? this.identity?.deviceId ?? null,
+      errorCode: extra.errorCode ?? null,
+      report: this.report,
+    };
+  }
+
+  private after(name: string, ms: number, f: () => void): void {
+    clearTimeout(this.timers.get(name));
+    if (this.stopped) return;
+    const timer = setTimeout(f, ms);
+    timer.unref();
+    this.timers.set(name, timer);
+  }
+
+  private every(name: string, ms: number, f: () => Promise<void>): void {
+    const tick = (): void => {
+      void f()
+        .catch((e: unknown) => this.deps.log?.warn('check-failed', { message: (e as Error).message }))
+        .finally(() => this.after(name, ms, tick));
+    };
+    this.after(name, ms, tick);
+  }
+}
+
+/** "14:05" today, "2 Dec 14:05" on another day: how the tray says when something happens. */
+export function clock(d: Date, now: Date = new Date()): string {
+  const time = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  if (d.toDateString() === now.toDateString()) return time;
+  return `${d.getDate()} ${['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getMonth()] ?? ''} ${time}`;
+}

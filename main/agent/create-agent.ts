@@ -1,0 +1,61 @@
+// Builds the headless agent from its configuration: identity (machine id, OS keystore,
+// data folder), live posture, the service client and the log.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { AgentConfig } from '../../common/agent-config.js';
+import { AgentConfigSchema, DEFAULT_BACKOFF, DEFAULT_CADENCE } from '../../common/agent-config.js';
+import { AgentError } from '../../common/errors.js';
+import { defaultPosturePolicy } from '../../common/posture.js';
+import { parseWith } from '../../common/validate.js';
+import { deriveDeviceId } from '../identity/device-id.js';
+import { DeviceIdentity } from '../identity/identity.js';
+import type { Keystore } from '../identity/keystore.js';
+import { createKeytarKeystore } from '../identity/keystore.js';
+import { IOREG, readMachineId } from '../identity/machine-id.js';
+import { createCommandRunner } from '../posture/command-runner.js';
+import { currentPlatform, powershellPath } from '../posture/platform.js';
+import type { AgentLog } from './agent.js';
+import { Agent } from './agent.js';
+import { createFileLog } from './agent-log.js';
+import { createLivePostureSource, fastChecksFor } from './posture-source.js';
+import { createServiceClient } from './service-client.js';
+
+export function readAgentConfig(path: string): AgentConfig {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new AgentError('CONFIG_INVALID', `The agent configuration ${path} cannot be read: ${(e as Error).message}`, { cause: e });
+  }
+  const withDefaults = { allowedOrigins: {}, loopbackPort: 47_100, cadence: DEFAULT_CADENCE, backoff: DEFAULT_BACKOFF, ...json };
+  return parseWith(AgentConfigSchema, withDefaults, (summary) => new AgentError('CONFIG_INVALID', `The agent configuration ${path} is invalid: ${summary}`));
+}
+
+export interface AgentParts {
+  readonly agent: Agent;
+  readonly log: AgentLog;
+}
+
+export function createAgent(config: AgentConfig, options: { keystore?: Keystore; echo?: (line: string) => void } = {}): AgentParts {
+  const platform = currentPlatform();
+  const keystore = options.keystore ?? createKeytarKeystore();
+  const log = createFileLog(join(config.dataDir, 'logs'), options.echo ? { echo: options.echo } : {});
+  const idRunner = createCommandRunner({ allowList: new Set([powershellPath(), IOREG]) });
+  const loadIdentity = async (): Promise<DeviceIdentity> => {
+    const machineId = await readMachineId({ platform, runner: idRunner, ...(platform === 'win32' ? { powershellPath: powershellPath() } : {}) });
+    return DeviceIdentity.load({ deviceId: deriveDeviceId(machineId), keystore, dataDir: config.dataDir, now: () => new Date() });
+  };
+  const agent = new Agent({
+    loadIdentity,
+    posture: createLivePostureSource(platform, defaultPosturePolicy()),
+    client: createServiceClient({ baseUrl: config.serviceUrl }),
+    ...(config.enrolmentSecret !== undefined ? { enrolmentSecret: config.enrolmentSecret } : {}),
+    platformHostname: hostname(),
+    cadence: config.cadence,
+    fastChecks: fastChecksFor(platform),
+    backoff: config.backoff,
+    log,
+  });
+  return { agent, log };
+}

@@ -1,0 +1,40 @@
+// End to end on this machine: the real service, the real keystore, the real agent with its
+// real probes, and the real firewall in a network namespace. Firewall on: the example
+// access service accepts the device. `nft flush ruleset`: the time until it refuses.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { NetNamespace } from '../kit/netns.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+test('turning the firewall off gets the device refused by the access service within 5 seconds', { timeout: 120_000 }, () => {
+  const ns = NetNamespace.create('dta-e2e');
+  try {
+    ns.exec(['ip', 'link', 'set', 'lo', 'up']);
+    ns.nft(`table inet filter {
+  chain input {
+    type filter hook input priority 0; policy drop;
+    ct state established,related accept
+    iif "lo" accept
+  }
+}`);
+    const out = execFileSync('ip', ['netns', 'exec', ns.name, 'bash', join(ROOT, 'scripts', 'with-keyring.sh'), process.execPath, '--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, DTA_DEMO_NETNS: '1' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { accepted?: boolean; tier?: string; refusedAfterMs?: number; refusal?: { error?: { code: string } }; newTier?: string; newTokenStatus?: number; firstTokenMs?: number };
+    assert.equal(summary.accepted, true, `first access accepted: ${out.slice(-500)}`);
+    assert.equal(summary.tier, 'full');
+    assert.equal(summary.refusal?.error?.code, 'STATUS_INVALID');
+    assert.ok((summary.refusedAfterMs ?? Infinity) < 5000, `refused after ${summary.refusedAfterMs} ms`);
+    assert.equal(summary.newTier, 'none');
+    assert.equal(summary.newTokenStatus, 403);
+    process.stdout.write(`# firewall off -> access refused in ${summary.refusedAfterMs} ms; first token after ${summary.firstTokenMs} ms\n`);
+  } finally {
+    ns.delete();
+  }
+});
