@@ -13,6 +13,7 @@ import type { BackoffPolicy } from './backoff.js';
 import { backoffDelay } from './backoff.js';
 import type { ServiceClient } from './service-client.js';
 import { ServiceRefusal } from './service-client.js';
+import { watchSystemEvents } from './system-events.js';
 import { AGENT_NAME, AGENT_VERSION } from './version.js';
 
 export interface PostureSource {
@@ -60,6 +61,7 @@ export class Agent {
   private failures = 0;
   private attesting: Promise<void> | null = null;
   private stopped = false;
+  private unwatch: (() => void) | null = null;
 
   constructor(deps: AgentDeps) {
     this.deps = deps;
@@ -81,10 +83,22 @@ export class Agent {
     await this.cycle();
     this.every('fast', this.deps.cadence.fastSeconds * 1000, () => this.watchFast());
     this.every('full', this.deps.cadence.fullSeconds * 1000, () => this.checkNow());
+    this.unwatch = watchSystemEvents({
+      onWake: () => {
+        this.deps.log?.info('wake');
+        void this.checkNow();
+      },
+      onNetworkChange: () => {
+        this.deps.log?.info('network-change');
+        void this.checkNow();
+      },
+    });
   }
 
   stop(): void {
     this.stopped = true;
+    this.unwatch?.();
+    this.unwatch = null;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }

@@ -24,7 +24,8 @@ interface Result {
 function run(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, prefix: readonly string[] = []): Result {
   const [cmd, ...args] = [...prefix, process.execPath, '--import', 'tsx', SCRIPT, ...argv];
   const out = execFileSync(cmd ?? '', args, { env, encoding: 'utf8', cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
-  return JSON.parse(out) as Result;
+  // The JSON result is the last line (keyring tools may print before it).
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '') as Result;
 }
 
 test('an identity enrolled in one process is found, unchanged, by the next', async () => {
@@ -75,10 +76,11 @@ test('a locked keyring gives KEYSTORE_LOCKED, not "no key"', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dta-data-'));
   // Its own session and keyring, so locking it does not disturb other tests.
   const script = `set -e
-eval "$(printf dta-test | gnome-keyring-daemon --unlock --components=secrets)"
+eval "$(printf dta-test | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)"
 gdbus call --session --dest org.freedesktop.secrets --object-path /org/freedesktop/secrets --method org.freedesktop.Secret.Service.Lock "['/org/freedesktop/secrets/collection/login']" >/dev/null
 exec "$@"`;
-  const env = { ...process.env, XDG_DATA_HOME: mkdtempSync(join(tmpdir(), 'dta-keyring-')) };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: mkdtempSync(join(tmpdir(), 'dta-keyring-')) };
+  delete env.GNOME_KEYRING_CONTROL; // not the outer test session's keyring
   const result = run([`org.devicetrust.agent.locked-${process.pid}`, dataDir, 'status'], env, ['dbus-run-session', '--', 'bash', '-c', script, 'bash']);
   assert.equal(result.ok, false);
   assert.equal(result.code, 'KEYSTORE_LOCKED', result.message);

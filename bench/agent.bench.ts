@@ -1,0 +1,82 @@
+// The headless agent (`dta agent`): time from start to its first token with a warm keystore
+// (already enrolled), and its resident memory and CPU while idle for a minute, against a
+// bare Node process (with tsx) idle for the same minute in the same run.
+// Run under the keyring: bash scripts/with-keyring.sh node --import tsx bench/agent.bench.ts
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initServiceDir } from '../service/config.js';
+
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 60_000);
+const ROOT = join(import.meta.dirname, '..');
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+const dir = mkdtempSync(join(tmpdir(), 'dta-agentbench-'));
+const port = await freePort();
+const init = initServiceDir(join(dir, 'service'), port);
+writeFileSync(init.configPath, JSON.stringify({ ...(JSON.parse(readFileSync(init.configPath, 'utf8')) as object), logLevel: 'warn' }));
+const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', init.configPath], { stdio: 'ignore' });
+for (let i = 0; i < 150; i++) {
+  try {
+    if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) break;
+  } catch {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const configPath = join(dir, 'agent.json');
+writeFileSync(configPath, JSON.stringify({ serviceUrl: `http://127.0.0.1:${port}`, enrolmentSecret: readFileSync(join(dir, 'service', 'enrolment-secret.txt'), 'utf8').trim(), dataDir: join(dir, 'agent'), loopbackPort: 0 }));
+
+function startAgent(): { child: ChildProcess; firstToken: Promise<number> } {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'main', 'agent', 'cli.ts'), 'agent', '--config', configPath, '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const firstToken = new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      if (/"state":"(compliant|warning|blocked)"/.test(buf)) resolve(performance.now() - t0);
+    });
+    child.on('exit', () => reject(new Error(`agent exited: ${buf.slice(-300)}`)));
+  });
+  return { child, firstToken };
+}
+
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
+}
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+}
+async function idle(pid: number): Promise<{ cpu: number; rss: number }> {
+  const c0 = cpuMs(pid);
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  return { cpu: cpuMs(pid) - c0, rss: rssMiB(pid) };
+}
+
+try {
+  const cold = startAgent(); // enrols: makes the key, gets the certificate
+  const coldMs = await cold.firstToken;
+  cold.child.kill('SIGTERM');
+  await new Promise((r) => cold.child.on('exit', r));
+  const warm = startAgent();
+  const warmMs = await warm.firstToken;
+  const bare = spawn(process.execPath, ['--import', 'tsx', '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 2000));
+  const [agentIdle, bareIdle] = await Promise.all([idle(warm.child.pid ?? 0), idle(bare.pid ?? 0)]);
+  warm.child.kill('SIGTERM');
+  bare.kill('SIGTERM');
+  console.log(`start to first token: first run (enrolment) ${coldMs.toFixed(0)} ms, warm keystore ${warmMs.toFixed(0)} ms`);
+  console.log(`idle ${IDLE_MS / 1000} s: agent CPU ${agentIdle.cpu.toFixed(0)} ms (${((agentIdle.cpu / IDLE_MS) * 100).toFixed(2)}% of a core), RSS ${agentIdle.rss.toFixed(0)} MiB`);
+  console.log(`idle ${IDLE_MS / 1000} s: bare node CPU ${bareIdle.cpu.toFixed(0)} ms, RSS ${bareIdle.rss.toFixed(0)} MiB; ratio RSS ${(agentIdle.rss / bareIdle.rss).toFixed(2)}`);
+} finally {
+  service.kill('SIGTERM');
+}
