@@ -110,6 +110,18 @@ export const EnrolResponseSchema = Type.Union([
 ]);
 export type EnrolResponse = Static<typeof EnrolResponseSchema>;
 
+export const RENEWAL_TYP = 'dta-renewal+jwt';
+
+/** Claims of a renewal request: a new CSR, signed by the device's current key. */
+export const RenewalClaimsSchema = Type.Object(
+  { sub: DeviceIdSchema, iat: NumericDate, csr: Type.String({ minLength: 100, maxLength: 16384 }) },
+  { additionalProperties: false },
+);
+export type RenewalClaims = Static<typeof RenewalClaimsSchema>;
+
+export const RenewRequestSchema = Type.Object({ request: Type.String({ minLength: 10, maxLength: 64 * 1024 }) }, { additionalProperties: false });
+export type RenewRequest = Static<typeof RenewRequestSchema>;
+
 export const NonceRequestSchema = Type.Object({ deviceId: DeviceIdSchema }, { additionalProperties: false });
 export const NonceResponseSchema = Type.Object({ nonce: Nonce, expiresAt: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
 export type NonceResponse = Static<typeof NonceResponseSchema>;

@@ -3,7 +3,7 @@
 // change and its audit record commit together; refusals are audited before the answer.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AttestRequest, AttestResponse, EnrolRequest, EnrolResponse, NonceResponse, Tier } from '../common/attestation.js';
-import { EVIDENCE_TYP, EvidenceClaimsSchema, TIER_RANK, TOKEN_TYP } from '../common/attestation.js';
+import { EVIDENCE_TYP, EvidenceClaimsSchema, RENEWAL_TYP, RenewalClaimsSchema, TIER_RANK, TOKEN_TYP } from '../common/attestation.js';
 import type { DeviceTokenClaims } from '../common/attestation.js';
 import type { AuditEntry, AuditRecord } from './audit-log.js';
 import { exportAudit, writeAudit } from './audit-log.js';
@@ -140,6 +140,23 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         await audit({ ...deviceBase, action: 'enrol.pending', outcome: 'ok', details: { ...base.details, keyThumbprint: facts.jkt } });
         return { state: 'pending-approval', deviceId: facts.deviceId, retryAfterSeconds: 300 };
       });
+    },
+
+    /** A new certificate (same or new key) for an enrolled device, asked for with its current key. */
+    async renew(request: string, client: string): Promise<EnrolResponse> {
+      let deviceId: string | null = null;
+      return audited(
+        { actor: `device@${client}`, action: 'renew', get deviceId() {
+          return deviceId;
+        } },
+        async () => {
+          const { claims, device } = await verifyDeviceJws(k, request, { typ: RENEWAL_TYP, schema: RenewalClaimsSchema, now: now().getTime(), maxSkewMs: options.maxClockSkewMs });
+          deviceId = device.id;
+          const facts = await ca.inspectCsr(claims.csr);
+          if (facts.deviceId !== device.id) throw new ServiceError('CSR_INVALID', 'The CSR is for another device.');
+          return issueFor(device, claims.csr, `device@${client}`, facts.jkt === device.key_jkt ? 'renew' : 'renew.rotate-key');
+        },
+      );
     },
 
     async issueNonce(deviceId: string): Promise<NonceResponse> {

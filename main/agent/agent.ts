@@ -7,7 +7,7 @@ import type { AgentState, AgentStateName } from '../../common/agent-state.js';
 import type { AttestResponse, Tier } from '../../common/attestation.js';
 import { AgentError, isAgentError } from '../../common/errors.js';
 import type { CheckId, PostureReport } from '../../common/posture.js';
-import { signDpopProof, signEvidence } from '../attest/device-jws.js';
+import { signDpopProof, signEvidence, signRenewalRequest } from '../attest/device-jws.js';
 import type { DeviceIdentity } from '../identity/identity.js';
 import type { BackoffPolicy } from './backoff.js';
 import { backoffDelay } from './backoff.js';
@@ -36,6 +36,8 @@ export interface AgentDeps {
   /** The cheap checks polled every fastSeconds. */
   readonly fastChecks: readonly CheckId[];
   readonly backoff: BackoffPolicy;
+  /** Make a new device key when the certificate is renewed (policy). */
+  readonly rotateKeyOnRenewal?: boolean;
   readonly now?: () => Date;
   readonly random?: () => number;
   readonly log?: AgentLog;
@@ -144,6 +146,7 @@ export class Agent {
     try {
       const identity = await this.ensureEnrolled();
       if (!identity) return;
+      await this.renewIfDue(identity);
       const report = await this.deps.posture.run();
       this.report = report;
       const response = await this.attestWith(identity, report, undefined, undefined);
@@ -177,6 +180,27 @@ export class Agent {
     await identity.acceptCertificate({ chainPem: result.chainPem, anchorPem: result.anchorPem });
     this.deps.log?.info('enrolled', { deviceId: identity.deviceId });
     return identity;
+  }
+
+  /** Renewal never leaves the device without a valid certificate: on failure the current one stays. */
+  private async renewIfDue(identity: DeviceIdentity): Promise<void> {
+    if (!identity.renewalDue()) return;
+    try {
+      const info = await identity.renew(
+        async (csr) => {
+          const status = identity.status();
+          if (status.state !== 'enrolled') throw new AgentError('KEY_MISSING', 'not enrolled');
+          const request = await signRenewalRequest(identity.enrolledSigner(), { deviceId: identity.deviceId, csr, certificateSha256: status.certificate.sha256, now: this.now() });
+          const result = await this.deps.client.renew({ request });
+          if (result.state !== 'issued') throw new AgentError('SERVICE_REFUSED', 'The renewal was not issued.');
+          return { chainPem: result.chainPem, anchorPem: result.anchorPem };
+        },
+        { rotateKey: this.deps.rotateKeyOnRenewal ?? false },
+      );
+      this.deps.log?.info('renewed', { notAfter: info.notAfter.toISOString(), rotatedKey: this.deps.rotateKeyOnRenewal ?? false });
+    } catch (e) {
+      this.deps.log?.warn('renewal-failed', { message: (e as Error).message });
+    }
   }
 
   private async attestWith(identity: DeviceIdentity, report: PostureReport, audience: string | undefined, rpNonce: string | undefined): Promise<AttestResponse> {

@@ -2,12 +2,13 @@
 // A network failure, timeout or 5xx is SERVICE_UNREACHABLE (retry later); a 4xx is
 // SERVICE_REFUSED with the service's own code (act on it).
 import { AgentError } from '../../common/errors.js';
-import type { AttestRequest, AttestResponse, EnrolRequest, EnrolResponse, NonceResponse } from '../../common/attestation.js';
+import type { AttestRequest, AttestResponse, EnrolRequest, EnrolResponse, NonceResponse, RenewRequest } from '../../common/attestation.js';
 
 export interface ServiceClient {
   enrol(request: EnrolRequest): Promise<EnrolResponse>;
   nonce(deviceId: string): Promise<NonceResponse>;
   attest(request: AttestRequest): Promise<AttestResponse>;
+  renew(request: RenewRequest): Promise<EnrolResponse>;
 }
 
 export class ServiceRefusal extends AgentError {
@@ -49,5 +50,6 @@ export function createServiceClient(options: { baseUrl: string; fetch?: typeof f
     enrol: (request) => call<EnrolResponse>('/v1/enrol', request),
     nonce: (deviceId) => call<NonceResponse>('/v1/nonce', { deviceId }),
     attest: (request) => call<AttestResponse>('/v1/attest', request),
+    renew: (request) => call<EnrolResponse>('/v1/renew', request),
   };
 }

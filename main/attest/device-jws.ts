@@ -2,7 +2,7 @@
 // services. Signing goes through the DeviceSigner, so the key never leaves it.
 import { createHash, randomBytes } from 'node:crypto';
 import type { EvidenceClaims } from '../../common/attestation.js';
-import { DPOP_TYP, EVIDENCE_TYP } from '../../common/attestation.js';
+import { DPOP_TYP, EVIDENCE_TYP, RENEWAL_TYP } from '../../common/attestation.js';
 import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
 import type { PostureReport } from '../../common/posture.js';
 import type { DeviceSigner } from '../identity/signer.js';
@@ -38,4 +38,9 @@ export function signDpopProof(signer: DeviceSigner, input: { htm: string; htu: s
     jti: randomBytes(16).toString('base64url'),
     ath: createHash('sha256').update(input.token).digest('base64url'),
   });
+}
+
+/** A renewal request: the new CSR, signed by the current key and naming the current certificate. */
+export function signRenewalRequest(signer: DeviceSigner, input: { deviceId: string; csr: string; certificateSha256: string; now: Date }): Promise<string> {
+  return signCompact(signer, { typ: RENEWAL_TYP, 'x5t#S256': input.certificateSha256 }, { sub: input.deviceId, iat: Math.floor(input.now.getTime() / 1000), csr: input.csr });
 }

@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
-import { AttestRequestSchema, EnrolRequestSchema, NonceRequestSchema } from '../../common/attestation.js';
-import type { AttestRequest, EnrolRequest } from '../../common/attestation.js';
+import { AttestRequestSchema, EnrolRequestSchema, NonceRequestSchema, RenewRequestSchema } from '../../common/attestation.js';
+import type { AttestRequest, EnrolRequest, RenewRequest } from '../../common/attestation.js';
 import type { DeviceTrustService } from '../device-trust-service.js';
 import { ServiceError } from '../errors.js';
 import { jsonDepthExceeds } from './json-depth.js';
@@ -102,6 +102,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.post('/v1/enrol', body(EnrolRequestSchema), async (request: FastifyRequest<{ Body: EnrolRequest }>, reply) => {
     const result = await service.enrol(request.body, request.ip);
     return reply.status(result.state === 'issued' ? 201 : 202).send(result);
+  });
+  app.post('/v1/renew', body(RenewRequestSchema), async (request: FastifyRequest<{ Body: RenewRequest }>, reply) => {
+    limit(`device:${deviceIdHint(request.body.request)}`, perDevice);
+    return reply.status(201).send(await service.renew(request.body.request, request.ip));
   });
   app.post('/v1/nonce', body(NonceRequestSchema), async (request: FastifyRequest<{ Body: { deviceId: string } }>) => {
     limit(`device:${request.body.deviceId}`, perDevice);

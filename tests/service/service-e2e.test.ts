@@ -185,3 +185,19 @@ test('SQLite: an attestation after the signing key cache expired does not deadlo
     await svc.close();
   }
 });
+
+test('an expired device certificate is refused with CERT_EXPIRED (service clock moved past it)', async () => {
+  let offset = 0;
+  const svc = await startTestService({ now: () => new Date(Date.now() + offset) });
+  try {
+    const device = await FakeDevice.create();
+    await device.enrol(svc.url, svc.enrolmentSecret);
+    offset = 91 * 86_400_000;
+    const nonce = await device.nonce(svc.url);
+    const res = await fetch(`${svc.url}/v1/attest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ evidence: await device.evidence(nonce, HEALTHY_LINUX, { iat: Math.floor((Date.now() + offset) / 1000) }) }) });
+    assert.equal(res.status, 401);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'CERT_EXPIRED');
+  } finally {
+    await svc.close();
+  }
+});

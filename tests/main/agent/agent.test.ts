@@ -38,13 +38,14 @@ function scriptedPosture(initial: Partial<Record<CheckId, Verdict>>) {
   };
 }
 
-function makeAgent(svc: TestService, posture: ReturnType<typeof scriptedPosture>, extra: { now?: () => Date; fastSeconds?: number; url?: string } = {}) {
+function makeAgent(svc: TestService, posture: ReturnType<typeof scriptedPosture>, extra: { now?: () => Date; identityNow?: () => Date; rotate?: boolean; fastSeconds?: number; url?: string } = {}) {
   const keystore = createKeytarKeystore(`org.devicetrust.agent.agenttest-${randomBytes(4).toString('hex')}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'dta-agent-'));
   const deviceId = randomBytes(16).toString('hex');
   const states: AgentState[] = [];
   const agent = new Agent({
-    loadIdentity: () => DeviceIdentity.load({ deviceId, keystore, dataDir, now: () => new Date() }),
+    loadIdentity: () => DeviceIdentity.load({ deviceId, keystore, dataDir, now: extra.identityNow ?? (() => new Date()) }),
+    ...(extra.rotate !== undefined ? { rotateKeyOnRenewal: extra.rotate } : {}),
     posture: posture.source,
     client: createServiceClient({ baseUrl: extra.url ?? svc.url, timeoutMs: 2000 }),
     enrolmentSecret: svc.enrolmentSecret,
@@ -218,6 +219,26 @@ test('loopback endpoint: allowed origin gets a token and proof; other origins, h
     assert.equal(post.status, 405);
   } finally {
     await endpoint.close();
+    agent.stop();
+  }
+});
+
+test('renewal: at two thirds of the certificate\'s life the agent renews it, with a new key when policy says so, and keeps attesting', async () => {
+  const svc = await startTestService();
+  services.push(svc);
+  let days = 0;
+  const { agent } = makeAgent(svc, scriptedPosture(HEALTHY_LINUX), { identityNow: () => new Date(Date.now() + days * 86_400_000), rotate: true });
+  await agent.start();
+  try {
+    const before = JSON.parse(Buffer.from(agent.currentToken()?.token.split('.')[1] ?? '', 'base64url').toString()) as { cnf: { jkt: string } };
+    days = 61; // the 90-day certificate is two thirds through its life
+    await agent.checkNow();
+    assert.equal(agent.state().state, 'compliant', agent.state().reason);
+    const after = JSON.parse(Buffer.from(agent.currentToken()?.token.split('.')[1] ?? '', 'base64url').toString()) as { cnf: { jkt: string } };
+    assert.notEqual(after.cnf.jkt, before.cnf.jkt, 'the token is bound to the new key');
+    const audit = await (await svc.admin('GET', '/v1/admin/audit?limit=1000')).text();
+    assert.match(audit, /"action":"renew.rotate-key","deviceId":"[0-9a-f]{32}","outcome":"ok"/);
+  } finally {
     agent.stop();
   }
 });

@@ -1,0 +1,94 @@
+// Killed mid-load with SIGKILL: every attestation the service answered is in the audit log
+// after the restart, none twice, and a replay of answered evidence is still refused.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { initServiceDir } from '../../service/config.js';
+import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function start(configPath: string, url: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', configPath], { stdio: 'ignore' });
+  for (let i = 0; i < 150; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return child;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error('service not ready');
+}
+
+test('SIGKILL during a burst of attestations loses no answered attestation and duplicates none', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dta-crash-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const init = initServiceDir(dir, port);
+  writeFileSync(init.configPath, JSON.stringify({ ...(JSON.parse(readFileSync(init.configPath, 'utf8')) as object), logLevel: 'fatal' }));
+  const adminToken = readFileSync(join(dir, 'admin-token.txt'), 'utf8').trim();
+  let child = await start(init.configPath, url);
+  const devices = await Promise.all(Array.from({ length: 40 }, () => FakeDevice.create()));
+  const secret = readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim();
+  for (const d of devices) await d.enrol(url, secret);
+  const evidence: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const d = devices[i % devices.length] as FakeDevice;
+    evidence.push(await d.evidence(await d.nonce(url), HEALTHY_LINUX));
+  }
+
+  const answered: { id: string; evidence: string }[] = [];
+  let next = 0;
+  let killed = false;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < evidence.length) {
+        const e = evidence[next++] ?? '';
+        try {
+          const res = await post(`${url}/v1/attest`, { evidence: e });
+          if (res.status === 200) answered.push({ id: ((await res.json()) as { attestationId: string }).attestationId, evidence: e });
+        } catch {
+          // the service is gone
+        }
+        if (!killed && answered.length >= 100) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      }
+    }),
+  );
+  assert.ok(killed && answered.length >= 100 && answered.length < 300, `answered ${answered.length} before and around the kill`);
+
+  child = await start(init.configPath, url);
+  try {
+    const audit = (await (await fetch(`${url}/v1/admin/audit?limit=10000`, { headers: { authorization: `Bearer ${adminToken}` } })).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; outcome: string; attestationId: string | null; details: { jti?: string } });
+    const okAttests = audit.filter((r) => r.action === 'attest' && r.outcome === 'ok');
+    const ids = okAttests.map((r) => r.attestationId);
+    for (const a of answered) assert.ok(ids.includes(a.id), `answered attestation ${a.id} is in the audit log`);
+    assert.equal(new Set(ids).size, ids.length, 'no attestation recorded twice');
+    assert.equal(new Set(okAttests.map((r) => r.details.jti)).size, okAttests.length, 'no token issued twice');
+    const replay = await post(`${url}/v1/attest`, { evidence: answered[0]?.evidence ?? '' });
+    assert.equal(((await replay.json()) as { error: { code: string } }).error.code, 'NONCE_REPLAYED');
+    process.stdout.write(`# answered before the kill: ${answered.length}; attestations in the audit log: ${okAttests.length}\n`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
