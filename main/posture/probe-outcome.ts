@@ -44,3 +44,14 @@ export function unknownOutcome(reason: string, facts: Record<string, unknown> = 
 function firstWord(command: string): string {
   return command.split(' ')[0] ?? command;
 }
+
+/**
+ * The record of `id` when it ran cleanly, or the `unknown` outcome that says why not:
+ * `const got = usableRecord(records, 'mac.filevault'); if ('outcome' in got) return got.outcome;`
+ */
+export function usableRecord(records: ReadonlyMap<string, ProbeRecord>, id: string): { rec: ProbeRecord } | { outcome: CheckOutcome } {
+  const rec = records.get(id);
+  const problem = probeProblem(rec);
+  if (problem || !rec) return { outcome: unknownOutcome(problem?.reason ?? `The probe "${id}" did not run.`, { probeError: problem?.code ?? 'NOT_RUN' }) };
+  return { rec };
+}

@@ -3,34 +3,18 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { initServiceDir } from '../../service/config.js';
+import { freePort, waitReady } from '../kit/ports.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 async function start(configPath: string, url: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', configPath], { stdio: 'ignore' });
-  for (let i = 0; i < 150; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  if (await waitReady(url)) return child;
   child.kill('SIGKILL');
   throw new Error('service not ready');
 }

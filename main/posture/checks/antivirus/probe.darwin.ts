@@ -1,7 +1,7 @@
 // macOS reports no antivirus status of its own; XProtect is always present. An EDR or
 // antivirus product shows as an activated Endpoint Security system extension.
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
-import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
+import { usableRecord } from '../../probe-outcome.js';
 
 export const DARWIN_ANTIVIRUS_PROBES = [{ kind: 'command', id: 'mac.edr', argv: ['/usr/bin/systemextensionsctl', 'list'] }] as const;
 
@@ -35,9 +35,9 @@ export const darwinAntivirusCheck: CheckDefinition = {
   id: 'antivirus',
   probes: DARWIN_ANTIVIRUS_PROBES,
   judge({ records }): CheckOutcome {
-    const rec = records.get('mac.edr');
-    const problem = probeProblem(rec);
-    if (problem || !rec) return unknownOutcome(problem?.reason ?? 'missing probe', { probeError: problem?.code });
+    const got = usableRecord(records, 'mac.edr');
+    if ('outcome' in got) return got.outcome;
+    const { rec } = got;
     if (!/^\d+ extension\(s\)/m.test(rec.stdout)) throw new Error('systemextensionsctl printed no extension count');
     const security = parseSystemExtensions(rec.stdout).filter((e) => e.category === 'endpoint_security');
     const active = security.filter((e) => e.state === 'activated enabled');

@@ -1,7 +1,7 @@
 // macOS: `fdesetup status` (no privilege needed). Encrypting, decrypting, deferred or
 // "enabled after the next restart" are not encrypted yet.
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
-import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
+import { usableRecord } from '../../probe-outcome.js';
 
 export const DARWIN_DISK_PROBES = [{ kind: 'command', id: 'mac.filevault', argv: ['/usr/bin/fdesetup', 'status'] }] as const;
 
@@ -23,9 +23,9 @@ export const darwinDiskEncryptionCheck: CheckDefinition = {
   id: 'disk-encryption',
   probes: DARWIN_DISK_PROBES,
   judge({ records }): CheckOutcome {
-    const rec = records.get('mac.filevault');
-    const problem = probeProblem(rec);
-    if (problem || !rec) return unknownOutcome(problem?.reason ?? 'missing probe', { probeError: problem?.code });
+    const got = usableRecord(records, 'mac.filevault');
+    if ('outcome' in got) return got.outcome;
+    const { rec } = got;
     const { state, percent } = parseFdesetupStatus(rec.stdout);
     const facts = { method: 'FileVault', state, percent };
     switch (state) {

@@ -2,7 +2,7 @@
 // protection status; a standard user gets the shell's System.Volume.BitLockerProtection
 // property (the value Explorer shows), which needs no privilege.
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
-import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
+import { unknownOutcome, usableRecord } from '../../probe-outcome.js';
 import { parseFormatList } from '../windows/format-list.js';
 
 export const WIN32_DISK_PROBES = [
@@ -65,9 +65,9 @@ export const windowsDiskEncryptionCheck: CheckDefinition = {
   id: 'disk-encryption',
   probes: WIN32_DISK_PROBES,
   judge({ records }): CheckOutcome {
-    const rec = records.get('win.bitlocker');
-    const problem = probeProblem(rec);
-    if (problem || !rec) return unknownOutcome(problem?.reason ?? 'missing probe', { probeError: problem?.code });
+    const got = usableRecord(records, 'win.bitlocker');
+    if ('outcome' in got) return got.outcome;
+    const { rec } = got;
     const b = parseBitLocker(rec.stdout);
     const facts = { method: 'BitLocker', source: b.source, state: b.state, ...pick(b.raw, ['VolumeStatus', 'ProtectionStatus', 'EncryptionPercentage', 'EncryptionMethod', 'KeyProtector', 'BitLockerProtection']) };
     switch (b.state) {

@@ -1,7 +1,7 @@
 // macOS: the application firewall's global state by its number, not its wording
 // (which changed between releases), and stealth mode as a fact.
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
-import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
+import { probeProblem, usableRecord } from '../../probe-outcome.js';
 
 const SOCKETFILTERFW = '/usr/libexec/ApplicationFirewall/socketfilterfw';
 export const DARWIN_FIREWALL_PROBES = [
@@ -28,9 +28,9 @@ export const darwinFirewallCheck: CheckDefinition = {
   id: 'firewall',
   probes: DARWIN_FIREWALL_PROBES,
   judge({ records }): CheckOutcome {
-    const rec = records.get('mac.firewall');
-    const problem = probeProblem(rec);
-    if (problem || !rec) return unknownOutcome(problem?.reason ?? 'missing probe', { probeError: problem?.code });
+    const got = usableRecord(records, 'mac.firewall');
+    if ('outcome' in got) return got.outcome;
+    const { rec } = got;
     const state = parseGlobalState(rec.stdout);
     const stealthRec = records.get('mac.stealth');
     const stealth = stealthRec && !probeProblem(stealthRec) ? parseStealthMode(stealthRec.stdout) : null;

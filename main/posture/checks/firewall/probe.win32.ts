@@ -2,7 +2,7 @@
 // each profile, and which profile each connected network uses. Cmdlet property names
 // and enum values are the same on every display language.
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
-import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
+import { unknownOutcome, usableRecord } from '../../probe-outcome.js';
 import { parseFormatList } from '../windows/format-list.js';
 
 export const WIN32_FIREWALL_PROBES = [
@@ -45,9 +45,9 @@ export const windowsFirewallCheck: CheckDefinition = {
   id: 'firewall',
   probes: WIN32_FIREWALL_PROBES,
   judge({ records }): CheckOutcome {
-    const rec = records.get('win.firewall');
-    const problem = probeProblem(rec);
-    if (problem || !rec) return unknownOutcome(problem?.reason ?? 'missing probe', { probeError: problem?.code });
+    const got = usableRecord(records, 'win.firewall');
+    if ('outcome' in got) return got.outcome;
+    const { rec } = got;
     const fw = parseWindowsFirewall(rec.stdout);
     const facts = { profiles: fw.profiles, activeProfiles: fw.activeProfiles, networkCategories: fw.networks.map((n) => n.category) };
     // With no network connected, every profile is judged as if it could become active.

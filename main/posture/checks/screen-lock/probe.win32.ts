@@ -2,7 +2,7 @@
 // inactivity limit") locks the session by itself; otherwise a password-protected
 // screen saver does, set by policy or by the user.
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
-import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
+import { usableRecord } from '../../probe-outcome.js';
 import { parseFormatList, parseSections } from '../windows/format-list.js';
 import { judgeScreenLock } from './judge.js';
 
@@ -51,9 +51,9 @@ export const windowsScreenLockCheck: CheckDefinition = {
   id: 'screen-lock',
   probes: WIN32_SCREENLOCK_PROBES,
   judge({ records, policy }): CheckOutcome {
-    const rec = records.get('win.screenlock');
-    const problem = probeProblem(rec);
-    if (problem || !rec) return unknownOutcome(problem?.reason ?? 'missing probe', { probeError: problem?.code });
+    const got = usableRecord(records, 'win.screenlock');
+    if ('outcome' in got) return got.outcome;
+    const { rec } = got;
     const s = parseWindowsScreenLock(rec.stdout);
     return judgeScreenLock({ locks: s.locks, idleSeconds: s.idleSeconds, source: s.source }, policy);
   },
