@@ -17,6 +17,17 @@ export async function buildRenderer(outDir: string): Promise<{ bytes: number }> 
     outfile: join(outDir, 'status-window.js'),
     logLevel: 'silent',
   });
+  // The preload runs sandboxed: one CommonJS file with only `electron` left external.
+  await build({
+    entryPoints: [join(root, '..', 'main', 'preload.ts')],
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    external: ['electron'],
+    outfile: join(outDir, 'preload.cjs'),
+    logLevel: 'silent',
+  });
   copyFileSync(join(root, 'index.html'), join(outDir, 'index.html'));
   copyFileSync(join(root, 'status-window.css'), join(outDir, 'status-window.css'));
   const bytes = ['status-window.js', 'status-window.css', 'index.html'].reduce((n, f) => n + statSync(join(outDir, f)).size, 0);

@@ -1,0 +1,137 @@
+// Composition root of the tray app (Electron). Thin on purpose: the agent, the tray model,
+// the IPC guard, the notification policy and the settings links are plain modules tested
+// in Node; this file only wires them to Electron's objects.
+import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, shell, Tray, type IpcMainInvokeEvent } from 'electron';
+import { arch } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { IpcResult, Locale, StatusView } from '../../common/ipc.js';
+import { IPC_CHANNELS } from '../../common/ipc.js';
+import { defaultPosturePolicy } from '../../common/posture.js';
+import { createAgent, readAgentConfig } from '../agent/create-agent.js';
+import { livePosture } from '../agent/posture-command.js';
+import { AGENT_NAME, AGENT_VERSION } from '../agent/version.js';
+import { currentPlatform } from '../posture/platform.js';
+import { createSupportBundle, writeSupportBundle } from '../posture/support-bundle.js';
+import { guardIpc } from '../ui/ipc-guard.js';
+import { createNotificationPolicy } from '../ui/notification-policy.js';
+import { settingsLink } from '../ui/settings-links.js';
+import { trayModel, type MenuCommand } from '../ui/tray-model.js';
+
+if (!app.requestSingleInstanceLock()) app.quit();
+
+const RESOURCES = app.isPackaged ? process.resourcesPath : join(import.meta.dirname, '..', '..');
+const RENDERER = join(RESOURCES, 'out', 'renderer');
+const WINDOW_URL = pathToFileURL(join(RENDERER, 'index.html')).toString();
+const CONFIG = process.env.DTA_AGENT_CONFIG ?? join(app.getPath('userData'), 'agent.json');
+
+app.on('web-contents-created', (_e, contents) => {
+  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  contents.on('will-navigate', (event) => event.preventDefault());
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+});
+
+void app.whenReady().then(() => {
+  app.setLoginItemSettings({ openAtLogin: true }); // no window on start: the tray only
+  const platform = currentPlatform();
+  const config = readAgentConfig(CONFIG);
+  const { agent } = createAgent(config);
+  const locale: Locale = app.getLocale().toLowerCase().startsWith('de') ? 'de' : 'en';
+  const allowQuit = true; // managed configuration decides this (issue 7)
+  const notifications = createNotificationPolicy();
+  let window: BrowserWindow | null = null;
+
+  const view = (): StatusView => ({ agent: agent.state(), platform, locale, version: AGENT_VERSION, serviceUrl: config.serviceUrl, managedSettings: [] });
+  const icon = (name: string) => nativeImage.createFromPath(join(RESOURCES, 'build', 'icons', `tray-${name}.png`));
+  const tray = new Tray(icon('checking'));
+
+  const saveBundle = async (): Promise<IpcResult> => {
+    const target = await dialog.showSaveDialog({ defaultPath: join(app.getPath('desktop'), 'device-trust-support.json') });
+    if (target.canceled || !target.filePath) return { ok: false, error: { code: 'CANCELLED', message: 'Not saved.' } };
+    const policy = defaultPosturePolicy();
+    const run = await livePosture(policy);
+    await writeSupportBundle(target.filePath, createSupportBundle({ agent: { name: AGENT_NAME, version: AGENT_VERSION }, arch: arch(), policy, report: run.report, records: run.records, now: new Date() }));
+    return { ok: true, detail: target.filePath };
+  };
+
+  const openStatus = (): void => {
+    if (window && !window.isDestroyed()) {
+      window.show();
+      return;
+    }
+    window = new BrowserWindow({
+      width: 520,
+      height: 720,
+      show: false,
+      title: 'Device Trust',
+      autoHideMenuBar: true,
+      webPreferences: {
+        preload: join(RENDERER, 'preload.cjs'),
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        nodeIntegrationInWorker: false,
+        webSecurity: true,
+        allowRunningInsecureContent: false,
+        spellcheck: false,
+        devTools: !app.isPackaged,
+      },
+    });
+    window.once('ready-to-show', () => window?.show());
+    void window.loadURL(WINDOW_URL);
+  };
+
+  const run = (command: MenuCommand): void => {
+    switch (command) {
+      case 'open-status':
+        openStatus();
+        return;
+      case 'check-now':
+        return void agent.checkNow();
+      case 'copy-diagnostics':
+        return void clipboard.writeText(JSON.stringify({ ...agent.state(), version: AGENT_VERSION, serviceUrl: config.serviceUrl }, null, 2));
+      case 'save-bundle':
+        return void saveBundle();
+      case 'about':
+        return void dialog.showMessageBox({ type: 'info', title: 'Device Trust', message: `Device Trust ${AGENT_VERSION}`, detail: `Device: ${agent.state().deviceId ?? '—'}\nService: ${config.serviceUrl}` });
+      case 'quit':
+        return app.quit();
+    }
+  };
+
+  const refresh = (): void => {
+    const model = trayModel(agent.state(), locale, { allowQuit });
+    tray.setImage(icon(model.icon));
+    tray.setToolTip(model.tooltip);
+    tray.setContextMenu(Menu.buildFromTemplate(model.menu.map((item) => ({ label: item.label, click: () => run(item.command) }))));
+    if (window && !window.isDestroyed()) window.webContents.send(IPC_CHANNELS.viewChanged, view());
+    const note = notifications.next(agent.state());
+    if (note && Notification.isSupported()) new Notification({ title: note.title, body: note.body }).show();
+  };
+  agent.subscribe(refresh);
+  refresh();
+
+  const handle = (channel: string, act: (request: ReturnType<typeof guardIpc> & { ok: true }) => Promise<unknown>): void => {
+    ipcMain.handle(channel, async (event: IpcMainInvokeEvent, payload: unknown) => {
+      const guarded = guardIpc(channel, payload, { url: event.senderFrame?.url ?? '', isMainFrame: event.senderFrame === event.sender.mainFrame }, WINDOW_URL);
+      if (!guarded.ok) return { ok: false, error: { code: guarded.code, message: guarded.message } } satisfies IpcResult;
+      return act(guarded);
+    });
+  };
+  handle(IPC_CHANNELS.getView, () => Promise.resolve(view()));
+  handle(IPC_CHANNELS.checkNow, async () => {
+    await agent.checkNow();
+    return { ok: true } satisfies IpcResult;
+  });
+  handle(IPC_CHANNELS.saveBundle, () => saveBundle());
+  handle(IPC_CHANNELS.runRemediation, async ({ request }) => {
+    const link = request.channel === IPC_CHANNELS.runRemediation ? settingsLink(platform, request.action) : undefined;
+    if (!link) return { ok: false, error: { code: 'NOT_AVAILABLE', message: 'This step cannot be started here; follow the steps shown.' } } satisfies IpcResult;
+    await shell.openExternal(link);
+    return { ok: true } satisfies IpcResult;
+  });
+
+  app.on('second-instance', openStatus);
+  app.on('window-all-closed', () => undefined); // the tray keeps running
+  void agent.start();
+});
