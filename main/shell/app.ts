@@ -1,7 +1,7 @@
 // Composition root of the tray app (Electron). Thin on purpose: the agent, the tray model,
 // the IPC guard, the notification policy and the settings links are plain modules tested
 // in Node; this file only wires them to Electron's objects.
-import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, shell, Tray, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, session, shell, Tray, type IpcMainInvokeEvent } from 'electron';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,6 +32,9 @@ app.on('web-contents-created', (_e, contents) => {
 });
 
 void app.whenReady().then(() => {
+  // The status window needs no browser permission (camera, notifications from the page, …).
+  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
   app.setLoginItemSettings({ openAtLogin: true }); // no window on start: the tray only
   const platform = currentPlatform();
   const config = readAgentConfig(CONFIG);
@@ -59,6 +62,7 @@ void app.whenReady().then(() => {
       window.show();
       return;
     }
+    // electronegativity-justified REMOTE_MODULE_JS_CHECK: the remote module was removed in Electron 14; this app targets 45.
     window = new BrowserWindow({
       width: 520,
       height: 720,
@@ -66,7 +70,10 @@ void app.whenReady().then(() => {
       title: 'Device Trust',
       autoHideMenuBar: true,
       webPreferences: {
+        // electronegativity-justified PRELOAD_JS_CHECK: the preload (main/preload.ts) exposes one frozen object of
+        // named calls through contextBridge; every call is checked in main by guardIpc (sender, channel, payload).
         preload: join(RENDERER, 'preload.cjs'),
+        disableBlinkFeatures: 'Auxclick',
         contextIsolation: true,
         sandbox: true,
         nodeIntegration: false,
@@ -127,6 +134,8 @@ void app.whenReady().then(() => {
   handle(IPC_CHANNELS.runRemediation, async ({ request }) => {
     const link = request.channel === IPC_CHANNELS.runRemediation ? settingsLink(platform, request.action) : undefined;
     if (!link) return { ok: false, error: { code: 'NOT_AVAILABLE', message: 'This step cannot be started here; follow the steps shown.' } } satisfies IpcResult;
+    // electronegativity-justified OPEN_EXTERNAL_JS_CHECK: `link` comes only from the fixed per-OS allow-list in
+    // main/ui/settings-links.ts, chosen by a schema-checked action name; nothing from the page reaches it.
     await shell.openExternal(link);
     return { ok: true } satisfies IpcResult;
   });
