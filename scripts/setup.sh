@@ -10,7 +10,7 @@ APT_PACKAGES=(
   gnome-keyring libsecret-1-dev libsecret-tools dbus-daemon dbus-user-session libglib2.0-bin  # the OS keystore (Secret Service), gdbus, and keytar's build
   chromium                            # the tray window's UI tests
   postgresql                          # the service's scaled-out database, for its tests
-  desktop-file-utils                  # desktop-file-validate for the autostart entry
+  desktop-file-utils libxml2-utils     # desktop-file-validate for the autostart entry; xmllint for the ADMX/ADML checks
   python3 make g++                    # node-gyp builds keytar and better-sqlite3
 )
 

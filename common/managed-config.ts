@@ -1,0 +1,89 @@
+// The one schema of every setting IT manages. Types, validation, defaults, documentation
+// and the MDM templates (ADMX/ADML, mobileconfig, plist, Linux JSON) all come from it.
+
+export type SettingType = 'string' | 'boolean' | 'integer' | 'enum' | 'string-list';
+
+export interface SettingSpec {
+  readonly key: string;
+  readonly type: SettingType;
+  readonly title: string;
+  readonly description: string;
+  readonly default: string | number | boolean | readonly string[] | null;
+  readonly min?: number;
+  readonly max?: number;
+  readonly values?: readonly string[];
+  readonly pattern?: RegExp;
+  /** Secret values are never logged or shown. */
+  readonly secret?: boolean;
+  /**
+   * For a security setting: which way is stricter. A value weaker than the default is
+   * refused unless it comes from managed policy (IT may relax; a typo or a user may not).
+   */
+  readonly stricter?: 'lower' | 'higher' | 'false' | 'true';
+}
+
+const ORIGIN_ENTRY = /^https?:\/\/[^/\s=]+=[^,\s=]+(,[^,\s=]+)*$/;
+
+export const MANAGED_SETTINGS: readonly SettingSpec[] = [
+  { key: 'serviceUrl', type: 'string', title: 'Device trust service URL', description: 'The base URL of the device trust service, for example https://dts.hospital.example.', default: null, pattern: /^https?:\/\/\S+$/ },
+  { key: 'enrolmentSecret', type: 'string', title: 'Enrolment secret', description: 'The secret that lets a device enrol without waiting for IT\'s approval. Provision it only through MDM.', default: null, secret: true, pattern: /^\S{8,256}$/ },
+  { key: 'allowedOrigins', type: 'string-list', title: 'Web pages that may ask for a device token', description: 'One entry per web origin, as origin=audience[,audience...], for example https://ehr.hospital.example=ehr.', default: [], pattern: ORIGIN_ENTRY },
+  { key: 'checkFastSeconds', type: 'integer', title: 'Fast check interval (seconds)', description: 'How often cheap checks such as the firewall run, so drift is seen within seconds.', default: 2, min: 1, max: 600, stricter: 'lower' },
+  { key: 'checkFullSeconds', type: 'integer', title: 'Full check interval (seconds)', description: 'How often every check runs.', default: 300, min: 60, max: 86_400, stricter: 'lower' },
+  { key: 'maxScreenLockIdleSeconds', type: 'integer', title: 'Longest screen lock delay (seconds)', description: 'The longest idle time before the screen locks that the agent accepts.', default: 900, min: 30, max: 7200, stricter: 'lower' },
+  { key: 'updateWarnAfterDays', type: 'integer', title: 'Warn about updates after (days)', description: 'Days since the last security update before the agent warns.', default: 35, min: 1, max: 365, stricter: 'lower' },
+  { key: 'updateFailAfterDays', type: 'integer', title: 'Fail the update check after (days)', description: 'Days since the last security update before the check fails.', default: 60, min: 1, max: 730, stricter: 'lower' },
+  { key: 'updateChannel', type: 'enum', title: 'Update channel', description: 'Which releases the agent updates to.', default: 'stable', values: ['stable', 'beta'] },
+  { key: 'updateMode', type: 'enum', title: 'Update mode', description: 'automatic: install updates at a quiet time; notify: tell the user; off: IT updates through MDM.', default: 'automatic', values: ['automatic', 'notify', 'off'] },
+  { key: 'allowQuit', type: 'boolean', title: 'Let the user quit the agent', description: 'Whether the tray menu offers Quit.', default: false, stricter: 'false' },
+  { key: 'logLevel', type: 'enum', title: 'Log level', description: 'How much the agent writes to its log.', default: 'info', values: ['error', 'warn', 'info', 'debug'] },
+  { key: 'proxy', type: 'string', title: 'Proxy', description: 'An HTTP(S) proxy for reaching the service, for example http://proxy.hospital.example:3128.', default: null, pattern: /^https?:\/\/\S+$/ },
+];
+
+export type ManagedValue = string | number | boolean | readonly string[] | null;
+
+export function settingSpec(key: string): SettingSpec | undefined {
+  return MANAGED_SETTINGS.find((s) => s.key === key);
+}
+
+/** Checks a raw value against its spec; returns the value or why it is refused. */
+export function checkSetting(spec: SettingSpec, raw: unknown): { ok: true; value: ManagedValue } | { ok: false; reason: string } {
+  switch (spec.type) {
+    case 'string':
+      if (typeof raw !== 'string') return { ok: false, reason: 'expected text' };
+      if (spec.pattern && !spec.pattern.test(raw)) return { ok: false, reason: 'not in the expected format' };
+      return { ok: true, value: raw };
+    case 'boolean':
+      if (typeof raw === 'boolean') return { ok: true, value: raw };
+      if (raw === 0 || raw === 1) return { ok: true, value: raw === 1 }; // REG_DWORD 0/1
+      return { ok: false, reason: 'expected true or false' };
+    case 'integer': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n)) return { ok: false, reason: 'expected a whole number' };
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) return { ok: false, reason: `must be between ${spec.min ?? '-∞'} and ${spec.max ?? '∞'}` };
+      return { ok: true, value: n };
+    }
+    case 'enum':
+      if (typeof raw !== 'string' || !spec.values?.includes(raw)) return { ok: false, reason: `must be one of ${spec.values?.join(', ') ?? ''}` };
+      return { ok: true, value: raw };
+    case 'string-list':
+      if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'string')) return { ok: false, reason: 'expected a list of text' };
+      if (spec.pattern && !raw.every((x) => spec.pattern?.test(x))) return { ok: false, reason: 'an entry is not in the expected format' };
+      return { ok: true, value: [...raw] as string[] };
+  }
+}
+
+/** True when `value` is weaker than the default in the spec's security direction. */
+export function weakerThanDefault(spec: SettingSpec, value: ManagedValue): boolean {
+  if (spec.stricter === undefined || spec.default === null) return false;
+  switch (spec.stricter) {
+    case 'lower':
+      return typeof value === 'number' && typeof spec.default === 'number' && value > spec.default;
+    case 'higher':
+      return typeof value === 'number' && typeof spec.default === 'number' && value < spec.default;
+    case 'false':
+      return value === true;
+    case 'true':
+      return value === false;
+  }
+}

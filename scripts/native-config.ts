@@ -1,0 +1,191 @@
+// Generates the MDM templates in native-config/ from the one managed-config schema
+// (common/managed-config.ts): Windows ADMX + ADML (en-US), a macOS configuration profile
+// and a plain plist for the managed preferences domain, and the Linux JSON policy.
+// Run: node --import tsx scripts/native-config.ts   (the test fails when they drift)
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ManagedValue, SettingSpec } from '../common/managed-config.js';
+import { MANAGED_SETTINGS } from '../common/managed-config.js';
+
+export const VENDOR = 'DeviceTrust';
+export const PRODUCT = 'Agent';
+export const REGISTRY_KEY = `Software\\Policies\\${VENDOR}\\${PRODUCT}`;
+export const PREFERENCE_DOMAIN = 'org.devicetrust.agent';
+export const LINUX_POLICY_DIR = '/etc/device-trust/policies/managed';
+
+const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export function admx(settings: readonly SettingSpec[] = MANAGED_SETTINGS): string {
+  const policies = settings.map((s) => {
+    const head = `    <policy name="${s.key}" class="Machine" displayName="$(string.${s.key})" explainText="$(string.${s.key}_Explain)"${s.type === 'boolean' ? '' : ` presentation="$(presentation.${s.key})"`} key="${REGISTRY_KEY}"${s.type === 'boolean' ? ` valueName="${s.key}"` : ''}>
+      <parentCategory ref="${VENDOR}" />
+      <supportedOn ref="SUPPORTED_Agent" />`;
+    let body = '';
+    switch (s.type) {
+      case 'boolean':
+        body = `      <enabledValue><decimal value="1" /></enabledValue>\n      <disabledValue><decimal value="0" /></disabledValue>`;
+        break;
+      case 'string':
+        body = `      <elements>\n        <text id="${s.key}" valueName="${s.key}" required="true" />\n      </elements>`;
+        break;
+      case 'integer':
+        body = `      <elements>\n        <decimal id="${s.key}" valueName="${s.key}" required="true" minValue="${s.min ?? 0}" maxValue="${s.max ?? 2147483647}" />\n      </elements>`;
+        break;
+      case 'enum':
+        body = `      <elements>\n        <enum id="${s.key}" valueName="${s.key}" required="true">\n${(s.values ?? []).map((v) => `          <item displayName="$(string.${s.key}_${v})"><value><string>${xml(v)}</string></value></item>`).join('\n')}\n        </enum>\n      </elements>`;
+        break;
+      case 'string-list':
+        body = `      <elements>\n        <list id="${s.key}" key="${REGISTRY_KEY}\\${s.key}" />\n      </elements>`;
+        break;
+    }
+    return `${head}\n${body}\n    </policy>`;
+  });
+  return `<?xml version="1.0" encoding="utf-8"?>
+<!-- Generated from common/managed-config.ts by scripts/native-config.ts: do not edit. -->
+<policyDefinitions xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" revision="1.0" schemaVersion="1.0" xmlns="http://schemas.microsoft.com/GroupPolicy/2006/07/PolicyDefinitions">
+  <policyNamespaces>
+    <target prefix="devicetrust" namespace="${VENDOR}.Policies.${PRODUCT}" />
+    <using prefix="windows" namespace="Microsoft.Policies.Windows" />
+  </policyNamespaces>
+  <resources minRequiredRevision="1.0" />
+  <supportedOn>
+    <definitions>
+      <definition name="SUPPORTED_Agent" displayName="$(string.SUPPORTED_Agent)" />
+    </definitions>
+  </supportedOn>
+  <categories>
+    <category name="${VENDOR}" displayName="$(string.${VENDOR})" />
+  </categories>
+  <policies>
+${policies.join('\n')}
+  </policies>
+</policyDefinitions>
+`;
+}
+
+export function adml(settings: readonly SettingSpec[] = MANAGED_SETTINGS): string {
+  const strings = [
+    `      <string id="${VENDOR}">Device Trust Agent</string>`,
+    `      <string id="SUPPORTED_Agent">Device Trust Agent 0.1 or later</string>`,
+    ...settings.flatMap((s) => [
+      `      <string id="${s.key}">${xml(s.title)}</string>`,
+      `      <string id="${s.key}_Explain">${xml(`${s.description}${s.default !== null && !(Array.isArray(s.default) && s.default.length === 0) ? ` Default: ${String(s.default)}.` : ''}`)}</string>`,
+      ...(s.type === 'enum' ? (s.values ?? []).map((v) => `      <string id="${s.key}_${v}">${xml(v)}</string>`) : []),
+    ]),
+  ];
+  const presentations = settings
+    .filter((s) => s.type !== 'boolean')
+    .map((s) => {
+      const label = xml(s.title);
+      switch (s.type) {
+        case 'string':
+          return `      <presentation id="${s.key}">\n        <textBox refId="${s.key}">\n          <label>${label}</label>\n        </textBox>\n      </presentation>`;
+        case 'integer':
+          return `      <presentation id="${s.key}">\n        <decimalTextBox refId="${s.key}" defaultValue="${String(s.default)}">${label}</decimalTextBox>\n      </presentation>`;
+        case 'enum':
+          return `      <presentation id="${s.key}">\n        <dropdownList refId="${s.key}" defaultItem="${Math.max(0, (s.values ?? []).indexOf(String(s.default)))}">${label}</dropdownList>\n      </presentation>`;
+        default:
+          return `      <presentation id="${s.key}">\n        <listBox refId="${s.key}">${label}</listBox>\n      </presentation>`;
+      }
+    });
+  return `<?xml version="1.0" encoding="utf-8"?>
+<!-- Generated from common/managed-config.ts by scripts/native-config.ts: do not edit. -->
+<policyDefinitionResources xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" revision="1.0" schemaVersion="1.0" xmlns="http://schemas.microsoft.com/GroupPolicy/2006/07/PolicyDefinitions">
+  <displayName>Device Trust Agent</displayName>
+  <description>Settings of the Device Trust Agent, under HKLM\\${REGISTRY_KEY}.</description>
+  <resources>
+    <stringTable>
+${strings.join('\n')}
+    </stringTable>
+    <presentationTable>
+${presentations.join('\n')}
+    </presentationTable>
+  </resources>
+</policyDefinitionResources>
+`;
+}
+
+function plistValue(value: ManagedValue, indent: string): string {
+  if (typeof value === 'boolean') return `${indent}<${value ? 'true' : 'false'}/>`;
+  if (typeof value === 'number') return `${indent}<integer>${value}</integer>`;
+  if (Array.isArray(value)) return value.length === 0 ? `${indent}<array/>` : `${indent}<array>\n${value.map((v) => `${indent}\t<string>${xml(String(v))}</string>`).join('\n')}\n${indent}</array>`;
+  return `${indent}<string>${xml(String(value))}</string>`;
+}
+
+function settingsDict(settings: readonly SettingSpec[], indent: string): string[] {
+  return settings.filter((s) => s.default !== null).flatMap((s) => [`${indent}<key>${s.key}</key>`, plistValue(s.default, indent)]);
+}
+
+function stableUuid(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex').toUpperCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const PLIST_HEAD = `<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0">`;
+
+export function mobileconfig(settings: readonly SettingSpec[] = MANAGED_SETTINGS): string {
+  return `${PLIST_HEAD}
+<!-- Generated from common/managed-config.ts by scripts/native-config.ts. Set serviceUrl (and, if you use it, enrolmentSecret) before deploying. -->
+<dict>
+\t<key>PayloadContent</key>
+\t<array>
+\t\t<dict>
+\t\t\t<key>PayloadDisplayName</key>
+\t\t\t<string>Device Trust Agent settings</string>
+\t\t\t<key>PayloadIdentifier</key>
+\t\t\t<string>${PREFERENCE_DOMAIN}.settings</string>
+\t\t\t<key>PayloadType</key>
+\t\t\t<string>${PREFERENCE_DOMAIN}</string>
+\t\t\t<key>PayloadUUID</key>
+\t\t\t<string>${stableUuid(`${PREFERENCE_DOMAIN}.settings`)}</string>
+\t\t\t<key>PayloadVersion</key>
+\t\t\t<integer>1</integer>
+${settingsDict(settings, '\t\t\t').join('\n')}
+\t\t</dict>
+\t</array>
+\t<key>PayloadDescription</key>
+\t<string>Configures the Device Trust Agent.</string>
+\t<key>PayloadDisplayName</key>
+\t<string>Device Trust Agent</string>
+\t<key>PayloadIdentifier</key>
+\t<string>${PREFERENCE_DOMAIN}.profile</string>
+\t<key>PayloadOrganization</key>
+\t<string>Device Trust</string>
+\t<key>PayloadScope</key>
+\t<string>System</string>
+\t<key>PayloadType</key>
+\t<string>Configuration</string>
+\t<key>PayloadUUID</key>
+\t<string>${stableUuid(`${PREFERENCE_DOMAIN}.profile`)}</string>
+\t<key>PayloadVersion</key>
+\t<integer>1</integer>
+</dict>
+</plist>
+`;
+}
+
+export function preferencesPlist(settings: readonly SettingSpec[] = MANAGED_SETTINGS): string {
+  return `${PLIST_HEAD}\n<dict>\n${settingsDict(settings, '\t').join('\n')}\n</dict>\n</plist>\n`;
+}
+
+export function linuxPolicy(settings: readonly SettingSpec[] = MANAGED_SETTINGS): string {
+  return `${JSON.stringify(Object.fromEntries(settings.filter((s) => s.default !== null).map((s) => [s.key, s.default])), null, 2)}\n`;
+}
+
+export const TEMPLATE_FILES: Record<string, () => string> = {
+  'windows/DeviceTrust.admx': () => admx(),
+  'windows/en-US/DeviceTrust.adml': () => adml(),
+  [`macos/${PREFERENCE_DOMAIN}.mobileconfig`]: () => mobileconfig(),
+  [`macos/${PREFERENCE_DOMAIN}.plist`]: () => preferencesPlist(),
+  'linux/policies/managed/device-trust.json': () => linuxPolicy(),
+};
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  const root = join(import.meta.dirname, '..', 'native-config');
+  for (const [path, make] of Object.entries(TEMPLATE_FILES)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), make());
+  }
+  process.stdout.write(`wrote ${Object.keys(TEMPLATE_FILES).length} templates to native-config/\n`);
+}

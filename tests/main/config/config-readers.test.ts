@@ -1,0 +1,126 @@
+// Readers against real files: Linux JSON policies in a temporary /etc-like root, macOS
+// managed preferences as binary and XML plists (written by Python's plistlib), and a
+// Windows registry export (UTF-16, as `reg export` writes it), with every bad case.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { LINUX_POLICY_DIR, MACOS_MANAGED_PREFERENCES, readLinuxPolicies, readMacManagedPreferences, readUserSettings, readWindowsPolicies } from '../../../main/config/config-sources.js';
+import { parsePlist } from '../../../main/config/plist.js';
+import { decodeRegFile, parseRegExport } from '../../../main/config/registry-export.js';
+import { resolveConfig } from '../../../main/config/resolve-config.js';
+import { watchConfig } from '../../../main/config/watch-config.js';
+import { FIXTURES } from '../../kit/probe-records.js';
+
+const fixture = (p: string): Buffer => readFileSync(join(FIXTURES, 'config', p));
+
+function etcRoot(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'dta-etc-'));
+  mkdirSync(root + LINUX_POLICY_DIR, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(root + LINUX_POLICY_DIR, name), text);
+  return root;
+}
+
+test('Linux: policy files are managed values with their file as source; a later file wins', async () => {
+  const root = etcRoot({ '10-base.json': JSON.stringify({ serviceUrl: 'https://dts.hospital.example', checkFastSeconds: 5 }), '20-ward.json': JSON.stringify({ checkFastSeconds: 3 }) });
+  const { layers, problems } = await readLinuxPolicies(root);
+  const config = resolveConfig(layers, problems);
+  assert.deepEqual(config.problems, []);
+  assert.deepEqual(config.settings.checkFastSeconds, { value: 3, source: `${LINUX_POLICY_DIR}/20-ward.json`, managed: true });
+  assert.equal(config.settings.serviceUrl?.source, `${LINUX_POLICY_DIR}/10-base.json`);
+  assert.deepEqual(config.settings.updateMode, { value: 'automatic', source: 'default', managed: false });
+});
+
+test('Linux: a half-written file, an unknown key and a wrong type are reported by key and source; the rest applies', async () => {
+  const root = etcRoot({ '10-ok.json': JSON.stringify({ serviceUrl: 'https://dts.hospital.example', chekFastSeconds: 1, checkFullSeconds: 'often' }), '20-partial.json': '{"allowQuit": tr' });
+  const { layers, problems } = await readLinuxPolicies(root);
+  const config = resolveConfig(layers, problems);
+  assert.equal(config.settings.serviceUrl?.value, 'https://dts.hospital.example');
+  assert.equal(config.settings.checkFullSeconds?.value, 300, 'the default, not a guess');
+  assert.equal(config.settings.allowQuit?.value, false);
+  const messages = config.problems.map((p) => `${p.key ?? '-'}@${p.source}`);
+  assert.ok(messages.includes(`-@${LINUX_POLICY_DIR}/20-partial.json`), messages.join(' '));
+  assert.ok(messages.includes(`chekFastSeconds@${LINUX_POLICY_DIR}/10-ok.json`));
+  assert.ok(messages.includes(`checkFullSeconds@${LINUX_POLICY_DIR}/10-ok.json`));
+});
+
+test('macOS: managed preferences in binary and XML plists give the same forced values', async () => {
+  for (const name of ['managed-binary.plist', 'managed-xml.plist']) {
+    const root = mkdtempSync(join(tmpdir(), 'dta-mac-'));
+    mkdirSync(join(root, '/Library/Managed Preferences'), { recursive: true });
+    writeFileSync(root + MACOS_MANAGED_PREFERENCES, fixture(`macos/${name}`));
+    const { layers, problems } = await readMacManagedPreferences(root);
+    const config = resolveConfig(layers, problems);
+    assert.deepEqual(config.problems, [], name);
+    assert.deepEqual(config.settings.allowedOrigins?.value, ['https://ehr.hospital.example=ehr'], name);
+    assert.deepEqual(config.settings.checkFastSeconds, { value: 5, source: MACOS_MANAGED_PREFERENCES, managed: true });
+    assert.equal(config.settings.updateMode?.value, 'notify');
+  }
+  assert.deepEqual(parsePlist(fixture('macos/managed-binary.plist')), parsePlist(fixture('macos/managed-xml.plist')));
+});
+
+test('macOS: a plist with bad values keeps the good ones; a corrupt plist is reported and skipped', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'dta-mac-'));
+  mkdirSync(join(root, '/Library/Managed Preferences'), { recursive: true });
+  writeFileSync(root + MACOS_MANAGED_PREFERENCES, fixture('macos/managed-bad-binary.plist'));
+  const bad = resolveConfig(...Object.values(await readMacManagedPreferences(root)) as [never, never]);
+  assert.equal(bad.settings.serviceUrl?.value, 'https://dts.hospital.example');
+  assert.equal(bad.settings.allowQuit?.value, true, 'IT may relax a setting');
+  assert.deepEqual(bad.problems.map((p) => p.key).sort(), ['checkFastSeconds', 'unknownKey', 'updateMode']);
+  writeFileSync(root + MACOS_MANAGED_PREFERENCES, fixture('macos/managed-binary.plist').subarray(0, 60));
+  const corrupt = await readMacManagedPreferences(root);
+  assert.equal(corrupt.layers.length, 0);
+  assert.match(corrupt.problems[0]?.message ?? '', /cannot be used/);
+});
+
+test('Windows: the GPO registry export (UTF-16) gives HKLM values, the list subkey and HKCU values; a bad enum is reported', () => {
+  const registry = parseRegExport(decodeRegFile(fixture('windows/gpo-export.reg')));
+  const { layers } = readWindowsPolicies(registry);
+  const config = resolveConfig(layers);
+  assert.equal(config.settings.serviceUrl?.source, 'HKEY_LOCAL_MACHINE\\Software\\Policies\\DeviceTrust\\Agent');
+  assert.equal(config.settings.checkFastSeconds?.value, 5);
+  assert.equal(config.settings.allowQuit?.value, true, 'REG_DWORD 1');
+  assert.deepEqual(config.settings.allowedOrigins?.value, ['https://ehr.hospital.example=ehr', 'https://pacs.hospital.example=pacs,viewer']);
+  assert.deepEqual(config.settings.checkFullSeconds, { value: 120, source: 'HKEY_CURRENT_USER\\Software\\Policies\\DeviceTrust\\Agent', managed: true });
+  assert.equal(config.settings.logLevel?.value, 'info');
+  assert.deepEqual(config.problems.map((p) => p.key), ['logLevel']);
+  assert.throws(() => parseRegExport('not a registry file'), /not a registry export/);
+});
+
+test('the user\'s own settings apply where IT set nothing, and never weaker than the default', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dta-user-'));
+  const path = join(dir, 'settings.json');
+  writeFileSync(path, JSON.stringify({ allowQuit: true, checkFastSeconds: 1, maxScreenLockIdleSeconds: 3600, logLevel: 'debug', serviceUrl: 'https://elsewhere.example' }));
+  const root = etcRoot({ 'policy.json': JSON.stringify({ serviceUrl: 'https://dts.hospital.example' }) });
+  const linux = await readLinuxPolicies(root);
+  const user = await readUserSettings(path);
+  const config = resolveConfig([...linux.layers, ...user.layers], [...linux.problems, ...user.problems]);
+  assert.equal(config.settings.serviceUrl?.value, 'https://dts.hospital.example', 'IT\'s value is locked');
+  assert.equal(config.settings.checkFastSeconds?.value, 1, 'stricter is fine');
+  assert.deepEqual(config.settings.logLevel, { value: 'debug', source: path, managed: false });
+  assert.equal(config.settings.allowQuit?.value, false, 'a user cannot relax a security setting');
+  assert.equal(config.settings.maxScreenLockIdleSeconds?.value, 900);
+  assert.deepEqual(config.problems.map((p) => p.key).sort(), ['allowQuit', 'maxScreenLockIdleSeconds']);
+  writeFileSync(path, '{"logLevel": "debug"');
+  const broken = await readUserSettings(path);
+  assert.match(broken.problems[0]?.message ?? '', /cannot be used/);
+});
+
+test('changes are picked up without a restart', async () => {
+  const root = etcRoot({ 'policy.json': JSON.stringify({ checkFastSeconds: 5 }) });
+  const load = async () => {
+    const r = await readLinuxPolicies(root);
+    return resolveConfig(r.layers, r.problems);
+  };
+  const seen: number[] = [];
+  const stop = watchConfig([root + LINUX_POLICY_DIR], load, (c) => seen.push(Number(c.settings.checkFastSeconds?.value)), 50);
+  try {
+    writeFileSync(join(root + LINUX_POLICY_DIR, 'policy.json'), JSON.stringify({ checkFastSeconds: 7 }));
+    const deadline = Date.now() + 3000;
+    while (!seen.includes(7) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(seen.includes(7), `seen ${seen.join(',')}`);
+  } finally {
+    stop();
+  }
+});
