@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { AgentConfig } from '../../common/agent-config.js';
 import { AgentConfigSchema, DEFAULT_BACKOFF, DEFAULT_CADENCE } from '../../common/agent-config.js';
 import { AgentError } from '../../common/errors.js';
+import type { PosturePolicy } from '../../common/posture.js';
 import { defaultPosturePolicy } from '../../common/posture.js';
 import { parseWith } from '../../common/validate.js';
 import { deriveDeviceId } from '../identity/device-id.js';
@@ -37,7 +38,7 @@ export interface AgentParts {
   readonly log: AgentLog;
 }
 
-export function createAgent(config: AgentConfig, options: { keystore?: Keystore; echo?: (line: string) => void } = {}): AgentParts {
+export function createAgent(config: AgentConfig, options: { keystore?: Keystore; echo?: (line: string) => void; posturePolicy?: PosturePolicy } = {}): AgentParts {
   const platform = currentPlatform();
   const keystore = options.keystore ?? createKeytarKeystore();
   const log = createFileLog(join(config.dataDir, 'logs'), options.echo ? { echo: options.echo } : {});
@@ -48,7 +49,7 @@ export function createAgent(config: AgentConfig, options: { keystore?: Keystore;
   };
   const agent = new Agent({
     loadIdentity,
-    posture: createLivePostureSource(platform, defaultPosturePolicy()),
+    posture: createLivePostureSource(platform, options.posturePolicy ?? defaultPosturePolicy()),
     client: createServiceClient({ baseUrl: config.serviceUrl }),
     ...(config.enrolmentSecret !== undefined ? { enrolmentSecret: config.enrolmentSecret } : {}),
     platformHostname: hostname(),

@@ -9,6 +9,7 @@ import type { IpcResult, Locale, StatusView } from '../../common/ipc.js';
 import { IPC_CHANNELS } from '../../common/ipc.js';
 import { defaultPosturePolicy } from '../../common/posture.js';
 import { createAgent, readAgentConfig } from '../agent/create-agent.js';
+import { agentConfigFrom, defaultUserSettingsPath, loadEffectiveConfig, managedKeys, posturePolicyFrom } from '../config/load-config.js';
 import { livePosture } from '../agent/posture-command.js';
 import { AGENT_NAME, AGENT_VERSION } from '../agent/version.js';
 import { currentPlatform } from '../posture/platform.js';
@@ -23,7 +24,8 @@ if (!app.requestSingleInstanceLock()) app.quit();
 const RESOURCES = app.isPackaged ? process.resourcesPath : join(import.meta.dirname, '..', '..');
 const RENDERER = join(RESOURCES, 'out', 'renderer');
 const WINDOW_URL = pathToFileURL(join(RENDERER, 'index.html')).toString();
-const CONFIG = process.env.DTA_AGENT_CONFIG ?? join(app.getPath('userData'), 'agent.json');
+// A JSON file for development; in production the managed configuration (MDM) decides.
+const CONFIG_FILE = process.env.DTA_AGENT_CONFIG;
 
 app.on('web-contents-created', (_e, contents) => {
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
@@ -31,20 +33,24 @@ app.on('web-contents-created', (_e, contents) => {
   contents.on('will-attach-webview', (event) => event.preventDefault());
 });
 
-void app.whenReady().then(() => {
+void app.whenReady().then(async () => {
   // The status window needs no browser permission (camera, notifications from the page, …).
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   session.defaultSession.setPermissionCheckHandler(() => false);
   app.setLoginItemSettings({ openAtLogin: true }); // no window on start: the tray only
   const platform = currentPlatform();
-  const config = readAgentConfig(CONFIG);
-  const { agent } = createAgent(config);
+  // Windows policy keys need an in-process registry reader, which is not wired yet: there the
+  // managed configuration reports that it could not read them and the defaults apply.
+  const effective = CONFIG_FILE === undefined ? await loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform) }) : null;
+  const config = effective ? agentConfigFrom(effective, app.getPath('userData')) : readAgentConfig(CONFIG_FILE ?? '');
+  const { agent } = createAgent(config, effective ? { posturePolicy: posturePolicyFrom(effective) } : {});
   const locale: Locale = app.getLocale().toLowerCase().startsWith('de') ? 'de' : 'en';
-  const allowQuit = true; // managed configuration decides this (issue 7)
+  const allowQuit = effective ? effective.settings.allowQuit?.value === true : true;
+  const managedSettings = effective ? managedKeys(effective) : [];
   const notifications = createNotificationPolicy();
   let window: BrowserWindow | null = null;
 
-  const view = (): StatusView => ({ agent: agent.state(), platform, locale, version: AGENT_VERSION, serviceUrl: config.serviceUrl, managedSettings: [] });
+  const view = (): StatusView => ({ agent: agent.state(), platform, locale, version: AGENT_VERSION, serviceUrl: config.serviceUrl, managedSettings });
   const icon = (name: string) => nativeImage.createFromPath(join(RESOURCES, 'build', 'icons', `tray-${name}.png`));
   const tray = new Tray(icon('checking'));
 

@@ -124,3 +124,18 @@ test('changes are picked up without a restart', async () => {
     stop();
   }
 });
+
+test('the agent\'s settings and posture policy come from the effective configuration', async () => {
+  const { agentConfigFrom, loadEffectiveConfig, managedKeys, posturePolicyFrom } = await import('../../../main/config/load-config.js');
+  const root = etcRoot({ 'policy.json': JSON.stringify({ serviceUrl: 'https://dts.hospital.example', enrolmentSecret: 'mdm-secret-123', allowedOrigins: ['https://ehr.hospital.example=ehr,pacs'], maxScreenLockIdleSeconds: 300 }) });
+  const config = await loadEffectiveConfig('linux', { root, userSettingsPath: join(root, 'nope.json') });
+  const agent = agentConfigFrom(config, '/var/lib/dta');
+  assert.equal(agent.serviceUrl, 'https://dts.hospital.example');
+  assert.equal(agent.enrolmentSecret, 'mdm-secret-123');
+  assert.deepEqual(agent.allowedOrigins, { 'https://ehr.hospital.example': ['ehr', 'pacs'] });
+  assert.deepEqual(agent.cadence, { fastSeconds: 2, fullSeconds: 300 });
+  assert.equal(posturePolicyFrom(config).screenLock.maxIdleSeconds, 300);
+  assert.deepEqual(managedKeys(config).sort(), ['allowedOrigins', 'enrolmentSecret', 'maxScreenLockIdleSeconds', 'serviceUrl']);
+  const empty = await loadEffectiveConfig('linux', { root: mkdtempSync(join(tmpdir(), 'dta-none-')), userSettingsPath: '/nonexistent' });
+  assert.throws(() => agentConfigFrom(empty, '/x'), /No device trust service is configured/);
+});

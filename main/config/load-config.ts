@@ -1,0 +1,72 @@
+// The agent's configuration from managed policy, the user's settings and the defaults,
+// for the platform it runs on; and the agent settings and posture policy made from it.
+import { join } from 'node:path';
+import type { AgentConfig } from '../../common/agent-config.js';
+import { DEFAULT_BACKOFF } from '../../common/agent-config.js';
+import { AgentError } from '../../common/errors.js';
+import type { Platform, PosturePolicy } from '../../common/posture.js';
+import { defaultPosturePolicy } from '../../common/posture.js';
+import type { LayerResult } from './config-sources.js';
+import { readLinuxPolicies, readMacManagedPreferences, readUserSettings, readWindowsPolicies } from './config-sources.js';
+import type { RegistrySource } from './registry-export.js';
+import type { EffectiveConfig } from './resolve-config.js';
+import { resolveConfig } from './resolve-config.js';
+
+export interface ConfigLocations {
+  /** Prefix for system paths, so tests can use a temporary root; '' in production. */
+  readonly root?: string;
+  readonly userSettingsPath: string;
+  /** Windows only: where the policy keys are read. */
+  readonly registry?: RegistrySource;
+}
+
+export async function loadEffectiveConfig(platform: Platform, where: ConfigLocations): Promise<EffectiveConfig> {
+  const managed: LayerResult =
+    platform === 'linux' ? await readLinuxPolicies(where.root) : platform === 'darwin' ? await readMacManagedPreferences(where.root) : where.registry ? readWindowsPolicies(where.registry) : { layers: [], problems: [{ source: 'registry', key: null, message: 'The Windows policy keys could not be read.' }] };
+  const user = await readUserSettings(where.userSettingsPath);
+  return resolveConfig([...managed.layers, ...user.layers], [...managed.problems, ...user.problems]);
+}
+
+const value = <T>(config: EffectiveConfig, key: string): T => config.settings[key]?.value as T;
+
+export function agentConfigFrom(config: EffectiveConfig, dataDir: string): AgentConfig {
+  const serviceUrl = value<string | null>(config, 'serviceUrl');
+  if (!serviceUrl) throw new AgentError('CONFIG_INVALID', 'No device trust service is configured (serviceUrl). Ask IT to deploy the agent\'s configuration.');
+  const secret = value<string | null>(config, 'enrolmentSecret');
+  const origins: Record<string, string[]> = {};
+  for (const entry of value<string[]>(config, 'allowedOrigins')) {
+    const [origin = '', audiences = ''] = entry.split('=');
+    origins[origin] = audiences.split(',');
+  }
+  return {
+    serviceUrl,
+    ...(secret ? { enrolmentSecret: secret } : {}),
+    dataDir,
+    allowedOrigins: origins,
+    loopbackPort: 47_100,
+    cadence: { fastSeconds: value<number>(config, 'checkFastSeconds'), fullSeconds: value<number>(config, 'checkFullSeconds') },
+    backoff: DEFAULT_BACKOFF,
+  };
+}
+
+export function posturePolicyFrom(config: EffectiveConfig): PosturePolicy {
+  const base = defaultPosturePolicy();
+  return {
+    ...base,
+    updates: { warnAfterDays: value<number>(config, 'updateWarnAfterDays'), failAfterDays: value<number>(config, 'updateFailAfterDays') },
+    screenLock: { maxIdleSeconds: value<number>(config, 'maxScreenLockIdleSeconds') },
+  };
+}
+
+/** The settings IT set, for "managed by your organization". */
+export function managedKeys(config: EffectiveConfig): string[] {
+  return Object.entries(config.settings)
+    .filter(([, s]) => s.managed)
+    .map(([k]) => k);
+}
+
+export function defaultUserSettingsPath(home: string, platform: Platform): string {
+  if (platform === 'win32') return join(home, 'AppData', 'Roaming', 'Device Trust', 'settings.json');
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'Device Trust', 'settings.json');
+  return join(home, '.config', 'device-trust', 'settings.json');
+}
