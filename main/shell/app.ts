@@ -3,13 +3,16 @@
 // in Node; this file only wires them to Electron's objects.
 import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, session, shell, Tray, type IpcMainInvokeEvent } from 'electron';
 import { arch } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { IpcResult, Locale, StatusView } from '../../common/ipc.js';
 import { IPC_CHANNELS } from '../../common/ipc.js';
 import { defaultPosturePolicy } from '../../common/posture.js';
 import { createAgent, readAgentConfig } from '../agent/create-agent.js';
 import { agentConfigFrom, defaultUserSettingsPath, loadEffectiveConfig, managedKeys, posturePolicyFrom } from '../config/load-config.js';
+import { createLiveRegistrySource } from '../config/registry-live.js';
+import { LINUX_POLICY_DIR, MACOS_MANAGED_PREFERENCES } from '../config/config-sources.js';
+import { watchConfig } from '../config/watch-config.js';
 import { livePosture } from '../agent/posture-command.js';
 import { AGENT_NAME, AGENT_VERSION } from '../agent/version.js';
 import { currentPlatform } from '../posture/platform.js';
@@ -39,14 +42,13 @@ void app.whenReady().then(async () => {
   session.defaultSession.setPermissionCheckHandler(() => false);
   app.setLoginItemSettings({ openAtLogin: true }); // no window on start: the tray only
   const platform = currentPlatform();
-  // Windows policy keys need an in-process registry reader, which is not wired yet: there the
-  // managed configuration reports that it could not read them and the defaults apply.
-  const effective = CONFIG_FILE === undefined ? await loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform) }) : null;
+  const registry = platform === 'win32' ? await createLiveRegistrySource() : undefined;
+  const effective = CONFIG_FILE === undefined ? await loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform), ...(registry ? { registry } : {}) }) : null;
   const config = effective ? agentConfigFrom(effective, app.getPath('userData')) : readAgentConfig(CONFIG_FILE ?? '');
   const { agent } = createAgent(config, effective ? { posturePolicy: posturePolicyFrom(effective) } : {});
   const locale: Locale = app.getLocale().toLowerCase().startsWith('de') ? 'de' : 'en';
-  const allowQuit = effective ? effective.settings.allowQuit?.value === true : true;
-  const managedSettings = effective ? managedKeys(effective) : [];
+  let allowQuit = effective ? effective.settings.allowQuit?.value === true : true;
+  let managedSettings = effective ? managedKeys(effective) : [];
   const notifications = createNotificationPolicy();
   let window: BrowserWindow | null = null;
 
@@ -123,6 +125,15 @@ void app.whenReady().then(async () => {
   };
   agent.subscribe(refresh);
   refresh();
+  if (effective) {
+    // IT's changes apply without a restart (the agent's service and cadence at its next start).
+    const folders = platform === 'linux' ? [LINUX_POLICY_DIR] : platform === 'darwin' ? [dirname(MACOS_MANAGED_PREFERENCES)] : [];
+    watchConfig(folders, () => loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform), ...(registry ? { registry } : {}) }), (next) => {
+      allowQuit = next.settings.allowQuit?.value === true;
+      managedSettings = managedKeys(next);
+      refresh();
+    });
+  }
 
   const handle = (channel: string, act: (request: ReturnType<typeof guardIpc> & { ok: true }) => Promise<unknown>): void => {
     ipcMain.handle(channel, async (event: IpcMainInvokeEvent, payload: unknown) => {

@@ -139,3 +139,10 @@ test('the agent\'s settings and posture policy come from the effective configura
   const empty = await loadEffectiveConfig('linux', { root: mkdtempSync(join(tmpdir(), 'dta-none-')), userSettingsPath: '/nonexistent' });
   assert.throws(() => agentConfigFrom(empty, '/x'), /No device trust service is configured/);
 });
+
+test('the in-process registry reader loads (registry-js) and reads nothing off Windows', async () => {
+  const { createLiveRegistrySource } = await import('../../../main/config/registry-live.js');
+  const source = await createLiveRegistrySource();
+  assert.equal(source.values('HKEY_LOCAL_MACHINE\\Software\\Policies\\DeviceTrust\\Agent'), null);
+  assert.equal(source.values('HKEY_BOGUS\\x'), null);
+});
