@@ -43,6 +43,14 @@ export async function generateIcons(outDir: string): Promise<string[]> {
       }
       await page.close();
     }
+    // The application icon (installers, About): the same shield, large, in the brand colour.
+    for (const [size, name] of [[512, 'icon.png'], [256, 'icon-256.png']] as const) {
+      const page = await browser.newPage({ viewport: { width: size, height: size }, deviceScaleFactor: 1 });
+      await page.setContent(`<html><body style="margin:0;background:transparent">${iconSvg('checking').replace('<svg ', `<svg width="${size}" height="${size}" `)}</body></html>`);
+      writeFileSync(join(outDir, '..', name), await page.screenshot({ omitBackground: true, clip: { x: 0, y: 0, width: size, height: size } }));
+      written.push(name);
+      await page.close();
+    }
   } finally {
     await browser.close();
   }

@@ -2,6 +2,7 @@
 // the IPC guard, the notification policy and the settings links are plain modules tested
 // in Node; this file only wires them to Electron's objects.
 import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, session, shell, Tray, type IpcMainInvokeEvent } from 'electron';
+import { existsSync } from 'node:fs';
 import { arch } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,6 +14,8 @@ import { agentConfigFrom, defaultUserSettingsPath, loadEffectiveConfig, managedK
 import { createLiveRegistrySource } from '../config/registry-live.js';
 import { LINUX_POLICY_DIR, MACOS_MANAGED_PREFERENCES } from '../config/config-sources.js';
 import { watchConfig } from '../config/watch-config.js';
+import { detectInstallType } from '../update/install-type.js';
+import { startUpdater } from './updater.js';
 import { livePosture } from '../agent/posture-command.js';
 import { AGENT_NAME, AGENT_VERSION } from '../agent/version.js';
 import { currentPlatform } from '../posture/platform.js';
@@ -125,6 +128,14 @@ void app.whenReady().then(async () => {
   };
   agent.subscribe(refresh);
   refresh();
+  const setting = <T>(key: string, fallback: T): T => (effective?.settings[key]?.value as T | null | undefined) ?? fallback;
+  startUpdater({
+    installType: detectInstallType({ platform, packaged: app.isPackaged, execPath: process.execPath, env: process.env, exists: existsSync }),
+    deviceId: () => agent.state().deviceId,
+    settings: () => ({ mode: setting('updateMode', 'automatic'), channel: setting('updateChannel', 'stable'), pinnedVersion: setting<string | null>('updatePinnedVersion', null), hold: setting('updateHold', false) }),
+    feedUrl: setting<string | null>('updateFeedUrl', null),
+    log: { info: () => undefined, warn: (event, fields) => console.warn(event, fields) },
+  });
   if (effective) {
     // IT's changes apply without a restart (the agent's service and cadence at its next start).
     const folders = platform === 'linux' ? [LINUX_POLICY_DIR] : platform === 'darwin' ? [dirname(MACOS_MANAGED_PREFERENCES)] : [];

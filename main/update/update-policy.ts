@@ -1,0 +1,87 @@
+// When to check, download and install an update, and when to refuse. Plain decisions,
+// tested without Electron; main/shell/updater.ts carries them out with electron-updater.
+import { createHash } from 'node:crypto';
+import type { UpdateFeed } from './update-feed.js';
+
+/** How the agent was installed. MSI and pkg installs belong to the MDM that pushed them. */
+export type InstallType = 'nsis' | 'msi' | 'dmg' | 'pkg' | 'appimage' | 'deb' | 'rpm' | 'development';
+
+export interface UpdateSettings {
+  readonly mode: 'automatic' | 'notify' | 'off';
+  readonly channel: 'stable' | 'beta';
+  /** IT pins a version: only that version is installed. */
+  readonly pinnedVersion: string | null;
+  /** IT holds updates for now. */
+  readonly hold: boolean;
+}
+
+export interface UpdateContext {
+  readonly installType: InstallType;
+  readonly currentVersion: string;
+  readonly deviceId: string;
+  readonly settings: UpdateSettings;
+  /** Seconds since the clinician last touched the keyboard or mouse. */
+  readonly idleSeconds: number;
+  /** Local hour (0–23), for the quiet window. */
+  readonly localHour: number;
+  readonly quitting: boolean;
+}
+
+export type UpdateDecision =
+  | { readonly action: 'none'; readonly reason: string }
+  | { readonly action: 'notify'; readonly version: string; readonly reason: string }
+  | { readonly action: 'download'; readonly version: string }
+  | { readonly action: 'install-now'; readonly version: string; readonly reason: string }
+  | { readonly action: 'install-later'; readonly version: string; readonly reason: string };
+
+export const SELF_UPDATING: readonly InstallType[] = ['nsis', 'dmg', 'appimage', 'deb', 'rpm'];
+const QUIET_HOURS = { from: 1, to: 5 }; // night: most wards are quiet, and shifts have not changed yet
+const IDLE_FOR_INSTALL_SECONDS = 15 * 60;
+
+export function compareVersions(a: string, b: string): number {
+  const parse = (v: string): [number[], string] => {
+    const [core = '', pre = ''] = v.split('-', 2);
+    return [core.split('.').map((n) => Number(n)), pre];
+  };
+  const [ac, ap] = parse(a);
+  const [bc, bp] = parse(b);
+  for (let i = 0; i < 3; i++) {
+    const d = (ac[i] ?? 0) - (bc[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  if (ap === bp) return 0;
+  if (ap === '') return 1; // a release is newer than its pre-release
+  if (bp === '') return -1;
+  return ap < bp ? -1 : 1;
+}
+
+/** The device's place in a staged rollout: 0–99, stable per device and version. */
+export function rolloutBucket(deviceId: string, version: string): number {
+  return createHash('sha256').update(`${deviceId}:${version}`).digest().readUInt32BE(0) % 100;
+}
+
+export function decideUpdate(context: UpdateContext, feed: UpdateFeed | null, downloaded: string | null): UpdateDecision {
+  const { settings } = context;
+  if (!SELF_UPDATING.includes(context.installType)) {
+    return { action: 'none', reason: context.installType === 'development' ? 'A development build does not update itself.' : `A ${context.installType.toUpperCase()} install is updated by the MDM that deployed it.` };
+  }
+  if (settings.mode === 'off') return { action: 'none', reason: 'Updates are turned off by your organisation.' };
+  if (settings.hold) return { action: 'none', reason: 'Your organisation holds updates for now.' };
+  if (!feed) return { action: 'none', reason: 'No update information yet.' };
+  const target = feed.version;
+  if (settings.pinnedVersion !== null && target !== settings.pinnedVersion) {
+    return { action: 'none', reason: `Your organisation pins version ${settings.pinnedVersion}; the feed offers ${target}.` };
+  }
+  if (compareVersions(target, context.currentVersion) <= 0) return { action: 'none', reason: `Version ${context.currentVersion} is current.` };
+  if (settings.channel === 'stable' && target.includes('-')) return { action: 'none', reason: `${target} is a pre-release; this device follows the stable channel.` };
+  if (feed.stagingPercentage !== null && rolloutBucket(context.deviceId, target) >= feed.stagingPercentage) {
+    return { action: 'none', reason: `Version ${target} is being rolled out to ${feed.stagingPercentage}% of devices; this one is not in that part yet.` };
+  }
+  if (settings.mode === 'notify') return { action: 'notify', version: target, reason: `Version ${target} is available; your organisation installs it.` };
+  if (downloaded !== target) return { action: 'download', version: target };
+  // Never in the middle of care: install on quit, or when the device has been idle in the quiet hours.
+  if (context.quitting) return { action: 'install-now', version: target, reason: 'Installing while the agent quits.' };
+  const quiet = context.localHour >= QUIET_HOURS.from && context.localHour < QUIET_HOURS.to;
+  if (quiet && context.idleSeconds >= IDLE_FOR_INSTALL_SECONDS) return { action: 'install-now', version: target, reason: 'The device is idle in the quiet hours.' };
+  return { action: 'install-later', version: target, reason: 'Waiting for the agent to quit or a quiet, idle moment.' };
+}

@@ -1,0 +1,75 @@
+// Packaging can't run here (electron-builder can't download Electron), so its inputs are
+// checked: the config against electron-builder's own schema, the autostart entry with
+// desktop-file-validate, the LaunchAgent and entitlements as property lists, the install
+// scripts' syntax, the fail-closed update signature settings, and the icons.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Ajv } from 'ajv';
+import { parse } from 'yaml';
+import { parsePlist } from '../../main/config/plist.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const config = parse(readFileSync(join(ROOT, 'electron-builder.yml'), 'utf8')) as Record<string, Record<string, unknown>>;
+
+test('electron-builder.yml validates against electron-builder\'s own schema', () => {
+  const schema = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('app-builder-lib/scheme.json'), 'utf8')) as object;
+  const ajv = new Ajv({ strict: false, allErrors: true, allowUnionTypes: true });
+  const validate = ajv.compile(schema);
+  const ok = validate(config);
+  assert.ok(ok, JSON.stringify(validate.errors?.slice(0, 5), null, 2));
+  assert.equal(ajv.compile(schema)({ ...config, nsis: { ...config.nsis, perMachin: true } }), false, 'a typo is caught');
+});
+
+test('per-machine installers for every OS, and no signing secret in the config', () => {
+  assert.deepEqual(config.win?.target, ['msi', 'nsis']);
+  assert.equal(config.nsis?.perMachine, true);
+  assert.equal(config.msi?.perMachine, true);
+  assert.deepEqual(config.mac?.target, ['pkg', 'dmg', 'zip']);
+  assert.equal(config.mac?.hardenedRuntime, true);
+  assert.deepEqual(config.linux?.target, ['deb', 'rpm', 'AppImage']);
+  const text = readFileSync(join(ROOT, 'electron-builder.yml'), 'utf8');
+  assert.doesNotMatch(text, /^\s*(cscLink|cscKeyPassword|certificatePassword|appleIdPassword|password)\s*:/m);
+});
+
+test('Windows update signatures fail closed: publisherName is set and verification stays on', () => {
+  const names = (config.win?.signtoolOptions as { publisherName?: string[] } | undefined)?.publisherName;
+  assert.ok(Array.isArray(names) && names.length > 0 && names.every((n) => n.trim() !== ''));
+  assert.notEqual(config.win?.verifyUpdateCodeSignature, false);
+});
+
+test('the XDG autostart entry passes desktop-file-validate', () => {
+  execFileSync('desktop-file-validate', [join(ROOT, 'build/linux/device-trust-agent-autostart.desktop')]);
+});
+
+test('the LaunchAgent and the entitlements parse as property lists (ours, Python\'s plistlib, xmllint)', () => {
+  const agentPath = join(ROOT, 'build/mac/org.devicetrust.agent.plist');
+  const agent = parsePlist(readFileSync(agentPath)) as Record<string, unknown>;
+  assert.equal(agent.Label, 'org.devicetrust.agent');
+  assert.equal(agent.RunAtLoad, true);
+  assert.equal(agent.LimitLoadToSessionType, 'Aqua');
+  assert.match(String((agent.ProgramArguments as string[])[0]), /^\/Applications\/Device Trust Agent\.app\/Contents\/MacOS\//);
+  const entitlements = parsePlist(readFileSync(join(ROOT, 'build/mac/entitlements.mac.plist'))) as Record<string, unknown>;
+  assert.equal(entitlements['com.apple.security.cs.allow-jit'], true);
+  assert.ok(!('com.apple.security.cs.disable-library-validation' in entitlements), 'library validation stays on');
+  for (const p of [agentPath, join(ROOT, 'build/mac/entitlements.mac.plist')]) {
+    execFileSync('xmllint', ['--noout', p]);
+    execFileSync('python3', ['-c', 'import plistlib,sys; plistlib.load(open(sys.argv[1],"rb"))', p]);
+  }
+});
+
+test('the pkg and deb/rpm scripts are valid shell and executable', () => {
+  for (const script of ['build/mac/pkg-scripts/postinstall', 'build/linux/after-install.sh', 'build/linux/after-remove.sh']) {
+    execFileSync('sh', ['-n', join(ROOT, script)]);
+    assert.ok((statSync(join(ROOT, script)).mode & 0o111) !== 0, `${script} is executable`);
+  }
+});
+
+test('the application icon is a 512 px PNG generated with the tray icons', () => {
+  const png = readFileSync(join(ROOT, 'build/icon.png'));
+  assert.equal(png.subarray(1, 4).toString(), 'PNG');
+  assert.equal(png.readUInt32BE(16), 512);
+});
