@@ -73,3 +73,16 @@ test('the application icon is a 512 px PNG generated with the tray icons', () =>
   assert.equal(png.subarray(1, 4).toString(), 'PNG');
   assert.equal(png.readUInt32BE(16), 512);
 });
+
+test('the MSI gets a per-machine run-at-login value through the msiProjectCreated hook', async () => {
+  const require = createRequire(import.meta.url);
+  const hook = require(join(ROOT, 'build/win/msi-project-created.cjs')) as { addRunAtLogin: (wxs: string) => string };
+  const template = readFileSync(require.resolve('app-builder-lib/templates/msi/template.xml'), 'utf8');
+  const out = hook.addRunAtLogin(template);
+  const group = /<ComponentGroup Id="ProductComponents" Directory="APPLICATIONFOLDER">([\s\S]*?)<\/ComponentGroup>/.exec(out)?.[1] ?? '';
+  assert.match(group, /<RegistryValue Root="HKLM" Key="Software\\Microsoft\\Windows\\CurrentVersion\\Run" Name="Device Trust Agent"/);
+  assert.equal(hook.addRunAtLogin(out), out, 'idempotent');
+  assert.throws(() => hook.addRunAtLogin('<Wix/>'), /template changed/);
+  assert.equal(config.msiProjectCreated, 'build/win/msi-project-created.cjs');
+  await Promise.resolve();
+});
