@@ -2,7 +2,11 @@
 // token into its parts with size limits. Signing and verifying happen where a crypto
 // library is at hand (the service, the verifier, the agent's signer).
 
+import { jsonDepthExceeds } from './json-depth.js';
+
 export const MAX_JWS_LENGTH = 256 * 1024;
+/** Evidence nests a posture report with its facts; nothing legitimate goes deeper than this. */
+export const MAX_JSON_DEPTH = 32;
 
 export function base64urlEncode(bytes: Uint8Array): string {
   let binary = '';
@@ -43,11 +47,56 @@ export function splitCompact(token: string, maxLength = MAX_JWS_LENGTH): Compact
 
 function decodeJsonObject(segment: string, what: string): Record<string, unknown> {
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(segment)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(segment));
   } catch {
     throw new Error(`the ${what} is not base64url JSON`);
   }
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) throw new Error(`the ${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`the ${what} is not base64url JSON`);
+  }
+  // Parsers disagree on duplicate names (first or last wins): refuse them, so no reader of
+  // this token can see a different claim than we checked (RFC 7515 section 5.2).
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== null) throw new Error(`the ${what} repeats the member "${duplicate.slice(0, 40)}"`);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`the ${what} is not a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/** The first member name that appears twice in one JSON object, or null. Expects valid JSON. */
+export function findDuplicateKey(json: string): string | null {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '{') {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      stack.push(null);
+      expectKey = false;
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ',') {
+      expectKey = stack.at(-1) instanceof Set;
+    } else if (c === '"') {
+      let j = i + 1;
+      while (j < json.length && json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
+      const literal = json.slice(i, j + 1);
+      i = j;
+      const keys = stack.at(-1);
+      if (expectKey && keys instanceof Set) {
+        const name = JSON.parse(literal) as string;
+        if (keys.has(name)) return name;
+        keys.add(name);
+        expectKey = false;
+      }
+    }
+  }
+  return null;
 }

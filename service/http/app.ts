@@ -10,7 +10,7 @@ import { AttestRequestSchema, EnrolRequestSchema, NonceRequestSchema, RenewReque
 import type { AttestRequest, EnrolRequest, RenewRequest } from '../../common/attestation.js';
 import type { DeviceTrustService } from '../device-trust-service.js';
 import { ServiceError } from '../errors.js';
-import { jsonDepthExceeds } from './json-depth.js';
+import { jsonDepthExceeds } from '../../common/json-depth.js';
 import { createRateLimiter } from './rate-limit.js';
 
 export interface AppOptions {
