@@ -30,6 +30,11 @@ export function connectDatabase(config: DatabaseConfig): Db {
   const types = new TypeOverrides();
   types.setTypeParser(20, (v: string) => Number(v));
   const pool = new pg.Pool({ connectionString: config.url, max: config.poolSize ?? 10, types });
+  // An idle connection dropped by the server (a restart, a failover) must not crash the
+  // service: the pool discards it and the next query opens a new one.
+  pool.on('error', () => undefined);
+  // The same for a connection in use: its query fails (and is answered 503), the client must not throw.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { kysely, kind: 'postgres', close: () => kysely.destroy() };
 }

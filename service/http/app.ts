@@ -12,6 +12,7 @@ import type { DeviceTrustService } from '../device-trust-service.js';
 import { ServiceError } from '../errors.js';
 import { jsonDepthExceeds } from '../../common/json-depth.js';
 import { createRateLimiter } from './rate-limit.js';
+import { isTransientDbError } from './transient-errors.js';
 
 export interface AppOptions {
   readonly service: DeviceTrustService;
@@ -60,6 +61,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     if (e.validation !== undefined) return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: e.message ?? 'invalid request' } });
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.status(413).send({ error: { code: 'BODY_TOO_LARGE', message: 'The body is too large.' } });
     if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return reply.status(e.statusCode).send({ error: { code: 'BAD_REQUEST', message: e.message ?? 'bad request' } });
+    if (isTransientDbError(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      return reply.status(503).header('retry-after', '5').send({ error: { code: 'UNAVAILABLE', message: 'The service cannot reach its database right now; try again shortly.' } });
+    }
     request.log.error({ err: error }, 'request failed');
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'The service failed; the error is logged.' } });
   });
