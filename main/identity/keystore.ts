@@ -2,6 +2,7 @@
 // keytar maps it to the macOS Keychain, Windows Credential Manager and the Secret Service
 // (gnome-keyring, KWallet) on Linux. There is no plaintext fallback: without a keystore
 // the agent says so and does not enrol.
+import { randomBytes } from 'node:crypto';
 import { AgentError } from '../../common/errors.js';
 
 export interface Keystore {
@@ -52,8 +53,10 @@ export function createKeytarKeystore(service = KEYSTORE_SERVICE, load: () => Pro
     delete: (account) => call('delete', (k) => k.deletePassword(service, account)),
     assertWritable: () =>
       call('write', async (k) => {
-        await k.setPassword(service, 'keystore-check', 'ok');
-        await k.deletePassword(service, 'keystore-check');
+        // A name of its own per check: concurrent checks must not delete each other's item.
+        const probe = `keystore-check-${randomBytes(6).toString('hex')}`;
+        await k.setPassword(service, probe, 'ok');
+        await k.deletePassword(service, probe);
       }),
   };
 }
