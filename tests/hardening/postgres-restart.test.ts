@@ -7,20 +7,23 @@ import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
 import { startPrivatePostgres } from '../kit/private-postgres.js';
 import { startTestService } from '../kit/service.js';
 
-test('PostgreSQL restarts under load: nothing answered is lost or duplicated, and the service recovers', { timeout: 120_000 }, async () => {
+const DEVICES = Number(process.env.LOAD_DEVICES ?? 2000);
+
+test('PostgreSQL restarts under load: nothing answered is lost or duplicated, and the service recovers', { timeout: 300_000 }, async () => {
   const pg = await startPrivatePostgres();
   const svc = await startTestService({ database: 'postgres', pgUrl: pg.url });
   try {
-    const devices = await Promise.all(Array.from({ length: 30 }, () => FakeDevice.create()));
-    for (const d of devices) await d.enrol(svc.url, svc.enrolmentSecret);
+    // A hospital's fleet: thousands of devices, each attesting once during the fault.
+    const devices = await Promise.all(Array.from({ length: DEVICES }, () => FakeDevice.create()));
+    for (let i = 0; i < devices.length; i += 16) await Promise.all(devices.slice(i, i + 16).map((d) => d.enrol(svc.url, svc.enrolmentSecret)));
     const answered = new Map<string, string>(); // attestationId -> nonce
     const statuses = new Map<number, number>();
     let restarted = false;
     let next = 0;
-    const total = 300;
+    const total = DEVICES;
     const started = performance.now();
     await Promise.all(
-      Array.from({ length: 8 }, async () => {
+      Array.from({ length: 16 }, async () => {
         while (next < total) {
           const i = next++;
           const device = devices[i % devices.length] as FakeDevice;
@@ -40,7 +43,7 @@ test('PostgreSQL restarts under load: nothing answered is lost or duplicated, an
           } catch {
             statuses.set(0, (statuses.get(0) ?? 0) + 1);
           }
-          if (!restarted && answered.size >= 60) {
+          if (!restarted && answered.size >= total / 5) {
             restarted = true;
             pg.restart();
           }
