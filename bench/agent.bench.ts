@@ -4,34 +4,20 @@
 // Run under the keyring: bash scripts/with-keyring.sh node --import tsx bench/agent.bench.ts
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initServiceDir } from '../service/config.js';
+import { freePort, waitReady } from '../tests/kit/ports.js';
 
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 60_000);
 const ROOT = join(import.meta.dirname, '..');
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 const dir = mkdtempSync(join(tmpdir(), 'dta-agentbench-'));
 const port = await freePort();
 const init = initServiceDir(join(dir, 'service'), port);
 writeFileSync(init.configPath, JSON.stringify({ ...(JSON.parse(readFileSync(init.configPath, 'utf8')) as object), logLevel: 'warn' }));
 const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', init.configPath], { stdio: 'ignore' });
-for (let i = 0; i < 150; i++) {
-  try {
-    if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) break;
-  } catch {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+if (!(await waitReady(`http://127.0.0.1:${port}`))) throw new Error('the service did not start');
 const configPath = join(dir, 'agent.json');
 writeFileSync(configPath, JSON.stringify({ serviceUrl: `http://127.0.0.1:${port}`, enrolmentSecret: readFileSync(join(dir, 'service', 'enrolment-secret.txt'), 'utf8').trim(), dataDir: join(dir, 'agent'), loopbackPort: 0 }));
 

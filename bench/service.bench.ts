@@ -5,23 +5,17 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initServiceDir } from '../service/config.js';
+import { freePort, waitReady } from '../tests/kit/ports.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../tests/kit/fake-device.js';
 
 const ATTESTATIONS = Number(process.env.BENCH_ATTESTATIONS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const DEVICES = Math.ceil(ATTESTATIONS / 8); // a nonce and an attestation each: within the per-device burst
 
-const port = await new Promise<number>((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => {
-    const p = (s.address() as { port: number }).port;
-    s.close(() => resolve(p));
-  });
-});
+const port = await freePort();
 const dir = mkdtempSync(join(tmpdir(), 'dta-bench-'));
 const url = `http://127.0.0.1:${port}`;
 const init = initServiceDir(dir, port);
@@ -30,13 +24,7 @@ const config = JSON.parse(readFileSync(init.configPath, 'utf8')) as Record<strin
 writeFileSync(init.configPath, JSON.stringify({ ...config, logLevel: 'warn', rateLimit: { perDevicePerMinute: 60, perClientPerMinute: 1_000_000 } }));
 const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'service', 'main.ts'), '--config', init.configPath], { stdio: 'ignore' });
 try {
-  for (let i = 0; i < 150; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  if (!(await waitReady(url))) throw new Error('the service did not start');
   const secret = readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim();
   const devices = await Promise.all(Array.from({ length: DEVICES }, () => FakeDevice.create()));
   for (const d of devices) await d.enrol(url, secret);

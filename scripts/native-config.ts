@@ -12,7 +12,7 @@ export const VENDOR = 'DeviceTrust';
 export const PRODUCT = 'Agent';
 export const REGISTRY_KEY = `Software\\Policies\\${VENDOR}\\${PRODUCT}`;
 export const PREFERENCE_DOMAIN = 'org.devicetrust.agent';
-export const LINUX_POLICY_DIR = '/etc/device-trust/policies/managed';
+export { LINUX_POLICY_DIR } from '../main/config/config-sources.js';
 
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 

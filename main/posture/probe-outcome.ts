@@ -4,11 +4,6 @@ import type { CheckOutcome } from './probe.js';
 
 const PRIVILEGE_HINTS = /(operation not permitted|permission denied|access is denied|must be run as root|requires root|not authorized|you need to be root|authorization failed)/i;
 
-/** The record, or `undefined` when the run did not include it (an engine bug, judged unknown). */
-export function record(records: ReadonlyMap<string, ProbeRecord>, id: string): ProbeRecord | undefined {
-  return records.get(id);
-}
-
 /** Why a probe gave no usable output, in words; `undefined` when it ran and exited 0. */
 export function probeProblem(rec: ProbeRecord | undefined): { code: string; reason: string } | undefined {
   if (rec === undefined) return { code: 'NOT_RUN', reason: 'The probe did not run.' };

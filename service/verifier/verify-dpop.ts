@@ -2,6 +2,7 @@
 // request's method and URL and to the token (ath). Only the device that holds the key
 // behind the token's cnf.jkt can make one; each proof is accepted once.
 import { createHash, createPublicKey } from 'node:crypto';
+import { jwkThumbprint } from '../crypto/es256.js';
 import { DPOP_TYP, DpopClaimsSchema } from '../../common/attestation.js';
 import { isValid } from '../../common/validate.js';
 import { deny } from './errors.js';
@@ -45,8 +46,7 @@ export function verifyDpopProof(proof: string, check: ProofCheck, replay: Replay
   const parts = parseJws(proof, DPOP_TYP, ['alg', 'typ', 'jwk']);
   const jwk = parts.header.jwk as Record<string, unknown> | undefined;
   if (!jwk || jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string' || 'd' in jwk) deny('PROOF_INVALID', 'The proof carries no P-256 public key.');
-  const thumbprint = createHash('sha256').update(`{"crv":"P-256","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`).digest('base64url');
-  if (thumbprint !== check.jkt) deny('PROOF_KEY_MISMATCH', 'The proof is signed by another key than the one the token is bound to.');
+  if (jwkThumbprint({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }) !== check.jkt) deny('PROOF_KEY_MISMATCH', 'The proof is signed by another key than the one the token is bound to.');
   let key;
   try {
     key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, format: 'jwk' });

@@ -6,6 +6,7 @@ import { DPOP_TYP, EVIDENCE_TYP } from '../../common/attestation.js';
 import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
 import type { CheckId, Platform, PostureReport, Verdict } from '../../common/posture.js';
 import { x509 } from '../../common/x509.js';
+import { jwkThumbprint } from '../../service/crypto/es256.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
@@ -39,8 +40,7 @@ export class FakeDevice {
   }
 
   get jkt(): string {
-    const j = this.publicJwk;
-    return createHash('sha256').update(`{"crv":"P-256","kty":"EC","x":"${j.x}","y":"${j.y}"}`).digest('base64url');
+    return jwkThumbprint(this.publicJwk);
   }
 
   get certSha256(): string {

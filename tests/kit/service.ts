@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports.js';
 import type { RunningService } from '../../service/create-service.js';
 import { createService } from '../../service/create-service.js';
 import { openPolicyFile } from '../../service/policy/load-policy.js';
@@ -65,14 +66,7 @@ export async function startTestService(options: { database?: TestDatabase; polic
     database = { kind: 'sqlite', path: join(dataDir, 'service.db') };
   }
   // The URL is known only after listen; the issuer must match it, so bind first to a port.
-  const { createServer } = await import('node:net');
-  const port = options.port ?? await new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const running = await createService({
     publicUrl: url,

@@ -74,7 +74,7 @@ const MACOS: Record<number, { name: string; endsOn: string }> = {
 };
 
 export function macosSupport(major: number): SupportWindow | undefined {
-  const entry = MACOS[major] ?? (major > 26 ? undefined : major < 10 ? MACOS[10] : undefined);
+  const entry = MACOS[major] ?? (major < 10 ? MACOS[10] : undefined);
   return entry ? { endsOn: entry.endsOn, label: entry.name } : undefined;
 }
 
