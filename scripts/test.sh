@@ -12,5 +12,9 @@ npx eslint --max-warnings 0 .
 echo "== services"
 DTA_TEST_PG_URL="$(bash scripts/start-postgres.sh)"
 export DTA_TEST_PG_URL
+if [[ ! "$DTA_TEST_PG_URL" =~ ^postgres://[^[:space:]]+$ ]]; then
+  echo "test.sh: scripts/start-postgres.sh printed no PostgreSQL URL: '$DTA_TEST_PG_URL'" >&2
+  exit 1
+fi
 echo "== tests"
 bash scripts/with-keyring.sh node --import tsx scripts/run-tests.ts "$@"

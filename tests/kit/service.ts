@@ -25,7 +25,15 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export const PG_URL = process.env.DTA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_URL = testPgUrl(process.env.DTA_TEST_PG_URL);
+
+function testPgUrl(fromEnv: string | undefined): string {
+  const url = fromEnv === undefined || fromEnv === '' ? 'postgres://postgres@127.0.0.1:5432/postgres' : fromEnv;
+  // pg resolves anything that is not a URL against postgres://base, which fails later as a
+  // DNS lookup of "base"; say what is wrong instead.
+  if (!/^postgres(ql)?:\/\/\S+$/.test(url)) throw new Error(`DTA_TEST_PG_URL is not a postgres:// URL: ${JSON.stringify(url)}`);
+  return url;
+}
 
 export async function createPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `dta_test_${randomBytes(6).toString('hex')}`;
