@@ -2,6 +2,8 @@
 // service in its own process on SQLite, against a crypto-only loop (one ECDSA verify and
 // one sign per attestation) measured in the same run. Evidence is prepared before the
 // clock starts, so the figures are the service's, not the fake devices'.
+// BENCH_CPU_PROF=DIR writes a V8 CPU profile of the service process there (read it in
+// Chrome DevTools or any .cpuprofile viewer) to see where an attestation spends its time.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +24,7 @@ const init = initServiceDir(dir, port);
 const config = JSON.parse(readFileSync(init.configPath, 'utf8')) as Record<string, unknown>;
 // One bench client stands for many devices: lift the per-client limit, keep the per-device one.
 writeFileSync(init.configPath, JSON.stringify({ ...config, logLevel: 'warn', rateLimit: { perDevicePerMinute: 60, perClientPerMinute: 1_000_000 } }));
-const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'service', 'main.ts'), '--config', init.configPath], { stdio: 'ignore' });
+const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, '..', 'service', 'main.ts'), '--config', init.configPath], { stdio: 'ignore' });
 try {
   if (!(await waitReady(url))) throw new Error('the service did not start');
   const secret = readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim();
@@ -74,4 +76,5 @@ try {
   console.log(`ratio service/crypto-only: ${(rate / cryptoRate).toFixed(2)}`);
 } finally {
   child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
 }

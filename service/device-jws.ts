@@ -6,7 +6,7 @@ import { schemaIssues } from '../common/validate.js';
 import type { Kysely } from 'kysely';
 import type { Database, DeviceTable } from './db/schema.js';
 import { ServiceError } from './errors.js';
-import { isEcPublicJwk, publicKeyFromJwk, verifyEs256 } from './crypto/es256.js';
+import { cachedPublicKeyFromJwk, isEcPublicJwk, verifyEs256 } from './crypto/es256.js';
 
 const ALLOWED_HEADER = new Set(['alg', 'typ', 'x5t#S256']);
 
@@ -46,7 +46,7 @@ export async function verifyDeviceJws<S extends TSchema>(
   if (device.cert_not_before !== null && options.now + options.maxSkewMs < device.cert_not_before) throw new ServiceError('CERT_NOT_YET_VALID', 'The device certificate is not valid yet.');
 
   const jwk: unknown = JSON.parse(device.public_jwk);
-  if (!isEcPublicJwk(jwk) || !verifyEs256(parts.signingInput, parts.signature, publicKeyFromJwk(jwk))) {
+  if (!isEcPublicJwk(jwk) || !verifyEs256(parts.signingInput, parts.signature, cachedPublicKeyFromJwk(jwk))) {
     throw new ServiceError('EVIDENCE_SIGNATURE_INVALID', 'The signature does not verify with this device\'s key.');
   }
   if (Math.abs(options.now - claims.iat * 1000) > options.maxSkewMs) {

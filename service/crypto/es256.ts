@@ -2,6 +2,7 @@
 // One allowed algorithm: anything else in a header is refused before a key is touched.
 import type { KeyObject } from 'node:crypto';
 import { createHash, createPublicKey, sign, verify } from 'node:crypto';
+import { BoundedCache } from '../../common/bounded-cache.js';
 import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
 
 export interface EcPublicJwk {
@@ -36,6 +37,15 @@ export function isEcPublicJwk(value: unknown): value is EcPublicJwk {
 
 export function publicKeyFromJwk(jwk: EcPublicJwk): KeyObject {
   return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, format: 'jwk' });
+}
+
+// Importing a JWK costs about as much as verifying a signature with it; devices attest
+// again and again with the same key. A KeyObject is a pure function of x and y.
+const importedKeys = new BoundedCache<string, KeyObject>(10_000);
+
+/** publicKeyFromJwk, remembered for the last 10,000 keys. */
+export function cachedPublicKeyFromJwk(jwk: EcPublicJwk): KeyObject {
+  return importedKeys.getOrCreate(`${jwk.x}.${jwk.y}`, () => publicKeyFromJwk(jwk));
 }
 
 export function publicJwkOf(key: KeyObject): EcPublicJwk {

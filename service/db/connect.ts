@@ -6,6 +6,7 @@ import pg from 'pg';
 
 const { TypeOverrides } = pg;
 import type { Database } from './schema.js';
+import { withStatementCache } from './statement-cache.js';
 
 export type DatabaseConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number };
 
@@ -23,7 +24,7 @@ export function connectDatabase(config: DatabaseConfig): Db {
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { kysely, kind: 'sqlite', close: () => kysely.destroy() };
   }
   // bigint (int8) columns hold millisecond times and ids: read them as numbers.

@@ -5,6 +5,7 @@
 import { DeviceTokenClaimsSchema, TIER_RANK, TOKEN_TYP } from '../../common/attestation.js';
 import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
 import { isValid } from '../../common/validate.js';
+import { BoundedCache } from '../../common/bounded-cache.js';
 import { deny } from './errors.js';
 import { parseJws, signatureValid } from './jws.js';
 import type { KeySource } from './remote-keys.js';
@@ -24,8 +25,7 @@ export interface TokenVerifier {
 }
 
 export function createTokenVerifier(keys: KeySource, statusList: StatusListClient | null, options: { cacheSize?: number } = {}): TokenVerifier {
-  const cache = new Map<string, DeviceTokenClaims>();
-  const cacheSize = options.cacheSize ?? 10_000;
+  const cache = new BoundedCache<string, DeviceTokenClaims>(options.cacheSize ?? 10_000);
 
   const verifySignature = async (token: string): Promise<DeviceTokenClaims> => {
     const hit = cache.get(token);
@@ -36,10 +36,7 @@ export function createTokenVerifier(keys: KeySource, statusList: StatusListClien
     if (!signatureValid(parts, await keys.get(kid))) deny('SIGNATURE_INVALID', 'The token signature does not verify.');
     if (!isValid(DeviceTokenClaimsSchema, parts.payload)) deny('CLAIMS_INVALID', 'The token claims do not match their schema.');
     const claims = parts.payload;
-    if (cacheSize > 0) {
-      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-      cache.set(token, claims);
-    }
+    cache.set(token, claims);
     return claims;
   };
 
