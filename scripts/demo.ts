@@ -33,7 +33,8 @@ const serviceConfig = JSON.parse(readFileSync(init.configPath, 'utf8')) as Recor
 writeFileSync(init.configPath, JSON.stringify({ ...serviceConfig, logLevel: 'warn' }));
 const service = await runService(['--config', init.configPath]);
 const records = await startPatientRecords({ issuer: service.url, statusRefreshMs: 500 });
-say(`Device trust service on ${service.url} (SQLite in ${serviceDir})\nPatient records service on ${records.url}\n\n`);
+say(`Device trust service on ${service.url} (SQLite in ${serviceDir})\nPatient records service on ${records.url}\n`);
+say('Demo policy: an unencrypted disk gets 30 days of grace (warned, not blocked), because this machine has no disk encryption; the default policy blocks at once.\n\n');
 
 const agentConfig = {
   serviceUrl: service.url,
