@@ -52,3 +52,20 @@ export function parseWith<T extends TSchema, E extends Error>(
   const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
   throw makeError(summary, issues);
 }
+
+/**
+ * parseWith for answers from a peer that may be newer than us: properties the schema does
+ * not know are dropped (in each variant of a union too), everything else must match.
+ */
+export function parseLenient<T extends TSchema, E extends Error>(
+  schema: T,
+  value: unknown,
+  makeError: (summary: string, issues: SchemaIssue[]) => E,
+): Static<T> {
+  const variants = Array.isArray(schema.anyOf) ? (schema.anyOf as TSchema[]) : [schema];
+  for (const variant of variants) {
+    const cleaned = Value.Clean(variant, structuredClone(value));
+    if (Value.Check(schema, cleaned)) return cleaned;
+  }
+  return parseWith(schema, value, makeError);
+}

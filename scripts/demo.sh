@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >&2
 
-if [ "$(id -u)" -eq 0 ] && ip netns add "dta-demo-$$" 2>/dev/null; then
+WHY_NO_NETNS="not root"
+[ "$(id -u)" -eq 0 ] && WHY_NO_NETNS="ip netns add failed"
+if [ "$(id -u)" -eq 0 ] && ip netns add "dta-demo-$$"; then
   NS="dta-demo-$$"
   trap 'ip netns delete "$NS" 2>/dev/null || true' EXIT
   ip netns exec "$NS" ip link set lo up
@@ -21,6 +23,6 @@ table inet filter {
 NFT
   DTA_DEMO_NETNS=1 ip netns exec "$NS" bash scripts/with-keyring.sh node --import tsx scripts/demo.ts "$@" 2> >(grep -v -E 'fd limit|dbus-daemon' >&2)
 else
-  echo "(not root: running without the network namespace; the firewall step is skipped)" >&2
+  echo "(${WHY_NO_NETNS}: running without the network namespace; the firewall step is skipped)" >&2
   bash scripts/with-keyring.sh node --import tsx scripts/demo.ts "$@" 2> >(grep -v -E 'fd limit|dbus-daemon' >&2)
 fi

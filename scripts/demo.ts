@@ -28,6 +28,7 @@ const serviceDir = join(dir, 'service');
 const init = initServiceDir(serviceDir, Number(values.port));
 // Demo policy: this VM's disk is not encrypted, so give that check a 30-day grace here
 // (the device is warned, not blocked); the firewall still acts at once.
+if (!DEFAULT_POLICY_YAML.includes('disk-encryption: 0')) throw new Error('demo: the default policy no longer has "disk-encryption: 0"; update the demo policy edit');
 writeFileSync(join(serviceDir, 'policy.yaml'), DEFAULT_POLICY_YAML.replace('disk-encryption: 0', 'disk-encryption: 720   # demo only: this VM has no disk encryption'));
 const serviceConfig = JSON.parse(readFileSync(init.configPath, 'utf8')) as Record<string, unknown>;
 writeFileSync(init.configPath, JSON.stringify({ ...serviceConfig, logLevel: 'warn' }));
@@ -38,7 +39,9 @@ say('Demo policy: an unencrypted disk gets 30 days of grace (warned, not blocked
 
 const agentConfig = {
   serviceUrl: service.url,
-  enrolmentSecret: readFileSync(join(serviceDir, 'enrolment-secret.txt'), 'utf8').trim(),
+  enrolmentSecret: init.enrolmentSecret ?? (() => {
+    throw new Error('demo: the service folder was not new, so its enrolment secret is unknown');
+  })(),
   dataDir: join(dir, 'agent'),
   allowedOrigins: { [records.url]: ['patient-records'] },
   loopbackPort: 0,

@@ -8,11 +8,13 @@ import { dirname, join } from 'node:path';
 import type { ManagedValue, SettingSpec } from '../common/managed-config.js';
 import { MANAGED_SETTINGS } from '../common/managed-config.js';
 
+import { PREFERENCE_DOMAIN, WINDOWS_POLICY_SUBKEY } from '../main/config/config-sources.js';
+
 export const VENDOR = 'DeviceTrust';
 export const PRODUCT = 'Agent';
-export const REGISTRY_KEY = `Software\\Policies\\${VENDOR}\\${PRODUCT}`;
-export const PREFERENCE_DOMAIN = 'org.devicetrust.agent';
-export { LINUX_POLICY_DIR } from '../main/config/config-sources.js';
+// Where the agent reads its policy (main/config/config-sources.ts), so the two cannot drift.
+export const REGISTRY_KEY = WINDOWS_POLICY_SUBKEY;
+export { PREFERENCE_DOMAIN };
 
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 

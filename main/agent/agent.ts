@@ -16,6 +16,9 @@ import { ServiceRefusal } from './service-client.js';
 import { watchSystemEvents } from './system-events.js';
 import { AGENT_NAME, AGENT_VERSION } from './version.js';
 
+/** Service refusals that mean it no longer knows this device's key or certificate. */
+const MUST_ENROL_AGAIN: readonly string[] = ['CERT_EXPIRED', 'DEVICE_UNKNOWN', 'EVIDENCE_CERT_MISMATCH'];
+
 export interface PostureSource {
   /** Runs the checks (all, or only those named) and returns the report. */
   run(only?: readonly CheckId[]): Promise<PostureReport>;
@@ -156,8 +159,22 @@ export class Agent {
       const lifetime = this.token.expires - this.now().getTime();
       this.after('refresh', Math.max(1000, lifetime / 2), () => void this.cycle());
     } catch (e) {
-      this.onFailure(e);
+      if (e instanceof ServiceRefusal && MUST_ENROL_AGAIN.includes(e.serviceCode) && this.identity) await this.enrolAgain(this.identity, e);
+      else this.onFailure(e);
     }
+  }
+
+  /** The service no longer knows this key or certificate: start over, inside the cycle's lock. */
+  private async enrolAgain(identity: DeviceIdentity, refusal: ServiceRefusal): Promise<void> {
+    this.deps.log?.warn('re-enrol', { serviceCode: refusal.serviceCode });
+    this.set('enrolling', 'This device must register again.', 'Registering with your organisation.', { errorCode: refusal.serviceCode });
+    try {
+      await identity.reset();
+    } catch (e) {
+      this.onFailure(e); // a locked keystore, say: its own state and retry
+      return;
+    }
+    this.after('retry', backoffDelay(this.failures++, this.deps.backoff, this.deps.random), () => void this.cycle());
   }
 
   private async ensureEnrolled(): Promise<DeviceIdentity | null> {
@@ -244,14 +261,6 @@ export class Agent {
       );
       this.deps.log?.warn('offline', { retryInMs: delay, message: (e as Error).message });
       this.after('retry', delay, () => void this.cycle());
-      return;
-    }
-    if (e instanceof ServiceRefusal && ['CERT_EXPIRED', 'DEVICE_UNKNOWN', 'EVIDENCE_CERT_MISMATCH'].includes(e.serviceCode) && this.identity) {
-      // The service no longer knows this key or certificate: enrol again.
-      const identity = this.identity;
-      this.deps.log?.warn('re-enrol', { serviceCode: e.serviceCode });
-      void identity.reset().then(() => this.after('retry', backoffDelay(this.failures++, this.deps.backoff, this.deps.random), () => void this.cycle()));
-      this.set('enrolling', 'This device must register again.', 'Registering with your organisation.', { errorCode: e.serviceCode });
       return;
     }
     const code = e instanceof ServiceRefusal ? e.serviceCode : e instanceof AgentError ? e.code : 'UNEXPECTED';

@@ -32,6 +32,13 @@ export async function livePosture(policy: PosturePolicy = defaultPosturePolicy()
   return runPosture({ platform, checks: checksFor(platform), source, policy, now: () => new Date() });
 }
 
+/** Runs the checks live and writes them as a support bundle; the report is returned too. */
+export async function saveLivePostureBundle(path: string, policy: PosturePolicy): Promise<PostureReport> {
+  const run = await livePosture(policy);
+  await writeSupportBundle(path, createSupportBundle({ agent: { name: AGENT_NAME, version: AGENT_VERSION }, arch: arch(), policy, report: run.report, records: run.records, now: new Date() }));
+  return run.report;
+}
+
 export async function postureCommand(options: PostureCommandOptions, io: CommandIo): Promise<number> {
   const policy = options.policy ?? defaultPosturePolicy();
   let report: PostureReport;
@@ -39,12 +46,7 @@ export async function postureCommand(options: PostureCommandOptions, io: Command
     if (options.bundlePath !== undefined) throw new AgentError('USAGE', '--replay and --bundle cannot be combined.');
     report = await replaySupportBundle(await readSupportBundle(options.replayPath));
   } else {
-    const run = await livePosture(policy);
-    report = run.report;
-    if (options.bundlePath !== undefined) {
-      const bundle = createSupportBundle({ agent: { name: AGENT_NAME, version: AGENT_VERSION }, arch: arch(), policy, report, records: run.records, now: new Date() });
-      await writeSupportBundle(options.bundlePath, bundle);
-    }
+    report = options.bundlePath !== undefined ? await saveLivePostureBundle(options.bundlePath, policy) : (await livePosture(policy)).report;
   }
   io.out(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReportTable(report, { color: io.color }));
   return devicePasses(report) ? 0 : 1;

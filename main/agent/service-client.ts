@@ -1,8 +1,11 @@
 // The agent's HTTP client for the device trust service, with a deadline on every call.
 // A network failure, timeout or 5xx is SERVICE_UNREACHABLE (retry later); a 4xx is
 // SERVICE_REFUSED with the service's own code (act on it).
+import type { TSchema, Static } from '@sinclair/typebox';
 import { AgentError } from '../../common/errors.js';
 import type { AttestRequest, AttestResponse, EnrolRequest, EnrolResponse, NonceResponse, RenewRequest } from '../../common/attestation.js';
+import { AttestResponseSchema, EnrolResponseSchema, NonceResponseSchema } from '../../common/attestation.js';
+import { parseLenient } from '../../common/validate.js';
 
 export interface ServiceClient {
   enrol(request: EnrolRequest): Promise<EnrolResponse>;
@@ -25,7 +28,7 @@ export class ServiceRefusal extends AgentError {
 export function createServiceClient(options: { baseUrl: string; fetch?: typeof fetch; timeoutMs?: number }): ServiceClient {
   const doFetch = options.fetch ?? fetch;
   const base = options.baseUrl.replace(/\/$/, '');
-  const call = async <T>(path: string, body: unknown): Promise<T> => {
+  const call = async <S extends TSchema>(path: string, body: unknown, schema: S): Promise<Static<S>> => {
     let res: Response;
     try {
       res = await doFetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
@@ -44,12 +47,15 @@ export function createServiceClient(options: { baseUrl: string; fetch?: typeof f
       const retry = Number(res.headers.get('retry-after'));
       throw new ServiceRefusal(err?.code ?? `HTTP_${res.status}`, err?.message ?? 'no reason given', Number.isFinite(retry) && retry > 0 ? retry : null);
     }
-    return json as T;
+    // A 2xx answer is checked before the agent acts on it (a bad expiresAt would otherwise
+    // schedule the next refresh at once, again and again). Fields a newer service adds are
+    // dropped, not refused. A malformed answer is a fault of the service: retry with backoff.
+    return parseLenient(schema, json, (summary) => new AgentError('SERVICE_UNREACHABLE', `The device trust service answered ${path} with something malformed (${summary}).`));
   };
   return {
-    enrol: (request) => call<EnrolResponse>('/v1/enrol', request),
-    nonce: (deviceId) => call<NonceResponse>('/v1/nonce', { deviceId }),
-    attest: (request) => call<AttestResponse>('/v1/attest', request),
-    renew: (request) => call<EnrolResponse>('/v1/renew', request),
+    enrol: (request): Promise<EnrolResponse> => call('/v1/enrol', request, EnrolResponseSchema),
+    nonce: (deviceId): Promise<NonceResponse> => call('/v1/nonce', { deviceId }, NonceResponseSchema),
+    attest: (request): Promise<AttestResponse> => call('/v1/attest', request, AttestResponseSchema),
+    renew: (request): Promise<EnrolResponse> => call('/v1/renew', request, EnrolResponseSchema),
   };
 }

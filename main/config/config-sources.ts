@@ -14,8 +14,12 @@ export interface LayerResult {
 }
 
 export const LINUX_POLICY_DIR = '/etc/device-trust/policies/managed';
-export const MACOS_MANAGED_PREFERENCES = '/Library/Managed Preferences/org.devicetrust.agent.plist';
-export const WINDOWS_POLICY_KEYS = ['HKEY_LOCAL_MACHINE\\Software\\Policies\\DeviceTrust\\Agent', 'HKEY_CURRENT_USER\\Software\\Policies\\DeviceTrust\\Agent'] as const;
+/** The macOS managed preferences domain; the templates in native-config/ use it too. */
+export const PREFERENCE_DOMAIN = 'org.devicetrust.agent';
+export const MACOS_MANAGED_PREFERENCES = `/Library/Managed Preferences/${PREFERENCE_DOMAIN}.plist`;
+/** The Windows policy key under HKLM and HKCU; the ADMX in native-config/ uses it too. */
+export const WINDOWS_POLICY_SUBKEY = 'Software\\Policies\\DeviceTrust\\Agent';
+export const WINDOWS_POLICY_KEYS = [`HKEY_LOCAL_MACHINE\\${WINDOWS_POLICY_SUBKEY}`, `HKEY_CURRENT_USER\\${WINDOWS_POLICY_SUBKEY}`] as const;
 
 /** Every *.json under the Linux policy folder, in name order (a later file wins on the same key). */
 export async function readLinuxPolicies(root = ''): Promise<LayerResult> {

@@ -3,7 +3,6 @@
 // in Node; this file only wires them to Electron's objects.
 import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, session, shell, Tray, type IpcMainInvokeEvent } from 'electron';
 import { existsSync } from 'node:fs';
-import { arch } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { IpcResult, Locale, StatusView } from '../../common/ipc.js';
@@ -16,18 +15,25 @@ import { LINUX_POLICY_DIR, MACOS_MANAGED_PREFERENCES } from '../config/config-so
 import { watchConfig } from '../config/watch-config.js';
 import { detectInstallType } from '../update/install-type.js';
 import { startUpdater } from './updater.js';
-import { livePosture } from '../agent/posture-command.js';
-import { AGENT_NAME, AGENT_VERSION } from '../agent/version.js';
+import { saveLivePostureBundle } from '../agent/posture-command.js';
+import { AGENT_VERSION } from '../agent/version.js';
 import { currentPlatform } from '../posture/platform.js';
-import { createSupportBundle, writeSupportBundle } from '../posture/support-bundle.js';
 import { guardIpc } from '../ui/ipc-guard.js';
 import { createNotificationPolicy } from '../ui/notification-policy.js';
 import { settingsLink } from '../ui/settings-links.js';
 import { trayModel, type MenuCommand } from '../ui/tray-model.js';
 
-if (!app.requestSingleInstanceLock()) app.quit();
+// One tray per session: a second start (the login item racing a user's click) hands over
+// to the first and ends.
+const primary = app.requestSingleInstanceLock();
+if (!primary) app.quit();
+// The installers start the tray at every login with --hidden (HKLM Run, the LaunchAgent,
+// XDG autostart); a start without it is a person asking for the status window.
+const HIDDEN = '--hidden';
 
-const RESOURCES = app.isPackaged ? process.resourcesPath : join(import.meta.dirname, '..', '..');
+// out/renderer and build/icons are packed into the app (electron-builder.yml `files`):
+// app.getAppPath() is app.asar when packaged and the project folder in development.
+const RESOURCES = app.getAppPath();
 const RENDERER = join(RESOURCES, 'out', 'renderer');
 const WINDOW_URL = pathToFileURL(join(RENDERER, 'index.html')).toString();
 // A JSON file for development; in production the managed configuration (MDM) decides.
@@ -40,15 +46,18 @@ app.on('web-contents-created', (_e, contents) => {
 });
 
 void app.whenReady().then(async () => {
+  if (!primary) return;
   // The status window needs no browser permission (camera, notifications from the page, …).
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   session.defaultSession.setPermissionCheckHandler(() => false);
-  app.setLoginItemSettings({ openAtLogin: true }); // no window on start: the tray only
   const platform = currentPlatform();
   const registry = platform === 'win32' ? await createLiveRegistrySource() : undefined;
-  const effective = CONFIG_FILE === undefined ? await loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform), ...(registry ? { registry } : {}) }) : null;
+  const loadManaged = () => loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform), ...(registry ? { registry } : {}) });
+  // Replaced when IT's configuration changes (watchConfig below).
+  let effective = CONFIG_FILE === undefined ? await loadManaged() : null;
   const config = effective ? agentConfigFrom(effective, app.getPath('userData')) : readAgentConfig(CONFIG_FILE ?? '');
-  const { agent } = createAgent(config, effective ? { posturePolicy: posturePolicyFrom(effective) } : {});
+  const posturePolicy = () => (effective ? posturePolicyFrom(effective) : defaultPosturePolicy());
+  const { agent, log } = createAgent(config, { posturePolicy: posturePolicy() });
   const locale: Locale = app.getLocale().toLowerCase().startsWith('de') ? 'de' : 'en';
   let allowQuit = effective ? effective.settings.allowQuit?.value === true : true;
   let managedSettings = effective ? managedKeys(effective) : [];
@@ -62,9 +71,7 @@ void app.whenReady().then(async () => {
   const saveBundle = async (): Promise<IpcResult> => {
     const target = await dialog.showSaveDialog({ defaultPath: join(app.getPath('desktop'), 'device-trust-support.json') });
     if (target.canceled || !target.filePath) return { ok: false, error: { code: 'CANCELLED', message: 'Not saved.' } };
-    const policy = defaultPosturePolicy();
-    const run = await livePosture(policy);
-    await writeSupportBundle(target.filePath, createSupportBundle({ agent: { name: AGENT_NAME, version: AGENT_VERSION }, arch: arch(), policy, report: run.report, records: run.records, now: new Date() }));
+    await saveLivePostureBundle(target.filePath, posturePolicy());
     return { ok: true, detail: target.filePath };
   };
 
@@ -134,12 +141,13 @@ void app.whenReady().then(async () => {
     deviceId: () => agent.state().deviceId,
     settings: () => ({ mode: setting('updateMode', 'automatic'), channel: setting('updateChannel', 'stable'), pinnedVersion: setting<string | null>('updatePinnedVersion', null), hold: setting('updateHold', false) }),
     feedUrl: setting<string | null>('updateFeedUrl', null),
-    log: { info: () => undefined, warn: (event, fields) => console.warn(event, fields) },
+    log,
   });
   if (effective) {
     // IT's changes apply without a restart (the agent's service and cadence at its next start).
     const folders = platform === 'linux' ? [LINUX_POLICY_DIR] : platform === 'darwin' ? [dirname(MACOS_MANAGED_PREFERENCES)] : [];
-    watchConfig(folders, () => loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform), ...(registry ? { registry } : {}) }), (next) => {
+    watchConfig(folders, loadManaged, (next) => {
+      effective = next;
       allowQuit = next.settings.allowQuit?.value === true;
       managedSettings = managedKeys(next);
       refresh();
@@ -168,7 +176,9 @@ void app.whenReady().then(async () => {
     return { ok: true } satisfies IpcResult;
   });
 
-  app.on('second-instance', openStatus);
+  app.on('second-instance', (_event, argv) => {
+    if (!argv.includes(HIDDEN)) openStatus();
+  });
   app.on('window-all-closed', () => undefined); // the tray keeps running
   void agent.start();
 });

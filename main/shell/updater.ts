@@ -3,9 +3,12 @@
 // fails its checksum or signature leaves the running version in place and is reported.
 import { app, powerMonitor } from 'electron';
 import electronUpdater from 'electron-updater';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { AgentLog } from '../agent/agent.js';
+import { checkDownloadedUpdate } from '../update/update-feed.js';
 import type { InstallType, UpdateSettings } from '../update/update-policy.js';
-import { decideUpdate } from '../update/update-policy.js';
+import { decideUpdate, whyNoUpdates } from '../update/update-policy.js';
 
 const { autoUpdater } = electronUpdater;
 
@@ -13,6 +16,9 @@ export function startUpdater(options: { installType: InstallType; deviceId: () =
   autoUpdater.autoDownload = false;
   autoUpdater.autoInstallOnAppQuit = false; // our policy decides, on quit included
   autoUpdater.allowDowngrade = false;
+  // Staged rollout is decided once, by decideUpdate (a bucket stable per device and version);
+  // electron-updater's own draw would filter the same percentage a second time.
+  autoUpdater.isUserWithinRollout = () => true;
   autoUpdater.allowPrerelease = options.settings().channel === 'beta';
   if (options.feedUrl) autoUpdater.setFeedURL({ provider: 'generic', url: options.feedUrl, channel: options.settings().channel === 'beta' ? 'beta' : 'latest' });
   let downloaded: string | null = null;
@@ -37,8 +43,16 @@ export function startUpdater(options: { installType: InstallType; deviceId: () =
     act(false);
   });
   autoUpdater.on('update-downloaded', (info) => {
-    downloaded = info.version;
-    act(false);
+    // Checked again here, against the feed, before it may be installed.
+    void readFile(info.downloadedFile).then(
+      (bytes) => {
+        const check = checkDownloadedUpdate(info.files, basename(info.downloadedFile), bytes);
+        if (!check.ok) return options.log.warn('update-refused', { reason: check.reason, kept: app.getVersion() });
+        downloaded = info.version;
+        act(false);
+      },
+      (e: unknown) => options.log.warn('update-refused', { reason: `The downloaded update cannot be read: ${(e as Error).message}`, kept: app.getVersion() }),
+    );
   });
   // A checksum or signature failure: electron-updater discards the file; we say why.
   autoUpdater.on('error', (e) => options.log.warn('update-failed', { message: e.message, kept: app.getVersion() }));
@@ -47,7 +61,8 @@ export function startUpdater(options: { installType: InstallType; deviceId: () =
   });
 
   const check = (): void => {
-    if (decide(false).action === 'none' && offered === null && options.settings().mode === 'off') return;
+    const off = whyNoUpdates(options.installType, options.settings());
+    if (off !== null) return options.log.info('update-check-skipped', { reason: off });
     void autoUpdater.checkForUpdates().catch((e: unknown) => options.log.warn('update-check-failed', { message: (e as Error).message }));
   };
   const timer = setInterval(check, 4 * 3600_000);

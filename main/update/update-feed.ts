@@ -49,3 +49,15 @@ export function checkDownload(file: FeedFile, bytes: Uint8Array): DownloadCheck 
   if (digest !== file.sha512) return { ok: false, reason: `The update ${file.url} does not match its checksum: corrupt or tampered. The running version stays.` };
   return { ok: true };
 }
+
+/**
+ * The file electron-updater downloaded, checked against its entry in the feed before it may
+ * be installed (electron-updater names the file after the entry's url; it checks the
+ * SHA-512 too, and this check does not depend on that). An entry without a size is
+ * checked by its SHA-512 alone.
+ */
+export function checkDownloadedUpdate(files: readonly { url: string; sha512: string; size?: number }[], downloadedName: string, bytes: Uint8Array): DownloadCheck {
+  const entry = files.find((f) => f.url.split('/').pop() === downloadedName);
+  if (!entry) return { ok: false, reason: `The update ${downloadedName} is not listed in the feed. The running version stays.` };
+  return checkDownload({ url: entry.url, sha512: entry.sha512, size: entry.size ?? bytes.length }, bytes);
+}

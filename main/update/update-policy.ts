@@ -60,13 +60,20 @@ export function rolloutBucket(deviceId: string, version: string): number {
   return createHash('sha256').update(`${deviceId}:${version}`).digest().readUInt32BE(0) % 100;
 }
 
+/** Why this device does not look for updates at all, or null when it does. */
+export function whyNoUpdates(installType: InstallType, settings: UpdateSettings): string | null {
+  if (!SELF_UPDATING.includes(installType)) {
+    return installType === 'development' ? 'A development build does not update itself.' : `A ${installType.toUpperCase()} install is updated by the MDM that deployed it.`;
+  }
+  if (settings.mode === 'off') return 'Updates are turned off by your organisation.';
+  if (settings.hold) return 'Your organisation holds updates for now.';
+  return null;
+}
+
 export function decideUpdate(context: UpdateContext, feed: UpdateFeed | null, downloaded: string | null): UpdateDecision {
   const { settings } = context;
-  if (!SELF_UPDATING.includes(context.installType)) {
-    return { action: 'none', reason: context.installType === 'development' ? 'A development build does not update itself.' : `A ${context.installType.toUpperCase()} install is updated by the MDM that deployed it.` };
-  }
-  if (settings.mode === 'off') return { action: 'none', reason: 'Updates are turned off by your organisation.' };
-  if (settings.hold) return { action: 'none', reason: 'Your organisation holds updates for now.' };
+  const off = whyNoUpdates(context.installType, settings);
+  if (off !== null) return { action: 'none', reason: off };
   if (!feed) return { action: 'none', reason: 'No update information yet.' };
   const target = feed.version;
   if (settings.pinnedVersion !== null && target !== settings.pinnedVersion) {

@@ -63,7 +63,8 @@ test('the LaunchAgent and the entitlements parse as property lists (ours, Python
 
 test('the pkg and deb/rpm scripts are valid shell and executable', () => {
   for (const script of ['build/mac/pkg-scripts/postinstall', 'build/linux/after-install.sh', 'build/linux/after-remove.sh']) {
-    execFileSync('sh', ['-n', join(ROOT, script)]);
+    const shell = readFileSync(join(ROOT, script), 'utf8').startsWith('#!/bin/bash') ? 'bash' : 'sh';
+    execFileSync(shell, ['-n', join(ROOT, script)]);
     assert.ok((statSync(join(ROOT, script)).mode & 0o111) !== 0, `${script} is executable`);
   }
 });
@@ -75,7 +76,6 @@ test('the application icon is a 512 px PNG generated with the tray icons', () =>
 });
 
 test('the MSI gets a per-machine run-at-login value through the msiProjectCreated hook', async () => {
-  const require = createRequire(import.meta.url);
   const hook = require(join(ROOT, 'build/win/msi-project-created.cjs')) as { addRunAtLogin: (wxs: string) => string };
   const template = readFileSync(require.resolve('app-builder-lib/templates/msi/template.xml'), 'utf8');
   const out = hook.addRunAtLogin(template);
@@ -85,4 +85,38 @@ test('the MSI gets a per-machine run-at-login value through the msiProjectCreate
   assert.throws(() => hook.addRunAtLogin('<Wix/>'), /template changed/);
   assert.equal(config.msiProjectCreated, 'build/win/msi-project-created.cjs');
   await Promise.resolve();
+});
+
+const require = createRequire(import.meta.url);
+
+test('the deb/rpm scripts keep electron-builder\'s own steps (link, chrome-sandbox, AppArmor), which ours replace', () => {
+  for (const [ours, theirs] of [['build/linux/after-install.sh', 'after-install.tpl'], ['build/linux/after-remove.sh', 'after-remove.tpl']] as const) {
+    const script = readFileSync(join(ROOT, ours), 'utf8');
+    const template = readFileSync(require.resolve(`app-builder-lib/templates/linux/${theirs}`), 'utf8');
+    const body = template.split('\n').slice(1).join('\n').trim(); // without its #! line
+    assert.ok(script.includes(body), `${ours} starts from electron-builder's ${theirs}; copy the new template in`);
+  }
+});
+
+test('deb and rpm depends add to electron-builder\'s defaults (setting depends replaces them)', () => {
+  const fpm = require('app-builder-lib/out/targets/FpmTarget.js') as { default: { prototype: { getDefaultDepends(this: unknown, target: string): string[] } } };
+  for (const target of ['deb', 'rpm']) {
+    const defaults = fpm.default.prototype.getDefaultDepends.call({}, target);
+    const ours = (config[target] as { depends?: string[] } | undefined)?.depends ?? [];
+    assert.ok(defaults.length > 0);
+    assert.deepEqual(defaults.filter((d) => !ours.includes(d)), [], `${target} depends lacks electron-builder's defaults`);
+  }
+});
+
+test('every file an install script copies out of the app\'s resources is packaged there (extraResources)', () => {
+  for (const [script, platform] of [['build/linux/after-install.sh', 'linux'], ['build/mac/pkg-scripts/postinstall', 'mac']] as const) {
+    const text = readFileSync(join(ROOT, script), 'utf8');
+    const wanted = [...text.matchAll(/[Rr]esources\/(build\/[\w./-]+)/g)].map((m) => m[1]);
+    assert.ok(wanted.length > 0, `${script} copies something from resources`);
+    const packaged = ((config[platform] as { extraResources?: { from: string; to: string }[] } | undefined)?.extraResources ?? []).map((r) => r.to);
+    for (const file of wanted) {
+      assert.ok(packaged.includes(file ?? ''), `${script} needs ${file} in ${platform}.extraResources`);
+      statSync(join(ROOT, file ?? ''));
+    }
+  }
 });

@@ -132,6 +132,29 @@ test('offline: the last token is kept with an honest message; when the service i
   }
 });
 
+test('a service that no longer knows the device (rebuilt with an empty database): the agent enrols again by itself', async () => {
+  const svc = await startTestService();
+  services.push(svc);
+  const port = Number(new URL(svc.url).port);
+  const { agent, states } = makeAgent(svc, scriptedPosture(HEALTHY_LINUX));
+  await agent.start();
+  try {
+    const first = agent.currentToken();
+    assert.ok(first);
+    await svc.close();
+    const rebuilt = await startTestService({ port }); // a new database, a new device CA
+    services.push(rebuilt);
+    await agent.checkNow();
+    const back = await waitFor(agent, (s) => s.state === 'compliant' && agent.currentToken()?.token !== first.token, 10_000);
+    assert.equal(back.tier, 'full');
+    assert.ok(states.some((s) => s.state === 'enrolling' && /must register again/.test(s.reason)), 'it said it registers again');
+    const { devices } = (await (await rebuilt.admin('GET', '/v1/admin/devices')).json()) as { devices: { id: string }[] };
+    assert.ok(devices.some((d) => d.id === back.deviceId), 'the rebuilt service knows the device now');
+  } finally {
+    agent.stop();
+  }
+});
+
 test('offline past the token\'s expiry: no token, and the state says access has ended', async () => {
   const svc = await startTestService();
   services.push(svc);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { detectInstallType } from '../../../main/update/install-type.js';
-import { checkDownload, parseUpdateFeed } from '../../../main/update/update-feed.js';
+import { checkDownload, checkDownloadedUpdate, parseUpdateFeed } from '../../../main/update/update-feed.js';
 import type { UpdateContext } from '../../../main/update/update-policy.js';
 import { compareVersions, decideUpdate, rolloutBucket } from '../../../main/update/update-policy.js';
 import { FIXTURES } from '../../kit/probe-records.js';
@@ -44,6 +44,17 @@ test('a download is used only when size and SHA-512 match: a tampered or truncat
   assert.equal(tampered.ok, false);
   assert.match(tampered.ok ? '' : tampered.reason, /does not match its checksum: corrupt or tampered\. The running version stays\./);
   assert.equal(checkDownload(file, Buffer.from('installer')).ok, false);
+});
+
+test('the file electron-updater downloaded is found in the feed by its name and checked before install', () => {
+  const file = feed.files[0];
+  assert.ok(file);
+  assert.deepEqual(checkDownloadedUpdate(feed.files, file.url, Buffer.from('installer-v2')), { ok: true });
+  assert.equal(checkDownloadedUpdate(feed.files, file.url, Buffer.from('installer-v3')).ok, false);
+  const sizeless = feed.files.map(({ url, sha512 }) => ({ url, sha512 }));
+  assert.equal(checkDownloadedUpdate(sizeless, file.url, Buffer.from('installer-v3')).ok, false, 'no size: the SHA-512 still decides');
+  const unknown = checkDownloadedUpdate(feed.files, 'other-setup.exe', Buffer.from('installer-v2'));
+  assert.match(unknown.ok ? '' : unknown.reason, /not listed in the feed\. The running version stays\./);
 });
 
 test('download, then install only on quit or when idle in the quiet hours: never mid-task', () => {
