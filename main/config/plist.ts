@@ -6,7 +6,13 @@ export type PlistValue = string | number | boolean | Date | Uint8Array | PlistVa
 export function parsePlist(data: Uint8Array): PlistValue {
   const magic = new TextDecoder('latin1').decode(data.subarray(0, 8));
   if (magic === 'bplist00') return parseBinaryPlist(data);
-  return parseXmlPlist(new TextDecoder('utf-8', { fatal: true }).decode(data));
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch (e) {
+    throw new Error('the property list is neither binary (bplist00) nor UTF-8 XML', { cause: e });
+  }
+  return parseXmlPlist(text);
 }
 
 // ---- XML ----

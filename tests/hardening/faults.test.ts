@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
 import { startTestService } from '../kit/service.js';
+import type { TestService } from '../kit/service.js';
 
 async function attestOnce(url: string, device: FakeDevice): Promise<{ status: number; code?: string; id?: string; retryAfter?: string | null }> {
   const nonceRes = await post(`${url}/v1/nonce`, { deviceId: device.deviceId });
@@ -60,10 +61,11 @@ test('SQLite locked by another process: 503 with Retry-After while it lasts, the
 test('disk full under the SQLite database: 503 while full, no answered attestation lost, recovery after space returns', { timeout: 60_000 }, async () => {
   const mount = mkdtempSync(join(tmpdir(), 'dta-full-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]);
-  const dataDir = join(mount, 'svc');
-  mkdirSync(dataDir);
-  const svc = await startTestService({ dataDir });
+  let svc: TestService | undefined;
   try {
+    const dataDir = join(mount, 'svc');
+    mkdirSync(dataDir);
+    svc = await startTestService({ dataDir });
     const devices = await Promise.all(Array.from({ length: 5 }, () => FakeDevice.create()));
     for (const d of devices) await d.enrol(svc.url, svc.enrolmentSecret);
     const answered: string[] = [];
@@ -92,7 +94,8 @@ test('disk full under the SQLite database: 503 while full, no answered attestati
     for (const id of answered) assert.ok(ids.includes(id), `answered ${id} is audited`);
     assert.equal((await fetch(`${svc.url}/healthz`)).status, 200);
   } finally {
-    await svc.close().catch(() => undefined);
+    await svc?.close().catch(() => undefined);
     execFileSync('umount', [mount]);
+    rmSync(mount, { recursive: true, force: true });
   }
 });

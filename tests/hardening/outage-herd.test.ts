@@ -3,7 +3,7 @@
 // restarted on the same database and port; their returns are spread over the backoff window.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -22,10 +22,11 @@ test(`${AGENTS} agents survive an outage and return spread out, not all at once`
   const svc = await startTestService();
   const port = Number(new URL(svc.url).port);
   const keystore = createKeytarKeystore(`org.devicetrust.agent.herd-${process.pid}`);
+  const herdDir = mkdtempSync(join(tmpdir(), 'dta-herd-')); // one folder for the fleet, removed at the end
   const posture = { run: () => Promise.resolve(postureReport('linux', HEALTHY_LINUX)) };
   const agents = Array.from({ length: AGENTS }, () => {
     const deviceId = randomBytes(16).toString('hex');
-    const dataDir = mkdtempSync(join(tmpdir(), 'dta-herd-'));
+    const dataDir = join(herdDir, deviceId);
     return new Agent({
       loadIdentity: () => DeviceIdentity.load({ deviceId, keystore, dataDir, now: () => new Date() }),
       posture,
@@ -76,5 +77,6 @@ test(`${AGENTS} agents survive an outage and return spread out, not all at once`
   } finally {
     for (const a of agents) a.stop();
     await again?.close();
+    rmSync(herdDir, { recursive: true, force: true });
   }
 });

@@ -1,7 +1,7 @@
 // A PostgreSQL server of the test's own (Debian's binaries, a temporary cluster, a free
 // port), so a test can restart it without disturbing the shared server other tests use.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -29,6 +29,9 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     restart: () => ctl('restart'),
-    stop: () => ctl('stop'),
+    stop: () => {
+      ctl('stop');
+      rmSync(dir, { recursive: true, force: true }); // the cluster is ~50 MB
+    },
   };
 }

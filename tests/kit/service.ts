@@ -2,7 +2,7 @@
 // SQLite file, or a fresh database on the PostgreSQL server that .ci/run starts
 // (DTA_TEST_PG_URL).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -99,6 +99,7 @@ export async function startTestService(options: { database?: TestDatabase; polic
     async close() {
       await running.close();
       await dropPg?.();
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true }); // ours, not a caller's
     },
   };
 }

@@ -27,6 +27,17 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
     const verify = async (device: FakeDevice, token: string, requiredTier: 'full' | 'limited' = 'full') =>
       verifier.verifyRequest({ method: 'GET', url: RESOURCE, authorization: `DPoP ${token}`, dpop: await device.dpop('GET', RESOURCE, token), requiredTier });
 
+    /** The verifier's decision once the status list has caught up (it polls), within 5 s. */
+    const verifyWhenDenied = async (device: FakeDevice, token: string) => {
+      const started = Date.now();
+      let decision = await verify(device, token);
+      while (decision.allow && Date.now() - started < 5000) {
+        await new Promise((r) => setTimeout(r, 100));
+        decision = await verify(device, token);
+      }
+      return decision;
+    };
+
     test('a device enrols with the MDM secret, attests, and its token and proof are accepted', async () => {
       const device = await FakeDevice.create();
       const enrol = await device.enrol(svc.url, svc.enrolmentSecret);
@@ -71,12 +82,7 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
       const drifted = await device.attest(svc.url, { ...HEALTHY_LINUX, firewall: 'fail' });
       assert.equal(drifted.body.tier, 'none');
       assert.ok(drifted.body.reasons.some((r) => /firewall/.test(r)));
-      const started = Date.now();
-      let decision = await verify(device, good.body.token);
-      while (decision.allow && Date.now() - started < 5000) {
-        await new Promise((r) => setTimeout(r, 100));
-        decision = await verify(device, good.body.token);
-      }
+      const decision = await verifyWhenDenied(device, good.body.token);
       assert.equal(decision.allow ? 'allowed' : decision.code, 'STATUS_INVALID');
       const lower = await verify(device, drifted.body.token, 'limited');
       assert.equal(lower.allow ? 'allowed' : lower.code, 'TIER_INSUFFICIENT');
@@ -99,8 +105,7 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
       await device.enrol(svc.url, svc.enrolmentSecret);
       const { body } = await device.attest(svc.url);
       assert.equal((await svc.admin('POST', `/v1/admin/devices/${device.deviceId}/disable`)).status, 204);
-      await new Promise((r) => setTimeout(r, 400));
-      const decision = await verify(device, body.token);
+      const decision = await verifyWhenDenied(device, body.token);
       assert.equal(decision.allow ? 'allowed' : decision.code, 'STATUS_SUSPENDED');
       const refused = await device.attest(svc.url);
       assert.equal(refused.status, 403);
@@ -114,8 +119,7 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
       await device.enrol(svc.url, svc.enrolmentSecret);
       const { body } = await device.attest(svc.url);
       assert.equal((await svc.admin('POST', `/v1/admin/devices/${device.deviceId}/revoke`)).status, 204);
-      await new Promise((r) => setTimeout(r, 400));
-      const decision = await verify(device, body.token);
+      const decision = await verifyWhenDenied(device, body.token);
       assert.equal(decision.allow ? 'allowed' : decision.code, 'STATUS_INVALID');
       assert.equal((await device.attest(svc.url)).body.error?.code, 'DEVICE_REVOKED');
       const again = await device.enrol(svc.url, svc.enrolmentSecret);

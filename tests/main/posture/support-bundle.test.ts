@@ -17,7 +17,8 @@ test('a live run on this machine, written as a bundle and replayed, gives the sa
   const policy = defaultPosturePolicy();
   const { report, records } = await livePosture(policy);
   assert.equal(report.platform, 'linux');
-  assert.ok(report.durationMs < 1000, `the live run took ${report.durationMs} ms`);
+  // A sanity bound, loose for a loaded CI machine; bench/posture measures the speed.
+  assert.ok(report.durationMs < 10_000, `the live run took ${report.durationMs} ms`);
   assert.ok(records.length >= report.checks.length, 'every probe is recorded');
   const path = join(dir, 'live.json');
   await writeSupportBundle(path, createSupportBundle({ agent: { name: 'dta', version: 'test' }, arch: 'x64', policy, report, records, now: new Date() }));
