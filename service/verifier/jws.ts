@@ -1,17 +1,19 @@
 // Strict JWS checks shared by tokens, proofs and the status list: ES256 only, the exact
 // typ, no header parameters that would let the token choose its own key (jku, x5u, jwk
 // where not expected, crit).
-import { verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { CompactParts } from '../../common/jws-compact.js';
 import { splitCompact } from '../../common/jws-compact.js';
+import { verifyEs256 } from '../crypto/es256.js';
 import { deny } from './errors.js';
 
+/** Tokens and proofs are small; the status list (a signed bitmap) may be larger. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
-export function parseJws(token: string, typ: string, allowedHeader: readonly string[]): CompactParts {
+export function parseJws(token: string, typ: string, allowedHeader: readonly string[], maxLength = MAX_TOKEN_LENGTH): CompactParts {
   let parts: CompactParts;
   try {
-    parts = splitCompact(token, MAX_TOKEN_LENGTH);
+    parts = splitCompact(token, maxLength);
   } catch (e) {
     deny('TOKEN_MALFORMED', `The token is malformed: ${(e as Error).message}.`);
   }
@@ -25,6 +27,5 @@ export function parseJws(token: string, typ: string, allowedHeader: readonly str
 }
 
 export function signatureValid(parts: CompactParts, key: KeyObject): boolean {
-  if (parts.signature.length !== 64) return false;
-  return verify('sha256', Buffer.from(parts.signingInput), { key, dsaEncoding: 'ieee-p1363' }, parts.signature);
+  return verifyEs256(parts.signingInput, parts.signature, key);
 }

@@ -18,8 +18,27 @@ export interface MiddlewareOptions {
 }
 
 export function deviceTrustMiddleware(options: MiddlewareOptions) {
+  // publicOrigin may be known only once the server listens (a getter): read it per request,
+  // parse it once per value.
+  let parsedFrom: string | undefined;
+  let origin = '';
+  const ourOrigin = (): string => {
+    if (parsedFrom !== options.publicOrigin) {
+      origin = new URL(options.publicOrigin).origin;
+      parsedFrom = options.publicOrigin;
+    }
+    return origin;
+  };
   return (req: DeviceTrustRequest, res: ServerResponse, next: (err?: unknown) => void): void => {
-    const url = new URL(req.url ?? '/', options.publicOrigin).toString();
+    // The proof is bound to this URL, so it is built from our own origin and the request's
+    // path only: an absolute-form or "//host" target would otherwise pick another host.
+    const target = req.url ?? '/';
+    if (!target.startsWith('/') || target.startsWith('//')) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'REQUEST_TARGET_INVALID', message: 'The request target must be a path.' } }));
+      return;
+    }
+    const url = `${ourOrigin()}${target}`;
     options.verifier
       .verifyRequest({
         method: req.method ?? 'GET',

@@ -3,7 +3,8 @@
 // `maxStaleMs` and cannot be refreshed, tokens are denied (STATUS_UNAVAILABLE).
 import { inflateSync } from 'node:zlib';
 import { STATUS_LIST_TYP } from '../../common/attestation.js';
-import { deny, VerifierDenial } from './errors.js';
+import { MAX_JWS_LENGTH } from '../../common/jws-compact.js';
+import { deny } from './errors.js';
 import { parseJws, signatureValid } from './jws.js';
 import type { KeySource } from './remote-keys.js';
 
@@ -32,6 +33,7 @@ export function createStatusListClient(options: StatusListClientOptions): Status
   let bits = 2;
   let bytes: Buffer | undefined;
   let fetchedAt = -Infinity;
+  let issuedAt = -Infinity; // of the list in use: an older one (a replay) is not taken
   let inflight: Promise<void> | undefined;
 
   const refresh = (): Promise<void> => {
@@ -40,17 +42,19 @@ export function createStatusListClient(options: StatusListClientOptions): Status
         const res = await doFetch(options.url, { signal: AbortSignal.timeout(5000) });
         if (!res.ok) return;
         const jwt = await res.text();
-        const parts = parseJws(jwt, STATUS_LIST_TYP, ['alg', 'typ', 'kid']);
+        // A list with thousands of withdrawn tokens outgrows a token's size limit.
+        const parts = parseJws(jwt, STATUS_LIST_TYP, ['alg', 'typ', 'kid'], MAX_JWS_LENGTH);
         const kid = parts.header.kid;
         if (typeof kid !== 'string' || !signatureValid(parts, await options.keys.get(kid))) return;
-        const claims = parts.payload as { sub?: unknown; status_list?: { bits?: unknown; lst?: unknown }; exp?: unknown };
+        const claims = parts.payload as { sub?: unknown; status_list?: { bits?: unknown; lst?: unknown }; exp?: unknown; iat?: unknown };
         if (claims.sub !== options.url || typeof claims.status_list?.lst !== 'string' || ![1, 2, 4, 8].includes(Number(claims.status_list.bits))) return;
-        if (typeof claims.exp === 'number' && claims.exp * 1000 < now()) return;
+        if (typeof claims.exp !== 'number' || claims.exp * 1000 < now()) return;
+        if (typeof claims.iat !== 'number' || claims.iat < issuedAt) return;
         bytes = inflateSync(Buffer.from(claims.status_list.lst, 'base64url'), { maxOutputLength: 16 * 1024 * 1024 });
         bits = Number(claims.status_list.bits);
+        issuedAt = claims.iat;
         fetchedAt = now();
-      } catch (e) {
-        if (!(e instanceof VerifierDenial) && !(e instanceof Error)) throw e;
+      } catch {
         // unreachable or invalid: keep the last good list until it is too old
       } finally {
         inflight = undefined;
@@ -72,7 +76,7 @@ export function createStatusListClient(options: StatusListClientOptions): Status
       if (bytes === undefined || now() - fetchedAt > maxStaleMs) deny('STATUS_UNAVAILABLE', 'The device status list could not be refreshed; access is refused until it can.');
       const bit = index * bits;
       const byte = bytes[bit >> 3];
-      if (byte === undefined) return 0; // beyond the list: never marked
+      if (byte === undefined) deny('STATUS_UNAVAILABLE', 'The token points beyond the device status list.'); // the service's list has a fixed capacity
       return (byte >> (bit & 7)) & ((1 << bits) - 1);
     },
   };

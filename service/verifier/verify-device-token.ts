@@ -58,6 +58,7 @@ export function createTokenVerifier(keys: KeySource, statusList: StatusListClien
         const status = await statusList.status(claims.status.status_list.uri, claims.status.status_list.idx);
         if (status === 1) deny('STATUS_INVALID', 'The device trust service withdrew this token (the device drifted, or was revoked).');
         if (status === 2) deny('STATUS_SUSPENDED', 'The device trust service suspended this device.');
+        if (status !== 0) deny('STATUS_INVALID', `The device status list marks this token with an unknown status (${status}).`);
       }
       return claims;
     },

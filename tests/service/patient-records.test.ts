@@ -1,5 +1,6 @@
 // The example access service accepts a healthy device's token and refuses the rest.
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { startPatientRecords } from '../../examples/patient-records/server.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
@@ -39,4 +40,24 @@ test('a full device reads a patient record; a limited one only the schedule; no 
   const anonymous = await fetch(`${app.url}/patients/42`);
   assert.equal(anonymous.status, 401);
   assert.match(anonymous.headers.get('www-authenticate') ?? '', /^DPoP/);
+});
+
+test('a token and proof made for another access service cannot be replayed here through an absolute or "//host" request target', async () => {
+  const device = await FakeDevice.create();
+  await device.enrol(svc.url, svc.enrolmentSecret);
+  const { body } = await device.attest(svc.url);
+  const elsewhere = 'http://other-service.example/patients/42';
+  const proof = await device.dpop('GET', elsewhere, body.token);
+  const { port } = new URL(app.url);
+  for (const target of [elsewhere, '//other-service.example/patients/42']) {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: target, headers: { authorization: `DPoP ${body.token}`, dpop: proof } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 400, `${target} is refused`);
+  }
 });
