@@ -1,7 +1,7 @@
 // `dta agent` (headless, as a service or daemon) and `dta token` (for native clients).
 import { parseArgs } from 'node:util';
 import type { AgentState } from '../../common/agent-state.js';
-import { AgentError } from '../../common/errors.js';
+import { AGENT_ERROR_CODES, AgentError } from '../../common/errors.js';
 import { createAgent, readAgentConfig } from './create-agent.js';
 import { startTokenEndpoint } from './token-endpoint.js';
 
@@ -38,8 +38,13 @@ export async function tokenCommand(args: readonly string[], io: AgentIo): Promis
   const { agent } = createAgent(readAgentConfig(values.config));
   await agent.checkNow();
   const state = agent.state();
-  if (state.state === 'error' || state.state === 'enrolling') throw new AgentError('SERVICE_REFUSED', `No token: ${state.reason}`);
-  const issued = await agent.tokenFor(values.audience, values.nonce);
+  // The check just attested: its token serves unless the client needs one bound to an audience or nonce.
+  const current = values.audience === undefined && values.nonce === undefined ? agent.currentToken() : null;
+  if (current === null && (state.state === 'error' || state.state === 'enrolling' || state.state === 'offline')) {
+    const code = AGENT_ERROR_CODES.find((c) => c === state.errorCode) ?? (state.state === 'offline' ? 'SERVICE_UNREACHABLE' : 'SERVICE_REFUSED');
+    throw new AgentError(code, `No token: ${state.reason}`);
+  }
+  const issued = current ?? (await agent.tokenFor(values.audience, values.nonce));
   const dpop = values.htm !== undefined && values.htu !== undefined ? await agent.proofFor(values.htm, values.htu, issued.token) : undefined;
   agent.stop();
   io.out(`${JSON.stringify({ token: issued.token, expiresAt: issued.expiresAt.toISOString(), tier: issued.tier, ...(dpop ? { dpop } : {}) }, null, 2)}\n`);

@@ -75,15 +75,14 @@ export async function readMacManagedPreferences(root = '', path = MACOS_MANAGED_
 export function readWindowsPolicies(registry: RegistrySource): LayerResult {
   const layers: ConfigLayer[] = [];
   for (const key of WINDOWS_POLICY_KEYS) {
-    const values = registry.values(key);
-    if (values === null) continue;
     const out: Record<string, unknown> = {};
-    for (const [name, v] of values) out[name] = v.type === 'multi_sz' ? v.value : v.value;
+    for (const [name, v] of registry.values(key) ?? []) out[name] = v.value;
+    // A GPO that sets only a list leaves the key itself without values: read the subkeys anyway.
     for (const spec of MANAGED_SETTINGS.filter((s) => s.type === 'string-list')) {
       const sub = registry.values(`${key}\\${spec.key}`);
-      if (sub !== null) out[spec.key] = [...sub.entries()].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, v]) => String(v.value));
+      if (sub !== null && sub.size > 0) out[spec.key] = [...sub.entries()].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, v]) => String(v.value));
     }
-    layers.push({ source: key, managed: true, values: out });
+    if (Object.keys(out).length > 0) layers.push({ source: key, managed: true, values: out });
   }
   return { layers, problems: [] };
 }

@@ -21,9 +21,8 @@ async function attestOnce(url: string, device: FakeDevice): Promise<{ status: nu
   return { status: res.status, retryAfter: res.headers.get('retry-after'), ...(body.error ? { code: body.error.code } : {}), ...(body.attestationId ? { id: body.attestationId } : {}) };
 }
 
-async function auditedIds(svc: Awaited<ReturnType<typeof startTestService>>): Promise<string[]> {
-  const text = await (await svc.admin('GET', '/v1/admin/audit?limit=10000')).text();
-  return text.trim().split('\n').map((l) => JSON.parse(l) as { action: string; outcome: string; attestationId: string | null }).filter((r) => r.action === 'attest' && r.outcome === 'ok').map((r) => r.attestationId ?? '');
+async function auditedIds(svc: TestService): Promise<string[]> {
+  return (await svc.audit()).filter((r) => r.action === 'attest' && r.outcome === 'ok').map((r) => r.attestationId ?? '');
 }
 
 test('SQLite locked by another process: 503 with Retry-After while it lasts, then recovery', { timeout: 60_000 }, async () => {

@@ -10,6 +10,7 @@ import { freePort } from './ports.js';
 import type { RunningService } from '../../service/create-service.js';
 import { createService } from '../../service/create-service.js';
 import { openPolicyFile } from '../../service/policy/load-policy.js';
+import type { AuditRecord } from '../../service/audit-log.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
 
 export type TestDatabase = 'sqlite' | 'postgres';
@@ -22,6 +23,8 @@ export interface TestService {
   readonly policyPath: string;
   readonly dataDir: string;
   admin(method: string, path: string): Promise<Response>;
+  /** The audit log as IT exports it (JSON lines), parsed. */
+  audit(): Promise<AuditRecord[]>;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,18 @@ function testPgUrl(fromEnv: string | undefined): string {
   // DNS lookup of "base"; say what is wrong instead.
   if (!/^postgres(ql)?:\/\/\S+$/.test(url)) throw new Error(`DTA_TEST_PG_URL is not a postgres:// URL: ${JSON.stringify(url)}`);
   return url;
+}
+
+/** The whole audit export of a service at `url` (a spawned one too), page by page, parsed. */
+export async function readAudit(url: string, adminToken: string): Promise<AuditRecord[]> {
+  const all: AuditRecord[] = [];
+  for (;;) {
+    const res = await fetch(`${url}/v1/admin/audit?after=${all.at(-1)?.id ?? 0}&limit=10000`, { headers: { authorization: `Bearer ${adminToken}` } });
+    if (res.status !== 200) throw new Error(`the audit export answered ${res.status}`);
+    const page = (await res.text()).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as AuditRecord);
+    all.push(...page);
+    if (page.length < 10_000) return all;
+  }
 }
 
 export async function createPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -96,6 +111,7 @@ export async function startTestService(options: { database?: TestDatabase; polic
     policyPath,
     dataDir,
     admin: (method, path) => fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${adminToken}` } }),
+    audit: () => readAudit(url, adminToken),
     async close() {
       await running.close();
       await dropPg?.();

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { initServiceDir } from '../../service/config.js';
 import { freePort, waitReady } from '../kit/ports.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
+import { readAudit } from '../kit/service.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -62,10 +63,7 @@ test('SIGKILL during a burst of attestations loses no answered attestation and d
 
   child = await start(init.configPath, url);
   try {
-    const audit = (await (await fetch(`${url}/v1/admin/audit?limit=10000`, { headers: { authorization: `Bearer ${adminToken}` } })).text())
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { action: string; outcome: string; attestationId: string | null; details: { jti?: string } });
+    const audit = (await readAudit(url, adminToken)).map((r) => ({ ...r, details: r.details as { jti?: string } }));
     const okAttests = audit.filter((r) => r.action === 'attest' && r.outcome === 'ok');
     const ids = okAttests.map((r) => r.attestationId);
     for (const a of answered) assert.ok(ids.includes(a.id), `answered attestation ${a.id} is in the audit log`);

@@ -88,6 +88,14 @@ test('Windows: the GPO registry export (UTF-16) gives HKLM values, the list subk
   assert.throws(() => parseRegExport('not a registry file'), /not a registry export/);
 });
 
+test('Windows: a GPO that sets only a list (the policy key itself has no values) is still read', () => {
+  // What the live reader (registry-js) gives for such a GPO: nothing for the key, the list in its subkey.
+  const keys = new Map([['HKEY_LOCAL_MACHINE\\Software\\Policies\\DeviceTrust\\Agent\\allowedOrigins', new Map([['1', { type: 'sz' as const, value: 'https://ehr.hospital.example=ehr' }]])]]);
+  const { layers } = readWindowsPolicies({ values: (key) => keys.get(key) ?? null });
+  assert.equal(layers.length, 1, 'HKLM only; HKCU has nothing');
+  assert.deepEqual(resolveConfig(layers).settings.allowedOrigins, { value: ['https://ehr.hospital.example=ehr'], source: 'HKEY_LOCAL_MACHINE\\Software\\Policies\\DeviceTrust\\Agent', managed: true });
+});
+
 test('the user\'s own settings apply where IT set nothing, and never weaker than the default', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dta-user-'));
   const path = join(dir, 'settings.json');
