@@ -59,9 +59,16 @@ export function initServiceDir(dir: string, port: number): { configPath: string;
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const configPath = join(root, 'service.json');
   if (existsSync(configPath)) return { configPath, enrolmentSecret: null, adminToken: null };
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`--port must be a whole number from 1 to 65535, not ${JSON.stringify(String(port))}; nothing was written`);
   const enrolmentSecret = randomBytes(18).toString('base64url');
   const adminToken = randomBytes(24).toString('base64url');
-  writeFileSync(join(root, 'master.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
+  try {
+    // Never over an existing key: it seals the device CA and the signing keys in service.db.
+    writeFileSync(join(root, 'master.key'), randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    throw new Error(`${root} holds a master.key but no service.json: restore service.json from backup (or move the folder away); the key that seals the CA and signing keys is not overwritten`, { cause: e });
+  }
   if (!existsSync(join(root, 'policy.yaml'))) writeFileSync(join(root, 'policy.yaml'), DEFAULT_POLICY_YAML);
   const config: ServiceConfigFile = {
     listen: { host: '127.0.0.1', port },

@@ -124,6 +124,10 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         if (existing?.status === 'active' && existing.key_jkt === facts.jkt && existing.cert_pem && (existing.cert_not_after ?? 0) > t) {
           return { state: 'issued', deviceId: existing.id, chainPem: existing.cert_pem, anchorPem: ca.certPem };
         }
+        if (existing?.status === 'pending' && !secretOk && existing.csr_pem !== null && (await ca.inspectCsr(existing.csr_pem)).jkt !== facts.jkt) {
+          // Otherwise anyone who knows a waiting device's id could swap in their own key for IT to approve.
+          throw new ServiceError('DEVICE_PENDING', 'This device already waits for IT\'s approval with another key; IT must reject that request first.');
+        }
         if (existing?.status === 'active' && !secretOk) {
           throw new ServiceError('ENROLMENT_SECRET_INVALID', 'A new key for an enrolled device needs the enrolment secret.');
         }

@@ -30,7 +30,7 @@ export async function runService(argv: readonly string[]): Promise<{ close(): Pr
   });
   onPolicy = (r) => {
     running.app.log[r.applied ? 'info' : 'warn']({ policy: r }, r.applied ? 'policy applied' : 'policy refused; the last good policy stays');
-    void running.service.policyReloaded(r);
+    running.service.policyReloaded(r).catch((e: unknown) => running.app.log.error({ err: e }, 'the policy change could not be audited'));
   };
   await running.app.listen({ host: config.listen.host, port: config.listen.port });
   return { close: () => running.close(), url: config.publicUrl };

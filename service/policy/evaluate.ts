@@ -13,7 +13,7 @@ export interface Evaluation {
   readonly graceUntil: number | null;
   /** Plain reasons for what keeps the device from the top tier. */
   readonly reasons: string[];
-  /** Checks failing now (to start or keep their grace clocks). */
+  /** Checks some tier does not accept now (to start or keep their grace clocks). */
   readonly failing: CheckId[];
 }
 
@@ -25,20 +25,20 @@ export function evaluatePosture(report: PostureReport, platform: Platform, polic
   const checks: Partial<Record<CheckId, Verdict>> = {};
   for (const c of report.checks) checks[c.id] = c.verdict;
   const notApplicable = new Set(policy.notApplicable[platform] ?? []);
-  const required = new Set(Object.values(policy.tiers).flatMap((t) => Object.keys(t) as CheckId[]));
-  const failing = [...new Set([...report.checks.map((c) => c.id), ...required])].filter((id) => {
-    const v = checks[id] ?? (notApplicable.has(id) ? undefined : 'unknown');
-    return v === 'fail' || v === 'unknown';
-  });
+  /** The checks whose verdict a tier does not accept (a check not applicable here and not reported is skipped). */
+  const unmet = (requirements: Policy['tiers']['full']): CheckId[] =>
+    (Object.entries(requirements) as [CheckId, Verdict[]][])
+      .filter(([id, allowed]) => !(notApplicable.has(id) && checks[id] === undefined) && !allowed.includes(checks[id] ?? 'unknown'))
+      .map(([id]) => id);
+  // A grace clock runs for every check some tier does not accept now (a "warn" where a tier
+  // needs "pass" too), so a grace always runs out; it stops when every tier accepts it again.
+  const failing = [...new Set([...unmet(policy.tiers.full), ...unmet(policy.tiers.limited)])];
   const reasons: string[] = [];
 
   const meets = (requirements: Policy['tiers']['full'], collectReasons: boolean): { ok: boolean; graceUntil: number | null } => {
     let ok = true;
     let graceUntil: number | null = null;
-    for (const [id, allowed] of Object.entries(requirements) as [CheckId, Verdict[]][]) {
-      if (notApplicable.has(id) && checks[id] === undefined) continue;
-      const verdict = checks[id] ?? 'unknown';
-      if (allowed.includes(verdict)) continue;
+    for (const id of unmet(requirements)) {
       const graceMs = (policy.graceHours[id] ?? 0) * 3_600_000;
       const since = firstFailedAt.get(id) ?? now;
       if (graceMs > 0 && now < since + graceMs) {

@@ -3,6 +3,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
+import { basename, dirname } from 'node:path';
 import { schemaIssues } from '../../common/validate.js';
 import { ServiceError } from '../errors.js';
 import type { Policy } from './policy-schema.js';
@@ -70,7 +71,11 @@ export async function openPolicyFile(path: string, onChange: (result: { applied:
   };
 
   try {
-    watcher = watch(path, { persistent: false }, () => {
+    // The folder, not the file: editors, sed -i and config management save by renaming a new
+    // file over the old one, and a watch on the file would follow the old one away.
+    const name = basename(path);
+    watcher = watch(dirname(path), { persistent: false }, (_event, changed) => {
+      if (changed !== null && changed !== name) return;
       // Editors write in several steps: wait until the file settles.
       clearTimeout(timer);
       timer = setTimeout(() => void reload().then(onChange), 200);

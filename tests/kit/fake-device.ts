@@ -33,10 +33,11 @@ export class FakeDevice {
     this.publicJwk = publicJwk;
   }
 
-  static async create(platform: Platform = 'linux'): Promise<FakeDevice> {
+  /** A device with a new key; give `deviceId` to play someone claiming another device's id. */
+  static async create(platform: Platform = 'linux', deviceId = randomBytes(16).toString('hex')): Promise<FakeDevice> {
     const keys = (await webcrypto.subtle.generateKey(ALG, false, ['sign', 'verify']));
     const jwk = await webcrypto.subtle.exportKey('jwk', keys.publicKey);
-    return new FakeDevice(randomBytes(16).toString('hex'), platform, keys, { kty: 'EC', crv: 'P-256', x: String(jwk.x), y: String(jwk.y) });
+    return new FakeDevice(deviceId, platform, keys, { kty: 'EC', crv: 'P-256', x: String(jwk.x), y: String(jwk.y) });
   }
 
   get jkt(): string {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -70,4 +70,33 @@ test('tiers: full needs every check; limited survives a screen lock failure; gra
   const unknownFirewall = evaluatePosture(postureReport('linux', { ...healthy, firewall: 'unknown' }), 'linux', policy, none, now);
   assert.equal(unknownFirewall.tier, 'none', 'unknown is not a pass');
   assert.equal(unknownFirewall.ar4si['runtime-opaque'], 96);
+});
+
+test('a "warn" where a tier needs "pass" starts its grace clock too, so that grace runs out', () => {
+  const strict = parsePolicy(DEFAULT_POLICY_YAML.replace(/(full:[\s\S]*?screen-lock: )\[[^\]]*\]/, '$1[pass]'));
+  const healthy = { 'os-patch': 'pass', 'disk-encryption': 'pass', firewall: 'pass', 'screen-lock': 'warn' } as const;
+  const now = Date.UTC(2026, 10, 29);
+  const first = evaluatePosture(postureReport('linux', healthy), 'linux', strict, new Map(), now);
+  assert.equal(first.tier, 'full', 'within its grace');
+  assert.deepEqual(first.failing, ['screen-lock'], 'the clock starts');
+  const later = evaluatePosture(postureReport('linux', healthy), 'linux', strict, new Map([['screen-lock', now - 1000 * 3_600_000]]), now);
+  assert.equal(later.tier, 'limited', 'the grace ran out');
+});
+
+test('the watcher keeps following the policy file when it is saved by renaming a new file over it (editors, sed -i)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dta-policy-'));
+  const path = join(dir, 'policy.yaml');
+  writeFileSync(path, DEFAULT_POLICY_YAML);
+  const store = await openPolicyFile(path, () => undefined);
+  try {
+    for (const version of [2, 3, 4]) {
+      writeFileSync(`${path}.tmp`, DEFAULT_POLICY_YAML.replace('version: 1', `version: ${version}`));
+      renameSync(`${path}.tmp`, path);
+      const deadline = Date.now() + 3000;
+      while (store.current().version !== version && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(store.current().version, version, `save ${version - 1} picked up`);
+    }
+  } finally {
+    store.close();
+  }
 });

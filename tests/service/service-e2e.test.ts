@@ -151,6 +151,9 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
         const first = await device.enrol(approval.url);
         assert.equal(first.status, 202);
         assert.equal((await device.enrol(approval.url)).status, 202);
+        const impostor = await FakeDevice.create('linux', device.deviceId); // knows the id, not the key
+        const swapped = await impostor.enrol(approval.url);
+        assert.equal(swapped.status, 409, 'a waiting request cannot be replaced by another key');
         const approved = await fetch(`${approval.url}/v1/admin/devices/${device.deviceId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${approval.adminToken}` } });
         assert.equal(approved.status, 200);
         const issued = await device.enrol(approval.url);
