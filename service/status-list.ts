@@ -2,7 +2,7 @@
 // 2 suspended), zlib-compressed, in a signed statuslist+jwt that verifiers poll. A token's
 // index is its row id modulo the list's capacity: more than a token lifetime's worth of
 // tokens, so an index is reused only after its old token expired.
-import { deflateSync, inflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import { STATUS_LIST_TYP } from '../common/attestation.js';
 import type { Database } from './db/schema.js';
@@ -27,12 +27,6 @@ export function encodeStatusList(entries: Iterable<[index: number, status: numbe
     bytes[bit >> 3] = (bytes[bit >> 3] ?? 0) | ((status & 0b11) << (bit & 7));
   }
   return deflateSync(bytes, { level: 9 }).toString('base64url');
-}
-
-export function decodeStatus(lst: string, index: number): number {
-  const bytes = inflateSync(Buffer.from(lst, 'base64url'));
-  const bit = index * STATUS_BITS;
-  return ((bytes[bit >> 3] ?? 0) >> (bit & 7)) & 0b11;
 }
 
 export interface StatusListPublisher {

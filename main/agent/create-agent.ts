@@ -43,9 +43,12 @@ export function createAgent(config: AgentConfig, options: { keystore?: Keystore;
   const keystore = options.keystore ?? createKeytarKeystore();
   const log = createFileLog(join(config.dataDir, 'logs'), options.echo ? { echo: options.echo } : {});
   const idRunner = createCommandRunner({ allowList: new Set([powershellPath(), IOREG]) });
+  // The device id does not change while the agent runs: read it once (on Windows and macOS
+  // that starts a process), and again only until it has been read.
+  let deviceId: string | undefined;
   const loadIdentity = async (): Promise<DeviceIdentity> => {
-    const machineId = await readMachineId({ platform, runner: idRunner, ...(platform === 'win32' ? { powershellPath: powershellPath() } : {}) });
-    return DeviceIdentity.load({ deviceId: deriveDeviceId(machineId), keystore, dataDir: config.dataDir, now: () => new Date() });
+    deviceId ??= deriveDeviceId(await readMachineId({ platform, runner: idRunner, ...(platform === 'win32' ? { powershellPath: powershellPath() } : {}) }));
+    return DeviceIdentity.load({ deviceId, keystore, dataDir: config.dataDir, now: () => new Date() });
   };
   const agent = new Agent({
     loadIdentity,

@@ -11,6 +11,7 @@ import type { AttestRequest, EnrolRequest, RenewRequest } from '../../common/att
 import type { DeviceTrustService } from '../device-trust-service.js';
 import { ServiceError } from '../errors.js';
 import { jsonDepthExceeds } from '../../common/json-depth.js';
+import { MAX_JSON_DEPTH } from '../../common/jws-compact.js';
 import { createRateLimiter } from './rate-limit.js';
 import { isTransientDbError } from './transient-errors.js';
 
@@ -23,7 +24,6 @@ export interface AppOptions {
   readonly bodyLimitBytes?: number;
 }
 
-export const MAX_JSON_DEPTH = 32;
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const { service } = options;

@@ -92,7 +92,3 @@ export async function openPolicyFile(path: string, onChange: (result: { applied:
     },
   };
 }
-
-export function fixedPolicy(policy: Policy): PolicyStore {
-  return { current: () => policy, reload: () => Promise.resolve({ applied: false, version: policy.version, problems: [] }), close: () => undefined };
-}

@@ -1,6 +1,7 @@
 // A PostgreSQL server of the test's own (Debian's binaries, a temporary cluster, a free
 // port), so a test can restart it without disturbing the shared server other tests use.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ const BIN = join('/usr/lib/postgresql', readdirSync('/usr/lib/postgresql').sort(
 
 export interface PrivatePostgres {
   readonly url: string;
-  restart(): void;
+  /** Restarts the server without blocking this process: a service in it keeps answering (503) meanwhile. */
+  restart(): Promise<void>;
   stop(): void;
 }
 
@@ -24,11 +26,12 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const port = await freePort();
   const asPostgres = (args: string[]): void => void execFileSync('runuser', ['-u', 'postgres', '--', ...args], { stdio: 'ignore', cwd: '/tmp' });
   asPostgres([join(BIN, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres']);
-  const ctl = (action: string): void => asPostgres([join(BIN, 'pg_ctl'), '-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on`, ...(action === 'stop' || action === 'restart' ? ['-m', 'fast'] : []), action]);
+  const ctlArgs = (action: string): string[] => ['-u', 'postgres', '--', join(BIN, 'pg_ctl'), '-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on`, ...(action === 'stop' || action === 'restart' ? ['-m', 'fast'] : []), action];
+  const ctl = (action: string): void => void execFileSync('runuser', ctlArgs(action), { stdio: 'ignore', cwd: '/tmp' });
   ctl('start');
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    restart: () => ctl('restart'),
+    restart: async () => void (await promisify(execFile)('runuser', ctlArgs('restart'), { cwd: '/tmp' })),
     stop: () => {
       ctl('stop');
       rmSync(dir, { recursive: true, force: true }); // the cluster is ~50 MB
