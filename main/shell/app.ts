@@ -61,7 +61,7 @@ void app.whenReady().then(async () => {
   const locale: Locale = app.getLocale().toLowerCase().startsWith('de') ? 'de' : 'en';
   let allowQuit = effective ? effective.settings.allowQuit?.value === true : true;
   let managedSettings = effective ? managedKeys(effective) : [];
-  const notifications = createNotificationPolicy();
+  const notifications = createNotificationPolicy(locale);
   let window: BrowserWindow | null = null;
 
   const view = (): StatusView => ({ agent: agent.state(), platform, locale, version: AGENT_VERSION, serviceUrl: config.serviceUrl, managedSettings });

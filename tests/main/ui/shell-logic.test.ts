@@ -65,6 +65,9 @@ test('notifications: once when a check starts failing, with what is blocked and 
   assert.match(blocked?.body ?? '', /blocked now/);
   assert.equal(policy.next(statusView('compliant', 'en').agent), null);
   assert.ok(policy.next(statusView('blocked', 'en').agent), 'failing again after a recovery is news');
+  const german = createNotificationPolicy('de').next(statusView('blocked', 'de').agent);
+  assert.match(german?.body ?? '', /jetzt gesperrt/);
+  assert.match(german?.body ?? '', /Device-Trust-Status/);
 });
 
 test('settings links: a fixed allow-list per OS, nothing on Linux', () => {
