@@ -7,6 +7,10 @@ import { CHECK_IDS, PlatformSchema, PostureReportSchema, VerdictSchema } from '.
 export const DEVICE_ID = '^[0-9a-f]{32}$';
 export const DeviceIdSchema = Type.String({ pattern: DEVICE_ID });
 
+export const KEY_PROTECTIONS = ['hardware', 'software'] as const;
+export const KeyProtectionSchema = Type.Union(KEY_PROTECTIONS.map((p) => Type.Literal(p)));
+export type KeyProtection = (typeof KEY_PROTECTIONS)[number];
+
 export const EVIDENCE_TYP = 'dta-evidence+jwt';
 export const TOKEN_TYP = 'dta+jwt';
 export const DPOP_TYP = 'dpop+jwt';
@@ -99,6 +103,8 @@ export const EnrolRequestSchema = Type.Object(
     enrolmentSecret: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
     platform: Type.Optional(PlatformSchema),
     hostname: Type.Optional(Type.String({ maxLength: 255 })),
+    /** Where the device key lives: 'hardware' (TPM, Secure Enclave) or 'software'. */
+    keyProtection: Type.Optional(KeyProtectionSchema),
   },
   { additionalProperties: false },
 );

@@ -38,11 +38,29 @@ export interface ServiceDeps {
   readonly options: ServiceOptions;
 }
 
+/** A refusal whose audit record names its own action and facts (a possible takeover, say). */
+class RefusalWithAudit extends ServiceError {
+  readonly action: string;
+  readonly details: Record<string, unknown>;
+
+  constructor(error: ServiceError, action: string, details: Record<string, unknown>) {
+    super(error.code, error.message);
+    this.action = action;
+    this.details = details;
+  }
+}
+
 export interface DeviceSummary {
   id: string;
   status: DeviceStatus;
   platform: string | null;
   hostname: string | null;
+  /** RFC 7638 thumbprint of the device key in force. */
+  keyThumbprint: string | null;
+  /** 'hardware' (TPM, Secure Enclave) or 'software', as the device reports it. */
+  keyProtection: string | null;
+  /** A new key waiting for IT's approval (approve-rekey / reject-rekey). */
+  pendingKeyThumbprint: string | null;
   enrolledAt: string;
   certificateNotAfter: string | null;
   lastAttestedAt: string | null;
@@ -63,7 +81,14 @@ export function createDeviceTrustService(deps: ServiceDeps) {
       return await work();
     } catch (e) {
       const code = e instanceof ServiceError ? e.code : 'INTERNAL';
-      await audit({ ...base, outcome: e instanceof ServiceError ? 'refused' : 'error', code, details: { ...base.details, message: e instanceof Error ? e.message.slice(0, 300) : String(e) } });
+      const refusal = e instanceof RefusalWithAudit ? e : null;
+      await audit({
+        ...base,
+        ...(refusal ? { action: refusal.action } : {}),
+        outcome: e instanceof ServiceError ? 'refused' : 'error',
+        code,
+        details: { ...base.details, ...refusal?.details, message: e instanceof Error ? e.message.slice(0, 300) : String(e) },
+      });
       throw e;
     }
   }
@@ -79,7 +104,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
     return ok;
   }
 
-  async function issueFor(device: Pick<DeviceTable, 'id'>, csrPem: string, actor: string, action: string): Promise<EnrolResponse> {
+  async function issueFor(device: Pick<DeviceTable, 'id'>, csrPem: string, actor: string, action: string, extra: { keyProtection?: string; auditDetails?: Record<string, unknown> } = {}): Promise<EnrolResponse> {
     const facts = await ca.inspectCsr(csrPem);
     const cert = await ca.issue(facts, policy.current().certificateLifetimeDays, now());
     const t = now().getTime();
@@ -89,6 +114,8 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         .set({
           status: 'active',
           csr_pem: null,
+          rekey_csr_pem: null,
+          ...(extra.keyProtection !== undefined ? { key_protection: extra.keyProtection } : {}),
           key_jkt: facts.jkt,
           public_jwk: JSON.stringify(facts.publicJwk),
           cert_pem: cert.pem,
@@ -100,16 +127,25 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         })
         .where('id', '=', device.id)
         .execute();
-      await writeAudit(trx, { actor, action, deviceId: device.id, outcome: 'ok', details: { certificateSerial: cert.serial, notAfter: cert.notAfter.toISOString(), keyThumbprint: facts.jkt } }, t);
+      await writeAudit(trx, { actor, action, deviceId: device.id, outcome: 'ok', details: { ...extra.auditDetails, certificateSerial: cert.serial, notAfter: cert.notAfter.toISOString(), keyThumbprint: facts.jkt } }, t);
+      // A new key: tokens bound to the old one end now.
+      if (extra.auditDetails?.previousKeyThumbprint !== undefined) {
+        await trx.updateTable('tokens').set({ status: STATUS_INVALID }).where('device_id', '=', device.id).where('expires_at', '>', t).where('status', '=', STATUS_VALID).execute();
+      }
     });
+    if (extra.auditDetails?.previousKeyThumbprint !== undefined) statusList.invalidate();
     return { state: 'issued', deviceId: device.id, chainPem: cert.pem, anchorPem: ca.certPem };
   }
 
   return {
     async enrol(req: EnrolRequest, client: string): Promise<EnrolResponse> {
       const base = { actor: `device@${client}`, action: 'enrol', details: { platform: req.platform ?? null, hostname: req.hostname ?? null } };
-      return audited(base, async () => {
+      let deviceId: string | null = null;
+      return audited({ ...base, get deviceId() {
+        return deviceId;
+      } }, async () => {
         const facts = await ca.inspectCsr(req.csr);
+        deviceId = facts.deviceId;
         const deviceBase = { ...base, deviceId: facts.deviceId };
         const mode = policy.current().enrolment.mode;
         const secretGiven = req.enrolmentSecret !== undefined;
@@ -118,27 +154,40 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         if (existing?.status === 'revoked') throw new ServiceError('DEVICE_REVOKED', 'This device was revoked by IT and cannot enrol again.');
         if (existing?.status === 'disabled') throw new ServiceError('DEVICE_DISABLED', 'This device was disabled by IT.');
         if (secretGiven && !secretOk) throw new ServiceError('ENROLMENT_SECRET_INVALID', 'The enrolment secret is not valid.');
-        if (mode === 'secret' && !secretOk) throw new ServiceError('ENROLMENT_SECRET_INVALID', 'Enrolment needs the secret that IT provisions through MDM.');
-
         const t = now().getTime();
+        // The CSR proves possession of the key in force (a lost reply, or a re-key IT approved): its certificate again.
         if (existing?.status === 'active' && existing.key_jkt === facts.jkt && existing.cert_pem && (existing.cert_not_after ?? 0) > t) {
           return { state: 'issued', deviceId: existing.id, chainPem: existing.cert_pem, anchorPem: ca.certPem };
         }
+        if (mode === 'secret' && !secretOk) throw new ServiceError('ENROLMENT_SECRET_INVALID', 'Enrolment needs the secret that IT provisions through MDM.');
         if (existing?.status === 'pending' && !secretOk && existing.csr_pem !== null && (await ca.inspectCsr(existing.csr_pem)).jkt !== facts.jkt) {
           // Otherwise anyone who knows a waiting device's id could swap in their own key for IT to approve.
           throw new ServiceError('DEVICE_PENDING', 'This device already waits for IT\'s approval with another key; IT must reject that request first.');
         }
-        if (existing?.status === 'active' && !secretOk) {
-          throw new ServiceError('ENROLMENT_SECRET_INVALID', 'A new key for an enrolled device needs the enrolment secret.');
+        if (existing?.status === 'active') {
+          // A new key for an enrolled device: the shared secret alone never replaces its key
+          // (anyone holding it could take the device over). The device renews with its current
+          // key, or IT approves the new one (a TPM that was cleared, a re-imaged disk).
+          if (!secretOk && mode === 'secret') throw new ServiceError('ENROLMENT_SECRET_INVALID', 'A new key for an enrolled device needs the enrolment secret and IT\'s approval.');
+          const waiting = existing.rekey_csr_pem !== null ? (await ca.inspectCsr(existing.rekey_csr_pem)).jkt : null;
+          if (waiting !== null && waiting !== facts.jkt) {
+            throw new RefusalWithAudit(new ServiceError('DEVICE_PENDING', 'Another new key for this device already waits for IT\'s approval; IT must reject that request first.'), 'enrol.rekey-refused', { currentKeyThumbprint: existing.key_jkt, requestedKeyThumbprint: facts.jkt, waitingKeyThumbprint: waiting });
+          }
+          if (waiting === null) await k.updateTable('devices').set({ rekey_csr_pem: req.csr, updated_at: t }).where('id', '=', existing.id).where('status', '=', 'active').execute();
+          throw new RefusalWithAudit(
+            new ServiceError('KEY_CHANGE_NEEDS_APPROVAL', 'This device is enrolled with another key. A new key needs IT\'s approval; the request is waiting for it.'),
+            'enrol.rekey-refused',
+            { currentKeyThumbprint: existing.key_jkt, requestedKeyThumbprint: facts.jkt, possibleTakeover: true, keyProtection: req.keyProtection ?? null },
+          );
         }
         if (!existing) {
           await k
             .insertInto('devices')
-            .values({ id: facts.deviceId, status: 'pending', platform: req.platform ?? null, hostname: req.hostname ?? null, created_at: t, updated_at: t, csr_pem: req.csr, key_jkt: null, public_jwk: null, cert_pem: null, cert_serial: null, cert_sha256: null, cert_not_before: null, cert_not_after: null, last_attested_at: null, last_tier: null })
+            .values({ id: facts.deviceId, status: 'pending', platform: req.platform ?? null, hostname: req.hostname ?? null, created_at: t, updated_at: t, csr_pem: req.csr, rekey_csr_pem: null, key_protection: req.keyProtection ?? null, key_jkt: null, public_jwk: null, cert_pem: null, cert_serial: null, cert_sha256: null, cert_not_before: null, cert_not_after: null, last_attested_at: null, last_tier: null })
             .onConflict((oc) => oc.column('id').doNothing())
             .execute();
         }
-        if (secretOk) return issueFor({ id: facts.deviceId }, req.csr, deviceBase.actor, existing?.status === 'active' ? 're-enrol' : 'enrol');
+        if (secretOk) return issueFor({ id: facts.deviceId }, req.csr, deviceBase.actor, 'enrol', req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {});
         // Approval: keep the CSR until IT approves; the device asks again later.
         await k.updateTable('devices').set({ csr_pem: req.csr, updated_at: t, platform: req.platform ?? null, hostname: req.hostname ?? null }).where('id', '=', facts.deviceId).where('status', '=', 'pending').execute();
         await audit({ ...deviceBase, action: 'enrol.pending', outcome: 'ok', details: { ...base.details, keyThumbprint: facts.jkt } });
@@ -264,16 +313,19 @@ export function createDeviceTrustService(deps: ServiceDeps) {
 
     async listDevices(): Promise<DeviceSummary[]> {
       const rows = await k.selectFrom('devices').selectAll().orderBy('created_at').execute();
-      return rows.map((r) => ({
+      return Promise.all(rows.map(async (r) => ({
         id: r.id,
         status: r.status,
         platform: r.platform,
         hostname: r.hostname,
+        keyThumbprint: r.key_jkt,
+        keyProtection: r.key_protection,
+        pendingKeyThumbprint: r.rekey_csr_pem !== null ? (await ca.inspectCsr(r.rekey_csr_pem)).jkt : null,
         enrolledAt: new Date(r.created_at).toISOString(),
         certificateNotAfter: r.cert_not_after !== null ? new Date(r.cert_not_after).toISOString() : null,
         lastAttestedAt: r.last_attested_at !== null ? new Date(r.last_attested_at).toISOString() : null,
         lastTier: r.last_tier,
-      }));
+      })));
     },
 
     async approve(deviceId: string, actor: string): Promise<EnrolResponse> {
@@ -282,6 +334,31 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
         if (device.status !== 'pending' || device.csr_pem === null) throw new ServiceError('BAD_REQUEST', 'This device is not waiting for approval.');
         return issueFor(device, device.csr_pem, actor, 'admin.approve');
+      });
+    },
+
+    /** IT approves the new key an enrolled device asked for; the audit keeps both thumbprints. */
+    async approveRekey(deviceId: string, actor: string): Promise<EnrolResponse> {
+      return audited({ actor, action: 'admin.approve-rekey', deviceId }, async () => {
+        const device = await k.selectFrom('devices').selectAll().where('id', '=', deviceId).executeTakeFirst();
+        if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
+        if (device.status !== 'active' || device.rekey_csr_pem === null) throw new ServiceError('BAD_REQUEST', 'No new key of this device waits for approval.');
+        return issueFor(device, device.rekey_csr_pem, actor, 'admin.approve-rekey', { auditDetails: { previousKeyThumbprint: device.key_jkt } });
+      });
+    },
+
+    /** IT refuses the waiting new key (not the device's own request, or a takeover attempt). */
+    async rejectRekey(deviceId: string, actor: string): Promise<void> {
+      await audited({ actor, action: 'admin.reject-rekey', deviceId }, async () => {
+        const device = await k.selectFrom('devices').select(['rekey_csr_pem', 'key_jkt']).where('id', '=', deviceId).executeTakeFirst();
+        if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
+        if (device.rekey_csr_pem === null) throw new ServiceError('BAD_REQUEST', 'No new key of this device waits for approval.');
+        const rejected = (await ca.inspectCsr(device.rekey_csr_pem)).jkt;
+        const t = now().getTime();
+        await k.transaction().execute(async (trx) => {
+          await trx.updateTable('devices').set({ rekey_csr_pem: null, updated_at: t }).where('id', '=', deviceId).execute();
+          await writeAudit(trx, { actor, action: 'admin.reject-rekey', deviceId, outcome: 'ok', details: { keyThumbprint: device.key_jkt, rejectedKeyThumbprint: rejected } }, t);
+        });
       });
     },
 

@@ -42,6 +42,9 @@ async function createSchema(db: Pick<Db, 'kind'> & { kysely: Db['kysely'] }): Pr
     .addColumn('last_attested_at', time)
     .addColumn('last_tier', 'text')
     .execute();
+  // Columns added after the first release: added in place, so an existing database keeps its devices.
+  await addColumnIfMissing(db, 'devices', 'rekey_csr_pem', 'text');
+  await addColumnIfMissing(db, 'devices', 'key_protection', 'text');
   await k.schema
     .createTable('check_failures')
     .ifNotExists()
@@ -116,4 +119,13 @@ async function createSchema(db: Pick<Db, 'kind'> & { kysely: Db['kysely'] }): Pr
     await sql`CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`.execute(k);
     await sql`CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`.execute(k);
   }
+}
+
+async function addColumnIfMissing(db: Pick<Db, 'kind'> & { kysely: Db['kysely'] }, table: 'devices', column: string, type: 'text'): Promise<void> {
+  if (db.kind === 'postgres') {
+    await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN IF NOT EXISTS ${sql.ref(column)} ${sql.raw(type)}`.execute(db.kysely);
+    return;
+  }
+  const columns = await sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`.execute(db.kysely);
+  if (!columns.rows.some((c) => c.name === column)) await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN ${sql.ref(column)} ${sql.raw(type)}`.execute(db.kysely);
 }

@@ -22,6 +22,10 @@ export interface DeviceTable {
   cert_not_after: number | null;
   last_attested_at: number | null;
   last_tier: string | null;
+  /** A new key for this enrolled device, waiting for IT's approval (a re-key). */
+  rekey_csr_pem: string | null;
+  /** What the device reports of its key: 'hardware' (TPM, Secure Enclave) or 'software'. */
+  key_protection: string | null;
 }
 
 export interface CheckFailureTable {

@@ -141,6 +141,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return { devices: await service.listDevices() };
   });
   app.post('/v1/admin/devices/:id/approve', { schema: { params: DeviceParams } }, async (request: WithId) => service.approve(request.params.id, await admin(request)));
+  app.post('/v1/admin/devices/:id/approve-rekey', { schema: { params: DeviceParams } }, async (request: WithId) => service.approveRekey(request.params.id, await admin(request)));
+  app.post('/v1/admin/devices/:id/reject-rekey', { schema: { params: DeviceParams } }, async (request: WithId, reply: FastifyReply) => {
+    await service.rejectRekey(request.params.id, await admin(request));
+    return reply.status(204).send();
+  });
   for (const [path, status] of [['disable', 'disabled'], ['enable', 'active'], ['revoke', 'revoked']] as const) {
     app.post(`/v1/admin/devices/:id/${path}`, { schema: { params: DeviceParams } }, async (request: WithId, reply: FastifyReply) => {
       await service.setDeviceStatus(request.params.id, status, await admin(request));
