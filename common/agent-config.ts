@@ -2,6 +2,9 @@
 // they come from a JSON file, validated here.
 import { Type, type Static } from '@sinclair/typebox';
 
+export const KEY_STORAGES = ['auto', 'tpm', 'file', 'os-keystore'] as const;
+export type KeyStorage = (typeof KEY_STORAGES)[number];
+
 export const AgentConfigSchema = Type.Object(
   {
     serviceUrl: Type.String({ format: 'uri' }),
@@ -21,6 +24,16 @@ export const AgentConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     backoff: Type.Object({ initialMs: Type.Integer({ minimum: 100 }), maxMs: Type.Integer({ minimum: 1000 }) }, { additionalProperties: false }),
+    /**
+     * Where the device key lives: `auto` (the TPM where there is one, else a key file only the
+     * agent's account can read), `tpm`, `file`, or `os-keystore` (a person's keystore: the
+     * single-user developer mode, not the deployment).
+     */
+    keyStorage: Type.Optional(Type.Union(KEY_STORAGES.map((k) => Type.Literal(k)))),
+    /** The TPM's TCTI (`device:/dev/tpmrm0`); found on its own when absent. */
+    tpmTcti: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** The local IPC endpoint for the trays and `dta status` (a Unix socket path or a named pipe). */
+    ipcPath: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   },
   { additionalProperties: false },
 );

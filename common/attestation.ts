@@ -36,6 +36,8 @@ export const EvidenceClaimsSchema = Type.Object(
     swversion: Type.String({ minLength: 1, maxLength: 50 }),
     platform: PlatformSchema,
     posture: PostureReportSchema,
+    /** Where the signing key lives; absent (older agents) counts as software. */
+    key_protection: Type.Optional(KeyProtectionSchema),
   },
   { additionalProperties: false },
 );
@@ -71,6 +73,8 @@ export const DeviceTokenClaimsSchema = Type.Object(
     checks: ChecksClaimSchema,
     ar4si: Ar4siSchema,
     policy_version: Type.Integer({ minimum: 0 }),
+    /** Where the device key lives, as the device reports it: 'hardware' (TPM, Secure Enclave) or 'software'. */
+    key_protection: Type.Optional(KeyProtectionSchema),
     grace_until: Type.Optional(NumericDate),
     eat_nonce: Type.Optional(Nonce),
     status: Type.Object(

@@ -164,6 +164,10 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           // Otherwise anyone who knows a waiting device's id could swap in their own key for IT to approve.
           throw new ServiceError('DEVICE_PENDING', 'This device already waits for IT\'s approval with another key; IT must reject that request first.');
         }
+        if (existing?.status === 'active' && existing.key_jkt === facts.jkt && secretOk) {
+          // The same key, its certificate expired (a device that was off for months): not a takeover.
+          return issueFor(existing, req.csr, deviceBase.actor, 're-enrol', req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {});
+        }
         if (existing?.status === 'active') {
           // A new key for an enrolled device: the shared secret alone never replaces its key
           // (anyone holding it could take the device over). The device renews with its current
@@ -248,7 +252,8 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             }
             const failures = await trx.selectFrom('check_failures').selectAll().where('device_id', '=', device.id).execute();
             const firstFailedAt = new Map(failures.map((f) => [f.check_id, f.first_failed_at]));
-            const evaluation = evaluatePosture(claims.posture, claims.platform, current, firstFailedAt, t);
+            const keyProtection = claims.key_protection ?? 'software';
+            const evaluation = evaluatePosture(claims.posture, claims.platform, current, firstFailedAt, t, keyProtection);
             for (const id of evaluation.failing) {
               if (!firstFailedAt.has(id)) await trx.insertInto('check_failures').values({ device_id: device.id, check_id: id, first_failed_at: t }).execute();
             }
@@ -277,19 +282,20 @@ export function createDeviceTrustService(deps: ServiceDeps) {
               checks: evaluation.checks,
               ar4si: evaluation.ar4si,
               policy_version: current.version,
+              key_protection: keyProtection,
               ...(evaluation.graceUntil !== null ? { grace_until: Math.floor(evaluation.graceUntil / 1000) } : {}),
               ...(req.rpNonce !== undefined ? { eat_nonce: req.rpNonce } : {}),
               status: { status_list: { idx: statusIndex(Number(inserted.id)), uri: options.statusListUri } },
             };
             const token = signJws({ typ: TOKEN_TYP, kid }, tokenClaims, privateKey);
-            await trx.updateTable('devices').set({ last_attested_at: t, last_tier: evaluation.tier, platform: claims.platform, updated_at: t }).where('id', '=', device.id).execute();
+            await trx.updateTable('devices').set({ last_attested_at: t, last_tier: evaluation.tier, platform: claims.platform, key_protection: keyProtection, updated_at: t }).where('id', '=', device.id).execute();
             await writeAudit(
               trx,
               {
                 ...base,
                 deviceId: device.id,
                 outcome: 'ok',
-                details: { ...base.details, jti, tier: evaluation.tier, previousTier: previous, drifted, checks: evaluation.checks, policyVersion: current.version, agent: `${claims.swname}/${claims.swversion}`, graceUntil: evaluation.graceUntil },
+                details: { ...base.details, jti, tier: evaluation.tier, keyProtection, previousTier: previous, drifted, checks: evaluation.checks, policyVersion: current.version, agent: `${claims.swname}/${claims.swversion}`, graceUntil: evaluation.graceUntil },
               },
               t,
             );

@@ -164,12 +164,15 @@ export class Agent {
     }
   }
 
-  /** The service no longer knows this key or certificate: start over, inside the cycle's lock. */
+  /**
+   * The service no longer knows this certificate: ask for one again, with the same key,
+   * inside the cycle's lock. The key is kept: a new key would need IT's approval.
+   */
   private async enrolAgain(identity: DeviceIdentity, refusal: ServiceRefusal): Promise<void> {
     this.deps.log?.warn('re-enrol', { serviceCode: refusal.serviceCode });
     this.set('enrolling', 'This device must register again.', 'Registering with your organisation.', { errorCode: refusal.serviceCode });
     try {
-      await identity.reset();
+      await identity.forgetCertificate();
     } catch (e) {
       this.onFailure(e); // a locked keystore, say: its own state and retry
       return;
@@ -178,17 +181,34 @@ export class Agent {
   }
 
   private async ensureEnrolled(): Promise<DeviceIdentity | null> {
-    if (!this.identity) this.identity = await this.deps.loadIdentity();
+    if (!this.identity) {
+      this.identity = await this.deps.loadIdentity();
+      if (this.identity.lostKeyReason !== null) this.deps.log?.warn('key-lost', { reason: this.identity.lostKeyReason, keyProtection: this.identity.keyProtection });
+    }
     const identity = this.identity;
     if (identity.status().state === 'enrolled') return identity;
     this.set('enrolling', 'This device is registering with your organisation.', 'Waiting for the device trust service.', { deviceId: identity.deviceId });
     const csr = await identity.prepareEnrolment();
-    const result = await this.deps.client.enrol({
-      csr,
-      ...(this.deps.enrolmentSecret !== undefined ? { enrolmentSecret: this.deps.enrolmentSecret } : {}),
-      ...(this.report ? { platform: this.report.platform } : {}),
-      ...(this.deps.platformHostname ? { hostname: this.deps.platformHostname } : {}),
-    });
+    let result;
+    try {
+      result = await this.deps.client.enrol({
+        csr,
+        keyProtection: identity.keyProtection,
+        ...(this.deps.enrolmentSecret !== undefined ? { enrolmentSecret: this.deps.enrolmentSecret } : {}),
+        ...(this.report ? { platform: this.report.platform } : {}),
+        ...(this.deps.platformHostname ? { hostname: this.deps.platformHostname } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof ServiceRefusal && e.serviceCode === 'KEY_CHANGE_NEEDS_APPROVAL')) throw e;
+      // Enrolled before with another key (a TPM cleared, a re-imaged disk): IT approves the new one.
+      const waitMs = Math.max(60_000, (e.retryAfterSeconds ?? 0) * 1000, backoffDelay(this.failures++, this.deps.backoff, this.deps.random));
+      const status = identity.status();
+      const thumbprint = status.state === 'awaiting-certificate' ? ` (key ${status.thumbprint.slice(0, 12)})` : '';
+      this.set('enrolling', `This device waits for IT to approve a new device key${thumbprint}. Patient data stays blocked on this device until then.`, `Call IT and give them this device's id; the agent asks again in ${Math.ceil(waitMs / 1000)} s.`, { deviceId: identity.deviceId, errorCode: e.serviceCode });
+      this.deps.log?.warn('rekey-waiting', { deviceId: identity.deviceId, keyProtection: identity.keyProtection });
+      this.after('enrol', waitMs, () => void this.cycle());
+      return null;
+    }
     if (result.state === 'pending-approval') {
       this.set('enrolling', 'This device waits for IT to approve it.', `The agent asks again in ${result.retryAfterSeconds} seconds.`, { deviceId: identity.deviceId });
       this.after('enrol', result.retryAfterSeconds * 1000, () => void this.cycle());
@@ -229,6 +249,7 @@ export class Agent {
       nonce,
       report,
       certificateSha256: status.certificate.sha256,
+      keyProtection: identity.keyProtection,
       swname: AGENT_NAME,
       swversion: AGENT_VERSION,
       now: this.now(),

@@ -1,6 +1,6 @@
 // Builds the headless agent from its configuration: identity (machine id, OS keystore,
 // data folder), live posture, the service client and the log.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../../common/agent-config.js';
@@ -11,8 +11,12 @@ import { defaultPosturePolicy } from '../../common/posture.js';
 import { parseWith } from '../../common/validate.js';
 import { deriveDeviceId } from '../identity/device-id.js';
 import { DeviceIdentity } from '../identity/identity.js';
+import { createFileKeystore } from '../identity/file-keystore.js';
+import type { DeviceKeyStore } from '../identity/key-store.js';
 import type { Keystore } from '../identity/keystore.js';
 import { createKeytarKeystore } from '../identity/keystore.js';
+import { createSoftwareKeyStore } from '../identity/software-key-store.js';
+import { createTpmKeyStore, detectTpm, TPM_TOOL_PATHS } from '../identity/tpm-key-store.js';
 import { IOREG, readMachineId } from '../identity/machine-id.js';
 import { createCommandRunner } from '../posture/command-runner.js';
 import { currentPlatform, powershellPath } from '../posture/platform.js';
@@ -40,7 +44,7 @@ export interface AgentParts {
 
 export function createAgent(config: AgentConfig, options: { keystore?: Keystore; echo?: (line: string) => void; posturePolicy?: PosturePolicy } = {}): AgentParts {
   const platform = currentPlatform();
-  const keystore = options.keystore ?? createKeytarKeystore();
+  const keys = options.keystore ? createSoftwareKeyStore(options.keystore, 'os-keystore') : createKeyStore(config, platform);
   const log = createFileLog(join(config.dataDir, 'logs'), options.echo ? { echo: options.echo } : {});
   const idRunner = createCommandRunner({ allowList: new Set([powershellPath(), IOREG]) });
   // The device id does not change while the agent runs: read it once (on Windows and macOS
@@ -48,7 +52,7 @@ export function createAgent(config: AgentConfig, options: { keystore?: Keystore;
   let deviceId: string | undefined;
   const loadIdentity = async (): Promise<DeviceIdentity> => {
     deviceId ??= deriveDeviceId(await readMachineId({ platform, runner: idRunner, ...(platform === 'win32' ? { powershellPath: powershellPath() } : {}) }));
-    return DeviceIdentity.load({ deviceId, keystore, dataDir: config.dataDir, now: () => new Date() });
+    return DeviceIdentity.load({ deviceId, keys, dataDir: config.dataDir, now: () => new Date() });
   };
   const agent = new Agent({
     loadIdentity,
@@ -62,4 +66,24 @@ export function createAgent(config: AgentConfig, options: { keystore?: Keystore;
     log,
   });
   return { agent, log };
+}
+
+/**
+ * The device key's store, by configuration: the TPM where there is one (Linux, through
+ * tpm2-tools), else a key file that only the agent's account can read. The Windows Platform
+ * Crypto Provider and the macOS Secure Enclave are not implemented yet: there the key file
+ * (in a folder the installer restricts to SYSTEM / root) serves. `os-keystore` is a person's
+ * keystore, for the single-user developer mode.
+ */
+export function createKeyStore(config: AgentConfig, platform: ReturnType<typeof currentPlatform>): DeviceKeyStore {
+  const storage = config.keyStorage ?? 'auto';
+  const keyDir = join(config.dataDir, 'keys');
+  if (storage === 'os-keystore') return createSoftwareKeyStore(createKeytarKeystore(), 'os-keystore');
+  const tpmAvailable = platform === 'linux' && TPM_TOOL_PATHS.every((p) => existsSync(p));
+  const tcti = config.tpmTcti ?? (tpmAvailable ? detectTpm() : null);
+  if (storage === 'tpm' || (storage === 'auto' && tcti !== null)) {
+    if (tcti === null || !tpmAvailable) throw new AgentError('CONFIG_INVALID', 'keyStorage is "tpm", but no TPM 2.0 (or no tpm2-tools) was found on this machine.');
+    return createTpmKeyStore({ runner: createCommandRunner({ allowList: new Set(TPM_TOOL_PATHS) }), keyDir: join(keyDir, 'tpm'), tcti });
+  }
+  return createSoftwareKeyStore(createFileKeystore({ dir: keyDir }), 'file');
 }

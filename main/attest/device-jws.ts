@@ -1,7 +1,7 @@
 // JWS the device signs with its key: evidence for the service, and DPoP proofs for access
 // services. Signing goes through the DeviceSigner, so the key never leaves it.
 import { createHash, randomBytes } from 'node:crypto';
-import type { EvidenceClaims } from '../../common/attestation.js';
+import type { EvidenceClaims, KeyProtection } from '../../common/attestation.js';
 import { DPOP_TYP, EVIDENCE_TYP, RENEWAL_TYP } from '../../common/attestation.js';
 import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
 import type { PostureReport } from '../../common/posture.js';
@@ -14,7 +14,7 @@ async function signCompact(signer: DeviceSigner, header: Record<string, unknown>
 
 export function signEvidence(
   signer: DeviceSigner,
-  input: { deviceId: string; nonce: string; report: PostureReport; certificateSha256: string; swname: string; swversion: string; now: Date },
+  input: { deviceId: string; nonce: string; report: PostureReport; certificateSha256: string; keyProtection: KeyProtection; swname: string; swversion: string; now: Date },
 ): Promise<string> {
   const claims: EvidenceClaims = {
     sub: input.deviceId,
@@ -25,6 +25,7 @@ export function signEvidence(
     swversion: input.swversion,
     platform: input.report.platform,
     posture: input.report,
+    key_protection: input.keyProtection,
   };
   return signCompact(signer, { typ: EVIDENCE_TYP, 'x5t#S256': input.certificateSha256 }, claims);
 }

@@ -1,19 +1,20 @@
-// The device's identity: its id, its key in the OS keystore and its certificate, loaded
-// once per process and checked on every load. Renewal never leaves the device without a
-// valid certificate: a rotated key waits in a second keystore slot until its certificate
-// is stored, and a crash in between is finished on the next load.
+// The device's identity: its id, its key (in the TPM, a root-only key file or the OS
+// keystore: a DeviceKeyStore) and its certificate, loaded once per process and checked on
+// every load. Renewal never leaves the device without a valid certificate: a rotated key
+// waits in a second slot until its certificate is stored, and a crash in between is
+// finished on the next load. A key that is gone (a TPM that was cleared) is not a dead
+// end: the identity starts over with a new key, which the service holds for IT's approval.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../common/errors.js';
 import type { CertificateInfo } from './certificate.js';
 import { ANCHOR_FILE, CHAIN_FILE, createCsr, parsePemCertificates, readStoredChain, verifyDeviceChain, writeStoredChain } from './certificate.js';
-import { createDeviceKey, keyAccount, loadDeviceKey } from './device-key.js';
-import type { Keystore } from './keystore.js';
+import type { DeviceKeyStore, KeyProtection } from './key-store.js';
 import type { DeviceSigner } from './signer.js';
 
 export interface IdentityOptions {
   readonly deviceId: string;
-  readonly keystore: Keystore;
+  readonly keys: DeviceKeyStore;
   /** The agent's data folder (the public certificate chain lives here). */
   readonly dataDir: string;
   readonly now: () => Date;
@@ -35,6 +36,7 @@ export class DeviceIdentity {
   private readonly options: IdentityOptions;
   private signer: DeviceSigner | null = null;
   private certificate: CertificateInfo | null = null;
+  private lost: string | null = null;
 
   private constructor(options: IdentityOptions) {
     this.options = options;
@@ -52,6 +54,15 @@ export class DeviceIdentity {
     return identity;
   }
 
+  get keyProtection(): KeyProtection {
+    return this.options.keys.protection;
+  }
+
+  /** Why the previous key was given up at load (a cleared TPM, say), or null. */
+  get lostKeyReason(): string | null {
+    return this.lost;
+  }
+
   status(): IdentityStatus {
     if (this.signer === null) return { state: 'no-key' };
     if (this.certificate === null) return { state: 'awaiting-certificate', thumbprint: this.signer.thumbprint };
@@ -66,7 +77,7 @@ export class DeviceIdentity {
 
   /** Creates the device key when there is none, and returns a CSR for it. */
   async prepareEnrolment(): Promise<string> {
-    this.signer ??= await createDeviceKey(this.options.keystore, keyAccount(this.deviceId));
+    this.signer ??= await this.options.keys.create(this.deviceId, 'current');
     return createCsr(this.signer, this.deviceId);
   }
 
@@ -89,56 +100,67 @@ export class DeviceIdentity {
    */
   async renew(request: (csrPem: string) => Promise<IssuedCertificate>, options: { rotateKey: boolean }): Promise<CertificateInfo> {
     const current = this.enrolledSigner();
-    const { keystore } = this.options;
+    const { keys } = this.options;
     if (!options.rotateKey) {
       const issued = await request(await createCsr(current, this.deviceId));
       return this.acceptCertificate(issued);
     }
-    const nextAccount = keyAccount(this.deviceId, 'next');
-    const next = await createDeviceKey(keystore, nextAccount);
+    const next = await keys.create(this.deviceId, 'next');
     let info: CertificateInfo;
     try {
       const issued = await request(await createCsr(next, this.deviceId));
       info = await this.verifyIssued(issued, next);
       await writeStoredChain(this.options.dataDir, issued.chainPem, issued.anchorPem);
     } catch (e) {
-      await keystore.delete(nextAccount).catch(() => false);
+      await keys.remove(this.deviceId, 'next').catch(() => undefined);
       throw e;
     }
-    await this.promoteNextKey();
+    await keys.promote(this.deviceId);
     this.signer = next;
     this.certificate = info;
     return info;
   }
 
-  /** Forgets key and certificate, so the device enrols again (for a key that was compromised or lost). */
-  async reset(): Promise<void> {
-    await this.options.keystore.delete(keyAccount(this.deviceId, 'next'));
-    await this.options.keystore.delete(keyAccount(this.deviceId));
+  /**
+   * Forgets the certificate and keeps the key: the device asks for a certificate again with
+   * the same key (the service lost it, or it expired). A good key is never thrown away for
+   * a refusal: with a new key the device would need IT's approval.
+   */
+  async forgetCertificate(): Promise<void> {
     await rm(join(this.options.dataDir, CHAIN_FILE), { force: true });
     await rm(join(this.options.dataDir, ANCHOR_FILE), { force: true });
-    this.signer = null;
     this.certificate = null;
   }
 
+  /** Forgets key and certificate (IT's explicit reset of a compromised key). */
+  async reset(): Promise<void> {
+    await this.options.keys.remove(this.deviceId, 'next');
+    await this.options.keys.remove(this.deviceId, 'current');
+    await this.forgetCertificate();
+    this.signer = null;
+  }
+
   private async reload(): Promise<void> {
-    const { keystore, dataDir, now } = this.options;
-    let signer = await loadDeviceKey(keystore, keyAccount(this.deviceId));
+    const { keys, dataDir, now } = this.options;
+    let signer = await this.loadOrLose('current');
     const chain = await readStoredChain(dataDir);
-    const pending = await loadDeviceKey(keystore, keyAccount(this.deviceId, 'next'));
+    const pending = await this.loadOrLose('next');
     if (pending !== null) {
       // A rotation was interrupted: the stored chain tells which key won.
       if (chain !== null && (await this.chainMatches(chain, pending))) {
-        await this.promoteNextKey();
+        await keys.promote(this.deviceId);
         signer = pending;
       } else {
-        await keystore.delete(keyAccount(this.deviceId, 'next'));
+        await keys.remove(this.deviceId, 'next');
       }
     }
     if (signer === null) {
-      await keystore.assertWritable(); // a locked keystore reads as empty: tell the two apart
+      await keys.assertWritable(); // a locked keystore reads as empty: tell the two apart
       if (chain !== null) {
-        throw new AgentError('KEY_MISSING', 'The device key is missing from the OS keystore although this device was enrolled; it must enrol again.');
+        // Enrolled, but the key is gone (deleted, a TPM cleared or replaced): start over with
+        // a new key, which the service keeps for IT's approval. The old chain is useless.
+        this.lost ??= `The device key is missing from its ${keys.kind} store although this device was enrolled.`;
+        await this.forgetCertificate();
       }
       return;
     }
@@ -162,12 +184,15 @@ export class DeviceIdentity {
     return verifyDeviceChain({ leaf, intermediates, anchors }, signer, this.deviceId, this.options.now());
   }
 
-  private async promoteNextKey(): Promise<void> {
-    const { keystore } = this.options;
-    const nextAccount = keyAccount(this.deviceId, 'next');
-    const value = await keystore.get(nextAccount);
-    if (value === null) return;
-    await keystore.set(keyAccount(this.deviceId), value);
-    await keystore.delete(nextAccount);
+  /** The key in `slot`; a key its store can no longer use (KEY_MISSING: a cleared TPM) is removed and reported as lost. */
+  private async loadOrLose(slot: 'current' | 'next'): Promise<DeviceSigner | null> {
+    try {
+      return await this.options.keys.load(this.deviceId, slot);
+    } catch (e) {
+      if (!(e instanceof AgentError && e.code === 'KEY_MISSING')) throw e;
+      if (slot === 'current') this.lost = e.message;
+      await this.options.keys.remove(this.deviceId, slot);
+      return null;
+    }
   }
 }

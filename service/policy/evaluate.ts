@@ -1,7 +1,7 @@
 // Posture to tier: the highest tier whose required verdicts the report meets, counting a
 // failing check as met while it is within its grace (the device is warned first and loses
 // the tier only when the grace runs out).
-import type { Ar4si, Tier } from '../../common/attestation.js';
+import type { Ar4si, KeyProtection, Tier } from '../../common/attestation.js';
 import type { CheckId, Platform, PostureReport, Verdict } from '../../common/posture.js';
 import type { Policy } from './policy-schema.js';
 
@@ -21,7 +21,8 @@ const AFFIRMING = 2;
 const WARNING = 32;
 const CONTRAINDICATED = 96;
 
-export function evaluatePosture(report: PostureReport, platform: Platform, policy: Policy, firstFailedAt: ReadonlyMap<string, number>, now: number): Evaluation {
+export function evaluatePosture(report: PostureReport, platform: Platform, policy: Policy, firstFailedAt: ReadonlyMap<string, number>, now: number, keyProtection: KeyProtection = 'software'): Evaluation {
+  const hardwareOnly = new Set(keyProtection === 'hardware' ? [] : (policy.hardwareKeyRequiredFor ?? []));
   const checks: Partial<Record<CheckId, Verdict>> = {};
   for (const c of report.checks) checks[c.id] = c.verdict;
   const notApplicable = new Set(policy.notApplicable[platform] ?? []);
@@ -55,14 +56,15 @@ export function evaluatePosture(report: PostureReport, platform: Platform, polic
   };
 
   const full = meets(policy.tiers.full, true);
+  if (hardwareOnly.has('full')) reasons.push('This device\'s key is not held in hardware (a TPM), which your organisation requires for patient records.');
   let tier: Tier = 'none';
   let graceUntil: number | null = null;
-  if (full.ok) {
+  if (full.ok && !hardwareOnly.has('full')) {
     tier = 'full';
     graceUntil = full.graceUntil;
   } else {
     const limited = meets(policy.tiers.limited, false);
-    if (limited.ok) {
+    if (limited.ok && !hardwareOnly.has('limited')) {
       tier = 'limited';
       graceUntil = limited.graceUntil;
     }

@@ -29,6 +29,8 @@ export const PolicySchema = Type.Object(
     tiers: Type.Object({ full: TierRequirements, limited: TierRequirements }, { additionalProperties: false }),
     /** Hours a check may fail before the device loses the tiers that need it (0 = at once). */
     graceHours: Grace,
+    /** Tiers that need the device key in hardware (a TPM, the Secure Enclave); none by default, so mixed fleets keep working. */
+    hardwareKeyRequiredFor: Type.Optional(Type.Array(Type.Union([Type.Literal('full'), Type.Literal('limited')]), { uniqueItems: true })),
     /** Checks that do not exist on a platform and are not required there. */
     notApplicable: Type.Partial(Type.Object(Object.fromEntries(PLATFORMS.map((p) => [p, CheckIdList])) as Record<(typeof PLATFORMS)[number], typeof CheckIdList>, { additionalProperties: false })),
   },
@@ -61,4 +63,5 @@ graceHours:                    # how long a failing check keeps its tier (0 = at
   firewall: 0
 notApplicable:
   linux: [antivirus]
+hardwareKeyRequiredFor: []     # tiers that need the device key in a TPM / Secure Enclave, e.g. [full]
 `;

@@ -11,6 +11,7 @@ import { Agent } from '../../main/agent/agent.js';
 import { createServiceClient } from '../../main/agent/service-client.js';
 import { DeviceIdentity } from '../../main/identity/identity.js';
 import { createKeytarKeystore } from '../../main/identity/keystore.js';
+import { createSoftwareKeyStore } from '../../main/identity/software-key-store.js';
 import { HEALTHY_LINUX, postureReport } from '../kit/fake-device.js';
 import { startTestService } from '../kit/service.js';
 
@@ -28,7 +29,7 @@ test(`${AGENTS} agents survive an outage and return spread out, not all at once`
     const deviceId = randomBytes(16).toString('hex');
     const dataDir = join(herdDir, deviceId);
     return new Agent({
-      loadIdentity: () => DeviceIdentity.load({ deviceId, keystore, dataDir, now: () => new Date() }),
+      loadIdentity: () => DeviceIdentity.load({ deviceId, keys: createSoftwareKeyStore(keystore, 'os-keystore'), dataDir, now: () => new Date() }),
       posture,
       client: createServiceClient({ baseUrl: svc.url, timeoutMs: 2000 }),
       enrolmentSecret: svc.enrolmentSecret,

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { AgentError } from '../../common/errors.js';
 import { DeviceIdentity } from '../../main/identity/identity.js';
 import { createKeytarKeystore } from '../../main/identity/keystore.js';
+import { createSoftwareKeyStore } from '../../main/identity/software-key-store.js';
 
 const [service = '', dataDir = '', action = 'status', exchangeDir = ''] = process.argv.slice(2);
 const deviceId = 'fedcba9876543210fedcba9876543210';
 try {
   const t0 = performance.now();
-  const identity = await DeviceIdentity.load({ deviceId, keystore: createKeytarKeystore(service), dataDir, now: () => new Date() });
+  const identity = await DeviceIdentity.load({ deviceId, keys: createSoftwareKeyStore(createKeytarKeystore(service), 'os-keystore'), dataDir, now: () => new Date() });
   const loadMs = performance.now(); // since this process started
   const identityMs = loadMs - t0; // the load itself: keystore read, key import, chain checks
   if (action === 'csr') {

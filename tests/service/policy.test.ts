@@ -100,3 +100,18 @@ test('the watcher keeps following the policy file when it is saved by renaming a
     store.close();
   }
 });
+
+test('a policy may require the device key in hardware for a tier; by default it does not, so mixed fleets keep working', () => {
+  const healthy = { 'os-patch': 'pass', 'disk-encryption': 'pass', firewall: 'pass', 'screen-lock': 'pass' } as const;
+  const none = new Map<string, number>();
+  const now = Date.now();
+  const byDefault = parsePolicy(DEFAULT_POLICY_YAML);
+  assert.equal(evaluatePosture(postureReport('linux', healthy), 'linux', byDefault, none, now, 'software').tier, 'full');
+  const strict = parsePolicy(DEFAULT_POLICY_YAML.replace('hardwareKeyRequiredFor: []', 'hardwareKeyRequiredFor: [full]'));
+  const software = evaluatePosture(postureReport('linux', healthy), 'linux', strict, none, now, 'software');
+  assert.equal(software.tier, 'limited');
+  assert.match(software.reasons.join(' '), /not held in hardware/);
+  assert.equal(evaluatePosture(postureReport('linux', healthy), 'linux', strict, none, now, 'hardware').tier, 'full');
+  const both = parsePolicy(DEFAULT_POLICY_YAML.replace('hardwareKeyRequiredFor: []', 'hardwareKeyRequiredFor: [full, limited]'));
+  assert.equal(evaluatePosture(postureReport('linux', healthy), 'linux', both, none, now, 'software').tier, 'none');
+});

@@ -16,6 +16,7 @@ import { createServiceClient } from '../../../main/agent/service-client.js';
 import { startTokenEndpoint } from '../../../main/agent/token-endpoint.js';
 import { DeviceIdentity } from '../../../main/identity/identity.js';
 import { createKeytarKeystore } from '../../../main/identity/keystore.js';
+import { createSoftwareKeyStore } from '../../../main/identity/software-key-store.js';
 import { HEALTHY_LINUX, postureReport } from '../../kit/fake-device.js';
 import type { TestService } from '../../kit/service.js';
 import { startTestService } from '../../kit/service.js';
@@ -44,7 +45,7 @@ function makeAgent(svc: TestService, posture: ReturnType<typeof scriptedPosture>
   const deviceId = randomBytes(16).toString('hex');
   const states: AgentState[] = [];
   const agent = new Agent({
-    loadIdentity: () => DeviceIdentity.load({ deviceId, keystore, dataDir, now: extra.identityNow ?? (() => new Date()) }),
+    loadIdentity: () => DeviceIdentity.load({ deviceId, keys: createSoftwareKeyStore(keystore, 'os-keystore'), dataDir, now: extra.identityNow ?? (() => new Date()) }),
     ...(extra.rotate !== undefined ? { rotateKeyOnRenewal: extra.rotate } : {}),
     posture: posture.source,
     client: createServiceClient({ baseUrl: extra.url ?? svc.url, timeoutMs: 2000 }),

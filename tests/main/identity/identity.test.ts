@@ -10,6 +10,7 @@ import { CHAIN_FILE } from '../../../main/identity/certificate.js';
 import { keyAccount } from '../../../main/identity/device-key.js';
 import { DeviceIdentity } from '../../../main/identity/identity.js';
 import { createKeytarKeystore } from '../../../main/identity/keystore.js';
+import { createSoftwareKeyStore } from '../../../main/identity/software-key-store.js';
 import { x509 } from '../../../common/x509.js';
 import { createTestCa } from '../../kit/test-ca.js';
 
@@ -22,7 +23,7 @@ function setup(now = T0) {
   const keystore = createKeytarKeystore(`org.devicetrust.agent.test-${process.pid}-${++counter}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'dta-id-'));
   const clock = { now };
-  const open = () => DeviceIdentity.load({ deviceId, keystore, dataDir, now: () => clock.now });
+  const open = () => DeviceIdentity.load({ deviceId, keys: createSoftwareKeyStore(keystore, 'os-keystore'), dataDir, now: () => clock.now });
   return { keystore, dataDir, clock, open };
 }
 
@@ -119,12 +120,34 @@ test('a tampered stored certificate is refused (CERT_CORRUPT or CERT_INVALID), n
   await assert.rejects(open(), (e) => isAgentError(e, 'CERT_CORRUPT'));
 });
 
-test('the key deleted from the keystore behind our back gives KEY_MISSING', async () => {
+test('a key deleted behind our back is not a dead end: the identity says why, drops the useless chain and starts over with a new key', async () => {
   const ca = await createTestCa('CN=Test Device CA', T0);
-  const { open, keystore } = setup();
-  await enrol(await open(), ca);
+  const { open, keystore, dataDir } = setup();
+  const first = await open();
+  await enrol(first, ca);
+  const oldThumbprint = first.enrolledSigner().thumbprint;
   assert.equal(await keystore.delete(keyAccount(deviceId)), true);
-  await assert.rejects(open(), (e) => isAgentError(e, 'KEY_MISSING'));
+  const again = await open();
+  assert.equal(again.status().state, 'no-key');
+  assert.match(again.lostKeyReason ?? '', /missing/);
+  assert.ok(!existsSync(join(dataDir, CHAIN_FILE)), 'the chain of the lost key is gone');
+  await again.prepareEnrolment();
+  const status = again.status();
+  assert.equal(status.state, 'awaiting-certificate');
+  assert.notEqual(status.state === 'awaiting-certificate' ? status.thumbprint : '', oldThumbprint);
+});
+
+test('forgetCertificate keeps the key, so the device asks again with the same key', async () => {
+  const ca = await createTestCa('CN=Test Device CA', T0);
+  const { open } = setup();
+  const identity = await open();
+  await enrol(identity, ca);
+  const thumbprint = identity.enrolledSigner().thumbprint;
+  await identity.forgetCertificate();
+  assert.equal(identity.status().state, 'awaiting-certificate');
+  const reopened = await open();
+  const status = reopened.status();
+  assert.equal(status.state === 'awaiting-certificate' ? status.thumbprint : '', thumbprint);
 });
 
 test('renewal is due at two thirds of the lifetime; renewing with the same key keeps the key', async () => {
@@ -171,7 +194,7 @@ test('a rotation interrupted after the new certificate was stored is finished on
     if (account === keyAccount(deviceId) && (await keystore.get(keyAccount(deviceId, 'next'))) !== null) throw new Error('killed');
     return keystore.set(account, value);
   } };
-  const crashy = await DeviceIdentity.load({ deviceId, keystore: crashing, dataDir, now: () => T0 });
+  const crashy = await DeviceIdentity.load({ deviceId, keys: createSoftwareKeyStore(crashing, 'os-keystore'), dataDir, now: () => T0 });
   await assert.rejects(crashy.renew(async (csr) => {
     const chainPem = await ca.issue(csr);
     newThumbprint = new x509.X509Certificate(chainPem).subject;

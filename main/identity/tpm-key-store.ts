@@ -1,0 +1,299 @@
+// The device key in a TPM 2.0 on Linux, through Debian's tpm2-tools. The private key is
+// made inside the TPM (sensitivedataorigin) and can never leave it (fixedtpm|fixedparent):
+// keyDir holds only the blobs the TPM wrapped under its storage primary key, which are
+// useless on any other TPM or after a TPM clear.
+//
+// The storage primary is derived again for every operation from the owner seed and the
+// TCG SRK template (ECC P-256, AES-128-CFB; the template tpm2-tools and the TSS2 PEM key
+// format assume for parent 0x40000001), so nothing is persisted in the TPM's NV memory.
+// Without a resource manager (/dev/tpm0, swtpm) transient objects stay loaded after a tool
+// exits and the TPM has as few as 3 slots: every operation ends with tpm2_flushcontext -t,
+// failures included, and operations on one TPM run one at a time.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentError, isAgentError } from '../../common/errors.js';
+import type { CommandResult, CommandRunner } from '../posture/command-runner.js';
+import type { DeviceKeyStore, KeySlot } from './key-store.js';
+import type { DeviceSigner } from './signer.js';
+import { jwkThumbprint } from './signer.js';
+import type { WrappedKey } from './tpm-parse.js';
+import { joseSignatureFromDer, parseWrappedKey, publicJwkFromPem, serializeWrappedKey, TPM_RC, tpmResponseCode } from './tpm-parse.js';
+
+/** Debian's tpm2-tools; the composition root puts TPM_TOOL_PATHS on the runner's allow-list. */
+export const TPM_TOOLS = {
+  createprimary: '/usr/bin/tpm2_createprimary',
+  create: '/usr/bin/tpm2_create',
+  load: '/usr/bin/tpm2_load',
+  readpublic: '/usr/bin/tpm2_readpublic',
+  sign: '/usr/bin/tpm2_sign',
+  flushcontext: '/usr/bin/tpm2_flushcontext',
+} as const;
+export type TpmTools = { readonly [K in keyof typeof TPM_TOOLS]: string };
+export const TPM_TOOL_PATHS: readonly string[] = Object.values(TPM_TOOLS);
+
+export interface TpmKeyStoreOptions {
+  /** Must allow the paths in `tools` (TPM_TOOL_PATHS by default). */
+  readonly runner: CommandRunner;
+  /** Root-only folder for the wrapped blobs; made 0700 on first write. */
+  readonly keyDir: string;
+  /** TSS2 TCTI string, e.g. `device:/dev/tpmrm0` (see detectTpm) or `swtpm:host=127.0.0.1,port=2321`. */
+  readonly tcti: string;
+  readonly tools?: TpmTools;
+  /** Deadline per tpm2 command; a TPM busy with a self-test can take seconds. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The TCTI of this machine's TPM, or null when it has none. The kernel's resource manager
+ * (/dev/tpmrm0, Linux 4.12+) is preferred: it lets other TPM users run alongside us.
+ */
+export function detectTpm(exists: (path: string) => boolean = existsSync): string | null {
+  for (const device of ['/dev/tpmrm0', '/dev/tpm0']) if (exists(device)) return `device:${device}`;
+  return null;
+}
+
+// TCG SRK template: the same primary every time for the same owner seed.
+const PRIMARY_ARGS = ['-C', 'o', '-g', 'sha256', '-G', 'ecc256:null:aes128cfb', '-a', 'restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda'];
+// Sign-only, ECDSA with SHA-256 only; empty auth with noda, so a dictionary-attack lockout
+// caused by another TPM user does not lock the device key out.
+const KEY_ARGS = ['-g', 'sha256', '-G', 'ecc256:ecdsa-sha256', '-a', 'sign|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda'];
+const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const KEY_LOST = new Set<number>([TPM_RC.INTEGRITY, TPM_RC.HIERARCHY, TPM_RC.BINDING]);
+const KEY_LOST_MESSAGE = 'The TPM no longer holds the device key (the TPM was cleared or replaced). The device needs a new key, approved by IT.';
+
+/** A tpm2 tool that ran and failed; `rc` is the TPM's response code when it gave one. */
+class TpmCommandFailed extends Error {
+  override readonly name = 'TpmCommandFailed';
+  constructor(
+    readonly tool: string,
+    readonly rc: number | null,
+    readonly stderr: string,
+  ) {
+    super(`${tool} failed${rc === null ? '' : ` (TPM_RC 0x${rc.toString(16)})`}: ${lastErrorLine(stderr)}`);
+  }
+}
+
+// One queue per TPM in this process: `tpm2_flushcontext -t` would flush another
+// operation's objects, and a TPM without a resource manager has few slots anyway.
+const queues = new Map<string, Promise<unknown>>();
+
+function serialise<T>(tcti: string, work: () => Promise<T>): Promise<T> {
+  const run = (queues.get(tcti) ?? Promise.resolve()).then(work, work);
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(tcti, tail);
+  void tail.then(() => {
+    if (queues.get(tcti) === tail) queues.delete(tcti);
+  });
+  return run;
+}
+
+export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
+  const { runner, keyDir, tcti } = options;
+  const tools = options.tools ?? TPM_TOOLS;
+  const timeoutMs = options.timeoutMs ?? 20_000;
+
+  async function tool(path: string, args: readonly string[]): Promise<CommandResult> {
+    // The TCTI goes on the command line so the shared runner needs no TPM-specific env.
+    const result = await runner.run({ argv: [path, `--tcti=${tcti}`, ...args], timeoutMs });
+    if (result.error) throw new AgentError('KEYSTORE_UNAVAILABLE', `The TPM cannot be used: ${result.error.message}.`);
+    if (result.exitCode !== 0) throw new TpmCommandFailed(path, tpmResponseCode(result.stderr), result.stderr);
+    return result;
+  }
+
+  /** Runs `work` alone on the TPM with a private temp folder, then flushes and cleans up. */
+  function withTpm<T>(work: (dir: string) => Promise<T>): Promise<T> {
+    return serialise(tcti, async () => {
+      for (let attempt = 0; ; attempt++) {
+        const dir = await mkdtemp(join(tmpdir(), 'dta-tpm-')); // 0700
+        try {
+          return await work(dir);
+        } catch (e) {
+          // Slots leaked by a process that died mid-operation: our flush below frees them.
+          if (attempt === 0 && e instanceof TpmCommandFailed && e.rc === TPM_RC.OBJECT_MEMORY) continue;
+          throw asAgentError(e);
+        } finally {
+          await flush();
+          await rm(dir, { recursive: true, force: true });
+        }
+      }
+    });
+  }
+
+  async function flush(): Promise<void> {
+    try {
+      await tool(tools.flushcontext, ['-t']);
+    } catch {
+      // The operation's own error (or result) says more; a TPM that cannot flush fails the next one.
+    }
+  }
+
+  async function createPrimary(dir: string): Promise<string> {
+    const ctx = join(dir, 'primary.ctx');
+    await tool(tools.createprimary, [...PRIMARY_ARGS, '-c', ctx, '-Q']);
+    return ctx;
+  }
+
+  /** Loads the wrapped key under a fresh primary; leaves it in `key.ctx`, with no object loaded. */
+  async function loadKey(dir: string, key: WrappedKey): Promise<string> {
+    const primary = await createPrimary(dir);
+    const pub = join(dir, 'key.pub');
+    const priv = join(dir, 'key.priv');
+    const ctx = join(dir, 'key.ctx');
+    await writeFile(pub, key.public, { mode: 0o600 });
+    await writeFile(priv, key.private, { mode: 0o600 });
+    try {
+      await tool(tools.load, ['-C', primary, '-u', pub, '-r', priv, '-c', ctx, '-Q']);
+    } catch (e) {
+      if (e instanceof TpmCommandFailed && e.rc !== null && KEY_LOST.has(e.rc)) throw new AgentError('KEY_MISSING', KEY_LOST_MESSAGE, { cause: e });
+      throw e;
+    }
+    // Primary and key are loaded now (2-3 of the TPM's slots); the saved context is enough.
+    await tool(tools.flushcontext, ['-t']);
+    return ctx;
+  }
+
+  function signer(key: WrappedKey, pem: string): DeviceSigner {
+    const publicJwk = publicJwkFromPem(pem);
+    return {
+      algorithm: 'ES256',
+      storage: 'hardware',
+      publicJwk,
+      thumbprint: jwkThumbprint(publicJwk),
+      // The key stays in the TPM; every signature loads the wrapped blobs again.
+      sign: (data) =>
+        withTpm(async (dir) => {
+          const ctx = await loadKey(dir, key);
+          const digest = join(dir, 'digest.bin');
+          const sig = join(dir, 'sig.der');
+          await writeFile(digest, createHash('sha256').update(data).digest());
+          await tool(tools.sign, ['-c', ctx, '-g', 'sha256', '-s', 'ecdsa', '-d', '-f', 'plain', '-o', sig, digest]);
+          return joseSignatureFromDer(await readFile(sig));
+        }),
+    };
+  }
+
+  const slotFile = (deviceId: string, slot: KeySlot): string => {
+    if (!SAFE_ID.test(deviceId)) throw new AgentError('VALIDATION_FAILED', 'A device id for the TPM key store is letters, digits, - and _ only.');
+    return join(keyDir, `device-key-${deviceId}.${slot}.tpm.json`);
+  };
+
+  async function ensureKeyDir(): Promise<void> {
+    await mkdir(keyDir, { recursive: true, mode: 0o700 });
+    await chmod(keyDir, 0o700); // an existing folder may have been made with a looser mode
+  }
+
+  /** Write-then-rename, so a slot file is whole or absent, never half written. */
+  async function writeAtomically(file: string, text: string): Promise<void> {
+    await ensureKeyDir();
+    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(temp, file);
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw e;
+    }
+    await syncDir();
+  }
+
+  async function syncDir(): Promise<void> {
+    const dir = await open(keyDir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  return {
+    protection: 'hardware',
+    kind: 'tpm',
+
+    async create(deviceId, slot) {
+      const file = slotFile(deviceId, slot);
+      const made = await withTpm(async (dir) => {
+        const primary = await createPrimary(dir);
+        const pub = join(dir, 'key.pub');
+        const priv = join(dir, 'key.priv');
+        const pem = join(dir, 'key.pem');
+        await tool(tools.create, ['-C', primary, ...KEY_ARGS, '-u', pub, '-r', priv, '-f', 'pem', '-o', pem, '-Q']);
+        return { key: { public: await readFile(pub), private: await readFile(priv) }, pem: await readFile(pem, 'utf8') };
+      });
+      const result = signer(made.key, made.pem);
+      await writeAtomically(file, serializeWrappedKey(made.key)).catch((e: unknown) => {
+        throw new AgentError('KEYSTORE_UNAVAILABLE', `The TPM key folder ${keyDir} cannot be written: ${(e as Error).message}`, { cause: e });
+      });
+      return result;
+    },
+
+    async load(deviceId, slot) {
+      let text: string;
+      try {
+        text = await readFile(slotFile(deviceId, slot), 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw new AgentError('KEYSTORE_UNAVAILABLE', `The TPM key folder cannot be read: ${(e as Error).message}`, { cause: e });
+      }
+      const key = parseWrappedKey(text);
+      // Loading proves this TPM still holds the key; its public half comes from the TPM.
+      const pem = await withTpm(async (dir) => {
+        const ctx = await loadKey(dir, key);
+        const out = join(dir, 'key.pem');
+        await tool(tools.readpublic, ['-c', ctx, '-f', 'pem', '-o', out, '-Q']);
+        return readFile(out, 'utf8');
+      });
+      return signer(key, pem);
+    },
+
+    async remove(deviceId, slot) {
+      await rm(slotFile(deviceId, slot), { force: true });
+    },
+
+    async promote(deviceId) {
+      // Both blobs are in one file, so one rename replaces the current key atomically.
+      try {
+        await rename(slotFile(deviceId, 'next'), slotFile(deviceId, 'current'));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new AgentError('KEY_MISSING', 'There is no new device key to switch to.', { cause: e });
+        throw new AgentError('KEYSTORE_UNAVAILABLE', `The new device key cannot be made current: ${(e as Error).message}`, { cause: e });
+      }
+      await syncDir();
+    },
+
+    async assertWritable() {
+      try {
+        const probe = join(keyDir, `.write-probe-${randomBytes(6).toString('hex')}`);
+        await ensureKeyDir();
+        await writeFile(probe, '', { mode: 0o600, flag: 'wx' });
+        await rm(probe, { force: true });
+      } catch (e) {
+        throw new AgentError('KEYSTORE_UNAVAILABLE', `The TPM key folder ${keyDir} cannot be written: ${(e as Error).message}`, { cause: e });
+      }
+      // And the TPM answers (flushing is harmless and needs no auth).
+      await serialise(tcti, () => tool(tools.flushcontext, ['-t']).catch((e: unknown) => Promise.reject(asAgentError(e))));
+    },
+  };
+}
+
+function asAgentError(e: unknown): unknown {
+  if (isAgentError(e) || !(e instanceof TpmCommandFailed)) return e;
+  return new AgentError('KEYSTORE_UNAVAILABLE', `The TPM could not use the device key: ${e.message}`, { cause: e });
+}
+
+function lastErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  // The tool's own "ERROR: " lines are plainer than the TSS library's "ERROR:esys:..." ones.
+  return lines.find((l) => l.startsWith('ERROR: ')) ?? lines.at(-1) ?? 'no message';
+}

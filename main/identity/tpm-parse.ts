@@ -1,0 +1,112 @@
+// Pure parsers for what tpm2-tools hands back: the public key (SPKI PEM), the ECDSA
+// signature (DER), the TPM response code in an error message, and our slot file of
+// TPM-wrapped blobs. No TPM and no process here, so each is unit-tested with real output.
+import { createPublicKey } from 'node:crypto';
+import { AgentError } from '../../common/errors.js';
+import type { PublicEcJwk } from './signer.js';
+
+const B64URL_32 = /^[A-Za-z0-9_-]{43}$/;
+const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** The P-256 public key in an SPKI PEM (`tpm2_create -f pem`, `tpm2_readpublic -f pem`) as a JWK. */
+export function publicJwkFromPem(pem: string): PublicEcJwk {
+  let jwk: { kty?: unknown; crv?: unknown; x?: unknown; y?: unknown };
+  try {
+    jwk = createPublicKey({ key: pem, format: 'pem' }).export({ format: 'jwk' });
+  } catch (e) {
+    throw new AgentError('VALIDATION_FAILED', 'The TPM tools returned no readable public key.', { cause: e });
+  }
+  const { kty, crv, x, y } = jwk;
+  if (kty !== 'EC' || crv !== 'P-256' || typeof x !== 'string' || typeof y !== 'string' || !B64URL_32.test(x) || !B64URL_32.test(y)) {
+    throw new AgentError('VALIDATION_FAILED', 'The TPM key is not a P-256 key.');
+  }
+  return { kty: 'EC', crv: 'P-256', x, y };
+}
+
+/**
+ * tpm2_sign `-f plain` writes an ECDSA signature as DER (ECDSA-Sig-Value, RFC 3279:
+ * SEQUENCE { INTEGER r, INTEGER s }); JWS wants r||s, each left-padded to the curve size.
+ */
+export function joseSignatureFromDer(der: Uint8Array, size = 32): Uint8Array {
+  const bad = (why: string): AgentError => new AgentError('VALIDATION_FAILED', `The TPM's signature is not a DER ECDSA signature (${why}).`);
+  // Short-form lengths only: a P-256 signature is at most 72 bytes.
+  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) throw bad('outer SEQUENCE');
+  const out = new Uint8Array(size * 2);
+  let at = 2;
+  for (const half of [0, 1]) {
+    if (der[at] !== 0x02) throw bad('INTEGER tag');
+    const len = der[at + 1] ?? 0;
+    let value = der.subarray(at + 2, at + 2 + len);
+    if (len === 0 || value.length !== len) throw bad('INTEGER length');
+    if ((value[0] ?? 0) & 0x80) throw bad('negative INTEGER');
+    // One leading zero is allowed only to keep a high bit positive (DER minimal encoding).
+    if (value[0] === 0 && value.length > 1) {
+      if (((value[1] ?? 0) & 0x80) === 0) throw bad('non-minimal INTEGER');
+      value = value.subarray(1);
+    }
+    if (value.length > size) throw bad('INTEGER too large');
+    out.set(value, half * size + size - value.length);
+    at += 2 + len;
+  }
+  if (at !== der.length) throw bad('trailing bytes');
+  return out;
+}
+
+/**
+ * The TPM's own response code in a tpm2-tools error ("ERROR: Esys_Load(0x1DF) -
+ * tpm:parameter(1):integrity check failed"), normalised so it compares with the TPM_RC
+ * constants: format-one codes lose their handle/parameter number. Null when the error
+ * came from another layer (the TCTI, ESAPI) or carries no code.
+ */
+export function tpmResponseCode(stderr: string): number | null {
+  const match = /\(0x([0-9a-f]+)\) - tpm:/i.exec(stderr);
+  if (!match?.[1]) return null;
+  const rc = Number.parseInt(match[1], 16);
+  if (rc >>> 16 !== 0) return null; // a TSS layer, not the TPM
+  return rc & 0x080 ? 0x080 | (rc & 0x03f) : rc & 0xfff;
+}
+
+/** Response codes (TPM 2.0 Part 2, table 16) that the key store tells apart. */
+export const TPM_RC = {
+  HIERARCHY: 0x085, // the parent's hierarchy is disabled or its seed changed
+  INTEGRITY: 0x09f, // the wrapped private part was not made by this parent (TPM cleared or replaced)
+  BINDING: 0x0a5, // the public and private parts do not belong together
+  OBJECT_MEMORY: 0x902, // no free transient slot: handles leaked by an earlier process
+} as const;
+
+/** What a slot file holds: the key as the TPM wrapped it; the private part is useless without that TPM. */
+export interface WrappedKey {
+  /** TPM2B_PUBLIC as tpm2_create wrote it. */
+  readonly public: Uint8Array;
+  /** TPM2B_PRIVATE: encrypted and integrity-protected under the storage primary's seed. */
+  readonly private: Uint8Array;
+}
+
+/** Names the parent template, so a future change of template is noticed, not misread. */
+export const WRAPPED_KEY_PARENT = 'owner-ecc-p256-srk';
+
+export function serializeWrappedKey(key: WrappedKey): string {
+  return `${JSON.stringify({ v: 1, parent: WRAPPED_KEY_PARENT, public: Buffer.from(key.public).toString('base64'), private: Buffer.from(key.private).toString('base64') })}\n`;
+}
+
+export function parseWrappedKey(text: string): WrappedKey {
+  const unreadable = (cause?: unknown): AgentError =>
+    new AgentError('KEY_MISSING', 'The device key file of the TPM is unreadable; the device needs a new key.', cause === undefined ? undefined : { cause });
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw unreadable(e);
+  }
+  const v = value as { v?: unknown; parent?: unknown; public?: unknown; private?: unknown } | null;
+  if (v === null || typeof v !== 'object' || v.v !== 1 || v.parent !== WRAPPED_KEY_PARENT) throw unreadable();
+  if (typeof v.public !== 'string' || typeof v.private !== 'string' || !B64.test(v.public) || !B64.test(v.private)) throw unreadable();
+  const key = { public: Buffer.from(v.public, 'base64'), private: Buffer.from(v.private, 'base64') };
+  if (!isTpm2b(key.public) || !isTpm2b(key.private)) throw unreadable();
+  return key;
+}
+
+/** A TPM2B structure: a big-endian 16-bit size, then exactly that many bytes. */
+function isTpm2b(bytes: Buffer): boolean {
+  return bytes.length > 2 && bytes.readUInt16BE(0) === bytes.length - 2;
+}
