@@ -21,6 +21,9 @@ export const AGENT_ERROR_CODES = [
   'SERVICE_REFUSED',
   'VALIDATION_FAILED',
   'USAGE',
+  'AGENT_RUNNING',
+  'AGENT_UNAVAILABLE',
+  'AGENT_VERSION_MISMATCH',
 ] as const;
 export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
 

@@ -1,9 +1,19 @@
-// `dta agent` (headless, as a service or daemon) and `dta token` (for native clients).
+// `dta agent` (the machine's one agent, run as a service), `dta status` (any local account
+// asks it) and `dta token` (for native clients).
 import { parseArgs } from 'node:util';
+import type { AgentStatus } from '../../common/agent-ipc.js';
 import type { AgentState } from '../../common/agent-state.js';
 import { AGENT_ERROR_CODES, AgentError } from '../../common/errors.js';
+import { defaultPosturePolicy } from '../../common/posture.js';
+import { currentPlatform } from '../posture/platform.js';
+import type { Agent } from './agent.js';
 import { createAgent, readAgentConfig } from './create-agent.js';
+import { fetchAgentStatus } from './ipc-client.js';
+import { defaultIpcPath } from './ipc-path.js';
+import { startIpcServer } from './ipc-server.js';
+import { liveSupportBundle } from './posture-command.js';
 import { startTokenEndpoint } from './token-endpoint.js';
+import { AGENT_VERSION } from './version.js';
 
 export interface AgentIo {
   readonly out: (text: string) => void;
@@ -14,20 +24,62 @@ export function describeState(s: AgentState): string {
   return `[${s.since}] ${s.state.toUpperCase()}${s.tier ? ` tier=${s.tier}` : ''}${expires}: ${s.reason} Next: ${s.nextAction}\n`;
 }
 
-/** Runs until `signal` aborts; prints each state change. */
+/** What any local client may see of the agent (no key, token or secret). */
+export function agentStatusOf(agent: Agent, serviceUrl: string): AgentStatus {
+  const key = agent.keyInfo();
+  return { agent: agent.state(), agentVersion: AGENT_VERSION, keyProtection: key?.protection ?? null, keyStorage: key?.storage ?? null, serviceUrl };
+}
+
+/**
+ * The machine's agent: runs until `signal` aborts, printing each state change. It owns the
+ * device identity and the probes, and serves its local clients (IPC) and web pages (the
+ * loopback token endpoint) once for the whole machine.
+ */
 export async function agentCommand(args: readonly string[], io: AgentIo, signal: AbortSignal): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
   if (values.config === undefined) throw new AgentError('USAGE', 'dta agent needs --config FILE.');
   const config = readAgentConfig(values.config);
   const { agent } = createAgent(config);
   agent.subscribe((s) => io.out(values.json ? `${JSON.stringify({ ...s, report: undefined })}\n` : describeState(s)));
-  const endpoint = await startTokenEndpoint({ agent, allowedOrigins: config.allowedOrigins, port: config.loopbackPort });
-  io.out(values.json ? `${JSON.stringify({ event: 'listening', port: endpoint.port })}\n` : `loopback token endpoint on 127.0.0.1:${endpoint.port}\n`);
+  // The IPC endpoint first: a second agent on the machine stops here (AGENT_RUNNING).
+  const ipc = await startIpcServer({
+    path: config.ipcPath ?? defaultIpcPath(currentPlatform()),
+    agentVersion: AGENT_VERSION,
+    handlers: {
+      status: () => agentStatusOf(agent, config.serviceUrl),
+      subscribe: (listener) => agent.subscribe(() => listener()),
+      checkNow: () => agent.checkNow(),
+      supportBundle: async () => ({ fileName: `device-trust-support-${new Date().toISOString().slice(0, 10)}.json`, content: JSON.stringify(await liveSupportBundle(defaultPosturePolicy())) }),
+    },
+  });
+  let endpoint;
+  try {
+    endpoint = await startTokenEndpoint({ agent, allowedOrigins: config.allowedOrigins, port: config.loopbackPort });
+  } catch (e) {
+    await ipc.close();
+    throw e;
+  }
+  io.out(values.json ? `${JSON.stringify({ event: 'listening', port: endpoint.port, ipc: ipc.path })}\n` : `loopback token endpoint on 127.0.0.1:${endpoint.port}; local clients on ${ipc.path}\n`);
   await agent.start();
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   agent.stop();
   await endpoint.close();
+  await ipc.close();
   return 0;
+}
+
+/** `dta status`: the machine agent's state, for any local account (support staff over SSH too). */
+export async function statusCommand(args: readonly string[], io: AgentIo): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, ipc: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
+  const path = values.ipc ?? (values.config !== undefined ? readAgentConfig(values.config).ipcPath : undefined) ?? defaultIpcPath(currentPlatform());
+  const status = await fetchAgentStatus(path);
+  const s = status.agent;
+  if (values.json) {
+    io.out(`${JSON.stringify({ state: s.state, tier: s.tier, deviceId: s.deviceId, keyProtection: status.keyProtection, keyStorage: status.keyStorage, reason: s.reason, nextAction: s.nextAction, errorCode: s.errorCode, tokenExpiresAt: s.tokenExpiresAt, since: s.since, agentVersion: status.agentVersion, serviceUrl: status.serviceUrl })}\n`);
+  } else {
+    io.out(`State:          ${s.state}${s.tier ? ` (tier ${s.tier})` : ''}\nReason:         ${s.reason}\nNext:           ${s.nextAction}\nDevice:         ${s.deviceId ?? '—'}\nKey:            ${status.keyProtection ?? '—'}${status.keyStorage ? ` (${status.keyStorage})` : ''}\nAgent version:  ${status.agentVersion}\nService:        ${status.serviceUrl}\n`);
+  }
+  return s.state === 'compliant' || s.state === 'warning' ? 0 : 1;
 }
 
 /** One token for a native client, optionally with a proof for one request. */

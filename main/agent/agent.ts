@@ -4,7 +4,7 @@
 // service outage on its last token with capped, jittered backoff. Its state is one
 // explicit value, published to subscribers.
 import type { AgentState, AgentStateName } from '../../common/agent-state.js';
-import type { AttestResponse, Tier } from '../../common/attestation.js';
+import type { AttestResponse, KeyProtection, Tier } from '../../common/attestation.js';
 import { AgentError, isAgentError } from '../../common/errors.js';
 import type { CheckId, PostureReport } from '../../common/posture.js';
 import { signDpopProof, signEvidence, signRenewalRequest } from '../attest/device-jws.js';
@@ -76,6 +76,11 @@ export class Agent {
 
   state(): AgentState {
     return this.current;
+  }
+
+  /** Where the device key lives, once the identity is loaded. */
+  keyInfo(): { protection: KeyProtection; storage: string } | null {
+    return this.identity ? { protection: this.identity.keyProtection, storage: this.identity.keyStorage } : null;
   }
 
   subscribe(listener: Listener): () => void {

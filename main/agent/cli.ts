@@ -1,7 +1,7 @@
 // Composition root of the headless agent: `dta <command> [options]`.
 import { parseArgs } from 'node:util';
 import { AgentError, isAgentError } from '../../common/errors.js';
-import { agentCommand, tokenCommand } from './agent-command.js';
+import { agentCommand, statusCommand, tokenCommand } from './agent-command.js';
 import { postureCommand } from './posture-command.js';
 
 const USAGE = `Usage: dta <command> [options]
@@ -12,8 +12,13 @@ Commands:
     --bundle FILE    Also write a support bundle (every probe's raw output) to FILE.
     --replay FILE    Judge a support bundle again without running anything.
 
-  agent --config FILE  Run the agent headless: enrol, attest, keep a token, serve the
-                       loopback token endpoint. --json prints state changes as JSON.
+  agent --config FILE  Run the machine's agent (as a service: systemd unit, LaunchDaemon,
+                       Windows service): enrol, attest, keep a token, serve the trays
+                       (local IPC) and the loopback token endpoint. --json prints state
+                       changes as JSON.
+  status [--config FILE | --ipc PATH] [--json]
+                       Ask the machine's agent for its state (any local account).
+                       Exit 0 when the device may open patient data, 1 when not.
   token --config FILE --audience X [--nonce N] [--htm GET --htu URL]
                        Print a fresh device token (and a proof for one request).
 
@@ -54,6 +59,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       }
       case 'token':
         return await tokenCommand(rest, io);
+      case 'status':
+        return await statusCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -3,7 +3,7 @@
 // command itself failed (2).
 import { arch } from 'node:os';
 import { AgentError } from '../../common/errors.js';
-import type { PosturePolicy, PostureReport } from '../../common/posture.js';
+import type { PosturePolicy, PostureReport, SupportBundle } from '../../common/posture.js';
 import { defaultPosturePolicy } from '../../common/posture.js';
 import { createCommandRunner } from '../posture/command-runner.js';
 import { runPosture } from '../posture/engine.js';
@@ -32,11 +32,17 @@ export async function livePosture(policy: PosturePolicy = defaultPosturePolicy()
   return runPosture({ platform, checks: checksFor(platform), source, policy, now: () => new Date() });
 }
 
+/** Runs the checks live and returns them as a support bundle (every probe's raw output). */
+export async function liveSupportBundle(policy: PosturePolicy): Promise<SupportBundle> {
+  const run = await livePosture(policy);
+  return createSupportBundle({ agent: { name: AGENT_NAME, version: AGENT_VERSION }, arch: arch(), policy, report: run.report, records: run.records, now: new Date() });
+}
+
 /** Runs the checks live and writes them as a support bundle; the report is returned too. */
 export async function saveLivePostureBundle(path: string, policy: PosturePolicy): Promise<PostureReport> {
-  const run = await livePosture(policy);
-  await writeSupportBundle(path, createSupportBundle({ agent: { name: AGENT_NAME, version: AGENT_VERSION }, arch: arch(), policy, report: run.report, records: run.records, now: new Date() }));
-  return run.report;
+  const bundle = await liveSupportBundle(policy);
+  await writeSupportBundle(path, bundle);
+  return bundle.report;
 }
 
 export async function postureCommand(options: PostureCommandOptions, io: CommandIo): Promise<number> {

@@ -58,6 +58,11 @@ export class DeviceIdentity {
     return this.options.keys.protection;
   }
 
+  /** The key store's kind: `tpm`, `file` or `os-keystore`. */
+  get keyStorage(): string {
+    return this.options.keys.kind;
+  }
+
   /** Why the previous key was given up at load (a cleared TPM, say), or null. */
   get lostKeyReason(): string | null {
     return this.lost;
