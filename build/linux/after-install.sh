@@ -2,8 +2,11 @@
 # deb/rpm post-install. fpm takes one after-install script, so this one starts with
 # electron-builder's own (app-builder-lib/templates/linux/after-install.tpl: the /usr/bin link,
 # the chrome-sandbox mode, the AppArmor profile; ${...} are its macros, filled in at build
-# time; a test keeps the two in step), then starts the tray at every user's login (XDG
-# autostart) and makes the folder IT's managed policy goes in.
+# time, so our own shell variables are written $name, never with braces; a test keeps the two
+# in step), then starts the tray at every user's login (XDG autostart), makes the folder IT's
+# managed policy goes in, and installs, enables and (re)starts the system agent's unit.
+# deb runs it as `postinst configure [old-version]`, rpm as %post with $1 = 1 (install) or
+# 2 (upgrade); both cases do the same here.
 
 if type update-alternatives >/dev/null 2>&1; then
     # Remove previous link if it doesn't use update-alternatives
@@ -64,3 +67,16 @@ fi
 # --- Device Trust additions
 install -D -m 0644 '/opt/${sanitizedProductName}/resources/build/linux/device-trust-agent-autostart.desktop' /etc/xdg/autostart/device-trust-agent.desktop \
   && mkdir -p /etc/device-trust/policies/managed
+
+# The system agent (docs/system-agent.md): one systemd system unit per machine, started at
+# boot. The unit is copied, not owned by the package, so after-remove.sh deletes it.
+install -D -m 0644 '/opt/${sanitizedProductName}/resources/build/linux/dta-agent.service' /usr/lib/systemd/system/dta-agent.service
+# Enabling only writes symlinks, so it also works in a chroot or an image being built: the
+# agent then starts at that machine's first boot. A unit IT has masked stays off.
+systemctl enable dta-agent.service >/dev/null 2>&1 || true
+if [ -d /run/systemd/system ]; then
+  # systemd is running (not a container or chroot): load the new unit, then start the agent
+  # on a fresh install, or restart it on the new version's binary after an upgrade.
+  systemctl daemon-reload || true
+  systemctl restart dta-agent.service || true
+fi

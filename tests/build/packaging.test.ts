@@ -1,7 +1,8 @@
 // Packaging can't run here (electron-builder can't download Electron), so its inputs are
 // checked: the config against electron-builder's own schema, the autostart entry with
-// desktop-file-validate, the LaunchAgent and entitlements as property lists, the install
-// scripts' syntax, the fail-closed update signature settings, and the icons.
+// desktop-file-validate, the LaunchAgent, LaunchDaemon and entitlements as property lists, the
+// install scripts' syntax, the fail-closed update signature settings, and the icons. The
+// system agent's services are checked in depth in system-service.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -55,7 +56,7 @@ test('the LaunchAgent and the entitlements parse as property lists (ours, Python
   const entitlements = parsePlist(readFileSync(join(ROOT, 'build/mac/entitlements.mac.plist'))) as Record<string, unknown>;
   assert.equal(entitlements['com.apple.security.cs.allow-jit'], true);
   assert.ok(!('com.apple.security.cs.disable-library-validation' in entitlements), 'library validation stays on');
-  for (const p of [agentPath, join(ROOT, 'build/mac/entitlements.mac.plist')]) {
+  for (const p of [agentPath, join(ROOT, 'build/mac/org.devicetrust.agent.daemon.plist'), join(ROOT, 'build/mac/entitlements.mac.plist')]) {
     execFileSync('xmllint', ['--noout', p]);
     execFileSync('python3', ['-c', 'import plistlib,sys; plistlib.load(open(sys.argv[1],"rb"))', p]);
   }
@@ -76,13 +77,16 @@ test('the application icon is a 512 px PNG generated with the tray icons', () =>
 });
 
 test('the MSI gets a per-machine run-at-login value through the msiProjectCreated hook', async () => {
-  const hook = require(join(ROOT, 'build/win/msi-project-created.cjs')) as { addRunAtLogin: (wxs: string) => string };
+  const hook = require(join(ROOT, 'build/win/msi-project-created.cjs')) as { addRunAtLogin: (wxs: string) => string; addSystemService: (wxs: string) => string };
   const template = readFileSync(require.resolve('app-builder-lib/templates/msi/template.xml'), 'utf8');
   const out = hook.addRunAtLogin(template);
   const group = /<ComponentGroup Id="ProductComponents" Directory="APPLICATIONFOLDER">([\s\S]*?)<\/ComponentGroup>/.exec(out)?.[1] ?? '';
   assert.match(group, /<RegistryValue Root="HKLM" Key="Software\\Microsoft\\Windows\\CurrentVersion\\Run" Name="Device Trust Agent"/);
   assert.equal(hook.addRunAtLogin(out), out, 'idempotent');
   assert.throws(() => hook.addRunAtLogin('<Wix/>'), /template changed/);
+  // The same hook adds the system agent's service; the template alone has no files to add it to.
+  assert.throws(() => hook.addSystemService(out), /no component for DeviceTrustAgentService\.exe/);
+  assert.deepEqual((config.msi as { additionalWixArgs?: string[] }).additionalWixArgs, ['-ext', 'WixUtilExtension']);
   assert.equal(config.msiProjectCreated, 'build/win/msi-project-created.cjs');
   await Promise.resolve();
 });
