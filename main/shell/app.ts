@@ -1,21 +1,24 @@
-// Composition root of the tray app (Electron). Thin on purpose: the agent, the tray model,
-// the IPC guard, the notification policy and the settings links are plain modules tested
-// in Node; this file only wires them to Electron's objects.
+// Composition root of the tray app (Electron), one per signed-in person. The tray holds no
+// key and runs no probe: it is a client of the machine's system agent over local IPC
+// (main/agent/ipc-client.ts), showing its state, asking it to check now and saving a
+// support bundle that the agent made. Thin on purpose: the link, the tray model, the IPC
+// guard, the notification policy and the settings links are plain modules tested in Node.
 import { app, BrowserWindow, clipboard, dialog, ipcMain, Menu, nativeImage, Notification, session, shell, Tray, type IpcMainInvokeEvent } from 'electron';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { IpcResult, Locale, StatusView } from '../../common/ipc.js';
 import { IPC_CHANNELS } from '../../common/ipc.js';
-import { defaultPosturePolicy } from '../../common/posture.js';
-import { createAgent, readAgentConfig } from '../agent/create-agent.js';
-import { agentConfigFrom, defaultUserSettingsPath, loadEffectiveConfig, managedKeys, posturePolicyFrom } from '../config/load-config.js';
+import { linkToAgent } from '../agent/ipc-client.js';
+import { defaultIpcPath } from '../agent/ipc-path.js';
+import { createFileLog } from '../agent/agent-log.js';
+import { defaultUserSettingsPath, loadEffectiveConfig, managedKeys } from '../config/load-config.js';
 import { createLiveRegistrySource } from '../config/registry-live.js';
 import { LINUX_POLICY_DIR, MACOS_MANAGED_PREFERENCES } from '../config/config-sources.js';
 import { watchConfig } from '../config/watch-config.js';
 import { detectInstallType } from '../update/install-type.js';
 import { startUpdater } from './updater.js';
-import { saveLivePostureBundle } from '../agent/posture-command.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import { currentPlatform } from '../posture/platform.js';
 import { guardIpc } from '../ui/ipc-guard.js';
@@ -36,8 +39,8 @@ const HIDDEN = '--hidden';
 const RESOURCES = app.getAppPath();
 const RENDERER = join(RESOURCES, 'out', 'renderer');
 const WINDOW_URL = pathToFileURL(join(RENDERER, 'index.html')).toString();
-// A JSON file for development; in production the managed configuration (MDM) decides.
-const CONFIG_FILE = process.env.DTA_AGENT_CONFIG;
+// The machine agent's IPC endpoint; another one only for development.
+const IPC_PATH = process.env.DTA_AGENT_IPC;
 
 app.on('web-contents-created', (_e, contents) => {
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
@@ -54,24 +57,31 @@ void app.whenReady().then(async () => {
   const registry = platform === 'win32' ? await createLiveRegistrySource() : undefined;
   const loadManaged = () => loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform), ...(registry ? { registry } : {}) });
   // Replaced when IT's configuration changes (watchConfig below).
-  let effective = CONFIG_FILE === undefined ? await loadManaged() : null;
-  const config = effective ? agentConfigFrom(effective, app.getPath('userData')) : readAgentConfig(CONFIG_FILE ?? '');
-  const posturePolicy = () => (effective ? posturePolicyFrom(effective) : defaultPosturePolicy());
-  const { agent, log } = createAgent(config, { posturePolicy: posturePolicy() });
+  let effective = await loadManaged();
+  const log = createFileLog(join(app.getPath('userData'), 'logs'));
   const locale: Locale = app.getLocale().toLowerCase().startsWith('de') ? 'de' : 'en';
-  let allowQuit = effective ? effective.settings.allowQuit?.value === true : true;
-  let managedSettings = effective ? managedKeys(effective) : [];
+  const agent = linkToAgent({ path: IPC_PATH ?? defaultIpcPath(platform), locale });
+  let allowQuit = effective.settings.allowQuit?.value === true;
+  let managedSettings = managedKeys(effective);
   const notifications = createNotificationPolicy(locale);
   let window: BrowserWindow | null = null;
 
-  const view = (): StatusView => ({ agent: agent.state(), platform, locale, version: AGENT_VERSION, serviceUrl: config.serviceUrl, managedSettings });
+  const state = () => agent.status().agent;
+  const view = (): StatusView => ({ agent: state(), platform, locale, version: AGENT_VERSION, serviceUrl: agent.status().serviceUrl, managedSettings });
   const icon = (name: string) => nativeImage.createFromPath(join(RESOURCES, 'build', 'icons', `tray-${name}.png`));
   const tray = new Tray(icon('checking'));
 
   const saveBundle = async (): Promise<IpcResult> => {
-    const target = await dialog.showSaveDialog({ defaultPath: join(app.getPath('desktop'), 'device-trust-support.json') });
+    // The agent makes it (it runs the probes); the person saves it in their own folders.
+    let bundle;
+    try {
+      bundle = await agent.supportBundle();
+    } catch (e) {
+      return { ok: false, error: { code: (e as { code?: string }).code ?? 'FAILED', message: (e as Error).message } };
+    }
+    const target = await dialog.showSaveDialog({ defaultPath: join(app.getPath('desktop'), bundle.fileName) });
     if (target.canceled || !target.filePath) return { ok: false, error: { code: 'CANCELLED', message: 'Not saved.' } };
-    await saveLivePostureBundle(target.filePath, posturePolicy());
+    await writeFile(target.filePath, bundle.content, { mode: 0o600 });
     return { ok: true, detail: target.filePath };
   };
 
@@ -112,39 +122,39 @@ void app.whenReady().then(async () => {
         openStatus();
         return;
       case 'check-now':
-        return void agent.checkNow();
+        return void agent.checkNow().catch((e: unknown) => log.warn('check-now-refused', { message: (e as Error).message }));
       case 'copy-diagnostics':
-        return void clipboard.writeText(JSON.stringify({ ...agent.state(), version: AGENT_VERSION, serviceUrl: config.serviceUrl }, null, 2));
+        return void clipboard.writeText(JSON.stringify({ ...agent.status(), trayVersion: AGENT_VERSION }, null, 2));
       case 'save-bundle':
         return void saveBundle();
       case 'about':
-        return void dialog.showMessageBox({ type: 'info', title: 'Device Trust', message: `Device Trust ${AGENT_VERSION}`, detail: `Device: ${agent.state().deviceId ?? '—'}\nService: ${config.serviceUrl}` });
+        return void dialog.showMessageBox({ type: 'info', title: 'Device Trust', message: `Device Trust ${AGENT_VERSION}`, detail: `Device: ${state().deviceId ?? '—'}\nKey: ${agent.status().keyProtection ?? '—'}\nAgent: ${agent.status().agentVersion || '—'}\nService: ${agent.status().serviceUrl || '—'}` });
       case 'quit':
         return app.quit();
     }
   };
 
   const refresh = (): void => {
-    const model = trayModel(agent.state(), locale, { allowQuit });
+    const model = trayModel(state(), locale, { allowQuit });
     tray.setImage(icon(model.icon));
     tray.setToolTip(model.tooltip);
     tray.setContextMenu(Menu.buildFromTemplate(model.menu.map((item) => ({ label: item.label, click: () => run(item.command) }))));
     if (window && !window.isDestroyed()) window.webContents.send(IPC_CHANNELS.viewChanged, view());
-    const note = notifications.next(agent.state());
+    const note = notifications.next(state());
     if (note && Notification.isSupported()) new Notification({ title: note.title, body: note.body }).show();
   };
   agent.subscribe(refresh);
   refresh();
-  const setting = <T>(key: string, fallback: T): T => (effective?.settings[key]?.value as T | null | undefined) ?? fallback;
+  const setting = <T>(key: string, fallback: T): T => (effective.settings[key]?.value as T | null | undefined) ?? fallback;
   startUpdater({
     installType: detectInstallType({ platform, packaged: app.isPackaged, execPath: process.execPath, env: process.env, exists: existsSync }),
-    deviceId: () => agent.state().deviceId,
+    deviceId: () => state().deviceId,
     settings: () => ({ mode: setting('updateMode', 'automatic'), channel: setting('updateChannel', 'stable'), pinnedVersion: setting<string | null>('updatePinnedVersion', null), hold: setting('updateHold', false) }),
     feedUrl: setting<string | null>('updateFeedUrl', null),
     log,
   });
-  if (effective) {
-    // IT's changes apply without a restart (the agent's service and cadence at its next start).
+  {
+    // IT's changes to the tray's own settings apply without a restart.
     const folders = platform === 'linux' ? [LINUX_POLICY_DIR] : platform === 'darwin' ? [dirname(MACOS_MANAGED_PREFERENCES)] : [];
     watchConfig(folders, loadManaged, (next) => {
       effective = next;
@@ -163,8 +173,12 @@ void app.whenReady().then(async () => {
   };
   handle(IPC_CHANNELS.getView, () => Promise.resolve(view()));
   handle(IPC_CHANNELS.checkNow, async () => {
-    await agent.checkNow();
-    return { ok: true } satisfies IpcResult;
+    try {
+      await agent.checkNow();
+      return { ok: true } satisfies IpcResult;
+    } catch (e) {
+      return { ok: false, error: { code: (e as { code?: string }).code ?? 'FAILED', message: (e as Error).message } } satisfies IpcResult;
+    }
   });
   handle(IPC_CHANNELS.saveBundle, () => saveBundle());
   handle(IPC_CHANNELS.runRemediation, async ({ request }) => {
@@ -180,5 +194,5 @@ void app.whenReady().then(async () => {
     if (!argv.includes(HIDDEN)) openStatus();
   });
   app.on('window-all-closed', () => undefined); // the tray keeps running
-  void agent.start();
+  app.on('before-quit', () => agent.close());
 });
