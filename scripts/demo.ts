@@ -1,17 +1,20 @@
 // The main job, end to end on this machine: the device trust service on its embedded
-// database, the example patient-records service, and the headless agent, which enrols,
-// attests, shows the posture and the token, and gets a patient record. Then the firewall
-// is turned off in a controlled way (inside the network namespace demo.sh made) and the
-// demo measures how soon the access service refuses the device.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// database, the example patient-records service, and the system agent started as its
+// service unit starts it (`dta agent --config FILE`, its own process, a key file only its
+// account can read), which enrols, attests and serves its clients. `dta status` shows its
+// state over local IPC as any signed-in person would see it; a web page's request for a
+// token goes through the agent's loopback endpoint, as in a browser; the patient record is
+// fetched with it. Then the firewall is turned off in a controlled way (inside the network
+// namespace demo.sh made) and the demo measures how soon the access service refuses.
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AgentState } from '../common/agent-state.js';
+import { fetchAgentStatus } from '../main/agent/ipc-client.js';
 import { startPatientRecords } from '../examples/patient-records/server.js';
 import { describeState } from '../main/agent/agent-command.js';
-import { createAgent } from '../main/agent/create-agent.js';
 import { formatReportTable } from '../main/posture/report-table.js';
 import { initServiceDir } from '../service/config.js';
 import { runService } from '../service/main.js';
@@ -24,6 +27,7 @@ const say = (text: string): void => {
 const summary: Record<string, unknown> = {};
 
 const dir = mkdtempSync(join(tmpdir(), 'dta-demo-'));
+chmodSync(dir, 0o755); // the agent's IPC socket below is for every local account
 const serviceDir = join(dir, 'service');
 const init = initServiceDir(serviceDir, Number(values.port));
 // Demo policy: this VM's disk is not encrypted, so give that check a 30-day grace here
@@ -37,39 +41,76 @@ const records = await startPatientRecords({ issuer: service.url, statusRefreshMs
 say(`Device trust service on ${service.url} (SQLite in ${serviceDir})\nPatient records service on ${records.url}\n`);
 say('Demo policy: an unencrypted disk gets 30 days of grace (warned, not blocked), because this machine has no disk encryption; the default policy blocks at once.\n\n');
 
+const ipcPath = join(dir, 'run', 'agent.sock');
 const agentConfig = {
   serviceUrl: service.url,
   enrolmentSecret: init.enrolmentSecret ?? (() => {
     throw new Error('demo: the service folder was not new, so its enrolment secret is unknown');
   })(),
   dataDir: join(dir, 'agent'),
+  keyStorage: 'auto', // the TPM where there is one, else a key file only this account can read
+  ipcPath,
   allowedOrigins: { [records.url]: ['patient-records'] },
   loopbackPort: 0,
   cadence: { fastSeconds: 1, fullSeconds: 300 },
   backoff: { initialMs: 500, maxMs: 30_000 },
 };
-const { agent } = createAgent(agentConfig);
-agent.subscribe((s: AgentState) => say(`agent: ${describeState(s)}`));
+const configPath = join(dir, 'agent.json');
+writeFileSync(configPath, JSON.stringify(agentConfig, null, 2), { mode: 0o600 });
+say(`System agent: dta agent --config ${configPath} (its own process, as the systemd unit runs it)\n`);
 const t0 = performance.now();
-await agent.start();
+const agentProcess = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'main', 'agent', 'cli.ts'), 'agent', '--config', configPath, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+let loopbackPort = 0;
+let settled: AgentState | null = null;
+let partial = '';
+agentProcess.stdout.on('data', (chunk: Buffer) => {
+  partial += chunk.toString();
+  const lines = partial.split('\n');
+  partial = lines.pop() ?? '';
+  for (const line of lines.filter((l) => l.trim() !== '')) {
+    const event = JSON.parse(line) as AgentState & { event?: string; port?: number };
+    if (event.event === 'listening') {
+      loopbackPort = event.port ?? 0;
+      say(`agent: listening on 127.0.0.1:${loopbackPort} (web pages) and ${ipcPath} (trays, dta status)\n`);
+      continue;
+    }
+    say(`agent: ${describeState({ ...event, report: null })}`);
+    if (['compliant', 'warning', 'blocked', 'error'].includes(event.state)) settled ??= event;
+  }
+});
+const deadline = Date.now() + 60_000;
+while (settled === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 summary.firstTokenMs = Math.round(performance.now() - t0);
-const state = agent.state();
+
+// What every signed-in person's tray, and `dta status`, see: over local IPC, no key or token in it.
+const status = await fetchAgentStatus(ipcPath);
+const state = status.agent;
 summary.state = state.state;
 summary.tier = state.tier;
+summary.keyProtection = status.keyProtection;
+say(`\n$ dta status --ipc ${ipcPath} --json\n${JSON.stringify({ state: state.state, tier: state.tier, deviceId: state.deviceId, keyProtection: status.keyProtection, keyStorage: status.keyStorage, reason: state.reason }, null, 2)}\n`);
 if (state.report) say(`\n${formatReportTable(state.report)}\n`);
-const current = agent.currentToken();
-if (!current) {
+
+/** A token and a proof for one request, from the agent's loopback endpoint, as the EHR's page in a browser asks for it. */
+const tokenFor = async (url: string): Promise<{ token: string; dpop: string; tier: string } | { error: { code: string; message: string } }> => {
+  const res = await fetch(`http://127.0.0.1:${loopbackPort}/v1/token?audience=patient-records&htm=GET&htu=${encodeURIComponent(url)}`, { headers: { origin: records.url } });
+  return (await res.json()) as { token: string; dpop: string; tier: string };
+};
+const url = `${records.url}/patients/42`;
+const get = async (): Promise<{ status: number; body: Record<string, unknown>; tier: string | null }> => {
+  const issued = await tokenFor(url);
+  if ('error' in issued) return { status: 0, body: issued, tier: null };
+  const res = await fetch(url, { headers: { authorization: `DPoP ${issued.token}`, dpop: issued.dpop } });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown>, tier: issued.tier };
+};
+const firstIssued = loopbackPort !== 0 ? await tokenFor(url) : null;
+if (firstIssued === null || 'error' in firstIssued) {
   say(`No device token: ${state.reason}\n`);
   summary.accepted = false;
 } else {
-  const claims = JSON.parse(Buffer.from(current.token.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
-  say(`Device token (${current.token.length} bytes) claims:\n${JSON.stringify(claims, null, 2)}\n\n`);
-  const url = `${records.url}/patients/42`;
-  const get = async (token: string) => {
-    const res = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await agent.proofFor('GET', url, token) } });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
-  const first = await get(current.token);
+  const claims = JSON.parse(Buffer.from(firstIssued.token.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+  say(`\nDevice token for patient-records (${firstIssued.token.length} bytes, from the loopback endpoint) claims:\n${JSON.stringify(claims, null, 2)}\n\n`);
+  const first = await get();
   summary.accepted = first.status === 200;
   say(`GET ${url} -> ${first.status} ${JSON.stringify(first.body)}\n\n`);
 
@@ -77,27 +118,33 @@ if (!current) {
     say('Turning the firewall off (nft flush ruleset in this network namespace)...\n');
     const flushed = performance.now();
     execFileSync('nft', ['flush', 'ruleset']);
-    let refused = await get(current.token);
-    while (refused.status === 200 && performance.now() - flushed < 30_000) {
-      await new Promise((r) => setTimeout(r, 100));
-      refused = await get(current.token);
-    }
+    // The agent sees the drift on its own (its fast checks) and re-attests; a page asking
+    // for a token after that gets one the access service refuses. Watch it as a tray does.
+    while ((await fetchAgentStatus(ipcPath)).agent.tier !== 'none' && performance.now() - flushed < 30_000) await new Promise((r) => setTimeout(r, 100));
+    const refused = await get();
     summary.refusedAfterMs = Math.round(performance.now() - flushed);
     summary.refusal = refused.body;
-    say(`GET ${url} -> ${refused.status} ${JSON.stringify(refused.body)}\n`);
+    summary.newTier = refused.tier;
+    summary.newTokenStatus = refused.status;
+    say(`GET ${url} (token tier ${refused.tier ?? '—'}) -> ${refused.status} ${JSON.stringify(refused.body)}\n`);
     say(`The access service refused the device ${summary.refusedAfterMs as number} ms after the firewall was turned off.\n`);
-    const fresh = agent.currentToken();
-    if (fresh) {
-      const again = await get(fresh.token);
-      say(`With the agent's new token (tier ${fresh.tier}): GET -> ${again.status} ${JSON.stringify(again.body)}\n`);
-      summary.newTier = fresh.tier;
-      summary.newTokenStatus = again.status;
-    }
+    // The token issued before the drift is withdrawn too (Token Status List), not only the new one refused.
+    const idx = (claims.status as { status_list: { idx: number } }).status_list.idx;
+    const listJwt = await (await fetch(`${service.url}/v1/status-list`)).text();
+    const list = JSON.parse(Buffer.from(listJwt.split('.')[1] ?? '', 'base64url').toString()) as { status_list: { bits: number; lst: string } };
+    const { inflateSync } = await import('node:zlib');
+    const bytes = inflateSync(Buffer.from(list.status_list.lst, 'base64url'));
+    const bits = list.status_list.bits;
+    summary.oldTokenStatus = ((bytes[Math.floor((idx * bits) / 8)] ?? 0) >> ((idx * bits) % 8)) & ((1 << bits) - 1);
+    say(`The token issued before the drift now has status ${summary.oldTokenStatus as number} in the status list (1 = invalid).\n`);
+    const after = await fetchAgentStatus(ipcPath);
+    say(`dta status now: ${after.agent.state} (tier ${after.agent.tier ?? '—'}): ${after.agent.reason}\n`);
   } else {
     say('(Run scripts/demo.sh as root to see the firewall turned off in a network namespace and the device refused.)\n');
   }
 }
-agent.stop();
+agentProcess.kill('SIGTERM');
+await new Promise((r) => agentProcess.once('exit', r));
 await records.close();
 await service.close();
 if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

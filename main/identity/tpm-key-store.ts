@@ -3,15 +3,15 @@
 // keyDir holds only the blobs the TPM wrapped under its storage primary key, which are
 // useless on any other TPM or after a TPM clear.
 //
-// The storage primary is derived again for every operation from the owner seed and the
-// TCG SRK template (ECC P-256, AES-128-CFB; the template tpm2-tools and the TSS2 PEM key
-// format assume for parent 0x40000001), so nothing is persisted in the TPM's NV memory.
+// The storage primary is derived again for every operation from the owner seed and a fixed
+// storage-key template (ECC P-256, AES-128-CFB, no unique data: the primary tpm2-tools derive
+// for a TSS2 PEM key with parent 0x40000001), so nothing is persisted in the TPM's NV memory.
 // Without a resource manager (/dev/tpm0, swtpm) transient objects stay loaded after a tool
 // exits and the TPM has as few as 3 slots: every operation ends with tpm2_flushcontext -t,
 // failures included, and operations on one TPM run one at a time.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentError, isAgentError } from '../../common/errors.js';
@@ -37,7 +37,7 @@ export const TPM_TOOL_PATHS: readonly string[] = Object.values(TPM_TOOLS);
 export interface TpmKeyStoreOptions {
   /** Must allow the paths in `tools` (TPM_TOOL_PATHS by default). */
   readonly runner: CommandRunner;
-  /** Root-only folder for the wrapped blobs; made 0700 on first write. */
+  /** Folder for the wrapped blobs, private to the agent's account: made 0700 on first write, refused when looser. */
   readonly keyDir: string;
   /** TSS2 TCTI string, e.g. `device:/dev/tpmrm0` (see detectTpm) or `swtpm:host=127.0.0.1,port=2321`. */
   readonly tcti: string;
@@ -55,7 +55,7 @@ export function detectTpm(exists: (path: string) => boolean = existsSync): strin
   return null;
 }
 
-// TCG SRK template: the same primary every time for the same owner seed.
+// The same primary every time for the same owner seed (and the same as tpm2-tools' TSS2 PEM parent).
 const PRIMARY_ARGS = ['-C', 'o', '-g', 'sha256', '-G', 'ecc256:null:aes128cfb', '-a', 'restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda'];
 // Sign-only, ECDSA with SHA-256 only; empty auth with noda, so a dictionary-attack lockout
 // caused by another TPM user does not lock the device key out.
@@ -72,7 +72,7 @@ class TpmCommandFailed extends Error {
     readonly rc: number | null,
     readonly stderr: string,
   ) {
-    super(`${tool} failed${rc === null ? '' : ` (TPM_RC 0x${rc.toString(16)})`}: ${lastErrorLine(stderr)}`);
+    super(`${tool} failed${rc === null ? '' : ` (TPM_RC 0x${rc.toString(16)})`}: ${toolErrorLine(stderr)}`);
   }
 }
 
@@ -158,22 +158,42 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
     return ctx;
   }
 
-  function signer(key: WrappedKey, pem: string): DeviceSigner {
+  /**
+   * `saved` is the loaded key's context as the TPM saved it (encrypted by the TPM, valid
+   * until its next reset or clear): signing reloads it in one command instead of deriving
+   * the primary and loading the blobs again. When the TPM refuses it, the full path runs.
+   */
+  function signer(key: WrappedKey, pem: string, saved: Buffer | null): DeviceSigner {
     const publicJwk = publicJwkFromPem(pem);
+    let context = saved;
     return {
       algorithm: 'ES256',
       storage: 'hardware',
       publicJwk,
       thumbprint: jwkThumbprint(publicJwk),
-      // The key stays in the TPM; every signature loads the wrapped blobs again.
       sign: (data) =>
         withTpm(async (dir) => {
-          const ctx = await loadKey(dir, key);
           const digest = join(dir, 'digest.bin');
           const sig = join(dir, 'sig.der');
           await writeFile(digest, createHash('sha256').update(data).digest());
-          await tool(tools.sign, ['-c', ctx, '-g', 'sha256', '-s', 'ecdsa', '-d', '-f', 'plain', '-o', sig, digest]);
-          return joseSignatureFromDer(await readFile(sig));
+          const signWith = async (ctx: string): Promise<Uint8Array> => {
+            await tool(tools.sign, ['-c', ctx, '-g', 'sha256', '-s', 'ecdsa', '-d', '-f', 'plain', '-o', sig, digest]);
+            return joseSignatureFromDer(await readFile(sig));
+          };
+          if (context) {
+            const ctx = join(dir, 'cached.ctx');
+            await writeFile(ctx, context, { mode: 0o600 });
+            try {
+              return await signWith(ctx);
+            } catch (e) {
+              if (!(e instanceof TpmCommandFailed)) throw e;
+              context = null; // TPM reset or cleared since: load the blobs again, which tells the two apart
+              await flush();
+            }
+          }
+          const ctx = await loadKey(dir, key);
+          context = await readFile(ctx);
+          return signWith(ctx);
         }),
     };
   }
@@ -183,14 +203,40 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
     return join(keyDir, `device-key-${deviceId}.${slot}.tpm.json`);
   };
 
-  async function ensureKeyDir(): Promise<void> {
-    await mkdir(keyDir, { recursive: true, mode: 0o700 });
-    await chmod(keyDir, 0o700); // an existing folder may have been made with a looser mode
+  /**
+   * Fails closed, like the key file store: blobs another account could swap would be
+   * loaded and signed with. Returns false when the folder is absent and `make` is false.
+   */
+  async function checkKeyDir(make: boolean): Promise<boolean> {
+    let s;
+    try {
+      s = await lstat(keyDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw folderError('read', e);
+      if (!make) return false;
+      try {
+        await mkdir(keyDir, { recursive: true, mode: 0o700 });
+        s = await lstat(keyDir);
+      } catch (e2) {
+        throw folderError('written', e2);
+      }
+    }
+    const uid = process.getuid?.() ?? -1;
+    if (!s.isDirectory() || (uid >= 0 && s.uid !== uid) || (s.mode & 0o077) !== 0) {
+      throw new AgentError(
+        'KEYSTORE_UNAVAILABLE',
+        `The TPM key folder ${keyDir} is not private to the agent (owner ${s.uid}, mode ${(s.mode & 0o777).toString(8)}); the agent refuses to use it. Make it a folder owned by the agent's account with mode 0700, or remove it.`,
+      );
+    }
+    return true;
   }
+
+  const folderError = (what: 'read' | 'written', e: unknown): AgentError =>
+    new AgentError('KEYSTORE_UNAVAILABLE', `The TPM key folder ${keyDir} cannot be ${what}: ${(e as Error).message}`, { cause: e });
 
   /** Write-then-rename, so a slot file is whole or absent, never half written. */
   async function writeAtomically(file: string, text: string): Promise<void> {
-    await ensureKeyDir();
+    await checkKeyDir(true);
     const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     const handle = await open(temp, 'wx', 0o600);
     try {
@@ -231,38 +277,42 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
         await tool(tools.create, ['-C', primary, ...KEY_ARGS, '-u', pub, '-r', priv, '-f', 'pem', '-o', pem, '-Q']);
         return { key: { public: await readFile(pub), private: await readFile(priv) }, pem: await readFile(pem, 'utf8') };
       });
-      const result = signer(made.key, made.pem);
+      const result = signer(made.key, made.pem, null);
       await writeAtomically(file, serializeWrappedKey(made.key)).catch((e: unknown) => {
-        throw new AgentError('KEYSTORE_UNAVAILABLE', `The TPM key folder ${keyDir} cannot be written: ${(e as Error).message}`, { cause: e });
+        throw isAgentError(e) ? e : folderError('written', e);
       });
       return result;
     },
 
     async load(deviceId, slot) {
+      const file = slotFile(deviceId, slot);
+      if (!(await checkKeyDir(false))) return null;
       let text: string;
       try {
-        text = await readFile(slotFile(deviceId, slot), 'utf8');
+        text = await readFile(file, 'utf8');
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw new AgentError('KEYSTORE_UNAVAILABLE', `The TPM key folder cannot be read: ${(e as Error).message}`, { cause: e });
+        throw folderError('read', e);
       }
       const key = parseWrappedKey(text);
       // Loading proves this TPM still holds the key; its public half comes from the TPM.
-      const pem = await withTpm(async (dir) => {
+      const loaded = await withTpm(async (dir) => {
         const ctx = await loadKey(dir, key);
         const out = join(dir, 'key.pem');
         await tool(tools.readpublic, ['-c', ctx, '-f', 'pem', '-o', out, '-Q']);
-        return readFile(out, 'utf8');
+        return { pem: await readFile(out, 'utf8'), context: await readFile(ctx) };
       });
-      return signer(key, pem);
+      return signer(key, loaded.pem, loaded.context);
     },
 
     async remove(deviceId, slot) {
-      await rm(slotFile(deviceId, slot), { force: true });
+      const file = slotFile(deviceId, slot);
+      if (await checkKeyDir(false)) await rm(file, { force: true });
     },
 
     async promote(deviceId) {
       // Both blobs are in one file, so one rename replaces the current key atomically.
+      await checkKeyDir(false);
       try {
         await rename(slotFile(deviceId, 'next'), slotFile(deviceId, 'current'));
       } catch (e) {
@@ -273,16 +323,22 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
     },
 
     async assertWritable() {
+      await checkKeyDir(true);
       try {
         const probe = join(keyDir, `.write-probe-${randomBytes(6).toString('hex')}`);
-        await ensureKeyDir();
         await writeFile(probe, '', { mode: 0o600, flag: 'wx' });
         await rm(probe, { force: true });
       } catch (e) {
-        throw new AgentError('KEYSTORE_UNAVAILABLE', `The TPM key folder ${keyDir} cannot be written: ${(e as Error).message}`, { cause: e });
+        throw folderError('written', e);
       }
       // And the TPM answers (flushing is harmless and needs no auth).
-      await serialise(tcti, () => tool(tools.flushcontext, ['-t']).catch((e: unknown) => Promise.reject(asAgentError(e))));
+      await serialise(tcti, async () => {
+        try {
+          await tool(tools.flushcontext, ['-t']);
+        } catch (e) {
+          throw asAgentError(e);
+        }
+      });
     },
   };
 }
@@ -292,7 +348,7 @@ function asAgentError(e: unknown): unknown {
   return new AgentError('KEYSTORE_UNAVAILABLE', `The TPM could not use the device key: ${e.message}`, { cause: e });
 }
 
-function lastErrorLine(stderr: string): string {
+function toolErrorLine(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   // The tool's own "ERROR: " lines are plainer than the TSS library's "ERROR:esys:..." ones.
   return lines.find((l) => l.startsWith('ERROR: ')) ?? lines.at(-1) ?? 'no message';
