@@ -3,6 +3,7 @@
 import type { CheckResult, Platform, PosturePolicy, PostureReport, ProbeRecord } from '../../common/posture.js';
 import { worstVerdict } from '../../common/posture.js';
 import type { CheckDefinition, CheckOutcome, ProbeSource } from './probe.js';
+import { recordsForCheck } from './probe.js';
 
 export interface PostureRunOptions {
   readonly platform: Platform;
@@ -35,7 +36,7 @@ export async function runPosture(options: PostureRunOptions): Promise<PostureRun
       const checkStarted = monotonic();
       const outcome = await withDeadline(
         (async (): Promise<CheckOutcome> => {
-          const records = await Promise.all(check.probes.map((p) => run.get(p.id)));
+          const records = await recordsForCheck(run, check.probes);
           return judgeSafely(check, new Map(records.map((r) => [r.id, r])), options.policy, now);
         })(),
         deadlineMs + 250,

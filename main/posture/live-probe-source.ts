@@ -1,11 +1,12 @@
 // Runs probes for real: commands through the allow-listed runner, files read
-// directly (tail-capped), and all PowerShell probes of a run in one process.
+// directly (tail-capped), all PowerShell probes of a run in one process, and derived
+// probes once the probes they read have settled.
 import { open } from 'node:fs/promises';
 import type { ProbeRecord } from '../../common/posture.js';
 import type { CommandRunner } from './command-runner.js';
 import { buildBatchScript, encodeCommand, splitBatchOutput } from './powershell-batch.js';
-import type { ProbeRun, ProbeSource, ProbeSpec } from './probe.js';
-import { failedRecord, probeCommandText } from './probe.js';
+import type { CommandProbeSpec, FileProbeSpec, PowerShellProbeSpec, ProbeRun, ProbeSource, ProbeSpec } from './probe.js';
+import { deriveProbes, failedRecord, inFamily, isDerived, probeCommandText } from './probe.js';
 
 export interface LiveProbeSourceOptions {
   readonly runner: CommandRunner;
@@ -21,9 +22,12 @@ const DEFAULT_FILE_TAIL = 256 * 1024;
 export function createLiveProbeSource(options: LiveProbeSourceOptions): ProbeSource {
   return {
     start(specs, timeoutMs) {
-      const order = specs.map((s) => s.id);
+      const started = performance.now();
+      const order = dedupe(specs);
       const settled = new Map<string, ProbeRecord>();
+      const settledFamilies = new Map<string, ProbeRecord[]>();
       const pending = new Map<string, Promise<ProbeRecord>>();
+      const families = new Map<string, Promise<ProbeRecord[]>>();
       const track = (id: string, p: Promise<ProbeRecord>): void => {
         pending.set(
           id,
@@ -34,24 +38,59 @@ export function createLiveProbeSource(options: LiveProbeSourceOptions): ProbeSou
         );
       };
 
-      const psSpecs = dedupe(specs.filter((s): s is Extract<ProbeSpec, { kind: 'powershell' }> => s.kind === 'powershell'));
+      const psSpecs = order.filter((s): s is PowerShellProbeSpec => s.kind === 'powershell');
       if (psSpecs.length > 0) {
         const batch = runPowerShellBatch(options, psSpecs, timeoutMs);
         for (const spec of psSpecs) {
           track(spec.id, batch.then((records) => records.find((r) => r.id === spec.id) ?? failedRecord(spec, 'NO_OUTPUT', 'missing from batch')));
         }
       }
-      for (const spec of dedupe(specs)) {
-        if (spec.kind === 'command') track(spec.id, runCommandProbe(options, spec, timeoutMs));
+      for (const spec of order) {
+        if (spec.kind === 'command' && !isDerived(spec)) track(spec.id, runCommandProbe(options, spec, timeoutMs));
         else if (spec.kind === 'file') track(spec.id, readFileProbe(options.fileRoot ?? '', spec));
+      }
+
+      const recordsOf = (id: string): Promise<ProbeRecord[]> => families.get(id) ?? pending.get(id)?.then((r) => [r]) ?? Promise.resolve([failedRecordForId(id)]);
+      // A derived probe starts when the probes it reads have settled, with what is left of the
+      // run's deadline. It only sees probes declared before it, so there are no cycles.
+      for (const spec of order) {
+        if (!isDerived(spec)) continue;
+        const inputs = Promise.all(spec.derive.after.map(recordsOf));
+        const family = inputs.then(async (lists) => {
+          let derived: (CommandProbeSpec | FileProbeSpec)[];
+          try {
+            derived = deriveProbes(spec, new Map(lists.flat().map((r) => [r.id, r])));
+          } catch (e) {
+            return [failedRecord(spec, 'DERIVE_FAILED', (e instanceof Error ? e.message : String(e)).slice(0, 500))];
+          }
+          const left = timeoutMs - (performance.now() - started);
+          return Promise.all(
+            derived.map((d) => {
+              if (left <= 0) return Promise.resolve(failedRecord(d, 'TIMED_OUT', `No time was left of the ${timeoutMs} ms deadline`, 0, true));
+              return d.kind === 'command' ? runCommandProbe(options, d, left) : readFileProbe(options.fileRoot ?? '', d);
+            }),
+          );
+        });
+        families.set(
+          spec.id,
+          family.then((records) => {
+            settledFamilies.set(spec.id, records);
+            return records;
+          }),
+        );
       }
 
       const run: ProbeRun = {
         get(id) {
-          return pending.get(id) ?? Promise.resolve(failedRecordForId(id));
+          const plain = pending.get(id);
+          if (plain) return plain;
+          const family = order.find((s) => isDerived(s) && inFamily(s.id, id));
+          if (family) return recordsOf(family.id).then((records) => records.find((r) => r.id === id) ?? failedRecordForId(id));
+          return Promise.resolve(failedRecordForId(id));
         },
+        family: recordsOf,
         settled() {
-          return order.filter((id, i) => order.indexOf(id) === i).flatMap((id) => settled.get(id) ?? []);
+          return order.flatMap((s) => (isDerived(s) ? (settledFamilies.get(s.id) ?? []) : (settled.get(s.id) ?? [])));
         },
       };
       return run;
@@ -68,7 +107,7 @@ function failedRecordForId(id: string): ProbeRecord {
   return failedRecord({ kind: 'command', id, argv: [] }, 'NOT_RUN', 'This probe was not part of the run');
 }
 
-async function runCommandProbe(options: LiveProbeSourceOptions, spec: Extract<ProbeSpec, { kind: 'command' }>, timeoutMs: number): Promise<ProbeRecord> {
+async function runCommandProbe(options: LiveProbeSourceOptions, spec: CommandProbeSpec, timeoutMs: number): Promise<ProbeRecord> {
   try {
     const result = await options.runner.run({ argv: spec.argv, timeoutMs, maxOutputBytes: options.maxOutputBytes ?? 1024 * 1024 });
     return {
@@ -89,7 +128,7 @@ async function runCommandProbe(options: LiveProbeSourceOptions, spec: Extract<Pr
   }
 }
 
-async function readFileProbe(root: string, spec: Extract<ProbeSpec, { kind: 'file' }>): Promise<ProbeRecord> {
+async function readFileProbe(root: string, spec: FileProbeSpec): Promise<ProbeRecord> {
   const started = performance.now();
   const tail = spec.tailBytes ?? DEFAULT_FILE_TAIL;
   try {
@@ -124,7 +163,7 @@ async function readFileProbe(root: string, spec: Extract<ProbeSpec, { kind: 'fil
 
 async function runPowerShellBatch(
   options: LiveProbeSourceOptions,
-  specs: readonly Extract<ProbeSpec, { kind: 'powershell' }>[],
+  specs: readonly PowerShellProbeSpec[],
   timeoutMs: number,
 ): Promise<ProbeRecord[]> {
   if (options.powershellPath === undefined) {

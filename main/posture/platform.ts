@@ -18,6 +18,7 @@ import { darwinScreenLockCheck } from './checks/screen-lock/probe.darwin.js';
 import { linuxScreenLockCheck } from './checks/screen-lock/probe.linux.js';
 import { windowsScreenLockCheck } from './checks/screen-lock/probe.win32.js';
 import type { CheckDefinition } from './probe.js';
+import { probePrograms } from './probe.js';
 
 const CHECKS: Record<Platform, readonly CheckDefinition[]> = {
   win32: [windowsOsPatchCheck, windowsDiskEncryptionCheck, windowsFirewallCheck, windowsScreenLockCheck, windowsAntivirusCheck],
@@ -44,7 +45,7 @@ export function powershellPath(env: NodeJS.ProcessEnv = process.env): string {
 export function allowedCommands(platform: Platform): ReadonlySet<string> {
   const paths = new Set<string>();
   for (const check of CHECKS[platform]) {
-    for (const probe of check.probes) if (probe.kind === 'command' && probe.argv[0] !== undefined) paths.add(probe.argv[0]);
+    for (const probe of check.probes) for (const program of probePrograms(probe)) paths.add(program);
   }
   if (platform === 'win32') paths.add(powershellPath());
   return paths;
