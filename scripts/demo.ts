@@ -19,6 +19,8 @@ import { formatReportTable } from '../main/posture/report-table.js';
 import { initServiceDir } from '../service/config.js';
 import { runService } from '../service/main.js';
 import { DEFAULT_POLICY_YAML } from '../service/policy/policy-schema.js';
+import { createRemoteKeySet } from '../service/verifier/remote-keys.js';
+import { createStatusListClient } from '../service/verifier/status-list-client.js';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, port: { type: 'string', default: '8787' } } });
 const say = (text: string): void => {
@@ -128,14 +130,13 @@ if (firstIssued === null || 'error' in firstIssued) {
     summary.newTokenStatus = refused.status;
     say(`GET ${url} (token tier ${refused.tier ?? '—'}) -> ${refused.status} ${JSON.stringify(refused.body)}\n`);
     say(`The access service refused the device ${summary.refusedAfterMs as number} ms after the firewall was turned off.\n`);
-    // The token issued before the drift is withdrawn too (Token Status List), not only the new one refused.
-    const idx = (claims.status as { status_list: { idx: number } }).status_list.idx;
-    const listJwt = await (await fetch(`${service.url}/v1/status-list`)).text();
-    const list = JSON.parse(Buffer.from(listJwt.split('.')[1] ?? '', 'base64url').toString()) as { status_list: { bits: number; lst: string } };
-    const { inflateSync } = await import('node:zlib');
-    const bytes = inflateSync(Buffer.from(list.status_list.lst, 'base64url'));
-    const bits = list.status_list.bits;
-    summary.oldTokenStatus = ((bytes[Math.floor((idx * bits) / 8)] ?? 0) >> ((idx * bits) % 8)) & ((1 << bits) - 1);
+    // The token issued before the drift is withdrawn too (Token Status List), not only the new
+    // one refused: read as an access service reads it, signature and all.
+    const { idx, uri } = (claims.status as { status_list: { idx: number; uri: string } }).status_list;
+    const statusList = createStatusListClient({ url: uri, keys: createRemoteKeySet({ url: `${service.url}/.well-known/jwks.json` }) });
+    await statusList.refresh();
+    summary.oldTokenStatus = await statusList.status(uri, idx);
+    statusList.close();
     say(`The token issued before the drift now has status ${summary.oldTokenStatus as number} in the status list (1 = invalid).\n`);
     const after = await fetchAgentStatus(ipcPath);
     say(`dta status now: ${after.agent.state} (tier ${after.agent.tier ?? '—'}): ${after.agent.reason}\n`);

@@ -115,6 +115,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           status: 'active',
           csr_pem: null,
           rekey_csr_pem: null,
+          rekey_jkt: null,
           ...(extra.keyProtection !== undefined ? { key_protection: extra.keyProtection } : {}),
           key_jkt: facts.jkt,
           public_jwk: JSON.stringify(facts.publicJwk),
@@ -173,11 +174,11 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           // (anyone holding it could take the device over). The device renews with its current
           // key, or IT approves the new one (a TPM that was cleared, a re-imaged disk).
           if (!secretOk && mode === 'secret') throw new ServiceError('ENROLMENT_SECRET_INVALID', 'A new key for an enrolled device needs the enrolment secret and IT\'s approval.');
-          const waiting = existing.rekey_csr_pem !== null ? (await ca.inspectCsr(existing.rekey_csr_pem)).jkt : null;
+          const waiting = existing.rekey_jkt;
           if (waiting !== null && waiting !== facts.jkt) {
             throw new RefusalWithAudit(new ServiceError('DEVICE_PENDING', 'Another new key for this device already waits for IT\'s approval; IT must reject that request first.'), 'enrol.rekey-refused', { currentKeyThumbprint: existing.key_jkt, requestedKeyThumbprint: facts.jkt, waitingKeyThumbprint: waiting });
           }
-          if (waiting === null) await k.updateTable('devices').set({ rekey_csr_pem: req.csr, updated_at: t }).where('id', '=', existing.id).where('status', '=', 'active').execute();
+          if (waiting === null) await k.updateTable('devices').set({ rekey_csr_pem: req.csr, rekey_jkt: facts.jkt, updated_at: t }).where('id', '=', existing.id).where('status', '=', 'active').where('rekey_jkt', 'is', null).execute();
           throw new RefusalWithAudit(
             new ServiceError('KEY_CHANGE_NEEDS_APPROVAL', 'This device is enrolled with another key. A new key needs IT\'s approval; the request is waiting for it.'),
             'enrol.rekey-refused',
@@ -187,7 +188,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         if (!existing) {
           await k
             .insertInto('devices')
-            .values({ id: facts.deviceId, status: 'pending', platform: req.platform ?? null, hostname: req.hostname ?? null, created_at: t, updated_at: t, csr_pem: req.csr, rekey_csr_pem: null, key_protection: req.keyProtection ?? null, key_jkt: null, public_jwk: null, cert_pem: null, cert_serial: null, cert_sha256: null, cert_not_before: null, cert_not_after: null, last_attested_at: null, last_tier: null })
+            .values({ id: facts.deviceId, status: 'pending', platform: req.platform ?? null, hostname: req.hostname ?? null, created_at: t, updated_at: t, csr_pem: req.csr, rekey_csr_pem: null, rekey_jkt: null, key_protection: req.keyProtection ?? null, key_jkt: null, public_jwk: null, cert_pem: null, cert_serial: null, cert_sha256: null, cert_not_before: null, cert_not_after: null, last_attested_at: null, last_tier: null })
             .onConflict((oc) => oc.column('id').doNothing())
             .execute();
         }
@@ -319,19 +320,19 @@ export function createDeviceTrustService(deps: ServiceDeps) {
 
     async listDevices(): Promise<DeviceSummary[]> {
       const rows = await k.selectFrom('devices').selectAll().orderBy('created_at').execute();
-      return Promise.all(rows.map(async (r) => ({
+      return rows.map((r) => ({
         id: r.id,
         status: r.status,
         platform: r.platform,
         hostname: r.hostname,
         keyThumbprint: r.key_jkt,
         keyProtection: r.key_protection,
-        pendingKeyThumbprint: r.rekey_csr_pem !== null ? (await ca.inspectCsr(r.rekey_csr_pem)).jkt : null,
+        pendingKeyThumbprint: r.rekey_jkt,
         enrolledAt: new Date(r.created_at).toISOString(),
         certificateNotAfter: r.cert_not_after !== null ? new Date(r.cert_not_after).toISOString() : null,
         lastAttestedAt: r.last_attested_at !== null ? new Date(r.last_attested_at).toISOString() : null,
         lastTier: r.last_tier,
-      })));
+      }));
     },
 
     async approve(deviceId: string, actor: string): Promise<EnrolResponse> {
@@ -356,14 +357,13 @@ export function createDeviceTrustService(deps: ServiceDeps) {
     /** IT refuses the waiting new key (not the device's own request, or a takeover attempt). */
     async rejectRekey(deviceId: string, actor: string): Promise<void> {
       await audited({ actor, action: 'admin.reject-rekey', deviceId }, async () => {
-        const device = await k.selectFrom('devices').select(['rekey_csr_pem', 'key_jkt']).where('id', '=', deviceId).executeTakeFirst();
+        const device = await k.selectFrom('devices').select(['rekey_jkt', 'key_jkt']).where('id', '=', deviceId).executeTakeFirst();
         if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
-        if (device.rekey_csr_pem === null) throw new ServiceError('BAD_REQUEST', 'No new key of this device waits for approval.');
-        const rejected = (await ca.inspectCsr(device.rekey_csr_pem)).jkt;
+        if (device.rekey_jkt === null) throw new ServiceError('BAD_REQUEST', 'No new key of this device waits for approval.');
         const t = now().getTime();
         await k.transaction().execute(async (trx) => {
-          await trx.updateTable('devices').set({ rekey_csr_pem: null, updated_at: t }).where('id', '=', deviceId).execute();
-          await writeAudit(trx, { actor, action: 'admin.reject-rekey', deviceId, outcome: 'ok', details: { keyThumbprint: device.key_jkt, rejectedKeyThumbprint: rejected } }, t);
+          await trx.updateTable('devices').set({ rekey_csr_pem: null, rekey_jkt: null, updated_at: t }).where('id', '=', deviceId).execute();
+          await writeAudit(trx, { actor, action: 'admin.reject-rekey', deviceId, outcome: 'ok', details: { keyThumbprint: device.key_jkt, rejectedKeyThumbprint: device.rekey_jkt } }, t);
         });
       });
     },

@@ -82,7 +82,7 @@ export function createKeyStore(config: AgentConfig, platform: ReturnType<typeof 
   const tpmAvailable = platform === 'linux' && TPM_TOOL_PATHS.every((p) => existsSync(p));
   const tcti = config.tpmTcti ?? (tpmAvailable ? detectTpm() : null);
   if (storage === 'tpm' || (storage === 'auto' && tcti !== null)) {
-    if (tcti === null || !tpmAvailable) throw new AgentError('CONFIG_INVALID', 'keyStorage is "tpm", but no TPM 2.0 (or no tpm2-tools) was found on this machine.');
+    if (tcti === null || !tpmAvailable) throw new AgentError('CONFIG_INVALID', `The device key is to be kept in a TPM (keyStorage "${storage}"${config.tpmTcti !== undefined ? `, tpmTcti "${config.tpmTcti}"` : ''}), but ${platform !== 'linux' ? 'this agent reaches a TPM only on Linux' : tcti === null ? 'no TPM 2.0 was found (/dev/tpmrm0, /dev/tpm0)' : 'tpm2-tools is not installed'}.`);
     return createTpmKeyStore({ runner: createCommandRunner({ allowList: new Set(TPM_TOOL_PATHS) }), keyDir: join(keyDir, 'tpm'), tcti });
   }
   return createSoftwareKeyStore(createFileKeystore({ dir: keyDir }), 'file');

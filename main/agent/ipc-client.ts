@@ -4,7 +4,7 @@
 // there is no agent or one of another version. Every message from the agent is
 // schema-checked before it is believed.
 import { createConnection, type Socket } from 'node:net';
-import type { AgentStatus, HelloResult, IpcMethod, IpcResponse, SupportBundleResult } from '../../common/agent-ipc.js';
+import type { AgentStatus, HelloResult, IpcErrorCode, IpcMethod, IpcResponse, SupportBundleResult } from '../../common/agent-ipc.js';
 import { AgentStatusSchema, HelloResultSchema, IPC_MAX_MESSAGE_BYTES, IPC_PROTOCOL, IpcResponseSchema, SupportBundleResultSchema } from '../../common/agent-ipc.js';
 import type { AgentState } from '../../common/agent-state.js';
 import { AgentError } from '../../common/errors.js';
@@ -14,9 +14,9 @@ import { isValid } from '../../common/validate.js';
 /** A refusal the agent sent (rate limited, malformed, …), with its IPC code. */
 export class IpcRefusal extends Error {
   override readonly name = 'IpcRefusal';
-  readonly code: string;
+  readonly code: IpcErrorCode;
 
-  constructor(code: string, message: string) {
+  constructor(code: IpcErrorCode, message: string) {
     super(message);
     this.code = code;
   }
@@ -196,7 +196,8 @@ export function linkToAgent(options: AgentLinkOptions): AgentLink {
   const lost = (why: Exclude<LinkState, 'connected'>): void => {
     connection = null;
     if (closed) return;
-    if (state !== why || why !== 'unavailable' || current.agent.errorCode !== 'AGENT_UNAVAILABLE') {
+    // Said once per outage, not again on every retry.
+    if (state !== why) {
       state = why;
       publish(unavailableStatus(options.locale, why, now()));
     }

@@ -122,11 +122,9 @@ export async function startIpcServer(options: IpcServerOptions): Promise<IpcServ
       } catch {
         return refuse(null, 'IPC_MALFORMED', 'A request must be one JSON object per line.');
       }
-      const rawId = (value as { id?: unknown } | null)?.id;
-      const id = typeof rawId === 'number' && Number.isInteger(rawId) && rawId >= 0 && rawId <= 2 ** 31 ? rawId : null;
-      if ((value as { v?: unknown } | null)?.v !== IPC_PROTOCOL && typeof value === 'object' && value !== null && 'v' in value) {
-        return refuse(id, 'IPC_PROTOCOL', `This agent speaks IPC protocol ${IPC_PROTOCOL} (agent ${options.agentVersion}).`);
-      }
+      const fields = typeof value === 'object' && value !== null ? (value as { v?: unknown; id?: unknown }) : {};
+      const id = typeof fields.id === 'number' && Number.isInteger(fields.id) && fields.id >= 0 && fields.id <= 2 ** 31 ? fields.id : null;
+      if ('v' in fields && fields.v !== IPC_PROTOCOL) return refuse(id, 'IPC_PROTOCOL', `This agent speaks IPC protocol ${IPC_PROTOCOL} (agent ${options.agentVersion}).`);
       const issues = schemaIssues(IpcRequestSchema, value, 3);
       if (issues.length > 0) return refuse(id, 'IPC_MALFORMED', `Not a valid request: ${issues.map((i) => `${i.path || '/'} ${i.message}`).join('; ')}.`.slice(0, 900));
       void dispatch(value as IpcRequest, t);

@@ -137,14 +137,6 @@ export class DeviceIdentity {
     this.certificate = null;
   }
 
-  /** Forgets key and certificate (IT's explicit reset of a compromised key). */
-  async reset(): Promise<void> {
-    await this.options.keys.remove(this.deviceId, 'next');
-    await this.options.keys.remove(this.deviceId, 'current');
-    await this.forgetCertificate();
-    this.signer = null;
-  }
-
   private async reload(): Promise<void> {
     const { keys, dataDir, now } = this.options;
     let signer = await this.loadOrLose('current');

@@ -44,6 +44,7 @@ async function createSchema(db: Pick<Db, 'kind'> & { kysely: Db['kysely'] }): Pr
     .execute();
   // Columns added after the first release: added in place, so an existing database keeps its devices.
   await addColumnIfMissing(db, 'devices', 'rekey_csr_pem', 'text');
+  await addColumnIfMissing(db, 'devices', 'rekey_jkt', 'text');
   await addColumnIfMissing(db, 'devices', 'key_protection', 'text');
   await k.schema
     .createTable('check_failures')

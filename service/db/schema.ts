@@ -24,6 +24,8 @@ export interface DeviceTable {
   last_tier: string | null;
   /** A new key for this enrolled device, waiting for IT's approval (a re-key). */
   rekey_csr_pem: string | null;
+  /** Its key's RFC 7638 thumbprint (kept, not parsed again from the CSR each time it is shown or compared). */
+  rekey_jkt: string | null;
   /** What the device reports of its key: 'hardware' (TPM, Secure Enclave) or 'software'. */
   key_protection: string | null;
 }

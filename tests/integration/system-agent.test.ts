@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { NetNamespace } from '../kit/netns.js';
+import { waitUntil } from '../kit/wait.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const USERS = ['dtanurse1', 'dtanurse2'];
@@ -39,14 +40,6 @@ function output(child: ChildProcess): Promise<{ out: string; err: string; code: 
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve) => child.on('close', (code) => resolve({ out, err, code })));
 }
-async function waitFor(what: string, condition: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; agent said: ${JSON.stringify(agentLines.slice(-5))}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 before(async () => {
   assert.equal(process.getuid?.(), 0, 'this test runs as root (as CI does): the system agent is root and the test makes local accounts');
   for (const user of USERS) {
@@ -67,12 +60,12 @@ before(async () => {
   let serviceLog = '';
   service.stdout?.on('data', (d: Buffer) => (serviceLog += d.toString()));
   service.stderr?.on('data', (d: Buffer) => (serviceLog += d.toString()));
-  await waitFor('the service', () => /Server listening/.test(serviceLog), 30_000);
+  await waitUntil('the service', () => /Server listening/.test(serviceLog), 30_000, () => serviceLog.slice(-500));
   // This machine's disk is not encrypted: give that check grace (as the demo does), so the
   // device starts with full access and the firewall decides the block.
   const policyPath = join(serviceDir, 'policy.yaml');
   writeFileSync(policyPath, readFileSync(policyPath, 'utf8').replace('version: 1', 'version: 2').replace(/disk-encryption: 0\b/, 'disk-encryption: 720'));
-  await waitFor('the policy edit', () => /policy applied/.test(serviceLog), 10_000);
+  await waitUntil('the policy edit', () => /policy applied/.test(serviceLog), 10_000, () => serviceLog.slice(-500));
 
   dataDir = join(work, 'agent-data');
   ipcPath = join(work, 'run', 'dta', 'agent.sock');
@@ -96,7 +89,7 @@ before(async () => {
     for (const l of lines) if (l.trim()) agentLines.push(JSON.parse(l) as Record<string, unknown>);
   });
   agent.stderr?.on('data', (d: Buffer) => agentLines.push({ stderr: d.toString() }));
-  await waitFor('the agent to attest', () => agentLines.some((l) => l.state === 'compliant' || l.state === 'warning' || l.state === 'blocked'), 60_000);
+  await waitUntil('the agent to attest', () => agentLines.some((l) => l.state === 'compliant' || l.state === 'warning' || l.state === 'blocked'), 60_000, () => JSON.stringify(agentLines.slice(-5)));
 });
 
 after(() => {

@@ -12,6 +12,7 @@ import { isAgentError } from '../../../common/errors.js';
 import { fetchAgentStatus, IpcConnection, IpcRefusal, linkToAgent, unavailableStatus } from '../../../main/agent/ipc-client.js';
 import type { IpcHandlers } from '../../../main/agent/ipc-server.js';
 import { startIpcServer } from '../../../main/agent/ipc-server.js';
+import { waitUntil } from '../../kit/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dta-ipc-'));
 chmodSync(dir, 0o755);
@@ -80,9 +81,9 @@ test('a client gets the status, follows its changes, and no key, token or secret
     const link = linkToAgent({ path, locale: 'en', retry: { initialMs: 50, maxMs: 200 } });
     const seen: string[] = [];
     link.subscribe((s) => seen.push(s.agent.state));
-    await waitFor(() => link.linkState() === 'connected');
+    await waitUntil('the tray to connect', () => link.linkState() === 'connected');
     agent.set('blocked');
-    await waitFor(() => seen.includes('blocked'));
+    await waitUntil('the blocked state to reach the tray', () => seen.includes('blocked'));
     assert.equal(link.status().agent.state, 'blocked');
     const bundle = await link.supportBundle();
     assert.equal(bundle.fileName, 'device-trust-support.json');
@@ -146,18 +147,18 @@ test('a tray with no agent says so in plain words (EN/DE), retries, and connects
   const path = socketPath();
   await assert.rejects(fetchAgentStatus(path), (e) => isAgentError(e, 'AGENT_UNAVAILABLE'));
   const de = linkToAgent({ path, locale: 'de', retry: { initialMs: 50, maxMs: 100 } });
-  await waitFor(() => de.linkState() === 'unavailable');
+  await waitUntil('the tray to see no agent', () => de.linkState() === 'unavailable');
   assert.equal(de.status().agent.errorCode, 'AGENT_UNAVAILABLE');
   assert.match(de.status().agent.reason, /läuft nicht/);
   await assert.rejects(de.checkNow(), (e) => isAgentError(e, 'AGENT_UNAVAILABLE'));
   const server = await startIpcServer({ path, handlers: fakeAgent().handlers, agentVersion: '9.9.9' });
-  await waitFor(() => de.linkState() === 'connected');
+  await waitUntil('the tray to connect', () => de.linkState() === 'connected');
   assert.equal(de.status().agent.state, 'compliant');
   // The agent stops (an update): the tray says so and comes back when it does.
   await server.close();
-  await waitFor(() => de.linkState() === 'unavailable');
+  await waitUntil('the tray to see no agent', () => de.linkState() === 'unavailable');
   const back = await startIpcServer({ path, handlers: fakeAgent().handlers, agentVersion: '9.9.9' });
-  await waitFor(() => de.linkState() === 'connected');
+  await waitUntil('the tray to connect', () => de.linkState() === 'connected');
   de.close();
   await back.close();
 });
@@ -170,17 +171,9 @@ test('an agent of another protocol version is named as such, not as absent', asy
   const other = createServer((s) => s.on('data', () => s.write('{"v":2,"id":1,"ok":true,"result":{}}\n'))).listen(path);
   await new Promise((r) => other.once('listening', r));
   const link = linkToAgent({ path, locale: 'en', retry: { initialMs: 50, maxMs: 100 } });
-  await waitFor(() => link.linkState() === 'version-mismatch');
+  await waitUntil('the tray to see another version', () => link.linkState() === 'version-mismatch');
   assert.equal(link.status().agent.errorCode, 'AGENT_VERSION_MISMATCH');
   assert.match(link.status().agent.reason, /another version/);
   link.close();
   await new Promise((r) => other.close(r));
 });
-
-async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

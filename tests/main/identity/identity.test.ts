@@ -206,14 +206,3 @@ test('a rotation interrupted after the new certificate was stored is finished on
   assert.equal(recovered.status().state, 'enrolled');
   assert.equal(await keystore.get(keyAccount(deviceId, 'next')), null, 'promoted');
 });
-
-test('reset deletes key and certificate so the device enrols again', async () => {
-  const ca = await createTestCa('CN=Test Device CA', T0);
-  const { open, keystore, dataDir } = setup();
-  const identity = await open();
-  await enrol(identity, ca);
-  await identity.reset();
-  assert.equal(await keystore.get(keyAccount(deviceId)), null);
-  assert.ok(!existsSync(join(dataDir, CHAIN_FILE)));
-  assert.equal((await open()).status().state, 'no-key');
-});
