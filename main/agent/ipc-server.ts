@@ -163,17 +163,26 @@ export async function startIpcServer(options: IpcServerOptions): Promise<IpcServ
     }
   }
 
-  if (!isPipe) await prepareSocketPath(options.path);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.path, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    if (!isPipe) await prepareSocketPath(options.path);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.path, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  // Every local account may connect (each person's tray); only the agent's account owns the
-  // folder, so nobody else can remove the socket and put their own in its place.
-  if (!isPipe) await chmod(options.path, 0o666);
+    // Every local account may connect (each person's tray); only the agent's account owns the
+    // folder, so nobody else can remove the socket and put their own in its place.
+    if (!isPipe) await chmod(options.path, 0o666);
+  } catch (e) {
+    server.close();
+    if (e instanceof AgentError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    // A named pipe in use is another agent; anything else is where the endpoint was put.
+    if (code === 'EADDRINUSE') throw new AgentError('AGENT_RUNNING', `Another agent already serves ${options.path}: one agent per machine.`, { cause: e });
+    throw new AgentError('CONFIG_INVALID', `The agent cannot open its local endpoint ${options.path} (${code === 'EACCES' ? 'permission denied: the system agent runs as root / SYSTEM' : (e as Error).message}). Check ipcPath in the agent's configuration.`, { cause: e });
+  }
   return {
     path: options.path,
     connections: () => sockets.size,

@@ -177,3 +177,10 @@ test('an agent of another protocol version is named as such, not as absent', asy
   link.close();
   await new Promise((r) => other.close(r));
 });
+
+test('an endpoint that cannot be opened is a clear CONFIG_INVALID, not a crash', async () => {
+  const file = join(dir, 'not-a-folder');
+  (await import('node:fs')).writeFileSync(file, 'x');
+  await assert.rejects(startIpcServer({ path: join(file, 'agent.sock'), handlers: fakeAgent().handlers, agentVersion: '1' }), (e) => isAgentError(e, 'CONFIG_INVALID') && /ipcPath/.test(e.message));
+  await assert.rejects(startIpcServer({ path: file, handlers: fakeAgent().handlers, agentVersion: '1' }), (e) => isAgentError(e, 'CONFIG_INVALID') && /not a socket/.test(e.message));
+});
