@@ -6,7 +6,7 @@ import type { ProbeRecord } from '../../common/posture.js';
 import type { CommandRunner } from './command-runner.js';
 import { buildBatchScript, encodeCommand, splitBatchOutput } from './powershell-batch.js';
 import type { CommandProbeSpec, FileProbeSpec, PowerShellProbeSpec, ProbeRun, ProbeSource, ProbeSpec } from './probe.js';
-import { deriveProbes, failedRecord, inFamily, isDerived, probeCommandText } from './probe.js';
+import { derivationFailed, deriveProbes, failedRecord, inFamily, isDerived, probeCommandText } from './probe.js';
 
 export interface LiveProbeSourceOptions {
   readonly runner: CommandRunner;
@@ -24,44 +24,43 @@ export function createLiveProbeSource(options: LiveProbeSourceOptions): ProbeSou
     start(specs, timeoutMs) {
       const started = performance.now();
       const order = dedupe(specs);
-      const settled = new Map<string, ProbeRecord>();
-      const settledFamilies = new Map<string, ProbeRecord[]>();
-      const pending = new Map<string, Promise<ProbeRecord>>();
-      const families = new Map<string, Promise<ProbeRecord[]>>();
-      const track = (id: string, p: Promise<ProbeRecord>): void => {
-        pending.set(
+      // Every probe's records by its id: a plain probe's one record, a derived probe's family.
+      const outputs = new Map<string, Promise<ProbeRecord[]>>();
+      const settled = new Map<string, ProbeRecord[]>();
+      const track = (id: string, p: Promise<ProbeRecord[]>): void => {
+        outputs.set(
           id,
-          p.then((rec) => {
-            settled.set(id, rec);
-            return rec;
+          p.then((records) => {
+            settled.set(id, records);
+            return records;
           }),
         );
       };
+      const one = (p: Promise<ProbeRecord>): Promise<ProbeRecord[]> => p.then((r) => [r]);
+      const recordsOf = (id: string): Promise<ProbeRecord[]> => outputs.get(id) ?? Promise.resolve([failedRecordForId(id)]);
 
       const psSpecs = order.filter((s): s is PowerShellProbeSpec => s.kind === 'powershell');
       if (psSpecs.length > 0) {
         const batch = runPowerShellBatch(options, psSpecs, timeoutMs);
         for (const spec of psSpecs) {
-          track(spec.id, batch.then((records) => records.find((r) => r.id === spec.id) ?? failedRecord(spec, 'NO_OUTPUT', 'missing from batch')));
+          track(spec.id, one(batch.then((records) => records.find((r) => r.id === spec.id) ?? failedRecord(spec, 'NO_OUTPUT', 'missing from batch'))));
         }
       }
       for (const spec of order) {
-        if (spec.kind === 'command' && !isDerived(spec)) track(spec.id, runCommandProbe(options, spec, timeoutMs));
-        else if (spec.kind === 'file') track(spec.id, readFileProbe(options.fileRoot ?? '', spec));
+        if (spec.kind === 'command' && !isDerived(spec)) track(spec.id, one(runCommandProbe(options, spec, timeoutMs)));
+        else if (spec.kind === 'file') track(spec.id, one(readFileProbe(options.fileRoot ?? '', spec)));
       }
 
-      const recordsOf = (id: string): Promise<ProbeRecord[]> => families.get(id) ?? pending.get(id)?.then((r) => [r]) ?? Promise.resolve([failedRecordForId(id)]);
       // A derived probe starts when the probes it reads have settled, with what is left of the
       // run's deadline. It only sees probes declared before it, so there are no cycles.
       for (const spec of order) {
         if (!isDerived(spec)) continue;
-        const inputs = Promise.all(spec.derive.after.map(recordsOf));
-        const family = inputs.then(async (lists) => {
+        const family = Promise.all(spec.derive.after.map(recordsOf)).then(async (lists) => {
           let derived: (CommandProbeSpec | FileProbeSpec)[];
           try {
             derived = deriveProbes(spec, new Map(lists.flat().map((r) => [r.id, r])));
           } catch (e) {
-            return [failedRecord(spec, 'DERIVE_FAILED', (e instanceof Error ? e.message : String(e)).slice(0, 500))];
+            return [derivationFailed(spec, e)];
           }
           const left = timeoutMs - (performance.now() - started);
           return Promise.all(
@@ -71,26 +70,18 @@ export function createLiveProbeSource(options: LiveProbeSourceOptions): ProbeSou
             }),
           );
         });
-        families.set(
-          spec.id,
-          family.then((records) => {
-            settledFamilies.set(spec.id, records);
-            return records;
-          }),
-        );
+        track(spec.id, family);
       }
 
       const run: ProbeRun = {
         get(id) {
-          const plain = pending.get(id);
-          if (plain) return plain;
-          const family = order.find((s) => isDerived(s) && inFamily(s.id, id));
-          if (family) return recordsOf(family.id).then((records) => records.find((r) => r.id === id) ?? failedRecordForId(id));
-          return Promise.resolve(failedRecordForId(id));
+          const owner = outputs.has(id) ? id : order.find((s) => isDerived(s) && inFamily(s.id, id))?.id;
+          if (owner === undefined) return Promise.resolve(failedRecordForId(id));
+          return recordsOf(owner).then((records) => records.find((r) => r.id === id) ?? failedRecordForId(id));
         },
         family: recordsOf,
         settled() {
-          return order.flatMap((s) => (isDerived(s) ? (settledFamilies.get(s.id) ?? []) : (settled.get(s.id) ?? [])));
+          return order.flatMap((s) => settled.get(s.id) ?? []);
         },
       };
       return run;

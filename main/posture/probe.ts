@@ -118,6 +118,11 @@ export function deriveProbes(spec: DerivedProbeSpec, records: ReadonlyMap<string
   return derived;
 }
 
+/** The record of a derivation that threw (a check's bug): recorded under the probe's own id, never thrown. */
+export function derivationFailed(spec: DerivedProbeSpec, e: unknown): ProbeRecord {
+  return failedRecord(spec, 'DERIVE_FAILED', (e instanceof Error ? e.message : String(e)).slice(0, 500));
+}
+
 /** The records a check judges: a plain probe's one record, every record a derived probe made. */
 export async function recordsForCheck(run: ProbeRun, probes: readonly ProbeSpec[]): Promise<ProbeRecord[]> {
   const lists = await Promise.all(probes.map((p) => (isDerived(p) && run.family ? run.family(p.id) : run.get(p.id).then((r) => [r]))));

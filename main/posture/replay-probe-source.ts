@@ -2,38 +2,35 @@
 // probe derives its ids again from the recorded records it reads (derive is pure), so a
 // bundle answers exactly the probes the live run made, and a missing one says so.
 import type { ProbeRecord } from '../../common/posture.js';
-import type { CommandProbeSpec, FileProbeSpec, PowerShellProbeSpec, ProbeSource } from './probe.js';
-import { deriveProbes, failedRecord, isDerived } from './probe.js';
+import type { ProbeSource, ProbeSpec } from './probe.js';
+import { derivationFailed, deriveProbes, failedRecord, isDerived } from './probe.js';
 
 export function createReplayProbeSource(records: readonly ProbeRecord[]): ProbeSource {
   const byId = new Map(records.map((r) => [r.id, r]));
-  const answer = (spec: CommandProbeSpec | FileProbeSpec | PowerShellProbeSpec): ProbeRecord =>
-    byId.get(spec.id) ?? failedRecord(spec, 'NOT_RECORDED', 'The bundle holds no output for this probe');
+  const answer = (spec: ProbeSpec): ProbeRecord => byId.get(spec.id) ?? failedRecord(spec, 'NOT_RECORDED', 'The bundle holds no output for this probe');
   return {
     start(specs) {
-      const map = new Map<string, ProbeRecord>();
-      const families = new Map<string, ProbeRecord[]>();
+      // Every probe's records by its id, as the live run has them: a plain probe's one record, a derived probe's family.
+      const outputs = new Map<string, ProbeRecord[]>();
       for (const spec of specs) {
-        if (map.has(spec.id) || families.has(spec.id)) continue;
+        if (outputs.has(spec.id)) continue;
         if (!isDerived(spec)) {
-          map.set(spec.id, answer(spec));
+          outputs.set(spec.id, [answer(spec)]);
           continue;
         }
-        const inputs = spec.derive.after.flatMap((id) => families.get(id) ?? (map.has(id) ? [map.get(id) as ProbeRecord] : []));
-        let answered: ProbeRecord[];
+        const inputs = spec.derive.after.flatMap((id) => outputs.get(id) ?? []);
         try {
-          answered = deriveProbes(spec, new Map(inputs.map((r) => [r.id, r]))).map(answer);
+          outputs.set(spec.id, deriveProbes(spec, new Map(inputs.map((r) => [r.id, r]))).map(answer));
         } catch (e) {
-          answered = [byId.get(spec.id) ?? failedRecord(spec, 'DERIVE_FAILED', (e instanceof Error ? e.message : String(e)).slice(0, 500))];
+          outputs.set(spec.id, [byId.get(spec.id) ?? derivationFailed(spec, e)]);
         }
-        families.set(spec.id, answered);
-        for (const r of answered) map.set(r.id, r);
       }
+      const answered = new Map([...outputs.values()].flat().map((r) => [r.id, r]));
       const notRecorded = (id: string): ProbeRecord => failedRecord({ kind: 'command', id, argv: [] }, 'NOT_RECORDED', 'Not in the bundle');
       return {
-        get: (id) => Promise.resolve(map.get(id) ?? notRecorded(id)),
-        family: (id) => Promise.resolve(families.get(id) ?? (map.has(id) ? [map.get(id) as ProbeRecord] : [notRecorded(id)])),
-        settled: () => [...map.values()],
+        get: (id) => Promise.resolve(answered.get(id) ?? notRecorded(id)),
+        family: (id) => Promise.resolve(outputs.get(id) ?? [notRecorded(id)]),
+        settled: () => [...answered.values()],
       };
     },
   };

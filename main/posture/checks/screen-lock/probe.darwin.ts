@@ -4,10 +4,10 @@
 // the one graphical session on the screen (fast user switching keeps the others behind the
 // login window); a person running the agent (test mode) reads their own, as before.
 import type { PosturePolicy, ProbeRecord } from '../../../../common/posture.js';
-import type { CheckDefinition, CheckOutcome, CommandProbeSpec, DerivedProbeSpec } from '../../probe.js';
+import type { CheckDefinition, CheckOutcome, DerivedProbeSpec } from '../../probe.js';
 import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
 import { judgeScreenLock } from './judge.js';
-import { agentIdentity, isSafeUserName, judgeSessions, uidKey } from './sessions.js';
+import { isSafeUserName, judgeForAgent, judgeSessions, perUserProbe, uidKey } from './sessions.js';
 
 export const DARWIN_AGENT_UID = 'mac.agent-uid';
 export const DARWIN_CONSOLE_USER = 'mac.console-user';
@@ -47,30 +47,25 @@ export function isLoginWindow(c: ConsoleUser): boolean {
   return c.uid === 0 || c.user === 'root' || c.user === '_mbsetupuser';
 }
 
+/** The console user whose settings the system agent reads: nobody at the login window, nor a name unsafe as an argument. */
+function consoleUsers(records: ReadonlyMap<string, ProbeRecord>): ReadonlyMap<number, string> {
+  const rec = records.get(DARWIN_CONSOLE_USER);
+  if (!rec || probeProblem(rec)) return new Map();
+  const c = parseConsoleUser(rec.stdout);
+  return isLoginWindow(c) || !isSafeUserName(c.user) ? new Map() : new Map([[c.uid, c.user]]);
+}
+
 function userProbe(probe: DarwinUserProbe): DerivedProbeSpec {
-  return {
-    kind: 'command',
+  return perUserProbe({
     id: probe,
     argv: [...OWN_ARGV[probe]],
-    derive: {
-      after: [DARWIN_AGENT_UID, DARWIN_CONSOLE_USER],
-      programs: [LAUNCHCTL, OWN_ARGV[probe][0]],
-      description: `as the console user: ${LAUNCHCTL} asuser UID /usr/bin/sudo -n -H -u USER ${OWN_ARGV[probe].join(' ')}`,
-      derive(records): CommandProbeSpec[] {
-        const identity = agentIdentity(records.get(DARWIN_AGENT_UID));
-        if (identity.kind === 'user' || identity.kind === 'legacy') return [{ kind: 'command', id: probe, argv: [...OWN_ARGV[probe]] }];
-        if (identity.kind === 'unknown') return [];
-        const rec = records.get(DARWIN_CONSOLE_USER);
-        if (!rec || probeProblem(rec)) return [];
-        try {
-          const c = parseConsoleUser(rec.stdout);
-          return isLoginWindow(c) || !isSafeUserName(c.user) ? [] : [{ kind: 'command', id: `${probe}.${uidKey(c.uid)}`, argv: consoleUserArgv(probe, c.user, c.uid) }];
-        } catch {
-          return []; // the judge reports the unreadable console owner
-        }
-      },
-    },
-  };
+    agentUid: DARWIN_AGENT_UID,
+    sessions: [DARWIN_CONSOLE_USER],
+    programs: [LAUNCHCTL, OWN_ARGV[probe][0]],
+    description: `as the console user: ${LAUNCHCTL} asuser UID /usr/bin/sudo -n -H -u USER ${OWN_ARGV[probe].join(' ')}`,
+    users: consoleUsers,
+    argvAs: (user, uid) => consoleUserArgv(probe, user, uid),
+  });
 }
 
 export const DARWIN_SCREENLOCK_PROBES = [
@@ -147,17 +142,9 @@ export const darwinScreenLockCheck: CheckDefinition = {
   id: 'screen-lock',
   probes: DARWIN_SCREENLOCK_PROBES,
   judge({ records, policy }): CheckOutcome {
-    const identity = agentIdentity(records.get(DARWIN_AGENT_UID));
-    switch (identity.kind) {
-      case 'system':
-        return judgeConsoleSession(records, policy);
-      case 'unknown':
-        return unknownOutcome(`Whether the agent runs for the whole machine could not be read: ${identity.reason}`, { probeError: identity.code });
-      case 'user':
-      case 'legacy': {
-        const own = judgeMacUserSettings(records, '', policy);
-        return { ...own, facts: { ...own.facts, scope: 'agent-user' } };
-      }
-    }
+    return judgeForAgent(records.get(DARWIN_AGENT_UID), {
+      everySession: () => judgeConsoleSession(records, policy),
+      agentUser: () => judgeMacUserSettings(records, '', policy),
+    });
   },
 };

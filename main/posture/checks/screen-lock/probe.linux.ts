@@ -2,13 +2,13 @@
 // The system agent (root) lists the sessions with loginctl and reads each signed-in user's
 // settings as that user; a person running the agent (test mode) reads their own, as before.
 import type { PosturePolicy, ProbeRecord } from '../../../../common/posture.js';
-import type { CheckDefinition, CheckOutcome, CommandProbeSpec, DerivedProbeSpec } from '../../probe.js';
+import type { CheckDefinition, CheckOutcome, DerivedProbeSpec } from '../../probe.js';
 import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
 import { judgeScreenLock } from './judge.js';
 import type { LoginctlListRow, LogindSession } from './logind.js';
 import { parseLoginctlList, parseShowSession, SHOW_SESSION_PROPERTIES, sessionRole } from './logind.js';
 import type { JudgedSession, SkippedSession } from './sessions.js';
-import { agentIdentity, isSafeUserName, judgeSessions, MAX_PROBED_USERS, uidKey, unknownSession } from './sessions.js';
+import { agentIdentity, isSafeUserName, judgeForAgent, judgeSessions, MAX_PROBED_USERS, perUserProbe, uidKey } from './sessions.js';
 
 export const LINUX_AGENT_UID = 'linux.agent-uid';
 export const LINUX_SESSIONS = 'linux.loginctl-sessions';
@@ -88,28 +88,16 @@ const showSessionProbe: DerivedProbeSpec = {
 
 function gsettingsProbe(probe: GsettingsProbe): DerivedProbeSpec {
   const [schema, key] = GSETTINGS_KEYS[probe];
-  return {
-    kind: 'command',
+  return perUserProbe({
     id: probe,
     argv: ownGsettingsArgv(probe),
-    derive: {
-      after: [LINUX_AGENT_UID, LINUX_SESSIONS, LINUX_SHOW_SESSION],
-      programs: [RUNUSER, GSETTINGS],
-      description: `per signed-in user: ${RUNUSER} -u USER -- /usr/bin/env -i LC_ALL=C XDG_RUNTIME_DIR=/run/user/UID DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/UID/bus ${GSETTINGS} get ${schema} ${key}`,
-      derive(records): CommandProbeSpec[] {
-        const identity = agentIdentity(records.get(LINUX_AGENT_UID));
-        if (identity.kind === 'user' || identity.kind === 'legacy') return [{ kind: 'command', id: probe, argv: ownGsettingsArgv(probe) }];
-        if (identity.kind === 'unknown') return [];
-        let users: ReadonlyMap<number, string>;
-        try {
-          users = survey(records).probedUsers;
-        } catch {
-          return []; // the judge reports the unreadable session list
-        }
-        return [...users].map(([uid, user]) => ({ kind: 'command', id: `${probe}.${uidKey(uid)}`, argv: userGsettingsArgv(probe, user, uid) }));
-      },
-    },
-  };
+    agentUid: LINUX_AGENT_UID,
+    sessions: [LINUX_SESSIONS, LINUX_SHOW_SESSION],
+    programs: [RUNUSER, GSETTINGS],
+    description: `per signed-in user: ${RUNUSER} -u USER -- /usr/bin/env -i LC_ALL=C XDG_RUNTIME_DIR=/run/user/UID DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/UID/bus ${GSETTINGS} get ${schema} ${key}`,
+    users: (records) => survey(records).probedUsers,
+    argvAs: (user, uid) => userGsettingsArgv(probe, user, uid),
+  });
 }
 
 export const LINUX_SCREENLOCK_PROBES = [
@@ -164,9 +152,10 @@ function judgeEverySession(records: ReadonlyMap<string, ProbeRecord>, policy: Po
   if (listProblem) return unknownOutcome(`The signed-in sessions could not be listed: ${listProblem.reason}`, { probeError: listProblem.code, scope: 'every-session' });
   const { rows, shown, probedUsers } = survey(records);
   const show = records.get(LINUX_SHOW_SESSION);
-  if (rows.length > 0 && (!show || (show.stdout.trim() === '' && probeProblem(show)))) {
-    const problem = probeProblem(show);
-    return unknownOutcome(`The signed-in sessions could not be read: ${problem?.reason ?? 'no output'}`, { probeError: problem?.code, scope: 'every-session' });
+  const showProblem = probeProblem(show);
+  // loginctl fails on a session that ended mid-call but prints the ones before it: judge those.
+  if (rows.length > 0 && showProblem && (show?.stdout.trim() ?? '') === '') {
+    return unknownOutcome(`The signed-in sessions could not be read: ${showProblem.reason}`, { probeError: showProblem.code, scope: 'every-session' });
   }
   const judged: JudgedSession[] = [];
   const skipped: SkippedSession[] = [];
@@ -175,7 +164,7 @@ function judgeEverySession(records: ReadonlyMap<string, ProbeRecord>, policy: Po
     const s = shown.get(row.id);
     if (!s) {
       // loginctl stops at a session that ended after the list was taken; the ones after it are unread.
-      judged.push({ id: row.id, user: row.user, kind: 'session', outcome: unknownSession('This session could not be read; it may have ended while it was checked.') });
+      judged.push({ id: row.id, user: row.user, kind: 'session', outcome: unknownOutcome('This session could not be read; it may have ended while it was checked.') });
       continue;
     }
     const kind = s.type || 'session';
@@ -185,12 +174,17 @@ function judgeEverySession(records: ReadonlyMap<string, ProbeRecord>, policy: Po
       continue;
     }
     if (role.role === 'cannot-judge') {
-      judged.push({ id: s.id, user: s.user, kind, outcome: unknownSession(role.why) });
+      judged.push({ id: s.id, user: s.user, kind, outcome: unknownOutcome(role.why) });
       continue;
     }
     if (s.uid === null || !probedUsers.has(s.uid)) {
-      const why = s.uid !== null && isSafeUserName(s.user) ? `More than ${MAX_PROBED_USERS} people are signed in; this session was not checked in this run.` : `The user name "${s.user.slice(0, 40)}" cannot be used to read the settings safely.`;
-      judged.push({ id: s.id, user: s.user, kind, outcome: unknownSession(why) });
+      const why =
+        s.uid === null
+          ? 'logind did not say which user id this session belongs to, so its settings could not be read.'
+          : isSafeUserName(s.user)
+            ? `More than ${MAX_PROBED_USERS} people are signed in; this session was not checked in this run.`
+            : `The user name "${s.user.slice(0, 40)}" cannot be used to read the settings safely.`;
+      judged.push({ id: s.id, user: s.user, kind, outcome: unknownOutcome(why) });
       continue;
     }
     const uid = s.uid;
@@ -205,17 +199,9 @@ export const linuxScreenLockCheck: CheckDefinition = {
   id: 'screen-lock',
   probes: LINUX_SCREENLOCK_PROBES,
   judge({ records, policy }): CheckOutcome {
-    const identity = agentIdentity(records.get(LINUX_AGENT_UID));
-    switch (identity.kind) {
-      case 'system':
-        return judgeEverySession(records, policy);
-      case 'unknown':
-        return unknownOutcome(`Whether the agent runs for the whole machine could not be read: ${identity.reason}`, { probeError: identity.code });
-      case 'user':
-      case 'legacy': {
-        const own = judgeGnomeSettings(records, '', policy);
-        return { ...own, facts: { ...own.facts, scope: 'agent-user' } };
-      }
-    }
+    return judgeForAgent(records.get(LINUX_AGENT_UID), {
+      everySession: () => judgeEverySession(records, policy),
+      agentUser: () => judgeGnomeSettings(records, '', policy),
+    });
   },
 };

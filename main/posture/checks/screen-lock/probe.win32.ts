@@ -5,16 +5,23 @@
 // own hive under HKEY_USERS; which hive belongs to which session comes from the hive's
 // "Volatile Environment" subkeys, named by session id. All of it is one PowerShell probe,
 // so no probe depends on another here. A person running the agent (test mode) reads HKCU.
-import type { Facts, PosturePolicy } from '../../../../common/posture.js';
+import type { PosturePolicy } from '../../../../common/posture.js';
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
-import { usableRecord } from '../../probe-outcome.js';
+import { unknownOutcome, usableRecord } from '../../probe-outcome.js';
 import type { ListObject } from '../windows/format-list.js';
 import { parseFormatList, parseSections } from '../windows/format-list.js';
 import { judgeScreenLock } from './judge.js';
 import type { JudgedSession, SkippedSession } from './sessions.js';
-import { judgeSessions, unknownSession } from './sessions.js';
+import { agentUserScope, judgeSessions } from './sessions.js';
 
-const DESKTOP_VALUES = 'Format-List ScreenSaveActive,ScreenSaverIsSecure,ScreenSaveTimeOut';
+/**
+ * One user's screen-saver values and their policy twins, under `root` (a registry path, in a
+ * double-quoted PowerShell string), as the sections `[user<tag>]` and `[policy-user<tag>]`.
+ */
+function userDesktopSections(root: string, tag: string, indent: string): string[] {
+  const values = (key: string): string => `${indent}Get-ItemProperty -LiteralPath "${root}\\${key}" -ErrorAction SilentlyContinue | Format-List ScreenSaveActive,ScreenSaverIsSecure,ScreenSaveTimeOut`;
+  return [`${indent}"[user${tag}]"`, values('Control Panel\\Desktop'), `${indent}"[policy-user${tag}]"`, values('Software\\Policies\\Microsoft\\Windows\\Control Panel\\Desktop')];
+}
 
 export const WIN32_SCREENLOCK_SCRIPT = [
   "$ErrorActionPreference = 'Continue'",
@@ -24,10 +31,7 @@ export const WIN32_SCREENLOCK_SCRIPT = [
   "'[policy-machine]'",
   "Get-ItemProperty -Path 'HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System' -ErrorAction SilentlyContinue | Format-List InactivityTimeoutSecs",
   'if (-not $dtaMe.IsSystem) {',
-  "  '[user]'",
-  `  Get-ItemProperty -Path 'HKCU:\\Control Panel\\Desktop' -ErrorAction SilentlyContinue | ${DESKTOP_VALUES}`,
-  "  '[policy-user]'",
-  `  Get-ItemProperty -Path 'HKCU:\\Software\\Policies\\Microsoft\\Windows\\Control Panel\\Desktop' -ErrorAction SilentlyContinue | ${DESKTOP_VALUES}`,
+  ...userDesktopSections('HKCU:', '', '  '),
   '} else {',
   '  $dtaCode = $null',
   "  '[quser]'",
@@ -43,10 +47,7 @@ export const WIN32_SCREENLOCK_SCRIPT = [
   '    "[hive-$dtaTag]"',
   '    $dtaEnv = Get-ItemProperty -LiteralPath $dtaVe -ErrorAction SilentlyContinue',
   "    [pscustomobject]@{ USERDOMAIN = $dtaEnv.USERDOMAIN; USERNAME = $dtaEnv.USERNAME; Sessions = ((Get-ChildItem -LiteralPath $dtaVe -ErrorAction SilentlyContinue).PSChildName -join ',') } | Format-List",
-  '    "[user-$dtaTag]"',
-  `    Get-ItemProperty -LiteralPath "Registry::HKEY_USERS\\$dtaSid\\Control Panel\\Desktop" -ErrorAction SilentlyContinue | ${DESKTOP_VALUES}`,
-  '    "[policy-user-$dtaTag]"',
-  `    Get-ItemProperty -LiteralPath "Registry::HKEY_USERS\\$dtaSid\\Software\\Policies\\Microsoft\\Windows\\Control Panel\\Desktop" -ErrorAction SilentlyContinue | ${DESKTOP_VALUES}`,
+  ...userDesktopSections('Registry::HKEY_USERS\\$dtaSid', '-$dtaTag', '    '),
   '  }',
   '}',
 ].join('\n');
@@ -78,8 +79,7 @@ export function screenLockFrom(user: ListObject, policy: ListObject, machine: Li
 export function parseWindowsScreenLock(text: string): WindowsScreenLock {
   const sections = parseSections(text);
   if (!sections.has('user')) throw new Error('no [user] section');
-  const get = (name: string): ListObject => ({ ...parseFormatList(sections.get(name) ?? '')[0] });
-  return screenLockFrom(get('user'), get('policy-user'), get('policy-machine'));
+  return screenLockFrom(firstObject(sections, 'user'), firstObject(sections, 'policy-user'), firstObject(sections, 'policy-machine'));
 }
 
 /** One line of `quser`: the session number and its state; names are shown, never matched. */
@@ -130,7 +130,7 @@ export interface WindowsSessionsProbe {
 
 export function parseWindowsSessions(text: string): WindowsSessionsProbe {
   const sections = parseSections(text);
-  const list = (name: string): ListObject => ({ ...parseFormatList(sections.get(name) ?? '')[0] });
+  const list = (name: string): ListObject => firstObject(sections, name);
   const agent = list('agent');
   const system = agent.IsSystem === 'True' ? true : agent.IsSystem === 'False' ? false : null;
   const quserText = sections.get('quser') ?? '';
@@ -158,8 +158,9 @@ export function parseWindowsSessions(text: string): WindowsSessionsProbe {
   };
 }
 
-function judgeSettings(s: WindowsScreenLock, policy: PosturePolicy, extra: Facts = {}): CheckOutcome {
-  return judgeScreenLock({ locks: s.locks, idleSeconds: s.idleSeconds, source: s.source, extra }, policy);
+/** A section's Format-List object; empty when the section or its values are missing. */
+function firstObject(sections: ReadonlyMap<string, string>, name: string): ListObject {
+  return { ...parseFormatList(sections.get(name) ?? '')[0] };
 }
 
 /** Every session someone has on a screen (quser says Active, or a state it cannot be sure of), judged by its user's hive. */
@@ -178,7 +179,7 @@ export function judgeWindowsSessions(probe: WindowsSessionsProbe, policy: Postur
     // quser is missing or failed: judge every session a signed-in hive names, whatever its state.
     quserNote = quser.error ?? `quser exited with ${String(quser.exitCode)}`;
     rows = probe.hives.flatMap((h) => h.sessions.map((id) => ({ id, user: h.user, kind: 'session', state: 'unknown' })));
-    if (rows.length === 0) return unknownSession(`The signed-in sessions could not be listed (${quserNote}).`, { scope: 'every-session', probeError: 'QUSER_FAILED' });
+    if (rows.length === 0) return unknownOutcome(`The signed-in sessions could not be listed (${quserNote}).`, { scope: 'every-session', probeError: 'QUSER_FAILED' });
   }
   const judged: JudgedSession[] = [];
   const skipped: SkippedSession[] = [];
@@ -190,8 +191,8 @@ export function judgeWindowsSessions(probe: WindowsSessionsProbe, policy: Postur
       continue;
     }
     const outcome = hive
-      ? judgeSettings(screenLockFrom(hive.desktop, hive.policy, probe.machine), policy, { sid: hive.sid })
-      : unknownSession("This session's user settings could not be read: no signed-in registry hive names this session.");
+      ? judgeScreenLock({ ...screenLockFrom(hive.desktop, hive.policy, probe.machine), extra: { sid: hive.sid } }, policy)
+      : unknownOutcome("This session's user settings could not be read: no signed-in registry hive names this session.");
     judged.push({ id: String(row.id), user, kind: row.kind, outcome });
   }
   const out = judgeSessions(judged, skipped, 'quser+registry');
@@ -206,8 +207,6 @@ export const windowsScreenLockCheck: CheckDefinition = {
     if ('outcome' in got) return got.outcome;
     const probe = parseWindowsSessions(got.rec.stdout);
     if (probe.system === true) return judgeWindowsSessions(probe, policy);
-    const own = parseWindowsScreenLock(got.rec.stdout);
-    const out = judgeSettings(own, policy);
-    return { ...out, facts: { ...out.facts, scope: 'agent-user' } };
+    return agentUserScope(judgeScreenLock(parseWindowsScreenLock(got.rec.stdout), policy));
   },
 };

@@ -4,8 +4,8 @@
 // data for everybody (docs/probes.md, "Screen lock with several sessions").
 import type { Facts, ProbeRecord } from '../../../../common/posture.js';
 import { worstVerdict } from '../../../../common/posture.js';
-import type { CheckOutcome } from '../../probe.js';
-import { probeProblem } from '../../probe-outcome.js';
+import type { CheckOutcome, CommandProbeSpec, DerivedProbeSpec } from '../../probe.js';
+import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
 
 /** A session whose screen-lock settings were judged (or could not be, with the reason). */
 export interface JudgedSession {
@@ -60,26 +60,81 @@ export function judgeSessions(judged: readonly JudgedSession[], skipped: readonl
   return { verdict, reason, remediation: speaker.outcome.remediation, facts: { ...facts, worstSession: speaker.id } };
 }
 
-/** Why a probe of one user's settings gave nothing to judge, as that session's `unknown`. */
-export function unknownSession(reason: string, facts: Facts = {}): CheckOutcome {
-  return { verdict: 'unknown', reason, remediation: 'contact-it', facts };
-}
-
 /**
  * The agent's own user id (`id -u`): 0 means the system agent, which judges every session;
- * another number means a person runs it (test mode), who can read only their own settings.
- * `legacy` is a support bundle from before this probe existed, when the agent judged its own user.
+ * another number means a person runs it (test mode), who can read only their own settings. A
+ * support bundle from before this probe existed counts as a person's run, which it was.
  */
-export type AgentIdentity = { readonly kind: 'system' } | { readonly kind: 'user'; readonly uid: number } | { readonly kind: 'legacy' } | { readonly kind: 'unknown'; readonly reason: string; readonly code: string };
+export type AgentIdentity = { readonly kind: 'system' } | { readonly kind: 'user' } | { readonly kind: 'unknown'; readonly reason: string; readonly code: string };
 
 export function agentIdentity(rec: ProbeRecord | undefined): AgentIdentity {
-  if (rec === undefined || rec.error?.code === 'NOT_RECORDED') return { kind: 'legacy' };
+  if (rec === undefined || rec.error?.code === 'NOT_RECORDED') return { kind: 'user' };
   const problem = probeProblem(rec);
   if (problem) return { kind: 'unknown', reason: problem.reason, code: problem.code };
   const t = rec.stdout.trim();
   if (!/^\d{1,10}$/.test(t)) return { kind: 'unknown', reason: `The agent's user id could not be read ("${t.slice(0, 40)}").`, code: 'PARSE_FAILED' };
-  const uid = Number(t);
-  return uid === 0 ? { kind: 'system' } : { kind: 'user', uid };
+  return Number(t) === 0 ? { kind: 'system' } : { kind: 'user' };
+}
+
+/** The screen-lock verdict by who the agent is (`agentUid`: its `id -u` record): every session, or its own user's settings alone. */
+export function judgeForAgent(agentUid: ProbeRecord | undefined, judge: { everySession(): CheckOutcome; agentUser(): CheckOutcome }): CheckOutcome {
+  const identity = agentIdentity(agentUid);
+  switch (identity.kind) {
+    case 'system':
+      return judge.everySession();
+    case 'unknown':
+      return unknownOutcome(`Whether the agent runs for the whole machine could not be read: ${identity.reason}`, { probeError: identity.code });
+    case 'user':
+      return agentUserScope(judge.agentUser());
+  }
+}
+
+/** A person's own settings, judged alone (`facts.scope` is `agent-user`). */
+export function agentUserScope(outcome: CheckOutcome): CheckOutcome {
+  return { ...outcome, facts: { ...outcome.facts, scope: 'agent-user' } };
+}
+
+/** A probe of one user's screen-lock setting: the plain command for a person, the same command as each signed-in user for the system agent. */
+export interface PerUserProbe {
+  readonly id: string;
+  /** What a person running the agent runs for their own settings. */
+  readonly argv: readonly string[];
+  /** The agent's `id -u` probe. */
+  readonly agentUid: string;
+  /** The probes `users` reads. */
+  readonly sessions: readonly string[];
+  readonly programs: readonly string[];
+  readonly description: string;
+  /** uid → user name (a safe one) of everyone whose settings the system agent reads; may throw on unreadable session records. */
+  users(records: ReadonlyMap<string, ProbeRecord>): ReadonlyMap<number, string>;
+  /** The command run as that user. */
+  argvAs(user: string, uid: number): string[];
+}
+
+/** Derives `id` (a person, or an old bundle), `id.uid-UID` per user (the system agent), or nothing when who the agent is cannot be read. */
+export function perUserProbe(p: PerUserProbe): DerivedProbeSpec {
+  return {
+    kind: 'command',
+    id: p.id,
+    argv: p.argv,
+    derive: {
+      after: [p.agentUid, ...p.sessions],
+      programs: p.programs,
+      description: p.description,
+      derive(records): CommandProbeSpec[] {
+        const identity = agentIdentity(records.get(p.agentUid));
+        if (identity.kind === 'user') return [{ kind: 'command', id: p.id, argv: p.argv }];
+        if (identity.kind === 'unknown') return [];
+        let users: ReadonlyMap<number, string>;
+        try {
+          users = p.users(records);
+        } catch {
+          return []; // the judge reports the unreadable session records
+        }
+        return [...users].map(([uid, user]) => ({ kind: 'command', id: `${p.id}.${uidKey(uid)}`, argv: p.argvAs(user, uid) }));
+      },
+    },
+  };
 }
 
 /** A session's derived probe key: one probe per user, since screen-lock settings belong to the user. */

@@ -243,6 +243,17 @@ test('Linux commands: a user name that could read as an option is never passed t
   assert.match(row(out, 'c26')?.reason ?? '', /cannot be used to read the settings safely/);
 });
 
+test('Linux: a session whose user id logind does not give is unknown, saying so, and nothing is run for it', () => {
+  // Constructed from the real capture: alice's User= line removed.
+  const show = lx('linux.loginctl-show-session', 'switching').replace('User=1001\n', '');
+  const records = linuxSystemRecords('switching', { 1005: LOCKS_5_MIN }, show);
+  const derived = deriveProbes(derivedSpec(linuxScreenLockCheck, 'linux.gsettings-lock-enabled'), byId(records));
+  assert.deepEqual(derived.map((p) => p.id), ['linux.gsettings-lock-enabled.uid-1005']);
+  const out = judge(linuxScreenLockCheck, records);
+  assert.equal(row(out, 'c26')?.verdict, 'unknown');
+  assert.match(row(out, 'c26')?.reason ?? '', /logind did not say which user id this session belongs to/);
+});
+
 test(`Linux commands: at most ${MAX_PROBED_USERS} users are read per run; the rest are unknown, not skipped`, () => {
   // Constructed: 45 seatless graphical sessions in the shape of the real capture.
   const ids = Array.from({ length: 45 }, (_, i) => i + 1);
