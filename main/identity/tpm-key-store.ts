@@ -8,7 +8,8 @@
 // for a TSS2 PEM key with parent 0x40000001), so nothing is persisted in the TPM's NV memory.
 // Without a resource manager (/dev/tpm0, swtpm) transient objects stay loaded after a tool
 // exits and the TPM has as few as 3 slots: every operation ends with tpm2_flushcontext -t,
-// failures included, and operations on one TPM run one at a time.
+// failures included, and operations on one TPM run one at a time. Through a resource manager
+// (/dev/tpmrm0, tpm2-abrmd) each tool's objects go when it exits, so no flush is run.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -55,14 +56,24 @@ export function detectTpm(exists: (path: string) => boolean = existsSync): strin
   return null;
 }
 
+/**
+ * Whether the TCTI reaches the TPM through a resource manager (the kernel's /dev/tpmrmN,
+ * tpm2-abrmd), which flushes a tool's objects when the tool exits: there a flush is a
+ * wasted tool run (≈ 40% of a signature). Anything else is flushed by us.
+ */
+export function hasResourceManager(tcti: string): boolean {
+  return /^device:\/dev\/tpmrm\d+$/.test(tcti) || /^tabrmd(?::|$)/.test(tcti);
+}
+
 // The same primary every time for the same owner seed (and the same as tpm2-tools' TSS2 PEM parent).
 const PRIMARY_ARGS = ['-C', 'o', '-g', 'sha256', '-G', 'ecc256:null:aes128cfb', '-a', 'restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda'];
 // Sign-only, ECDSA with SHA-256 only; empty auth with noda, so a dictionary-attack lockout
 // caused by another TPM user does not lock the device key out.
 const KEY_ARGS = ['-g', 'sha256', '-G', 'ecc256:ecdsa-sha256', '-a', 'sign|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda'];
 const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
-const KEY_LOST = new Set<number>([TPM_RC.INTEGRITY, TPM_RC.HIERARCHY, TPM_RC.BINDING]);
-const KEY_LOST_MESSAGE = 'The TPM no longer holds the device key (the TPM was cleared or replaced). The device needs a new key, approved by IT.';
+// What tpm2_load says when the blobs are not a key this TPM can load: its inputs are only our blobs.
+const KEY_LOST = new Set<number>([TPM_RC.INTEGRITY, TPM_RC.HIERARCHY, TPM_RC.BINDING, TPM_RC.SIZE]);
+const KEY_LOST_MESSAGE = 'The TPM no longer holds the device key (the TPM was cleared or replaced, or the key file is damaged). The device needs a new key, approved by IT.';
 
 /** A tpm2 tool that ran and failed; `rc` is the TPM's response code when it gave one. */
 class TpmCommandFailed extends Error {
@@ -97,6 +108,7 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
   const { runner, keyDir, tcti } = options;
   const tools = options.tools ?? TPM_TOOLS;
   const timeoutMs = options.timeoutMs ?? 20_000;
+  const managed = hasResourceManager(tcti);
 
   async function tool(path: string, args: readonly string[]): Promise<CommandResult> {
     // The TCTI goes on the command line so the shared runner needs no TPM-specific env.
@@ -110,8 +122,9 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
   function withTpm<T>(work: (dir: string) => Promise<T>): Promise<T> {
     return serialise(tcti, async () => {
       for (let attempt = 0; ; attempt++) {
-        const dir = await mkdtemp(join(tmpdir(), 'dta-tpm-')); // 0700
+        let dir: string | undefined;
         try {
+          dir = await mkdtemp(join(tmpdir(), 'dta-tpm-')); // 0700
           return await work(dir);
         } catch (e) {
           // Slots leaked by a process that died mid-operation: our flush below frees them.
@@ -119,13 +132,16 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
           throw asAgentError(e);
         } finally {
           await flush();
-          await rm(dir, { recursive: true, force: true });
+          // A temp folder left behind must not cost the signature; PrivateTmp clears it.
+          if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
         }
       }
     });
   }
 
+  /** Frees every transient object (none is ours between operations); nothing to do behind a resource manager. */
   async function flush(): Promise<void> {
+    if (managed) return;
     try {
       await tool(tools.flushcontext, ['-t']);
     } catch {
@@ -154,7 +170,7 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
       throw e;
     }
     // Primary and key are loaded now (2-3 of the TPM's slots); the saved context is enough.
-    await tool(tools.flushcontext, ['-t']);
+    await flush();
     return ctx;
   }
 
@@ -186,7 +202,8 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
             try {
               return await signWith(ctx);
             } catch (e) {
-              if (!(e instanceof TpmCommandFailed)) throw e;
+              // Out of object memory: withTpm flushes and retries, and the context is still good.
+              if (!(e instanceof TpmCommandFailed) || e.rc === TPM_RC.OBJECT_MEMORY) throw e;
               context = null; // TPM reset or cleared since: load the blobs again, which tells the two apart
               await flush();
             }
@@ -234,30 +251,34 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
   const folderError = (what: 'read' | 'written', e: unknown): AgentError =>
     new AgentError('KEYSTORE_UNAVAILABLE', `The TPM key folder ${keyDir} cannot be ${what}: ${(e as Error).message}`, { cause: e });
 
-  /** Write-then-rename, so a slot file is whole or absent, never half written. */
+  /** Write-then-rename, so a slot file is whole or absent, never half written; no temp file is left on failure. */
   async function writeAtomically(file: string, text: string): Promise<void> {
     await checkKeyDir(true);
     const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    const handle = await open(temp, 'wx', 0o600);
     try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
+      const handle = await open(temp, 'wx', 0o600);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       await rename(temp, file);
     } catch (e) {
-      await rm(temp, { force: true });
-      throw e;
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw folderError('written', e);
     }
     await syncDir();
   }
 
+  /** Makes a rename durable; a file system that cannot sync a folder still renamed atomically. */
   async function syncDir(): Promise<void> {
-    const dir = await open(keyDir, 'r');
+    const dir = await open(keyDir, 'r').catch(() => null);
+    if (!dir) return;
     try {
       await dir.sync();
+    } catch {
+      // as above
     } finally {
       await dir.close();
     }
@@ -278,9 +299,7 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
         return { key: { public: await readFile(pub), private: await readFile(priv) }, pem: await readFile(pem, 'utf8') };
       });
       const result = signer(made.key, made.pem, null);
-      await writeAtomically(file, serializeWrappedKey(made.key)).catch((e: unknown) => {
-        throw isAgentError(e) ? e : folderError('written', e);
-      });
+      await writeAtomically(file, serializeWrappedKey(made.key));
       return result;
     },
 
@@ -307,7 +326,10 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
 
     async remove(deviceId, slot) {
       const file = slotFile(deviceId, slot);
-      if (await checkKeyDir(false)) await rm(file, { force: true });
+      if (!(await checkKeyDir(false))) return;
+      await rm(file, { force: true }).catch((e: unknown) => {
+        throw folderError('written', e);
+      });
     },
 
     async promote(deviceId) {
@@ -343,9 +365,10 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
   };
 }
 
-function asAgentError(e: unknown): unknown {
-  if (isAgentError(e) || !(e instanceof TpmCommandFailed)) return e;
-  return new AgentError('KEYSTORE_UNAVAILABLE', `The TPM could not use the device key: ${e.message}`, { cause: e });
+/** A failed tool, or a temp folder that cannot be made or written (a full or read-only /tmp), in plain words. */
+function asAgentError(e: unknown): AgentError {
+  if (isAgentError(e)) return e;
+  return new AgentError('KEYSTORE_UNAVAILABLE', `The TPM could not use the device key: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
 function toolErrorLine(stderr: string): string {

@@ -69,6 +69,7 @@ export function tpmResponseCode(stderr: string): number | null {
 /** Response codes (TPM 2.0 Part 2, table 16) that the key store tells apart. */
 export const TPM_RC = {
   HIERARCHY: 0x085, // the parent's hierarchy is disabled or its seed changed
+  SIZE: 0x095, // a wrapped part is malformed (a damaged key file)
   INTEGRITY: 0x09f, // the wrapped private part was not made by this parent (TPM cleared or replaced)
   BINDING: 0x0a5, // the public and private parts do not belong together
   OBJECT_MEMORY: 0x902, // no free transient slot: handles leaked by an earlier process
@@ -102,11 +103,41 @@ export function parseWrappedKey(text: string): WrappedKey {
   if (v === null || typeof v !== 'object' || v.v !== 1 || v.parent !== WRAPPED_KEY_PARENT) throw unreadable();
   if (typeof v.public !== 'string' || typeof v.private !== 'string' || !B64.test(v.public) || !B64.test(v.private)) throw unreadable();
   const key = { public: Buffer.from(v.public, 'base64'), private: Buffer.from(v.private, 'base64') };
-  if (!isTpm2b(key.public) || !isTpm2b(key.private)) throw unreadable();
+  if (!isTpm2b(key.public) || !isTpm2b(key.private) || !isSigningKeyPublic(key.public)) throw unreadable();
   return key;
 }
 
 /** A TPM2B structure: a big-endian 16-bit size, then exactly that many bytes. */
 function isTpm2b(bytes: Buffer): boolean {
   return bytes.length > 2 && bytes.readUInt16BE(0) === bytes.length - 2;
+}
+
+// TPM 2.0 Part 2 constants of the device key's template (KEY_ARGS in tpm-key-store.ts).
+const ALG_ECC = 0x0023;
+const ALG_SHA256 = 0x000b;
+const ALG_NULL = 0x0010;
+const ALG_ECDSA = 0x0018;
+const ECC_NIST_P256 = 0x0003;
+const ATTRIBUTE_SIGN = 0x0004_0000;
+
+/**
+ * A TPM2B_PUBLIC holding a P-256 ECDSA-SHA256 signing key: checked here so that a damaged
+ * public part is a damaged key file (KEY_MISSING), not a tpm2_load error that looks like a
+ * TPM fault. Layout (TPMT_PUBLIC): type, nameAlg, objectAttributes, authPolicy (empty),
+ * symmetric, scheme and its hash, curve, kdf, then the point's x and y.
+ */
+function isSigningKeyPublic(bytes: Buffer): boolean {
+  if (bytes.length < 26) return false;
+  const u16 = (at: number): number => bytes.readUInt16BE(at);
+  const fields = [u16(2), u16(4), u16(10), u16(12), u16(14), u16(16), u16(18), u16(20)];
+  const template = [ALG_ECC, ALG_SHA256, 0, ALG_NULL, ALG_ECDSA, ALG_SHA256, ECC_NIST_P256, ALG_NULL];
+  if (fields.some((field, i) => field !== template[i]) || (bytes.readUInt32BE(6) & ATTRIBUTE_SIGN) === 0) return false;
+  let at = 22;
+  for (let coordinate = 0; coordinate < 2; coordinate++) {
+    if (at + 2 > bytes.length) return false;
+    const size = u16(at);
+    if (size === 0 || size > 32) return false;
+    at += 2 + size;
+  }
+  return at === bytes.length;
 }

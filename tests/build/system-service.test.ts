@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { parse } from 'yaml';
+import { defaultIpcPath } from '../../main/agent/ipc-path.js';
+import { startIpcServer } from '../../main/agent/ipc-server.js';
 import { parsePlist } from '../../main/config/plist.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -134,6 +136,39 @@ test('the unit makes the socket, state and config folders with the right modes',
   assert.equal(value('Service', 'StateDirectoryMode'), '0700');
   assert.equal(value('Service', 'ConfigurationDirectory'), 'dta');
   assert.equal(value('Service', 'ConfigurationDirectoryMode'), '0700', 'agent.json holds the enrolment secret');
+});
+
+test('under the unit, the IPC socket is in the folder systemd makes and another account can connect to it despite UMask=0077', async () => {
+  const runtimeDir = `/run/${value('Service', 'RuntimeDirectory') ?? ''}`;
+  assert.equal(dirname(defaultIpcPath('linux')), runtimeDir, 'the agent listens in RuntimeDirectory, the one place under /run it may write');
+  // /run/dta as systemd makes it (RuntimeDirectoryMode, root's), in a stand-in for /run.
+  const run = mkdtempSync(join(tmpdir(), 'dta-run-'));
+  chmodSync(run, 0o755);
+  const dir = join(run, 'dta');
+  mkdirSync(dir);
+  chmodSync(dir, Number.parseInt(value('Service', 'RuntimeDirectoryMode') ?? '', 8));
+  const path = join(dir, 'agent.sock');
+  const notAsked = (): never => {
+    throw new Error('no request is sent');
+  };
+  const umask = process.umask(Number.parseInt(value('Service', 'UMask') ?? '', 8));
+  let server;
+  try {
+    server = await startIpcServer({ path, agentVersion: 'test', handlers: { status: notAsked, subscribe: notAsked, checkNow: notAsked, supportBundle: notAsked } });
+  } finally {
+    process.umask(umask);
+  }
+  try {
+    assert.equal(statSync(dir).mode & 0o777, 0o755, 'the folder: root may replace the socket, nobody else');
+    assert.equal(statSync(path).mode & 0o777, 0o666, 'the socket: the agent chmods it after binding under the umask');
+    // A tray in a person's session: an account with no privileges, another process.
+    const client = `require('node:net').createConnection(${JSON.stringify(path)}).on('connect', () => process.exit(0)).on('error', (e) => { console.error(e.message); process.exit(1); })`;
+    const connect = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', client], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(connect.status, 0, `nobody could not connect: ${connect.stderr}`);
+  } finally {
+    await server.close();
+    rmSync(run, { recursive: true, force: true });
+  }
 });
 
 test('the unit is sandboxed without breaking the probes (TPM, nft, lsblk, cryptsetup, gsettings as a person)', () => {

@@ -14,7 +14,8 @@ import { after, before, test } from 'node:test';
 import { isAgentError } from '../../common/errors.js';
 import type { DeviceKeyStore } from '../../main/identity/key-store.js';
 import type { DeviceSigner } from '../../main/identity/signer.js';
-import { createTpmKeyStore, detectTpm, TPM_TOOL_PATHS } from '../../main/identity/tpm-key-store.js';
+import { createTpmKeyStore, detectTpm, hasResourceManager, TPM_TOOL_PATHS } from '../../main/identity/tpm-key-store.js';
+import type { CommandRunner } from '../../main/posture/command-runner.js';
 import { createCommandRunner } from '../../main/posture/command-runner.js';
 import { freePort } from '../kit/ports.js';
 
@@ -122,10 +123,10 @@ function tempDirsLeft(): string[] {
   return readdirSync(tmpdir()).filter((f) => f.startsWith('dta-tpm-'));
 }
 
-async function rejectsWithCode(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+async function rejectsWithCode(promise: Promise<unknown>, code: string, message?: RegExp, what = ''): Promise<void> {
   await assert.rejects(promise, (e: unknown) => {
-    assert.ok(isAgentError(e), `an AgentError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
+    assert.ok(isAgentError(e), `${what} an AgentError, got ${String(e)}`);
+    assert.equal(e.code, code, `${what} ${e.message}`);
     if (message) assert.match(e.message, message);
     return true;
   });
@@ -249,6 +250,37 @@ test('20 signatures in a row do not exhaust the TPM object slots (every operatio
   await store.remove(deviceId, 'next');
 });
 
+test('a signature with a saved context runs tpm2_sign and one flush, nothing else', async () => {
+  const runs: string[] = [];
+  const counting: CommandRunner = {
+    run: (request) => {
+      runs.push((request.argv[0] ?? '').replace('/usr/bin/tpm2_', ''));
+      return runner.run(request);
+    },
+  };
+  const counted = createTpmKeyStore({ runner: counting, keyDir, tcti: tpm.tcti });
+  const signer = await counted.load(deviceId, 'current');
+  assert.ok(signer);
+  runs.length = 0;
+  const data = new TextEncoder().encode('one request');
+  assert.ok(verifies(signer, data, await signer.sign(data)));
+  assert.deepEqual(runs, ['sign', 'flushcontext'], 'swtpm has no resource manager: the flush stays');
+});
+
+test('a temp folder that cannot be made is KEYSTORE_UNAVAILABLE, not a bare file system error', async () => {
+  const signer = await store.load(deviceId, 'current');
+  assert.ok(signer);
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = join(keyDir, '..', 'no-such-folder');
+  try {
+    await rejectsWithCode(signer.sign(new Uint8Array([1])), 'KEYSTORE_UNAVAILABLE', /no-such-folder/);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+  assert.deepEqual(transientHandles(tpm), []);
+});
+
 test('5 concurrent signatures all verify', async () => {
   const signer = await store.load(deviceId, 'current');
   assert.ok(signer);
@@ -280,6 +312,27 @@ test('a key file that is not ours is KEY_MISSING, not a crash', async () => {
   await rejectsWithCode(store.load(deviceId, 'next'), 'KEY_MISSING');
   writeFileSync(join(keyDir, `device-key-${deviceId}.next.tpm.json`), 'not json', { mode: 0o600 });
   await rejectsWithCode(store.load(deviceId, 'next'), 'KEY_MISSING');
+  await store.remove(deviceId, 'next');
+});
+
+test('a damaged key file is KEY_MISSING whichever blob is damaged, and leaves nothing loaded', async () => {
+  const good = JSON.parse(readFileSync(join(keyDir, `device-key-${deviceId}.current.tpm.json`), 'utf8')) as { v: number; parent: string; public: string; private: string };
+  const write = (pub: Buffer, priv: Buffer): void =>
+    writeFileSync(join(keyDir, `device-key-${deviceId}.next.tpm.json`), JSON.stringify({ ...good, public: pub.toString('base64'), private: priv.toString('base64') }), { mode: 0o600 });
+  const pub = Buffer.from(good.public, 'base64');
+  const priv = Buffer.from(good.private, 'base64');
+  const flipped = (bytes: Buffer, at: number): Buffer => {
+    const copy = Buffer.from(bytes);
+    copy[at] = (copy[at] ?? 0) ^ 0xff;
+    return copy;
+  };
+  // The public part's type (tpm2_load would fail to marshal it), a coordinate (the TPM's
+  // integrity check), the private part's inner size (the TPM's size check) and its contents.
+  for (const [what, p, q] of [['public type', flipped(pub, 3), priv], ['public x', flipped(pub, 30), priv], ['private inner size', pub, flipped(priv, 3)], ['private contents', pub, flipped(priv, 40)]] as const) {
+    write(p, q);
+    await rejectsWithCode(store.load(deviceId, 'next'), 'KEY_MISSING', undefined, what);
+  }
+  assert.deepEqual(transientHandles(tpm), []);
   await store.remove(deviceId, 'next');
 });
 
@@ -362,4 +415,9 @@ test('detectTpm prefers the kernel resource manager, then the raw device, else n
   assert.equal(detectTpm((p) => p === '/dev/tpmrm0' || p === '/dev/tpm0'), 'device:/dev/tpmrm0');
   assert.equal(detectTpm((p) => p === '/dev/tpm0'), 'device:/dev/tpm0');
   assert.equal(detectTpm(() => false), null);
+});
+
+test('only a TCTI through a resource manager (tpmrm, tpm2-abrmd) skips the flush', () => {
+  for (const tcti of ['device:/dev/tpmrm0', 'device:/dev/tpmrm1', 'tabrmd', 'tabrmd:bus_type=session']) assert.ok(hasResourceManager(tcti), tcti);
+  for (const tcti of ['device:/dev/tpm0', 'device:/dev/tpmrm0x', 'swtpm:host=127.0.0.1,port=2321', 'mssim', 'tabrmdx']) assert.ok(!hasResourceManager(tcti), tcti);
 });

@@ -21,6 +21,12 @@ ERROR: Eys_Load(0x1DF) - tpm:parameter(1):integrity check failed
 ERROR: Unable to run tpm2_load
 `;
 const SLOTS_FULL = `ERROR: Esys_ContextLoad(0x902) - tpm:warn(2.0): out of memory for object contexts`;
+// `tpm2_create -G ecc256:ecdsa-sha256 -a sign|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda -u key.pub`: a TPM2B_PUBLIC.
+const TPM_PUBLIC = Buffer.from(
+  '00580023000b00040472000000100018000b0003001000203a0449122205862112c809978761a159d5374e182110faf5fc87b7c7573e14b7002040a49ceab2feb20d59acacf2407a479d37eb3ac0c280967f153c17bbc93514a2',
+  'hex',
+);
+const PRIVATE = Buffer.from([0, 2, 9, 9]);
 const NO_TPM = `ERROR:tcti:src/tss2-tcti/tctildr.c:428:Tss2_TctiLdr_Initialize_Ex() Failed to instantiate TCTI
 ERROR: Could not load tcti, got: "swtpm:host=127.0.0.1,port=2999"`;
 
@@ -84,17 +90,36 @@ test('the TPM response code is read from tpm2-tools errors; other layers give nu
   assert.equal(tpmResponseCode(LOAD_AFTER_CLEAR), TPM_RC.INTEGRITY);
   assert.equal(tpmResponseCode(SLOTS_FULL), TPM_RC.OBJECT_MEMORY);
   assert.equal(tpmResponseCode('ERROR: Esys_CreatePrimary(0x185) - tpm:handle(1):hierarchy is not enabled'), TPM_RC.HIERARCHY);
+  assert.equal(tpmResponseCode('ERROR: Eys_Load(0x1D5) - tpm:parameter(1):structure is the wrong size'), TPM_RC.SIZE);
   assert.equal(tpmResponseCode(NO_TPM), null);
   assert.equal(tpmResponseCode('ERROR: Esys_Load(0xA000A) - tpm:something'), null, 'a TSS layer code');
   assert.equal(tpmResponseCode(''), null);
 });
 
 test('a slot file round-trips; anything else is KEY_MISSING', () => {
-  const key = { public: Buffer.from([0, 3, 1, 2, 3]), private: Buffer.from([0, 2, 9, 9]) };
+  const key = { public: TPM_PUBLIC, private: PRIVATE };
   const parsed = parseWrappedKey(serializeWrappedKey(key));
   assert.deepEqual(Buffer.from(parsed.public), key.public);
   assert.deepEqual(Buffer.from(parsed.private), key.private);
   for (const text of ['', 'null', '{}', '{"v":2,"parent":"owner-ecc-p256-srk","public":"AAMBAgM=","private":"AAIJCQ=="}', '{"v":1,"parent":"other","public":"AAMBAgM=","private":"AAIJCQ=="}', '{"v":1,"parent":"owner-ecc-p256-srk","public":"AAAA","private":"AAIJCQ=="}']) {
     assert.equal(codeOf(() => parseWrappedKey(text)), 'KEY_MISSING', text);
   }
+});
+
+test('a slot file whose public part is not a P-256 ECDSA signing key is KEY_MISSING (a damaged file, not a TPM fault)', () => {
+  const slot = (pub: Buffer): string => serializeWrappedKey({ public: pub, private: PRIVATE });
+  const damaged = (at: number, value: number): Buffer => {
+    const copy = Buffer.from(TPM_PUBLIC);
+    copy.writeUInt16BE(value, at);
+    return copy;
+  };
+  const cases: [string, Buffer][] = [
+    ['an RSA key (type)', damaged(2, 0x0001)],
+    ['P-384 (curve)', damaged(18, 0x0004)],
+    ['not ECDSA (scheme)', damaged(14, 0x0010)],
+    ['not a signing key (attributes)', damaged(6, 0x0000)],
+    ['an x longer than the curve', damaged(22, 0x0021)],
+    ['a point cut short', Buffer.concat([Buffer.from([0, TPM_PUBLIC.length - 4]), TPM_PUBLIC.subarray(2, -2)])],
+  ];
+  for (const [what, pub] of cases) assert.equal(codeOf(() => parseWrappedKey(slot(pub))), 'KEY_MISSING', what);
 });
