@@ -167,13 +167,15 @@ export async function startIpcServer(options: IpcServerOptions): Promise<IpcServ
     if (!isPipe) await prepareSocketPath(options.path);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.path, () => {
+      // On Windows this opens the pipe to every local account (its default lets them read only).
+      server.listen({ path: options.path, readableAll: true, writableAll: true }, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    // Every local account may connect (each person's tray); only the agent's account owns the
-    // folder, so nobody else can remove the socket and put their own in its place.
+    // Every local account may connect (each person's tray: 0666, where listen's own option
+    // gives 0766); only the agent's account owns the folder, so nobody else can remove the
+    // socket and put their own in its place.
     if (!isPipe) await chmod(options.path, 0o666);
   } catch (e) {
     server.close();
@@ -200,7 +202,10 @@ function line(message: IpcResponse): string {
 
 /** Makes the socket's folder (0755) and removes a stale socket; refuses to start beside a running agent. */
 async function prepareSocketPath(path: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  // Made here only outside the service unit (which makes /run/dta itself): the process's umask
+  // (the unit's is 0077) must not leave it closed to the trays.
+  const made = await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  if (made !== undefined) await chmod(dirname(path), 0o755);
   let existing;
   try {
     existing = await lstat(path);

@@ -10,14 +10,15 @@
 // exits and the TPM has as few as 3 slots: every operation ends with tpm2_flushcontext -t,
 // failures included, and operations on one TPM run one at a time. Through a resource manager
 // (/dev/tpmrm0, tpm2-abrmd) each tool's objects go when it exits, so no flush is run.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentError, isAgentError } from '../../common/errors.js';
 import type { CommandResult, CommandRunner } from '../posture/command-runner.js';
 import type { DeviceKeyStore, KeySlot } from './key-store.js';
+import { openPrivateFolder } from './private-folder.js';
 import type { DeviceSigner } from './signer.js';
 import { jwkThumbprint } from './signer.js';
 import type { WrappedKey } from './tpm-parse.js';
@@ -217,72 +218,11 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
 
   const slotFile = (deviceId: string, slot: KeySlot): string => {
     if (!SAFE_ID.test(deviceId)) throw new AgentError('VALIDATION_FAILED', 'A device id for the TPM key store is letters, digits, - and _ only.');
-    return join(keyDir, `device-key-${deviceId}.${slot}.tpm.json`);
+    return `device-key-${deviceId}.${slot}.tpm.json`;
   };
 
-  /**
-   * Fails closed, like the key file store: blobs another account could swap would be
-   * loaded and signed with. Returns false when the folder is absent and `make` is false.
-   */
-  async function checkKeyDir(make: boolean): Promise<boolean> {
-    let s;
-    try {
-      s = await lstat(keyDir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw folderError('read', e);
-      if (!make) return false;
-      try {
-        await mkdir(keyDir, { recursive: true, mode: 0o700 });
-        s = await lstat(keyDir);
-      } catch (e2) {
-        throw folderError('written', e2);
-      }
-    }
-    const uid = process.getuid?.() ?? -1;
-    if (!s.isDirectory() || (uid >= 0 && s.uid !== uid) || (s.mode & 0o077) !== 0) {
-      throw new AgentError(
-        'KEYSTORE_UNAVAILABLE',
-        `The TPM key folder ${keyDir} is not private to the agent (owner ${s.uid}, mode ${(s.mode & 0o777).toString(8)}); the agent refuses to use it. Make it a folder owned by the agent's account with mode 0700, or remove it.`,
-      );
-    }
-    return true;
-  }
-
-  const folderError = (what: 'read' | 'written', e: unknown): AgentError =>
-    new AgentError('KEYSTORE_UNAVAILABLE', `The TPM key folder ${keyDir} cannot be ${what}: ${(e as Error).message}`, { cause: e });
-
-  /** Write-then-rename, so a slot file is whole or absent, never half written; no temp file is left on failure. */
-  async function writeAtomically(file: string, text: string): Promise<void> {
-    await checkKeyDir(true);
-    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      const handle = await open(temp, 'wx', 0o600);
-      try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
-    } catch (e) {
-      await rm(temp, { force: true }).catch(() => undefined);
-      throw folderError('written', e);
-    }
-    await syncDir();
-  }
-
-  /** Makes a rename durable; a file system that cannot sync a folder still renamed atomically. */
-  async function syncDir(): Promise<void> {
-    const dir = await open(keyDir, 'r').catch(() => null);
-    if (!dir) return;
-    try {
-      await dir.sync();
-    } catch {
-      // as above
-    } finally {
-      await dir.close();
-    }
-  }
+  // Fails closed, like the key file store: blobs another account could swap would be loaded and signed with.
+  const folder = openPrivateFolder(keyDir, { what: 'TPM key' });
 
   return {
     protection: 'hardware',
@@ -299,20 +239,13 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
         return { key: { public: await readFile(pub), private: await readFile(priv) }, pem: await readFile(pem, 'utf8') };
       });
       const result = signer(made.key, made.pem, null);
-      await writeAtomically(file, serializeWrappedKey(made.key));
+      await folder.write(file, serializeWrappedKey(made.key));
       return result;
     },
 
     async load(deviceId, slot) {
-      const file = slotFile(deviceId, slot);
-      if (!(await checkKeyDir(false))) return null;
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw folderError('read', e);
-      }
+      const text = await folder.read(slotFile(deviceId, slot));
+      if (text === null) return null;
       const key = parseWrappedKey(text);
       // Loading proves this TPM still holds the key; its public half comes from the TPM.
       const loaded = await withTpm(async (dir) => {
@@ -325,34 +258,16 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
     },
 
     async remove(deviceId, slot) {
-      const file = slotFile(deviceId, slot);
-      if (!(await checkKeyDir(false))) return;
-      await rm(file, { force: true }).catch((e: unknown) => {
-        throw folderError('written', e);
-      });
+      await folder.remove(slotFile(deviceId, slot));
     },
 
     async promote(deviceId) {
       // Both blobs are in one file, so one rename replaces the current key atomically.
-      await checkKeyDir(false);
-      try {
-        await rename(slotFile(deviceId, 'next'), slotFile(deviceId, 'current'));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new AgentError('KEY_MISSING', 'There is no new device key to switch to.', { cause: e });
-        throw new AgentError('KEYSTORE_UNAVAILABLE', `The new device key cannot be made current: ${(e as Error).message}`, { cause: e });
-      }
-      await syncDir();
+      if (!(await folder.rename(slotFile(deviceId, 'next'), slotFile(deviceId, 'current')))) throw new AgentError('KEY_MISSING', 'There is no new device key to switch to.');
     },
 
     async assertWritable() {
-      await checkKeyDir(true);
-      try {
-        const probe = join(keyDir, `.write-probe-${randomBytes(6).toString('hex')}`);
-        await writeFile(probe, '', { mode: 0o600, flag: 'wx' });
-        await rm(probe, { force: true });
-      } catch (e) {
-        throw folderError('written', e);
-      }
+      await folder.assertWritable();
       // And the TPM answers (flushing is harmless and needs no auth).
       await serialise(tcti, async () => {
         try {

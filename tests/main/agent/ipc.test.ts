@@ -184,3 +184,16 @@ test('an endpoint that cannot be opened is a clear CONFIG_INVALID, not a crash',
   await assert.rejects(startIpcServer({ path: join(file, 'agent.sock'), handlers: fakeAgent().handlers, agentVersion: '1' }), (e) => isAgentError(e, 'CONFIG_INVALID') && /ipcPath/.test(e.message));
   await assert.rejects(startIpcServer({ path: file, handlers: fakeAgent().handlers, agentVersion: '1' }), (e) => isAgentError(e, 'CONFIG_INVALID') && /not a socket/.test(e.message));
 });
+
+test('a socket folder the agent makes itself is open to the trays even under the service unit\'s umask 0077', async () => {
+  const previous = process.umask(0o077);
+  try {
+    const path = socketPath();
+    const server = await startIpcServer({ path, handlers: fakeAgent().handlers, agentVersion: '1' });
+    assert.equal(statSync(join(path, '..')).mode & 0o777, 0o755);
+    assert.equal(statSync(path).mode & 0o777, 0o666);
+    await server.close();
+  } finally {
+    process.umask(previous);
+  }
+});
