@@ -1,7 +1,8 @@
-// The headless agent (`dta agent`): time from start to its first token with a warm keystore
-// (already enrolled), and its resident memory and CPU while idle for a minute, against a
-// bare Node process (with tsx) idle for the same minute in the same run.
-// Run under the keyring: bash scripts/with-keyring.sh node --import tsx bench/agent.bench.ts
+// The system agent (`dta agent`, its key in the root-only key file, or the TPM where there is
+// one): time from start to its first token once enrolled, and its resident memory and CPU
+// while idle for a minute (serving its IPC socket and loopback endpoint), against a bare Node
+// process (with tsx) idle for the same minute in the same run.
+// Run: node --import tsx bench/agent.bench.ts
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,7 @@ writeFileSync(init.configPath, JSON.stringify({ ...(JSON.parse(readFileSync(init
 const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', init.configPath], { stdio: 'ignore' });
 if (!(await waitReady(`http://127.0.0.1:${port}`))) throw new Error('the service did not start');
 const configPath = join(dir, 'agent.json');
-writeFileSync(configPath, JSON.stringify({ serviceUrl: `http://127.0.0.1:${port}`, enrolmentSecret: readFileSync(join(dir, 'service', 'enrolment-secret.txt'), 'utf8').trim(), dataDir: join(dir, 'agent'), loopbackPort: 0 }));
+writeFileSync(configPath, JSON.stringify({ serviceUrl: `http://127.0.0.1:${port}`, enrolmentSecret: readFileSync(join(dir, 'service', 'enrolment-secret.txt'), 'utf8').trim(), dataDir: join(dir, 'agent'), ipcPath: join(dir, 'run', 'agent.sock'), loopbackPort: 0 }));
 
 function startAgent(): { child: ChildProcess; firstToken: Promise<number> } {
   const t0 = performance.now();
@@ -60,7 +61,7 @@ try {
   const [agentIdle, bareIdle] = await Promise.all([idle(warm.child.pid ?? 0), idle(bare.pid ?? 0)]);
   warm.child.kill('SIGTERM');
   bare.kill('SIGTERM');
-  console.log(`start to first token: first run (enrolment) ${coldMs.toFixed(0)} ms, warm keystore ${warmMs.toFixed(0)} ms`);
+  console.log(`start to first token: first run (enrolment) ${coldMs.toFixed(0)} ms, enrolled ${warmMs.toFixed(0)} ms`);
   console.log(`idle ${IDLE_MS / 1000} s: agent CPU ${agentIdle.cpu.toFixed(0)} ms (${((agentIdle.cpu / IDLE_MS) * 100).toFixed(2)}% of a core), RSS ${agentIdle.rss.toFixed(0)} MiB`);
   console.log(`idle ${IDLE_MS / 1000} s: bare node CPU ${bareIdle.cpu.toFixed(0)} ms, RSS ${bareIdle.rss.toFixed(0)} MiB; ratio RSS ${(agentIdle.rss / bareIdle.rss).toFixed(2)}`);
 } finally {

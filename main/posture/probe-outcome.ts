@@ -26,8 +26,8 @@ export function probeProblem(rec: ProbeRecord | undefined): { code: string; reas
     if (PRIVILEGE_HINTS.test(rec.stderr) || PRIVILEGE_HINTS.test(rec.stdout)) {
       return { code: 'NEEDS_PRIVILEGE', reason: `The agent lacks the privilege to run "${firstWord(rec.command)}".` };
     }
-    const detail = rec.stderr.trim().split('\n')[0] ?? '';
-    return { code: 'PROBE_FAILED', reason: `"${firstWord(rec.command)}" exited with code ${String(rec.exitCode)}${detail ? `: ${detail.slice(0, 200)}` : ''}.` };
+    const detail = (rec.stderr.trim().split('\n')[0] ?? '').slice(0, 200).replace(/[.\s]+$/, ''); // the sentence ends here
+    return { code: 'PROBE_FAILED', reason: `"${firstWord(rec.command)}" exited with code ${String(rec.exitCode)}${detail ? `: ${detail}` : ''}.` };
   }
   return undefined;
 }
