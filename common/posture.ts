@@ -43,6 +43,75 @@ export const PostureReportSchema = Type.Object(
 );
 export type PostureReport = Static<typeof PostureReportSchema>;
 
+const DateSchema = Type.String({ format: 'date' });
+
+/**
+ * IT's additions to the agent's support data (the Windows cumulative update table and the support
+ * calendars), for releases and updates newer than the agent's own data, and how old that data may
+ * grow before IT is told. An entry for a release the agent knows replaces the agent's dates.
+ */
+export const SupportDataSchema = Type.Object(
+  {
+    /** Days after the data was last reviewed before IT is told it is stale (a fact for IT, not a verdict for the clinician). */
+    maxAgeDays: Type.Integer({ minimum: 7, maximum: 730 }),
+    /** The day IT reviewed its additions against the vendors' pages; null when it added none. */
+    reviewedOn: Type.Union([DateSchema, Type.Null()]),
+    windowsUpdates: Type.Array(
+      Type.Object(
+        {
+          build: Type.Integer({ minimum: 10240 }),
+          channel: Type.Union([Type.Literal('client'), Type.Literal('server')]),
+          /** The update build revision (UBR) this security update brings. */
+          ubr: Type.Integer({ minimum: 0 }),
+          releasedOn: DateSchema,
+          kb: Type.Optional(Type.String({ pattern: '^KB[0-9]{6,8}$' })),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 1000 },
+    ),
+    windowsReleases: Type.Array(
+      Type.Object(
+        {
+          build: Type.Integer({ minimum: 10240 }),
+          edition: Type.Union([Type.Literal('consumer'), Type.Literal('enterprise'), Type.Literal('ltsc'), Type.Literal('iot-ltsc'), Type.Literal('server')]),
+          name: Type.String({ minLength: 1, maxLength: 80 }),
+          /** The last day of security updates. */
+          endsOn: DateSchema,
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 200 },
+    ),
+    linuxReleases: Type.Array(
+      Type.Object(
+        {
+          /** os-release ID, e.g. debian, ubuntu, rhel, fedora, sles. */
+          id: Type.String({ pattern: '^[a-z0-9._-]{1,40}$' }),
+          /** os-release VERSION_ID, e.g. 12, 24.04, 9, 15.7. */
+          versionId: Type.String({ pattern: '^[0-9A-Za-z._-]{1,20}$' }),
+          endsOn: DateSchema,
+          /** A free extended phase (Debian LTS) or, with `extendedNeeds`, a paid one. */
+          extendedEndsOn: Type.Optional(DateSchema),
+          extendedNeeds: Type.Optional(Type.Union([Type.Literal('nothing'), Type.Literal('ubuntu-pro')])),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 200 },
+    ),
+    macosReleases: Type.Array(
+      Type.Object({ major: Type.Integer({ minimum: 10, maximum: 99 }), name: Type.String({ minLength: 1, maxLength: 60 }), releasedOn: DateSchema }, { additionalProperties: false }),
+      { maxItems: 40 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SupportData = Static<typeof SupportDataSchema>;
+
+export function defaultSupportData(): SupportData {
+  return { maxAgeDays: 45, reviewedOn: null, windowsUpdates: [], windowsReleases: [], linuxReleases: [], macosReleases: [] };
+}
+
 export const PosturePolicySchema = Type.Object(
   {
     updates: Type.Object(
@@ -56,6 +125,7 @@ export const PosturePolicySchema = Type.Object(
     ),
     windows: Type.Object(
       {
+        /** Minimum build of the general availability channel (Home, Pro, Enterprise, Education); LTSC and Server follow their own calendar. */
         minimumBuild: Type.Integer({ minimum: 10240 }),
         /** Minimum update build revision (UBR) per build, e.g. { "26100": 4349 }. */
         minimumUbr: Type.Record(Type.String({ pattern: '^[0-9]+$' }), Type.Integer({ minimum: 0 })),
@@ -64,10 +134,17 @@ export const PosturePolicySchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    macos: Type.Object({ minimumVersion: Type.String({ pattern: '^[0-9]+(\\.[0-9]+){0,2}$' }) }, { additionalProperties: false }),
+    macos: Type.Object(
+      {
+        minimumVersion: Type.String({ pattern: '^[0-9]+(\\.[0-9]+){0,2}$' }),
+        /** How many of the newest macOS majors count as supported (Apple patches about three); absent: 3. */
+        supportedMajors: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
+      },
+      { additionalProperties: false },
+    ),
     linux: Type.Object(
       {
-        /** Count a release in its vendor's extended / LTS phase (Debian LTS, Ubuntu ESM) as supported. */
+        /** Count a release in its vendor's extended / LTS phase (Debian LTS; Ubuntu ESM where Ubuntu Pro is attached) as supported. */
         allowExtendedSupport: Type.Boolean(),
         minimumKernel: Type.Union([Type.String({ pattern: '^[0-9]+(\\.[0-9]+){0,2}$' }), Type.Null()]),
       },
@@ -76,6 +153,8 @@ export const PosturePolicySchema = Type.Object(
     screenLock: Type.Object({ maxIdleSeconds: Type.Integer({ minimum: 30, maximum: 7200 }) }, { additionalProperties: false }),
     /** Deadline of one check, probes included. */
     checkDeadlineMs: Type.Integer({ minimum: 100, maximum: 60000 }),
+    /** IT's additions to the support calendars and the Windows update table; absent (older bundles): none. */
+    supportData: Type.Optional(SupportDataSchema),
   },
   { additionalProperties: false },
 );
@@ -85,10 +164,11 @@ export function defaultPosturePolicy(): PosturePolicy {
   return {
     updates: { warnAfterDays: 35, failAfterDays: 60 },
     windows: { minimumBuild: 19044, minimumUbr: {}, windows10EsuUntil: null },
-    macos: { minimumVersion: '14.0' },
+    macos: { minimumVersion: '14.0', supportedMajors: 3 },
     linux: { allowExtendedSupport: true, minimumKernel: null },
     screenLock: { maxIdleSeconds: 900 },
     checkDeadlineMs: 5000,
+    supportData: defaultSupportData(),
   };
 }
 

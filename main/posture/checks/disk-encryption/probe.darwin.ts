@@ -8,7 +8,7 @@ export const DARWIN_DISK_PROBES = [{ kind: 'command', id: 'mac.filevault', argv:
 export type FileVaultState = 'on' | 'off' | 'encrypting' | 'decrypting' | 'pending-restart' | 'deferred';
 
 export function parseFdesetupStatus(text: string): { state: FileVaultState; percent: number | null } {
-  const percent = /Percent completed = ([\d.]+)/.exec(text)?.[1];
+  const percent = /Percent completed = ([\d.]+)/i.exec(text)?.[1];
   const pct = percent !== undefined ? Number(percent) : null;
   if (/Encryption in progress/i.test(text)) return { state: 'encrypting', percent: pct };
   if (/Decryption in progress/i.test(text)) return { state: 'decrypting', percent: pct };

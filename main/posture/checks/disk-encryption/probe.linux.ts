@@ -4,9 +4,18 @@
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
 import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
 
+/**
+ * Columns every util-linux still in support knows: 2.32 (RHEL 8) has no PATH column and
+ * refuses the whole list ("lsblk: unknown column: PATH,…", exit 1). `--paths` prints NAME as
+ * the same device path PATH gives on 2.33 and later (/dev/sda2, /dev/mapper/<dm name>), so one
+ * command serves 2.32 to 2.40 with no second run. Records of the older NAME,PATH command
+ * (support bundles from before) still parse.
+ */
+export const LSBLK_COLUMNS = ['NAME', 'TYPE', 'FSTYPE', 'MOUNTPOINT'] as const;
+
 export const LINUX_DISK_PROBES = [
   { kind: 'command', id: 'linux.findmnt-root', argv: ['/usr/bin/findmnt', '--json', '--output', 'SOURCE,FSTYPE', '--target', '/'] },
-  { kind: 'command', id: 'linux.lsblk', argv: ['/usr/bin/lsblk', '--json', '--output', 'NAME,PATH,TYPE,FSTYPE,MOUNTPOINT'] },
+  { kind: 'command', id: 'linux.lsblk', argv: ['/usr/bin/lsblk', '--json', '--paths', '--output', LSBLK_COLUMNS.join(',')] },
 ] as const;
 
 export interface BlockDevice {
@@ -33,12 +42,23 @@ export function parseLsblk(json: string): BlockDevice[] {
   return data.blockdevices.map(toDevice);
 }
 
+interface RawDevice {
+  readonly name?: unknown;
+  readonly path?: unknown;
+  readonly type?: unknown;
+  readonly fstype?: unknown;
+  readonly children?: unknown;
+}
+
 function toDevice(raw: unknown): BlockDevice {
-  const r = raw as Record<string, unknown>;
+  if (typeof raw !== 'object' || raw === null) throw new Error('lsblk printed a device that is not an object');
+  const r = raw as RawDevice;
   if (typeof r.name !== 'string' || typeof r.type !== 'string') throw new Error('lsblk device without name or type');
+  // --paths makes NAME the device path; the older command printed it in PATH.
+  const path = typeof r.path === 'string' ? r.path : r.name.startsWith('/dev/') ? r.name : null;
   return {
     name: r.name,
-    path: typeof r.path === 'string' ? r.path : null,
+    path,
     type: r.type,
     fstype: typeof r.fstype === 'string' ? r.fstype : null,
     children: Array.isArray(r.children) ? r.children.map(toDevice) : [],

@@ -9,15 +9,23 @@ export const DARWIN_FIREWALL_PROBES = [
   { kind: 'command', id: 'mac.stealth', argv: [SOCKETFILTERFW, '--getstealthmode'] },
 ] as const;
 
-/** "Firewall is enabled. (State = 1)": 0 off, 1 on, 2 block all incoming. */
+/**
+ * "Firewall is enabled. (State = 1)" (macOS 13 to 26): 0 off, 1 on, 2 block all incoming,
+ * which newer releases word "Firewall is blocking all non-essential incoming connections.
+ * (State = 2)". The number decides; a number outside 0-2 is not read from the words around it.
+ */
 export function parseGlobalState(text: string): 0 | 1 | 2 {
-  const m = /\(State = ([012])\)/.exec(text);
-  if (m) return Number(m[1]) as 0 | 1 | 2;
+  const m = /\(State = (\d+)\)/.exec(text);
+  if (m) {
+    if (m[1] === '0' || m[1] === '1' || m[1] === '2') return Number(m[1]) as 0 | 1 | 2;
+    throw new Error(`unknown socketfilterfw global state ${m[1] ?? ''}`);
+  }
   if (/Firewall is disabled/i.test(text)) return 0;
   if (/Firewall is enabled/i.test(text)) return 1;
   throw new Error(`unrecognised socketfilterfw output: ${text.trim().slice(0, 80)}`);
 }
 
+/** "Stealth mode enabled|disabled" (macOS 13, 14) or "Firewall stealth mode is on|off" (15 and later). */
 export function parseStealthMode(text: string): boolean {
   if (/Stealth mode enabled|stealth mode is on/i.test(text)) return true;
   if (/Stealth mode disabled|stealth mode is off/i.test(text)) return false;

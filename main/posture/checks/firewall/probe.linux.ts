@@ -1,107 +1,192 @@
-// Linux: nftables is read as JSON; iptables (legacy or nft backend) as rules;
-// firewalld's state helps only when neither can be read without root.
-// An inbound chain filters when its policy drops or one of its rules drops or rejects.
+// Linux: the firewall is judged by what it does to one packet: a NEW inbound TCP connection
+// from another host, to a port no rule opens, on an interface that is not loopback. The rules come
+// from nft's JSON (every table of every tool that writes nftables: nft, firewalld, ufw and Docker
+// through iptables-nft), with iptables-save's text for the iptables-nft rules whose options nft's
+// JSON leaves out; legacy iptables (x_tables) next to nftables cannot be combined and is `unknown`.
+// Without root the rules cannot be read; then only firewalld's own state speaks, and not enough.
+import type { ProbeRecord } from '../../../../common/posture.js';
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
 import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
+import type { IpVersion, RulesetModel } from './packet-path-model.js';
+import type { Exposure } from './packet-path-exposure.js';
+import { judgeExposure } from './packet-path-exposure.js';
+import { readNftRuleset } from './nft-ruleset-reader.js';
+import type { IptablesSave } from './iptables-save-reader.js';
+import { readIptablesSave } from './iptables-save-reader.js';
+import { withIptablesDetail } from './iptables-nft-detail.js';
 
 export const LINUX_FIREWALL_PROBES = [
   { kind: 'command', id: 'linux.nft-ruleset', argv: ['/usr/sbin/nft', '--json', 'list', 'ruleset'] },
-  { kind: 'command', id: 'linux.iptables-input', argv: ['/usr/sbin/iptables', '-w', '2', '-S', 'INPUT'] },
+  { kind: 'command', id: 'linux.iptables-save', argv: ['/usr/sbin/iptables-save'] },
+  { kind: 'command', id: 'linux.ip6tables-save', argv: ['/usr/sbin/ip6tables-save'] },
+  { kind: 'command', id: 'linux.iptables-legacy-save', argv: ['/usr/sbin/iptables-legacy-save'] },
+  { kind: 'command', id: 'linux.ip6tables-legacy-save', argv: ['/usr/sbin/ip6tables-legacy-save'] },
+  { kind: 'command', id: 'linux.ipv6-addresses', argv: ['/usr/sbin/ip', '-6', '-o', 'address', 'show'] },
   { kind: 'command', id: 'linux.firewalld-state', argv: ['/usr/bin/firewall-cmd', '--state'] },
 ] as const;
 
-export interface InputChain {
-  readonly family: string;
-  readonly table: string;
-  readonly name: string;
-  readonly policy: string;
-  readonly filteringRules: number;
-}
-
-/** Base chains hooked on input (inet / ip / ip6) with their policy and drop/reject rule count. */
-export function parseNftInputChains(json: string): InputChain[] {
-  const data = JSON.parse(json) as { nftables?: unknown[] };
-  if (!Array.isArray(data.nftables)) throw new Error('nft printed no "nftables" array');
-  const chains = new Map<string, { family: string; table: string; name: string; policy: string; filteringRules: number }>();
-  const key = (f: unknown, t: unknown, n: unknown): string => `${String(f)}/${String(t)}/${String(n)}`;
-  for (const item of data.nftables) {
-    const chain = (item as { chain?: Record<string, unknown> }).chain;
-    if (chain && chain.hook === 'input' && (chain.type === undefined || chain.type === 'filter') && ['inet', 'ip', 'ip6'].includes(String(chain.family))) {
-      chains.set(key(chain.family, chain.table, chain.name), {
-        family: String(chain.family),
-        table: String(chain.table),
-        name: String(chain.name),
-        policy: typeof chain.policy === 'string' ? chain.policy : 'accept',
-        filteringRules: 0,
-      });
-    }
-  }
-  for (const item of data.nftables) {
-    const rule = (item as { rule?: Record<string, unknown> }).rule;
-    if (!rule) continue;
-    const chain = chains.get(key(rule.family, rule.table, rule.chain));
-    if (chain && Array.isArray(rule.expr) && rule.expr.some((e) => e !== null && typeof e === 'object' && ('drop' in e || 'reject' in e))) {
-      chain.filteringRules += 1;
-    }
-  }
-  return [...chains.values()];
-}
-
-/** `iptables -S INPUT`: "-P INPUT DROP" and "-A INPUT ... -j DROP|REJECT". */
-export function parseIptablesInput(text: string): { policy: string; filteringRules: number } {
-  const policy = /^-P INPUT (\S+)/m.exec(text)?.[1];
-  if (!policy) throw new Error('iptables printed no INPUT policy');
-  const filteringRules = text.split('\n').filter((l) => /^-A INPUT .*-j (DROP|REJECT)\b/.test(l)).length;
-  return { policy: policy.toLowerCase(), filteringRules };
-}
+const HOW_TO_FIX = 'IT: make the input path drop or reject what no rule allows (ufw enable, firewalld with the public zone, or an nftables input chain with policy drop).';
 
 export const linuxFirewallCheck: CheckDefinition = {
   id: 'firewall',
   probes: LINUX_FIREWALL_PROBES,
   judge({ records }): CheckOutcome {
-    const nft = records.get('linux.nft-ruleset');
-    const ipt = records.get('linux.iptables-input');
-    const fwd = records.get('linux.firewalld-state');
-    const nftProblem = probeProblem(nft);
-    const iptProblem = probeProblem(ipt);
-    const facts: Record<string, unknown> = {};
-
-    let readable = false;
-    let filtering = false;
-    if (!nftProblem && nft) {
-      const chains = parseNftInputChains(nft.stdout);
-      facts.nftInputChains = chains;
-      readable = true;
-      filtering ||= chains.some((c) => c.policy === 'drop' || c.filteringRules > 0);
-    }
-    if (!iptProblem && ipt) {
-      const input = parseIptablesInput(ipt.stdout);
-      facts.iptablesInput = input;
-      readable = true;
-      filtering ||= input.policy === 'drop' || input.filteringRules > 0;
-    }
-    facts.backend = !nftProblem ? 'nftables' : !iptProblem ? 'iptables' : null;
-
-    if (readable && filtering) {
-      return { verdict: 'pass', reason: 'The firewall filters incoming connections.', remediation: 'none', facts };
-    }
-    if (readable) {
-      return { verdict: 'fail', reason: 'The firewall lets every incoming connection through: no inbound rule drops or rejects traffic.', remediation: 'firewall.enable-linux', facts };
-    }
-    // Neither table could be read (usually: not root). firewalld answers over D-Bus without root.
-    if (fwd && !probeProblem(fwd) && fwd.stdout.trim() === 'running') {
-      facts.firewalld = 'running';
-      return { verdict: 'pass', reason: 'The firewall (firewalld) is running.', remediation: 'none', facts };
-    }
-    if (fwd && /not running/.test(fwd.stdout + fwd.stderr)) {
-      facts.firewalld = 'not running';
-      if (nftProblem?.code !== 'NEEDS_PRIVILEGE') {
-        return { verdict: 'fail', reason: 'The firewall (firewalld) is not running.', remediation: 'firewall.enable-linux', facts };
-      }
-    }
-    const why = nftProblem?.code === 'NEEDS_PRIVILEGE' || iptProblem?.code === 'NEEDS_PRIVILEGE'
-      ? 'The firewall rules can only be read with administrator rights; run the agent as a system service.'
-      : `No firewall tool could be read (${nftProblem?.reason ?? ''} ${iptProblem?.reason ?? ''}).`.replace(/\s+\)/, ')');
-    return unknownOutcome(why, { ...facts, nftError: nftProblem?.code, iptablesError: iptProblem?.code });
+    const read = readRules(records);
+    if ('outcome' in read) return read.outcome;
+    const { model, facts, legacy } = read;
+    const ipv6 = ipv6Reachable(records.get('linux.ipv6-addresses'));
+    facts.ipv6Addresses = ipv6 === null ? 'unknown' : ipv6;
+    // Legacy (x_tables) rules for an IP version: the agent does not combine them with nftables.
+    const exposure = (ip: IpVersion): Exposure => {
+      const tables = legacy.filter((t) => t.startsWith(ip === 4 ? 'ip ' : 'ip6 '));
+      return tables.length > 0 ? { kind: 'uncertain', because: [`${LEGACY_NOTE} (${tables.join(', ')})`] } : judgeExposure(model, ip);
+    };
+    const v4 = exposure(4);
+    const v6 = exposure(6);
+    facts.ipv4 = v4;
+    facts.ipv6 = ipv6 === false ? { kind: 'not judged', why: 'no interface but loopback has an IPv6 address', walk: v6 } : v6;
+    return verdictFor([{ ip: 4, exposure: v4 }, ...(ipv6 === false ? [] : [{ ip: 6 as IpVersion, exposure: v6, maybe: ipv6 === null }])], facts);
   },
 };
+
+const LEGACY_NOTE = 'rules are loaded both in nftables and in legacy iptables, which the agent does not combine';
+
+interface Judged {
+  readonly ip: IpVersion;
+  readonly exposure: Exposure;
+  /** IPv6 whose addresses could not be listed: open there is not certain to matter. */
+  readonly maybe?: boolean;
+}
+
+function verdictFor(judged: readonly Judged[], facts: Record<string, unknown>): CheckOutcome {
+  const name = (j: Judged): string => `IPv${String(j.ip)}`;
+  const open = judged.find((j) => j.exposure.kind === 'open' && !j.maybe);
+  if (open && open.exposure.kind === 'open') {
+    const choices = open.exposure.senderChoices.length > 0 ? ` for a sender whose packets match ${open.exposure.senderChoices.join(' and ')}` : '';
+    return {
+      verdict: 'fail',
+      reason: `The firewall lets other computers open new connections to this one on any port a program listens on (${name(open)}${choices}: ${open.exposure.by.join('; ')}). ${HOW_TO_FIX}`,
+      remediation: 'firewall.enable-linux',
+      facts,
+    };
+  }
+  const unsure = judged.find((j) => j.exposure.kind !== 'filtered');
+  if (unsure) {
+    const because =
+      unsure.exposure.kind === 'uncertain'
+        ? unsure.exposure.because.join('; ')
+        : `the firewall does not filter ${name(unsure)} (${unsure.exposure.kind === 'open' ? unsure.exposure.by.join('; ') : ''}), and whether this machine has an ${name(unsure)} address could not be read`;
+    if (because.startsWith(LEGACY_NOTE)) {
+      return unknownOutcome(
+        `Whether the firewall stops new incoming connections cannot be told: ${because.replace(LEGACY_NOTE, 'firewall rules are loaded both in nftables and in legacy iptables')}, and the agent cannot tell what the two do together. IT: keep one of them (remove the legacy rules with iptables-legacy -F, or make every tool use iptables-nft).`,
+        facts,
+      );
+    }
+    return unknownOutcome(
+      `Whether the firewall stops new incoming connections cannot be told from its rules alone (${name(unsure)}: ${because}). IT: check these rules; a default of drop or reject for what no rule allows settles it.`,
+      facts,
+    );
+  }
+  const by = judged.flatMap((j) => (j.exposure.kind === 'filtered' ? j.exposure.by.map((b) => `${name(j)}: ${b}`) : []));
+  return {
+    verdict: 'pass',
+    reason: `The firewall drops or rejects new incoming connections to ports it does not open (${judged.map(name).join(' and ')}).`,
+    remediation: 'none',
+    facts: { ...facts, filteredBy: by },
+  };
+}
+
+type RulesRead = { model: RulesetModel; facts: Record<string, unknown>; legacy: readonly string[] } | { outcome: CheckOutcome };
+
+function readRules(records: ReadonlyMap<string, ProbeRecord>): RulesRead {
+  const nft = records.get('linux.nft-ruleset');
+  const nftProblem = probeProblem(nft);
+  const saves = {
+    ip: usableSave(records.get('linux.iptables-save'), 4),
+    ip6: usableSave(records.get('linux.ip6tables-save'), 6),
+  };
+  const legacy = legacyRules(records, saves);
+  const facts: Record<string, unknown> = {};
+
+  if (!nftProblem && nft) {
+    const ruleset = readNftRuleset(nft.stdout);
+    const ipTables = ruleset.allTables.filter((t) => /^(ip|ip6|inet) /.test(t));
+    facts.backend = 'nftables';
+    facts.inputChains = ruleset.baseChains.map((b) => `${b.table} ${b.chain} (${b.hook}, priority ${String(b.prio)}, policy ${b.policy})`);
+    if (legacy.length > 0 && ipTables.length > 0) facts.legacyTables = legacy;
+    if (ipTables.length === 0 && legacy.length > 0) return fromIptables(legacyOnlySaves(records), { ...facts, backend: 'iptables-legacy' });
+    const legacyNextToNft = ipTables.length > 0 ? legacy : [];
+    const detailed = withIptablesDetail(ruleset, saves);
+    if (detailed.fromIptablesSave.length > 0) facts.readFromIptablesSave = detailed.fromIptablesSave;
+    if (detailed.unresolved.length > 0) facts.iptablesNftTablesWithoutDetail = detailed.unresolved;
+    if (ruleset.otherHooks.length > 0) facts.notWalked = ruleset.otherHooks;
+    return { model: detailed.model, facts, legacy: legacyNextToNft };
+  }
+  // No nft tool, or no right to run it: iptables-save alone, when it is readable (legacy-only systems).
+  if (saves.ip) return fromIptables(saves, { ...facts, backend: saves.ip.backend === 'legacy' ? 'iptables-legacy' : 'iptables', nftError: nftProblem?.code });
+  return { outcome: unreadable(records, nftProblem) };
+}
+
+function fromIptables(saves: { ip?: IptablesSave | undefined; ip6?: IptablesSave | undefined }, facts: Record<string, unknown>): RulesRead {
+  const parts = [saves.ip, saves.ip6].filter((s): s is IptablesSave => s !== undefined);
+  const tables = new Map(parts.flatMap((s) => [...s.tables]));
+  const model: RulesetModel = { tables, baseChains: parts.flatMap((s) => s.baseChains), interfaces: new Set(parts.flatMap((s) => [...s.interfaces])) };
+  facts.inputChains = model.baseChains.map((b) => `${b.table} ${b.chain} (${b.hook}, policy ${b.policy})`);
+  return { model, facts, legacy: [] };
+}
+
+function usableSave(rec: ProbeRecord | undefined, version: IpVersion): IptablesSave | undefined {
+  return rec && !probeProblem(rec) ? readIptablesSave(rec.stdout, version) : undefined;
+}
+
+/** Legacy (x_tables) tables that hold a rule or a policy other than ACCEPT, as `ip filter`. */
+function legacyRules(records: ReadonlyMap<string, ProbeRecord>, saves: { ip?: IptablesSave | undefined; ip6?: IptablesSave | undefined }): string[] {
+  const found: string[] = [];
+  const legacy = legacyOnlySaves(records);
+  for (const save of [legacy.ip, legacy.ip6, saves.ip?.backend === 'legacy' ? saves.ip : undefined, saves.ip6?.backend === 'legacy' ? saves.ip6 : undefined]) {
+    if (!save?.hasContent) continue;
+    for (const [table, chains] of save.tables) {
+      const policies = save.policies.get(table);
+      if ([...chains.values()].some((c) => c.rules.length > 0) || [...(policies?.values() ?? [])].some((p) => p !== 'ACCEPT' && p !== '-')) found.push(`${table} (legacy)`);
+    }
+  }
+  return [...new Set(found)];
+}
+
+function legacyOnlySaves(records: ReadonlyMap<string, ProbeRecord>): { ip?: IptablesSave | undefined; ip6?: IptablesSave | undefined } {
+  const ip = usableSave(records.get('linux.iptables-legacy-save'), 4) ?? legacyOf(usableSave(records.get('linux.iptables-save'), 4));
+  const ip6 = usableSave(records.get('linux.ip6tables-legacy-save'), 6) ?? legacyOf(usableSave(records.get('linux.ip6tables-save'), 6));
+  return { ip, ip6 };
+}
+
+function legacyOf(save: IptablesSave | undefined): IptablesSave | undefined {
+  return save?.backend === 'legacy' ? save : undefined;
+}
+
+/** Whether an interface other than loopback has an IPv6 address; null when that could not be read. */
+function ipv6Reachable(rec: ProbeRecord | undefined): boolean | null {
+  if (rec === undefined || probeProblem(rec)) return null;
+  return rec.stdout.split('\n').some((line) => /^\d+:\s+\S+\s+inet6\s/.test(line) && !/^\d+:\s+lo\s/.test(line));
+}
+
+function unreadable(records: ReadonlyMap<string, ProbeRecord>, nftProblem: { code: string; reason: string } | undefined): CheckOutcome {
+  const ipt = records.get('linux.iptables-save');
+  const iptProblem = probeProblem(ipt);
+  const fwd = records.get('linux.firewalld-state');
+  const facts: Record<string, unknown> = { backend: null, nftError: nftProblem?.code, iptablesError: iptProblem?.code };
+  const noPrivilege = nftProblem?.code === 'NEEDS_PRIVILEGE' || iptProblem?.code === 'NEEDS_PRIVILEGE';
+  if (fwd && !probeProblem(fwd) && fwd.stdout.trim() === 'running') {
+    // firewalld's state says nothing of its zones: the trusted zone runs and lets everything in.
+    return unknownOutcome(
+      'firewalld is running, but what its zones let in can only be read with administrator rights; run the agent as the system service so it can judge the rules.',
+      { ...facts, firewalld: 'running' },
+    );
+  }
+  if (fwd && /not running/.test(fwd.stdout + fwd.stderr) && !noPrivilege) {
+    return { verdict: 'fail', reason: 'The firewall (firewalld) is not running, and no other firewall rules could be read.', remediation: 'firewall.enable-linux', facts: { ...facts, firewalld: 'not running' } };
+  }
+  const why = noPrivilege
+    ? 'The firewall rules can only be read with administrator rights; run the agent as a system service.'
+    : `No firewall tool could be read (${nftProblem?.reason ?? ''} ${iptProblem?.reason ?? ''}).`.replace(/\s+\)/, ')');
+  return unknownOutcome(why, facts);
+}

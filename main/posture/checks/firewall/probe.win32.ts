@@ -23,7 +23,12 @@ export interface FirewallProfile {
   readonly inbound: string;
 }
 
-const CATEGORY_TO_PROFILE: Record<string, ProfileName> = { DomainAuthenticated: 'Domain', Private: 'Private', Public: 'Public' };
+/** NetworkCategory (Get-NetConnectionProfile): an enum name, the same on every display language. */
+const CATEGORY_TO_PROFILE: ReadonlyMap<string, ProfileName> = new Map([
+  ['DomainAuthenticated', 'Domain'],
+  ['Private', 'Private'],
+  ['Public', 'Public'],
+]);
 
 export function parseWindowsFirewall(text: string): { profiles: FirewallProfile[]; activeProfiles: ProfileName[]; networks: { name: string; alias: string; category: string }[] } {
   const objects = parseFormatList(text);
@@ -37,7 +42,7 @@ export function parseWindowsFirewall(text: string): { profiles: FirewallProfile[
     }
   }
   if (profiles.length === 0) throw new Error('no firewall profiles in the output');
-  const activeProfiles = [...new Set(networks.map((n) => CATEGORY_TO_PROFILE[n.category]).filter((p): p is ProfileName => p !== undefined))];
+  const activeProfiles = [...new Set(networks.map((n) => CATEGORY_TO_PROFILE.get(n.category)).filter((p): p is ProfileName => p !== undefined))];
   return { profiles, activeProfiles, networks };
 }
 

@@ -1,5 +1,8 @@
 // One judgement for every OS: supported release, minimum version, update age, pending updates.
-import type { Facts, PosturePolicy } from '../../../../common/posture.js';
+// A release the calendar does not know, or an update age the agent cannot tell, is `unknown`
+// with the reason, never a pass; stale support data is told to IT (facts.itNotice), not the clinician.
+import type { Facts, PosturePolicy, SupportData } from '../../../../common/posture.js';
+import { defaultSupportData } from '../../../../common/posture.js';
 import type { CheckOutcome } from '../../probe.js';
 import type { SupportWindow } from './support-calendar.js';
 import { daysBetween } from './support-calendar.js';
@@ -9,21 +12,51 @@ export interface OsPatchFacts {
   readonly version: string;
   /** The release as the calendar knows it; undefined when it is not listed. */
   readonly support: SupportWindow | undefined;
+  /** Why the release is not in the calendar, when it is not (the reason's second sentence). */
+  readonly unlistedDetail?: string;
+  /** Whether the device may count the release's extended phase (policy allows it, and the device has what it needs). */
+  readonly extendedSupportUsable: boolean;
+  /** Why it may not, when the release has an extended phase: for the reason. */
+  readonly extendedSupportMissing?: string;
   /** Set when the OS is below the policy's minimum, saying why. */
   readonly belowMinimum: string | undefined;
   readonly lastUpdateAt: Date | null;
   readonly lastUpdateName: string | null;
+  /** The device is at or past the newest update the agent's data list: current as far as the agent knows. */
+  readonly updatedBeyondData?: boolean;
+  /** Set when the age of the last security update cannot be told: the verdict is `unknown` with this reason. */
+  readonly updateAgeUnknown?: string;
   readonly pendingSecurityUpdates: number | null;
-  readonly allowExtendedSupport: boolean;
+  /** The day the support data this judgement used was last reviewed. */
+  readonly dataReviewedOn: string;
   readonly extra: Facts;
 }
 
 const SOON_DAYS = 60;
 
+export function supportDataOf(policy: PosturePolicy): SupportData {
+  return policy.supportData ?? defaultSupportData();
+}
+
+/** The day the data was reviewed: the built-in data's, or IT's when IT reviewed its additions later. */
+export function dataReviewedOn(builtIn: string, policy: PosturePolicy): string {
+  const byIt = supportDataOf(policy).reviewedOn;
+  return byIt !== null && byIt > builtIn ? byIt : builtIn;
+}
+
 export function judgeOsPatch(f: OsPatchFacts, policy: PosturePolicy, now: Date): CheckOutcome {
   const daysSinceUpdate = f.lastUpdateAt ? Math.max(0, daysBetween(f.lastUpdateAt, now)) : null;
+  // At or past the newest update the data list, the device is current as far as the agent can
+  // know: its age is a fact for IT, not a verdict (stale data is IT's notice, not a lock-out).
+  const overdueDays = f.updatedBeyondData === true ? null : daysSinceUpdate;
   const today = now.toISOString().slice(0, 10);
   const supportPhase = phase(f, today);
+  const maxAgeDays = supportDataOf(policy).maxAgeDays;
+  const dataAgeDays = daysBetween(new Date(`${f.dataReviewedOn}T00:00:00Z`), now);
+  const itNotice =
+    dataAgeDays > maxAgeDays
+      ? `The agent's support calendar and update data were last reviewed on ${f.dataReviewedOn}, ${dataAgeDays} days ago (policy allows ${maxAgeDays}): update the agent, or add current data through policy (supportData).`
+      : null;
   const facts: Facts = {
     osName: f.osName,
     version: f.version,
@@ -31,49 +64,54 @@ export function judgeOsPatch(f: OsPatchFacts, policy: PosturePolicy, now: Date):
     release: f.support?.label ?? null,
     supportEndsOn: f.support?.endsOn ?? null,
     extendedSupportEndsOn: f.support?.extendedEndsOn ?? null,
+    extendedSupportUsable: f.support?.extendedEndsOn !== undefined ? f.extendedSupportUsable : null,
     supportPhase,
     lastUpdateAt: f.lastUpdateAt ? f.lastUpdateAt.toISOString() : null,
     lastUpdateName: f.lastUpdateName,
     daysSinceUpdate,
+    updatedBeyondData: f.updatedBeyondData === true,
     pendingSecurityUpdates: f.pendingSecurityUpdates,
+    supportDataReviewedOn: f.dataReviewedOn,
+    itNotice,
   };
+  const out = (verdict: CheckOutcome['verdict'], reason: string, remediation: string): CheckOutcome => ({ verdict, reason, remediation, facts });
 
   if (supportPhase === 'ended') {
-    const last = f.support?.extendedEndsOn && f.allowExtendedSupport ? f.support.extendedEndsOn : f.support?.endsOn;
-    return { verdict: 'fail', reason: `${f.osName} ${f.version} no longer gets security updates (support ended on ${String(last)}).`, remediation: 'os.upgrade-release', facts };
+    const extendedEnded = f.support?.extendedEndsOn !== undefined && f.extendedSupportUsable;
+    const last = extendedEnded ? f.support?.extendedEndsOn : f.support?.endsOn;
+    const missing = !extendedEnded && f.extendedSupportMissing !== undefined && f.support?.extendedEndsOn !== undefined && today <= f.support.extendedEndsOn ? ` ${f.extendedSupportMissing}` : '';
+    return out('fail', `${f.osName} ${f.version} no longer gets security updates (support ended on ${String(last)}).${missing}`, 'os.upgrade-release');
   }
-  if (f.belowMinimum !== undefined) {
-    return { verdict: 'fail', reason: f.belowMinimum, remediation: 'os.update-now', facts };
-  }
-  if (daysSinceUpdate !== null && daysSinceUpdate > policy.updates.failAfterDays) {
-    return { verdict: 'fail', reason: `No security update was installed for ${daysSinceUpdate} days (the limit is ${policy.updates.failAfterDays}).`, remediation: 'os.update-now', facts };
-  }
-  if (daysSinceUpdate !== null && daysSinceUpdate > policy.updates.warnAfterDays) {
-    return { verdict: 'warn', reason: `No security update was installed for ${daysSinceUpdate} days; updates are due (after ${policy.updates.failAfterDays} days access will be limited).`, remediation: 'os.update-now', facts };
-  }
-  if (f.pendingSecurityUpdates !== null && f.pendingSecurityUpdates > 0) {
-    return { verdict: 'warn', reason: `${f.pendingSecurityUpdates} security update${f.pendingSecurityUpdates === 1 ? ' is' : 's are'} waiting to be installed.`, remediation: 'os.install-pending', facts };
+  if (f.belowMinimum !== undefined) return out('fail', f.belowMinimum, 'os.update-now');
+  if (overdueDays !== null && overdueDays > policy.updates.failAfterDays) {
+    return out('fail', `No security update was installed for ${overdueDays} days (the limit is ${policy.updates.failAfterDays}).`, 'os.update-now');
   }
   if (supportPhase === 'unlisted') {
-    return { verdict: 'warn', reason: `${f.osName} ${f.version} is not in the agent's support calendar, so its vendor support cannot be confirmed.`, remediation: 'contact-it', facts };
+    return out('unknown', `${f.osName} ${f.version} is not in the agent's support calendar, so whether it still gets security updates cannot be confirmed.${f.unlistedDetail ? ` ${f.unlistedDetail}` : ''} IT can add the release to the calendar through policy (supportData).`, 'contact-it');
   }
-  if (daysSinceUpdate === null) {
-    return { verdict: 'warn', reason: 'The date of the last installed update could not be found.', remediation: 'os.update-now', facts };
+  if (f.updateAgeUnknown !== undefined) return out('unknown', f.updateAgeUnknown, 'contact-it');
+  if (overdueDays !== null && overdueDays > policy.updates.warnAfterDays) {
+    return out('warn', `No security update was installed for ${overdueDays} days; updates are due (after ${policy.updates.failAfterDays} days access will be limited).`, 'os.update-now');
   }
+  if (f.pendingSecurityUpdates !== null && f.pendingSecurityUpdates > 0) {
+    return out('warn', `${f.pendingSecurityUpdates} security update${f.pendingSecurityUpdates === 1 ? ' is' : 's are'} waiting to be installed.`, 'os.install-pending');
+  }
+  if (daysSinceUpdate === null && f.updatedBeyondData !== true) return out('warn', 'The date of the last installed update could not be found.', 'os.update-now');
   if (supportPhase === 'extended') {
-    return { verdict: 'warn', reason: `${f.osName} ${f.version} is in extended support until ${String(f.support?.extendedEndsOn)}; plan the upgrade.`, remediation: 'os.upgrade-release', facts };
+    return out('warn', `${f.osName} ${f.version} is in extended support until ${String(f.support?.extendedEndsOn)}; plan the upgrade.`, 'os.upgrade-release');
   }
   const endsOn = f.support?.endsOn;
   if (endsOn !== undefined && daysBetween(now, new Date(`${endsOn}T00:00:00Z`)) <= SOON_DAYS) {
-    return { verdict: 'warn', reason: `${f.osName} ${f.version} stops getting security updates on ${endsOn}; plan the upgrade.`, remediation: 'os.upgrade-release', facts };
+    return out('warn', `${f.osName} ${f.version} stops getting security updates on ${endsOn}; plan the upgrade.`, 'os.upgrade-release');
   }
-  return { verdict: 'pass', reason: `${f.osName} ${f.version} is supported and was updated ${daysSinceUpdate === 0 ? 'today' : `${daysSinceUpdate} day${daysSinceUpdate === 1 ? '' : 's'} ago`}.`, remediation: 'none', facts };
+  const age = f.updatedBeyondData === true ? 'has the newest update the agent knows of' : `was updated ${daysSinceUpdate === 0 ? 'today' : `${daysSinceUpdate} day${daysSinceUpdate === 1 ? '' : 's'} ago`}`;
+  return out('pass', `${f.osName} ${f.version} is supported and ${age}.`, 'none');
 }
 
 function phase(f: OsPatchFacts, today: string): 'regular' | 'extended' | 'ended' | 'unlisted' {
   if (f.support === undefined) return 'unlisted';
   if (today <= f.support.endsOn) return 'regular';
-  if (f.allowExtendedSupport && f.support.extendedEndsOn !== undefined && today <= f.support.extendedEndsOn) return 'extended';
+  if (f.extendedSupportUsable && f.support.extendedEndsOn !== undefined && today <= f.support.extendedEndsOn) return 'extended';
   return 'ended';
 }
 

@@ -3,8 +3,8 @@
 // preferences list the updates that are recommended but not installed.
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
 import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
-import { compareVersions, judgeOsPatch } from './judge.js';
-import { macosSupport } from './support-calendar.js';
+import { compareVersions, dataReviewedOn, judgeOsPatch, supportDataOf } from './judge.js';
+import { CALENDAR_REVIEWED_ON, macosSupport } from './support-calendar.js';
 
 export const DARWIN_OS_PROBES = [
   { kind: 'command', id: 'mac.os', argv: ['/usr/bin/sw_vers'] },
@@ -90,12 +90,14 @@ export const darwinOsPatchCheck: CheckDefinition = {
       {
         osName: 'macOS',
         version: `${sw.productVersion}${sw.productVersionExtra ? ` ${sw.productVersionExtra}` : ''}`,
-        support: macosSupport(major),
+        support: macosSupport(major, policy.macos.supportedMajors ?? 3, supportDataOf(policy), now.toISOString().slice(0, 10)),
+        unlistedDetail: `The calendar knows no macOS ${major} release.`,
+        extendedSupportUsable: false,
         belowMinimum,
         lastUpdateAt: last?.at ?? null,
         lastUpdateName: last?.name ?? null,
         pendingSecurityUpdates: pending.pending,
-        allowExtendedSupport: false,
+        dataReviewedOn: dataReviewedOn(CALENDAR_REVIEWED_ON, policy),
         extra: { build: sw.buildVersion, rapidSecurityResponse: sw.productVersionExtra, lastUpdateCheck: pending.lastCheck },
       },
       policy,

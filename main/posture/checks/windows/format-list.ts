@@ -1,6 +1,7 @@
 // PowerShell's Format-List output: objects separated by blank lines, "Name : Value" per
 // line. Property names and enum values are never translated, which makes the Windows
-// probes language independent (unlike netsh or manage-bde text).
+// probes language independent (unlike netsh or manage-bde text). Each object has a null
+// prototype: the property names come from the output, so none can reach Object.prototype.
 
 export type ListObject = Readonly<Record<string, string>>;
 
@@ -17,7 +18,7 @@ export function parseFormatList(text: string): ListObject[] {
     }
     const m = /^(\S[^:]*?)\s*: ?(.*)$/.exec(line);
     if (m?.[1] && !/^\s/.test(raw)) {
-      current ??= {};
+      current ??= Object.create(null) as Record<string, string>;
       if (Object.keys(current).length === 0) objects.push(current);
       current[m[1]] = m[2] ?? '';
       lastKey = m[1];

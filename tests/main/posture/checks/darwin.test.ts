@@ -34,7 +34,7 @@ test('pending updates are counted from RecommendedUpdates; never checked is null
 });
 
 test('macOS patch level: a current, supported, updated Mac passes', () => {
-  const out = judge(darwinOsPatchCheck, [rec('mac.os', mac('mac.os', 'tahoe-26')), rec('mac.updates', mac('mac.updates', 'recent-macos-update')), rec('mac.pending', mac('mac.pending', 'none-pending'))], {
+  const out = judge(darwinOsPatchCheck, [rec('mac.os', mac('mac.os', 'sonoma-14-6-1')), rec('mac.updates', mac('mac.updates', 'recent-macos-update')), rec('mac.pending', mac('mac.pending', 'none-pending'))], {
     now: new Date('2024-08-20T00:00:00Z'),
   });
   assert.equal(out.verdict, 'pass', out.reason);
@@ -60,7 +60,11 @@ test('macOS patch level: only XProtect data updates recently means the OS update
 
 test('macOS patch level: pending security updates warn; below the minimum fails', () => {
   const now = new Date('2023-07-20T00:00:00Z');
-  const warn = judge(darwinOsPatchCheck, [rec('mac.os', mac('mac.os', 'sequoia-15')), rec('mac.updates', mac('mac.updates', 'rsr')), rec('mac.pending', mac('mac.pending', 'security-pending'))], { now });
+  // The macOS must have shipped by "now": the calendar knows only released majors.
+  const warn = judge(darwinOsPatchCheck, [rec('mac.os', mac('mac.os', 'ventura-13-4-1-rsr')), rec('mac.updates', mac('mac.updates', 'rsr')), rec('mac.pending', mac('mac.pending', 'security-pending'))], {
+    now,
+    policy: { ...defaultPosturePolicy(), macos: { minimumVersion: '13.0' } },
+  });
   assert.equal(warn.verdict, 'warn', warn.reason);
   assert.equal(warn.remediation, 'os.install-pending');
   const below = judge(darwinOsPatchCheck, [rec('mac.os', mac('mac.os', 'sonoma-14-6-1')), rec('mac.updates', mac('mac.updates', 'rsr')), rec('mac.pending', mac('mac.pending', 'none-pending'))], {

@@ -1,10 +1,10 @@
 // Linux judges against recorded outputs (tests/fixtures/linux, sources in SOURCES.md);
-// the nftables check also runs for real in tests/integration/linux-firewall-netns.test.ts.
+// the firewall check has its own file (linux-firewall.test.ts) and runs for real in
+// tests/integration/linux-firewall-*.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultPosturePolicy } from '../../../../common/posture.js';
 import { chainsTo, linuxDiskEncryptionCheck, parseFindmntRoot, parseLsblk } from '../../../../main/posture/checks/disk-encryption/probe.linux.js';
-import { linuxFirewallCheck, parseIptablesInput, parseNftInputChains } from '../../../../main/posture/checks/firewall/probe.linux.js';
 import { linuxOsPatchCheck, parseDpkgLastUpgrade, parseOsRelease, parseRpmLastInstall, parseUpdatesAvailable } from '../../../../main/posture/checks/os-patch/probe.linux.js';
 import { linuxScreenLockCheck } from '../../../../main/posture/checks/screen-lock/probe.linux.js';
 import { fixture, judge, missingTool, rec } from '../../../kit/probe-records.js';
@@ -43,30 +43,6 @@ test('an overlay root (a container) cannot be judged: unknown with the reason', 
   const out = judge(linuxDiskEncryptionCheck, [rec('linux.findmnt-root', lx('linux.findmnt-root', 'overlay-container')), rec('linux.lsblk', lx('linux.lsblk', 'plain-partition'))]);
   assert.equal(out.verdict, 'unknown');
   assert.match(out.reason, /not a local block device/);
-});
-
-test('nftables rulesets: drop policies and reject rules filter; empty, accept-only and Docker-only do not', () => {
-  const nft = (state: string) => judge(linuxFirewallCheck, [rec('linux.nft-ruleset', lx('linux.nft-ruleset', state)), missingTool('linux.iptables-input'), missingTool('linux.firewalld-state')]);
-  for (const state of ['firewalld', 'ufw-iptables-nft', 'simple-drop-policy']) assert.equal(nft(state).verdict, 'pass', state);
-  for (const state of ['empty', 'accept-only', 'docker-only', 'debian-default-empty-chains']) assert.equal(nft(state).verdict, 'fail', state);
-  const firewalld = parseNftInputChains(lx('linux.nft-ruleset', 'firewalld'));
-  assert.ok(firewalld.some((c) => c.policy === 'accept' && c.filteringRules > 0), 'firewalld filters by a final reject rule');
-});
-
-test('iptables INPUT: drop policy, ufw and a final REJECT filter; ACCEPT with no rules does not', () => {
-  assert.deepEqual(parseIptablesInput(lx('linux.iptables-input', 'accept-empty')), { policy: 'accept', filteringRules: 0 });
-  const ipt = (state: string) => judge(linuxFirewallCheck, [missingTool('linux.nft-ruleset'), rec('linux.iptables-input', lx('linux.iptables-input', state)), missingTool('linux.firewalld-state')]);
-  for (const state of ['drop-policy', 'ufw', 'reject-rule']) assert.equal(ipt(state).verdict, 'pass', state);
-  assert.equal(ipt('accept-empty').verdict, 'fail');
-});
-
-test('without root, nft and iptables refuse; firewalld\'s state over D-Bus decides, else unknown', () => {
-  const denied = (id: string) => rec(id, '', { exitCode: 1, stderr: 'Error: Operation not permitted' });
-  const running = judge(linuxFirewallCheck, [denied('linux.nft-ruleset'), denied('linux.iptables-input'), rec('linux.firewalld-state', 'running\n')]);
-  assert.equal(running.verdict, 'pass');
-  const unknown = judge(linuxFirewallCheck, [denied('linux.nft-ruleset'), denied('linux.iptables-input'), missingTool('linux.firewalld-state')]);
-  assert.equal(unknown.verdict, 'unknown');
-  assert.match(unknown.reason, /administrator rights/);
 });
 
 test('os-release: distribution, version and ID_LIKE', () => {
