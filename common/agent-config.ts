@@ -1,18 +1,33 @@
-// The agent's settings. Managed configuration (MDM) fills these in a later step; for now
-// they come from a JSON file, validated here.
+// The agent's settings: the JSON file `dta agent --config` reads (validated here), or IT's
+// managed configuration (main/config/load-config.ts). Both become one AgentConfig, whose
+// tables keyed by what a web page or a request names are Maps, never plain objects: a key
+// such as `constructor` or `__proto__` must find nothing.
 import { Type, type Static } from '@sinclair/typebox';
+import type { AccessServicePrefix } from './access-service-prefix.js';
+import { normalizeOrigin, parseAccessServicePrefix } from './access-service-prefix.js';
+import { AgentError } from './errors.js';
 
 export const KEY_STORAGES = ['auto', 'tpm', 'file', 'os-keystore'] as const;
 export type KeyStorage = (typeof KEY_STORAGES)[number];
 
-export const AgentConfigSchema = Type.Object(
+/** A web origin as browsers send it: scheme, host, optional port; no path. */
+const ORIGIN_PATTERN = '^https?://[^/\\s]+$';
+const AUDIENCE = Type.String({ minLength: 1, maxLength: 500 });
+
+/** The agent's JSON configuration file, as written. */
+export const AgentConfigFileSchema = Type.Object(
   {
     serviceUrl: Type.String({ format: 'uri' }),
     /** Provisioned by MDM; without it enrolment waits for IT's approval. */
     enrolmentSecret: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
     dataDir: Type.String({ minLength: 1 }),
     /** Web origins that may ask the loopback endpoint for a token, each with the audiences it may ask for. */
-    allowedOrigins: Type.Record(Type.String({ pattern: '^https?://[^/]+$' }), Type.Array(Type.String({ minLength: 1, maxLength: 500 }))),
+    allowedOrigins: Type.Record(Type.String({ pattern: ORIGIN_PATTERN }), Type.Array(AUDIENCE, { maxItems: 50 }), { additionalProperties: false }),
+    /**
+     * Audience -> the URL prefixes of that access service (`https://ehr.hospital.example/api`).
+     * The loopback endpoint signs proofs only for URLs under them.
+     */
+    accessServices: Type.Record(Type.String({ minLength: 1, maxLength: 500 }), Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { maxItems: 50 })),
     loopbackPort: Type.Integer({ minimum: 0, maximum: 65535 }),
     cadence: Type.Object(
       {
@@ -37,7 +52,54 @@ export const AgentConfigSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type AgentConfig = Static<typeof AgentConfigSchema>;
+export type AgentConfigFile = Static<typeof AgentConfigFileSchema>;
+
+export interface AgentConfig extends Omit<AgentConfigFile, 'allowedOrigins' | 'accessServices'> {
+  /** Web origin -> the audiences it may ask tokens for. */
+  readonly allowedOrigins: ReadonlyMap<string, readonly string[]>;
+  /** Audience -> where its access service is reached (proofs are made only for those URLs). */
+  readonly accessServices: ReadonlyMap<string, readonly AccessServicePrefix[]>;
+}
+
+/** Adds `values` under `key`, keeping earlier ones (an entry listed twice adds up, in order). */
+function addTo<T>(map: Map<string, T[]>, key: string, values: readonly T[]): void {
+  map.set(key, [...(map.get(key) ?? []), ...values]);
+}
+
+/** Origin -> audiences from [origin, audiences] pairs; throws CONFIG_INVALID naming a bad origin. */
+export function allowedOriginsFrom(entries: Iterable<readonly [string, readonly string[]]>, source = 'allowedOrigins'): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const [origin, audiences] of entries) {
+    const normalized = normalizeOrigin(origin);
+    if (!normalized.ok) throw new AgentError('CONFIG_INVALID', `${source}: the allowed origin ${JSON.stringify(origin.slice(0, 200))} ${normalized.reason}.`);
+    addTo(map, normalized.origin, audiences);
+  }
+  return map;
+}
+
+/** Audience -> URL prefixes from [audience, urls] pairs; throws CONFIG_INVALID naming a bad URL. */
+export function accessServicesFrom(entries: Iterable<readonly [string, readonly string[]]>, source = 'accessServices'): Map<string, AccessServicePrefix[]> {
+  const map = new Map<string, AccessServicePrefix[]>();
+  for (const [audience, urls] of entries) {
+    const prefixes = urls.map((text) => {
+      const parsed = parseAccessServicePrefix(text);
+      if (!parsed.ok) throw new AgentError('CONFIG_INVALID', `${source}: the access service URL ${JSON.stringify(text.slice(0, 200))} of audience ${JSON.stringify(audience.slice(0, 200))} ${parsed.reason}.`);
+      return parsed.prefix;
+    });
+    addTo(map, audience, prefixes);
+  }
+  return map;
+}
+
+/** The configuration file's content (already schema-checked) as the agent's settings. */
+export function agentConfigFromFile(file: AgentConfigFile, source: string): AgentConfig {
+  return {
+    ...file,
+    // Object.entries lists own properties only: a "__proto__" key in the JSON is data here, not a prototype.
+    allowedOrigins: allowedOriginsFrom(Object.entries(file.allowedOrigins), source),
+    accessServices: accessServicesFrom(Object.entries(file.accessServices), source),
+  };
+}
 
 export const DEFAULT_CADENCE = { fastSeconds: 2, fullSeconds: 300 } as const;
 export const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 300_000 } as const;

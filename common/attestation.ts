@@ -59,11 +59,17 @@ export type Ar4si = Static<typeof Ar4siSchema>;
 
 export const ChecksClaimSchema = Type.Partial(Type.Object(Object.fromEntries(CHECK_IDS.map((id) => [id, VerdictSchema])) as Record<(typeof CHECK_IDS)[number], typeof VerdictSchema>, { additionalProperties: false }));
 
+/**
+ * The audience of a token asked for without one (the agent's own posture check): no access
+ * service is ever configured with it, so such a token opens nothing. Every token has an `aud`.
+ */
+export const POSTURE_ONLY_AUDIENCE = 'urn:device-trust:posture-only';
+
 export const DeviceTokenClaimsSchema = Type.Object(
   {
     iss: Type.String({ minLength: 1, maxLength: 500 }),
     sub: DeviceIdSchema,
-    aud: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    aud: Type.String({ minLength: 1, maxLength: 500 }),
     iat: NumericDate,
     nbf: NumericDate,
     exp: NumericDate,
@@ -139,7 +145,7 @@ export type NonceResponse = Static<typeof NonceResponseSchema>;
 export const AttestRequestSchema = Type.Object(
   {
     evidence: Type.String({ minLength: 10, maxLength: 256 * 1024 }),
-    /** The access service the token is for; omitted for a general token. */
+    /** The access service the token is for; omitted for the agent's own posture check (POSTURE_ONLY_AUDIENCE). */
     audience: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     /** A relying party's nonce, echoed in the token as eat_nonce. */
     rpNonce: Type.Optional(Nonce),

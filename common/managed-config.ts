@@ -1,5 +1,6 @@
 // The one schema of every setting IT manages. Types, validation, defaults, documentation
 // and the MDM templates (ADMX/ADML, mobileconfig, plist, Linux JSON) all come from it.
+import { normalizeOrigin, parseAccessServicePrefix } from './access-service-prefix.js';
 
 export type SettingType = 'string' | 'boolean' | 'integer' | 'enum' | 'string-list';
 
@@ -13,6 +14,8 @@ export interface SettingSpec {
   readonly max?: number;
   readonly values?: readonly string[];
   readonly pattern?: RegExp;
+  /** For a list: what is wrong with one entry beyond its pattern, or null when it is usable. */
+  readonly entryProblem?: (entry: string) => string | null;
   /** Secret values are never logged or shown. */
   readonly secret?: boolean;
   /**
@@ -23,11 +26,32 @@ export interface SettingSpec {
 }
 
 const ORIGIN_ENTRY = /^https?:\/\/[^/\s=]+=[^,\s=]+(,[^,\s=]+)*$/;
+const ACCESS_SERVICE_ENTRY = /^[^,\s=]+=[^,\s]+(,[^,\s]+)*$/;
+
+/** A list entry that maps a name to values, `name=value[,value...]`, split at its first `=`. */
+export function splitMappingEntry(entry: string): readonly [string, string[]] {
+  const at = entry.indexOf('=');
+  return at === -1 ? [entry, []] : [entry.slice(0, at), entry.slice(at + 1).split(',')];
+}
+
+function originEntryProblem(entry: string): string | null {
+  const origin = normalizeOrigin(splitMappingEntry(entry)[0]);
+  return origin.ok ? null : `the origin ${origin.reason}`;
+}
+
+function accessServiceEntryProblem(entry: string): string | null {
+  for (const url of splitMappingEntry(entry)[1]) {
+    const parsed = parseAccessServicePrefix(url);
+    if (!parsed.ok) return `${url} ${parsed.reason}`;
+  }
+  return null;
+}
 
 export const MANAGED_SETTINGS: readonly SettingSpec[] = [
   { key: 'serviceUrl', type: 'string', title: 'Device trust service URL', description: 'The base URL of the device trust service, for example https://dts.hospital.example.', default: null, pattern: /^https?:\/\/\S+$/ },
   { key: 'enrolmentSecret', type: 'string', title: 'Enrolment secret', description: 'The secret that lets a device enrol without waiting for IT\'s approval. Provision it only through MDM.', default: null, secret: true, pattern: /^\S{8,256}$/ },
-  { key: 'allowedOrigins', type: 'string-list', title: 'Web pages that may ask for a device token', description: 'One entry per web origin, as origin=audience[,audience...], for example https://ehr.hospital.example=ehr.', default: [], pattern: ORIGIN_ENTRY },
+  { key: 'allowedOrigins', type: 'string-list', title: 'Web pages that may ask for a device token', description: 'One entry per web origin, as origin=audience[,audience...], for example https://ehr.hospital.example=ehr.', default: [], pattern: ORIGIN_ENTRY, entryProblem: originEntryProblem },
+  { key: 'accessServices', type: 'string-list', title: 'Where each access service is reached', description: 'One entry per audience, as audience=URL[,URL...], for example ehr=https://ehr.hospital.example/api. The agent signs a proof of possession for a web page only for a URL under one of these of the audience asked for: https, no query or fragment (plain http only for 127.0.0.1 and localhost). An audience with no entry gets tokens but no proofs.', default: [], pattern: ACCESS_SERVICE_ENTRY, entryProblem: accessServiceEntryProblem },
   { key: 'checkFastSeconds', type: 'integer', title: 'Fast check interval (seconds)', description: 'How often cheap checks such as the firewall run, so drift is seen within seconds.', default: 2, min: 1, max: 600, stricter: 'lower' },
   { key: 'checkFullSeconds', type: 'integer', title: 'Full check interval (seconds)', description: 'How often every check runs.', default: 300, min: 60, max: 86_400, stricter: 'lower' },
   { key: 'maxScreenLockIdleSeconds', type: 'integer', title: 'Longest screen lock delay (seconds)', description: 'The longest idle time before the screen locks that the agent accepts.', default: 900, min: 30, max: 7200, stricter: 'lower' },
@@ -72,6 +96,10 @@ export function checkSetting(spec: SettingSpec, raw: unknown): { ok: true; value
     case 'string-list':
       if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'string')) return { ok: false, reason: 'expected a list of text' };
       if (spec.pattern && !raw.every((x) => spec.pattern?.test(x))) return { ok: false, reason: 'an entry is not in the expected format' };
+      for (const entry of raw) {
+        const problem = spec.entryProblem?.(entry) ?? null;
+        if (problem !== null) return { ok: false, reason: `an entry is not usable (${problem})` };
+      }
       return { ok: true, value: [...raw] as string[] };
   }
 }

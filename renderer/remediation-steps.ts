@@ -56,13 +56,17 @@ const de: Catalog = {
   'contact-it': { any: { steps: ['Das konnte nicht automatisch geprüft werden.', 'Wenden Sie sich an die IT und senden Sie ein Supportpaket.'] } },
 };
 
-const catalogs: Record<Locale, Catalog> = { en, de };
+type Entry = Catalog[string];
+
+// Looked up by a key from the agent's report: Maps, so `constructor` or `__proto__` finds nothing.
+const catalogs: Record<Locale, ReadonlyMap<string, Entry>> = { en: new Map(Object.entries(en)), de: new Map(Object.entries(de)) };
 
 export function remedyFor(key: string, platform: Platform, locale: Locale): Remedy | undefined {
-  const entry = catalogs[locale][key] ?? catalogs[locale]['contact-it'];
+  const catalog = catalogs[locale];
+  const entry = catalog.get(key) ?? catalog.get('contact-it');
   return entry?.[platform] ?? entry?.any;
 }
 
 export function remediationKeys(locale: Locale): string[] {
-  return Object.keys(catalogs[locale]);
+  return [...catalogs[locale].keys()];
 }

@@ -39,7 +39,7 @@ writeFileSync(join(serviceDir, 'policy.yaml'), DEFAULT_POLICY_YAML.replace('disk
 const serviceConfig = JSON.parse(readFileSync(init.configPath, 'utf8')) as Record<string, unknown>;
 writeFileSync(init.configPath, JSON.stringify({ ...serviceConfig, logLevel: 'warn' }));
 const service = await runService(['--config', init.configPath]);
-const records = await startPatientRecords({ issuer: service.url, statusRefreshMs: 500 });
+const records = await startPatientRecords({ issuer: service.url, audience: 'patient-records', statusRefreshMs: 500 });
 say(`Device trust service on ${service.url} (SQLite in ${serviceDir})\nPatient records service on ${records.url}\n`);
 say('Demo policy: an unencrypted disk gets 30 days of grace (warned, not blocked), because this machine has no disk encryption; the default policy blocks at once.\n\n');
 
@@ -53,6 +53,7 @@ const agentConfig = {
   keyStorage: 'auto', // the TPM where there is one, else a key file only this account can read
   ipcPath,
   allowedOrigins: { [records.url]: ['patient-records'] },
+  accessServices: { 'patient-records': [records.url] },
   loopbackPort: 0,
   cadence: { fastSeconds: 1, fullSeconds: 300 },
   backoff: { initialMs: 500, maxMs: 30_000 },

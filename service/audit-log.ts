@@ -1,7 +1,10 @@
 // The audit log (HIPAA audit controls): every enrolment, attestation, refusal and admin
 // action, written durably (same transaction as the change it records, or before the
-// answer for refusals) into an append-only table that IT can export.
+// answer for refusals) into an append-only table that IT can export. Each record carries a
+// SHA-256 hash chained to the record before it (service/audit/), so an edit, a deletion or
+// a cut-off tail shows when the log is verified.
 import type { Kysely, Transaction } from 'kysely';
+import { appendToChain } from './audit/append-to-chain.js';
 import type { Database } from './db/schema.js';
 
 export interface AuditEntry {
@@ -24,22 +27,15 @@ export interface AuditRecord {
   code: string | null;
   attestationId: string | null;
   details: unknown;
+  /** SHA-256 (hex) of this record chained to the one before; null on records from before the chain. */
+  hash: string | null;
+  /** The hash of the record before it in the chain. */
+  prevHash: string | null;
 }
 
+/** Appends `entry` to the chain: inside `db`'s transaction when it is one, else in one of its own. */
 export async function writeAudit(db: Kysely<Database> | Transaction<Database>, entry: AuditEntry, at: number): Promise<void> {
-  await db
-    .insertInto('audit')
-    .values({
-      at,
-      actor: entry.actor.slice(0, 200),
-      action: entry.action,
-      device_id: entry.deviceId ?? null,
-      outcome: entry.outcome,
-      code: entry.code ?? null,
-      attestation_id: entry.attestationId ?? null,
-      details: JSON.stringify(entry.details ?? {}),
-    })
-    .execute();
+  await appendToChain(db, () => entry, at);
 }
 
 export async function exportAudit(db: Kysely<Database>, afterId: number, limit: number): Promise<AuditRecord[]> {
@@ -54,5 +50,7 @@ export async function exportAudit(db: Kysely<Database>, afterId: number, limit: 
     code: r.code,
     attestationId: r.attestation_id,
     details: JSON.parse(r.details) as unknown,
+    hash: r.hash,
+    prevHash: r.prev_hash,
   }));
 }

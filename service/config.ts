@@ -17,14 +17,37 @@ export const ServiceConfigFileSchema = Type.Object(
     publicUrl: Type.String({ format: 'uri' }),
     database: Type.Union([
       Type.Object({ kind: Type.Literal('sqlite'), path: Type.String() }, { additionalProperties: false }),
-      Type.Object({ kind: Type.Literal('postgres'), url: Type.String(), poolSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })) }, { additionalProperties: false }),
+      Type.Object(
+        {
+          kind: Type.Literal('postgres'),
+          /** The role the service runs as: INSERT and SELECT on the audit log only (docs/deploy/database.md). */
+          url: Type.String(),
+          /** The owner role that migrates and grants `url`'s role; absent, `url` migrates as before. */
+          migrationUrl: Type.Optional(Type.String()),
+          poolSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+        },
+        { additionalProperties: false },
+      ),
     ]),
+    /** Signed checkpoints of the audit chain's head, when there were new records (default every 300 s). */
+    audit: Type.Optional(Type.Object({ checkpointIntervalSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }) }, { additionalProperties: false })),
     /** 32 random bytes, base64, in a file only the service can read. */
     masterKeyFile: Type.String(),
     policyFile: Type.String(),
     enrolmentSecretHashes: Type.Array(Sha256Hex),
     adminTokenHashes: Type.Array(Sha256Hex),
-    rateLimit: Type.Optional(Type.Object({ perDevicePerMinute: Type.Integer({ minimum: 1 }), perClientPerMinute: Type.Integer({ minimum: 1 }) }, { additionalProperties: false })),
+    rateLimit: Type.Optional(
+      Type.Object(
+        {
+          perDevicePerMinute: Type.Integer({ minimum: 1 }),
+          perClientPerMinute: Type.Integer({ minimum: 1 }),
+          unauthenticatedPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+          enrolmentRefusalsPerClientPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+          adminFailuresPerClientPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },

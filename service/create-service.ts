@@ -5,13 +5,17 @@ import { createSealedBox } from './crypto/sealed-box.js';
 import { loadOrCreateDeviceCa } from './ca/device-ca.js';
 import type { DatabaseConfig, Db } from './db/connect.js';
 import { connectDatabase } from './db/connect.js';
-import { migrate } from './db/migrate.js';
+import { prepareDatabase } from './db/prepare-database.js';
+import type { AuditGuard } from './audit/audit-guard.js';
+import { startAuditGuard } from './audit/audit-guard.js';
 import type { DeviceTrustService } from './device-trust-service.js';
 import { createDeviceTrustService } from './device-trust-service.js';
 import { buildApp } from './http/app.js';
+import type { RateLimits } from './http/request-limits.js';
 import { createSigningKeys } from './keys/signing-keys.js';
 import type { PolicyStore } from './policy/load-policy.js';
 import { createStatusListPublisher } from './status-list.js';
+import { deriveNonceKey } from './stateless-nonce.js';
 
 export interface ServiceConfig {
   /** The service's public base URL: the tokens' `iss`, and the base of the status list URI. */
@@ -26,7 +30,9 @@ export interface ServiceConfig {
   readonly maxClockSkewSeconds?: number;
   readonly statusListTtlSeconds?: number;
   readonly logger?: boolean | { level: string };
-  readonly rateLimit?: { perDevicePerMinute: number; perClientPerMinute: number };
+  readonly rateLimit?: RateLimits;
+  /** How often the audit chain's head is signed into a checkpoint when there were new records (default 300). */
+  readonly auditCheckpointSeconds?: number;
   readonly now?: () => Date;
 }
 
@@ -34,6 +40,8 @@ export interface RunningService {
   readonly app: FastifyInstance;
   readonly service: DeviceTrustService;
   readonly db: Db;
+  /** The audit log's protection at start, and its checkpoints. */
+  readonly audit: AuditGuard;
   close(): Promise<void>;
 }
 
@@ -41,7 +49,7 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
   const now = config.now ?? (() => new Date());
   const db = connectDatabase(config.database);
   try {
-    await migrate(db);
+    await prepareDatabase(db, config.database, now);
     const box = createSealedBox(config.masterKey);
     const ca = await loadOrCreateDeviceCa(db, box, config.caName ?? 'Device Trust Device CA', now);
     const keys = createSigningKeys(db, box, now);
@@ -61,24 +69,32 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
         enrolmentSecretHashes: config.enrolmentSecretHashes,
         nonceTtlMs: (config.nonceTtlSeconds ?? 120) * 1000,
         maxClockSkewMs: (config.maxClockSkewSeconds ?? 300) * 1000,
+        nonceKey: deriveNonceKey(config.masterKey),
       },
+      // Called later (by a timer or a request), never while this runs: the app below exists by then.
+      onBackgroundError: (e, what) => app.log.error({ err: e }, what),
     });
     const app = buildApp({
       service,
       adminTokenHashes: config.adminTokenHashes,
       ...(config.logger !== undefined ? { logger: config.logger } : {}),
       ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
+      now,
     });
+    const audit = await startAuditGuard({ db, keys, issuer: config.publicUrl, now, log: app.log, checkpointIntervalMs: (config.auditCheckpointSeconds ?? 300) * 1000 });
     const purge = setInterval(() => void service.purgeExpired().catch(() => undefined), 3_600_000);
     purge.unref();
     return {
       app,
       service,
       db,
+      audit,
       async close() {
         clearInterval(purge);
         await app.close();
         config.policy.close();
+        // Last before the database closes: the checkpoint covers every record written on the way down.
+        await audit.stop();
         await db.close();
       },
     };

@@ -1,5 +1,8 @@
 // Verifies a JWS that a device signed with its key (evidence, renewal requests), in the
-// order that fails closed: strict header, schema, device state, certificate, signature.
+// order that fails closed: strict header, schema, a key in force, certificate, signature,
+// then the device's state and the clock. Whether IT disabled or revoked a device is said
+// only after the signature verified, so a request signed by anyone else learns no more
+// than whether the id is enrolled (which the device's tokens show anyway).
 import type { TSchema, Static } from '@sinclair/typebox';
 import { splitCompact } from '../common/jws-compact.js';
 import { schemaIssues } from '../common/validate.js';
@@ -18,7 +21,14 @@ export interface VerifiedDeviceJws<T> {
 export async function verifyDeviceJws<S extends TSchema>(
   db: Kysely<Database>,
   token: string,
-  options: { typ: string; schema: S; now: number; maxSkewMs: number },
+  options: {
+    typ: string;
+    schema: S;
+    now: number;
+    maxSkewMs: number;
+    /** Called once the signature verified with the device's key (the refusals after it are the device's own). */
+    onSignatureVerified?: (device: DeviceTable) => void;
+  },
 ): Promise<VerifiedDeviceJws<Static<S> & { sub: string; iat: number }>> {
   let parts;
   try {
@@ -38,19 +48,28 @@ export async function verifyDeviceJws<S extends TSchema>(
 
   const device = await db.selectFrom('devices').selectAll().where('id', '=', claims.sub).executeTakeFirst();
   if (!device) throw new ServiceError('DEVICE_UNKNOWN', 'This device is not enrolled.');
-  if (device.status === 'revoked') throw new ServiceError('DEVICE_REVOKED', 'This device was revoked by IT.');
-  if (device.status === 'disabled') throw new ServiceError('DEVICE_DISABLED', 'This device was disabled by IT.');
-  if (device.status === 'pending' || device.public_jwk === null || device.cert_sha256 === null) throw new ServiceError('DEVICE_PENDING', 'This device waits for IT\'s approval.');
+  if (device.public_jwk === null || device.cert_sha256 === null) throw noKeyInForce(device);
+  if (device.status === 'pending') throw new ServiceError('DEVICE_PENDING', 'This device waits for IT\'s approval.');
   if (header['x5t#S256'] !== device.cert_sha256) throw new ServiceError('EVIDENCE_CERT_MISMATCH', 'The request names a certificate that is not this device\'s current one.');
-  if (device.cert_not_after !== null && options.now > device.cert_not_after) throw new ServiceError('CERT_EXPIRED', 'The device certificate has expired; the device must enrol again.');
-  if (device.cert_not_before !== null && options.now + options.maxSkewMs < device.cert_not_before) throw new ServiceError('CERT_NOT_YET_VALID', 'The device certificate is not valid yet.');
 
   const jwk: unknown = JSON.parse(device.public_jwk);
   if (!isEcPublicJwk(jwk) || !verifyEs256(parts.signingInput, parts.signature, cachedPublicKeyFromJwk(jwk))) {
     throw new ServiceError('EVIDENCE_SIGNATURE_INVALID', 'The signature does not verify with this device\'s key.');
   }
+  options.onSignatureVerified?.(device);
+  if (device.status === 'revoked') throw new ServiceError('DEVICE_REVOKED', 'This device was revoked by IT.');
+  if (device.status === 'disabled') throw new ServiceError('DEVICE_DISABLED', 'This device was disabled by IT.');
+  if (device.cert_not_after !== null && options.now > device.cert_not_after) throw new ServiceError('CERT_EXPIRED', 'The device certificate has expired; the device must enrol again.');
+  if (device.cert_not_before !== null && options.now + options.maxSkewMs < device.cert_not_before) throw new ServiceError('CERT_NOT_YET_VALID', 'The device certificate is not valid yet.');
   if (Math.abs(options.now - claims.iat * 1000) > options.maxSkewMs) {
     throw new ServiceError('CLOCK_SKEW', `The device clock is off by more than ${Math.round(options.maxSkewMs / 1000)} s; set it to automatic time.`);
   }
   return { claims, device };
+}
+
+/** The refusal for a device without a key in force: one IT has not approved yet (or stopped before it did). */
+export function noKeyInForce(device: Pick<DeviceTable, 'status'>): ServiceError {
+  if (device.status === 'revoked') return new ServiceError('DEVICE_REVOKED', 'This device was revoked by IT.');
+  if (device.status === 'disabled') return new ServiceError('DEVICE_DISABLED', 'This device was disabled by IT.');
+  return new ServiceError('DEVICE_PENDING', 'This device waits for IT\'s approval.');
 }

@@ -1,21 +1,27 @@
 // The device trust service's operations, independent of HTTP: enrolment, nonces,
 // attestation (evidence in, device token out), status, and IT's administration. Every
-// change and its audit record commit together; refusals are audited before the answer.
+// change and its audit record commit together; refusals are audited before the answer,
+// naming the device id the request claimed and whether its signature proved it.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AttestRequest, AttestResponse, EnrolRequest, EnrolResponse, NonceResponse, Tier } from '../common/attestation.js';
-import { EVIDENCE_TYP, EvidenceClaimsSchema, RENEWAL_TYP, RenewalClaimsSchema, TIER_RANK, TOKEN_TYP } from '../common/attestation.js';
+import { EVIDENCE_TYP, EvidenceClaimsSchema, POSTURE_ONLY_AUDIENCE, RENEWAL_TYP, RenewalClaimsSchema, TIER_RANK, TIERS, TOKEN_TYP } from '../common/attestation.js';
 import type { DeviceTokenClaims } from '../common/attestation.js';
+import { postureReportInconsistencies } from '../common/posture-consistency.js';
 import type { AuditEntry, AuditRecord } from './audit-log.js';
 import { exportAudit, writeAudit } from './audit-log.js';
 import type { DeviceCa } from './ca/device-ca.js';
+import { claimedIdFromCsr, claimedIdFromJws } from './claimed-device-id.js';
 import { signJws } from './crypto/es256.js';
 import type { Db } from './db/connect.js';
 import type { DeviceStatus, DeviceTable } from './db/schema.js';
-import { verifyDeviceJws } from './device-jws.js';
-import { ServiceError } from './errors.js';
+import { noKeyInForce, verifyDeviceJws } from './device-jws.js';
+import { markAudited, ServiceError } from './errors.js';
 import type { SigningKeys } from './keys/signing-keys.js';
 import { evaluatePosture } from './policy/evaluate.js';
 import type { PolicyStore } from './policy/load-policy.js';
+import type { CountedRefusal, RefusalTallyOptions } from './refusal-tally.js';
+import { createRefusalTally } from './refusal-tally.js';
+import { createNonceIssuer } from './stateless-nonce.js';
 import type { StatusListPublisher } from './status-list.js';
 import { STATUS_INVALID, STATUS_SUSPENDED, STATUS_VALID, statusIndex } from './status-list.js';
 
@@ -26,6 +32,10 @@ export interface ServiceOptions {
   readonly enrolmentSecretHashes: readonly string[];
   readonly nonceTtlMs: number;
   readonly maxClockSkewMs: number;
+  /** The key of the stateless nonces (deriveNonceKey of the master key): the same on every instance. */
+  readonly nonceKey: Buffer;
+  /** How refusals are counted instead of written one by one (defaults suit production). */
+  readonly refusalCounts?: Pick<RefusalTallyOptions, 'flushIntervalMs' | 'maxEntries' | 'singleRowsPerSourcePerMinute'>;
 }
 
 export interface ServiceDeps {
@@ -36,6 +46,8 @@ export interface ServiceDeps {
   readonly statusList: StatusListPublisher;
   readonly now: () => Date;
   readonly options: ServiceOptions;
+  /** Failures of background work (writing counted refusals): logged, never thrown at a request. */
+  readonly onBackgroundError?: (error: unknown, what: string) => void;
 }
 
 /** A refusal whose audit record names its own action and facts (a possible takeover, say). */
@@ -49,6 +61,22 @@ class RefusalWithAudit extends ServiceError {
     this.details = details;
   }
 }
+
+/**
+ * Who a device's request says it is, filled in as the request is checked: the device id its
+ * refusal is audited under, and whether a signature by that device's key in force proved it.
+ */
+interface Claimant {
+  /** The client's address. */
+  readonly client: string;
+  deviceId: string | null;
+  verified: boolean;
+  /** The id the request names, read without checking anything, for a refusal before it was parsed. */
+  readonly claimed: () => string | null;
+}
+
+/** Spends a device's own request budget once its signature verified; throws RATE_LIMITED when it is spent. */
+export type AdmitDevice = (deviceId: string) => void;
 
 export interface DeviceSummary {
   id: string;
@@ -74,24 +102,52 @@ export function createDeviceTrustService(deps: ServiceDeps) {
   const k = db.kysely;
 
   const audit = (entry: AuditEntry): Promise<void> => writeAudit(k, entry, now().getTime());
+  const nonces = createNonceIssuer(options.nonceKey);
+  const tally = createRefusalTally({ db: k, now, ...options.refusalCounts, onError: (e) => deps.onBackgroundError?.(e, 'counted refusals could not be written to the audit log') });
 
-  /** Runs `work`; a ServiceError it throws is audited as a refusal before it reaches the client. */
-  async function audited<T>(base: Omit<AuditEntry, 'outcome'>, work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work`; a ServiceError it throws is audited as a refusal before it reaches the client.
+   * A device request's refusal names the id it claimed (`claimant`). Its 429s, and the refusals
+   * of a source whose signatures do not verify beyond a budget of rows a minute, are counted
+   * (one row per source, code and minute) so that nobody can flood the log by asking.
+   */
+  async function audited<T>(base: Omit<AuditEntry, 'outcome'>, work: () => Promise<T>, claimant?: Claimant): Promise<T> {
     try {
       return await work();
     } catch (e) {
-      const code = e instanceof ServiceError ? e.code : 'INTERNAL';
+      const refused = e instanceof ServiceError ? e : null;
       const refusal = e instanceof RefusalWithAudit ? e : null;
+      const deviceId = claimant ? (claimant.deviceId ?? claimant.claimed()) : (base.deviceId ?? null);
+      if (refused && claimant && (refused.code === 'RATE_LIMITED' || (!claimant.verified && !tally.takeSingleRow(claimant.client)))) {
+        tally.count({ source: claimant.client, code: refused.code, route: base.action, deviceId, deviceIdVerified: claimant.verified });
+        markAudited(refused);
+        throw e;
+      }
       await audit({
         ...base,
         ...(refusal ? { action: refusal.action } : {}),
-        outcome: e instanceof ServiceError ? 'refused' : 'error',
-        code,
-        details: { ...base.details, ...refusal?.details, message: e instanceof Error ? e.message.slice(0, 300) : String(e) },
+        deviceId,
+        outcome: refused ? 'refused' : 'error',
+        code: refused?.code ?? 'INTERNAL',
+        details: { ...base.details, ...refusal?.details, ...(claimant ? { deviceIdVerified: claimant.verified } : {}), message: e instanceof Error ? e.message.slice(0, 300) : String(e) },
       });
+      if (refused) markAudited(refused);
       throw e;
     }
   }
+
+  /** The claimant of a request signed with a device key: proven once verifyDeviceJws checked the signature. */
+  const signedBy = (client: string, token: string): Claimant => ({ client, deviceId: null, verified: false, claimed: () => claimedIdFromJws(token) });
+  const onSignatureVerified = (claimant: Claimant) => (device: DeviceTable): void => {
+    claimant.deviceId = device.id;
+    claimant.verified = true;
+  };
+  const platformChanged = (action: string, enrolled: string, reported: string): RefusalWithAudit =>
+    new RefusalWithAudit(
+      new ServiceError('PLATFORM_CHANGED', `This device enrolled as ${enrolled} and now reports ${reported}. A device keeps its platform; IT enrols a re-imaged machine again (revoke it, and it enrols under a new id).`),
+      action,
+      { enrolledPlatform: enrolled, reportedPlatform: reported },
+    );
 
   function secretMatches(secret: string | undefined): boolean {
     if (secret === undefined) return false;
@@ -104,7 +160,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
     return ok;
   }
 
-  async function issueFor(device: Pick<DeviceTable, 'id'>, csrPem: string, actor: string, action: string, extra: { keyProtection?: string; auditDetails?: Record<string, unknown> } = {}): Promise<EnrolResponse> {
+  async function issueFor(device: Pick<DeviceTable, 'id'>, csrPem: string, actor: string, action: string, extra: { keyProtection?: string; platform?: string; auditDetails?: Record<string, unknown> } = {}): Promise<EnrolResponse> {
     const facts = await ca.inspectCsr(csrPem);
     const cert = await ca.issue(facts, policy.current().certificateLifetimeDays, now());
     const t = now().getTime();
@@ -117,6 +173,8 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           rekey_csr_pem: null,
           rekey_jkt: null,
           ...(extra.keyProtection !== undefined ? { key_protection: extra.keyProtection } : {}),
+          // Only ever fills in a platform not known yet: a different one was refused before.
+          ...(extra.platform !== undefined ? { platform: extra.platform } : {}),
           key_jkt: facts.jkt,
           public_jwk: JSON.stringify(facts.publicJwk),
           cert_pem: cert.pem,
@@ -141,20 +199,25 @@ export function createDeviceTrustService(deps: ServiceDeps) {
   return {
     async enrol(req: EnrolRequest, client: string): Promise<EnrolResponse> {
       const base = { actor: `device@${client}`, action: 'enrol', details: { platform: req.platform ?? null, hostname: req.hostname ?? null } };
-      let deviceId: string | null = null;
-      return audited({ ...base, get deviceId() {
-        return deviceId;
-      } }, async () => {
+      // A CSR proves its key, not its id (anyone may write any CN): the id is proven only when that key is the one in force for it.
+      const claimant: Claimant = { client, deviceId: null, verified: false, claimed: () => claimedIdFromCsr(req.csr) };
+      return audited(base, async () => {
         const facts = await ca.inspectCsr(req.csr);
-        deviceId = facts.deviceId;
+        claimant.deviceId = facts.deviceId;
         const deviceBase = { ...base, deviceId: facts.deviceId };
         const mode = policy.current().enrolment.mode;
         const secretGiven = req.enrolmentSecret !== undefined;
         const secretOk = secretMatches(req.enrolmentSecret);
         const existing = await k.selectFrom('devices').selectAll().where('id', '=', facts.deviceId).executeTakeFirst();
+        claimant.verified = existing?.key_jkt !== null && existing?.key_jkt === facts.jkt;
         if (existing?.status === 'revoked') throw new ServiceError('DEVICE_REVOKED', 'This device was revoked by IT and cannot enrol again.');
         if (existing?.status === 'disabled') throw new ServiceError('DEVICE_DISABLED', 'This device was disabled by IT.');
         if (secretGiven && !secretOk) throw new ServiceError('ENROLMENT_SECRET_INVALID', 'The enrolment secret is not valid.');
+        // The key in force asks under another platform. (A new key goes to IT with the platform
+        // it names, below; the enrolled platform stays whatever IT decides about the key.)
+        if (claimant.verified && existing && existing.platform !== null && req.platform !== undefined && req.platform !== existing.platform) throw platformChanged('enrol', existing.platform, req.platform);
+        // Fills in the platform when none is known yet; a device not enrolled yet may still say another.
+        const platform = req.platform !== undefined ? { platform: req.platform } : {};
         const t = now().getTime();
         // The CSR proves possession of the key in force (a lost reply, or a re-key IT approved): its certificate again.
         if (existing?.status === 'active' && existing.key_jkt === facts.jkt && existing.cert_pem && (existing.cert_not_after ?? 0) > t) {
@@ -167,7 +230,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         }
         if (existing?.status === 'active' && existing.key_jkt === facts.jkt && secretOk) {
           // The same key, its certificate expired (a device that was off for months): not a takeover.
-          return issueFor(existing, req.csr, deviceBase.actor, 're-enrol', req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {});
+          return issueFor(existing, req.csr, deviceBase.actor, 're-enrol', { ...(req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {}), ...platform });
         }
         if (existing?.status === 'active') {
           // A new key for an enrolled device: the shared secret alone never replaces its key
@@ -182,7 +245,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           throw new RefusalWithAudit(
             new ServiceError('KEY_CHANGE_NEEDS_APPROVAL', 'This device is enrolled with another key. A new key needs IT\'s approval; the request is waiting for it.'),
             'enrol.rekey-refused',
-            { currentKeyThumbprint: existing.key_jkt, requestedKeyThumbprint: facts.jkt, possibleTakeover: true, keyProtection: req.keyProtection ?? null },
+            { currentKeyThumbprint: existing.key_jkt, requestedKeyThumbprint: facts.jkt, possibleTakeover: true, keyProtection: req.keyProtection ?? null, enrolledPlatform: existing.platform, requestedPlatform: req.platform ?? null },
           );
         }
         if (!existing) {
@@ -192,64 +255,87 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             .onConflict((oc) => oc.column('id').doNothing())
             .execute();
         }
-        if (secretOk) return issueFor({ id: facts.deviceId }, req.csr, deviceBase.actor, 'enrol', req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {});
+        if (secretOk) return issueFor({ id: facts.deviceId }, req.csr, deviceBase.actor, 'enrol', { ...(req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {}), ...platform });
         // Approval: keep the CSR until IT approves; the device asks again later.
-        await k.updateTable('devices').set({ csr_pem: req.csr, updated_at: t, platform: req.platform ?? null, hostname: req.hostname ?? null }).where('id', '=', facts.deviceId).where('status', '=', 'pending').execute();
+        await k.updateTable('devices').set({ csr_pem: req.csr, updated_at: t, ...platform, hostname: req.hostname ?? null }).where('id', '=', facts.deviceId).where('status', '=', 'pending').execute();
         await audit({ ...deviceBase, action: 'enrol.pending', outcome: 'ok', details: { ...base.details, keyThumbprint: facts.jkt } });
         return { state: 'pending-approval', deviceId: facts.deviceId, retryAfterSeconds: 300 };
-      });
+      }, claimant);
     },
 
     /** A new certificate (same or new key) for an enrolled device, asked for with its current key. */
-    async renew(request: string, client: string): Promise<EnrolResponse> {
-      let deviceId: string | null = null;
+    async renew(request: string, client: string, admitDevice?: AdmitDevice): Promise<EnrolResponse> {
+      const claimant = signedBy(client, request);
       return audited(
-        { actor: `device@${client}`, action: 'renew', get deviceId() {
-          return deviceId;
-        } },
+        { actor: `device@${client}`, action: 'renew' },
         async () => {
-          const { claims, device } = await verifyDeviceJws(k, request, { typ: RENEWAL_TYP, schema: RenewalClaimsSchema, now: now().getTime(), maxSkewMs: options.maxClockSkewMs });
-          deviceId = device.id;
+          const { claims, device } = await verifyDeviceJws(k, request, { typ: RENEWAL_TYP, schema: RenewalClaimsSchema, now: now().getTime(), maxSkewMs: options.maxClockSkewMs, onSignatureVerified: onSignatureVerified(claimant) });
+          admitDevice?.(device.id);
           const facts = await ca.inspectCsr(claims.csr);
           if (facts.deviceId !== device.id) throw new ServiceError('CSR_INVALID', 'The CSR is for another device.');
           return issueFor(device, claims.csr, `device@${client}`, facts.jkt === device.key_jkt ? 'renew' : 'renew.rotate-key');
         },
+        claimant,
       );
     },
 
-    async issueNonce(deviceId: string): Promise<NonceResponse> {
-      const t = now().getTime();
-      const nonce = randomBytes(24).toString('base64url');
-      await k.insertInto('nonces').values({ nonce, device_id: deviceId, created_at: t, expires_at: t + options.nonceTtlMs, used_at: null }).execute();
-      return { nonce, expiresAt: new Date(t + options.nonceTtlMs).toISOString() };
+    /**
+     * A nonce for a device with a key in force; nothing is stored (see stateless-nonce.ts). An
+     * id that never enrolled, or waits for IT, gets the refusal its evidence would get; whether
+     * IT disabled or revoked a device is told only after its signature verified, at attestation.
+     */
+    async issueNonce(deviceId: string, client: string): Promise<NonceResponse> {
+      return audited(
+        { actor: `device@${client}`, action: 'nonce' },
+        async () => {
+          const device = await k.selectFrom('devices').select(['status', 'public_jwk']).where('id', '=', deviceId).executeTakeFirst();
+          if (!device) throw new ServiceError('DEVICE_UNKNOWN', 'This device is not enrolled.');
+          if (device.public_jwk === null) throw noKeyInForce(device);
+          const expiresAt = now().getTime() + options.nonceTtlMs;
+          return { nonce: nonces.issue(deviceId, expiresAt), expiresAt: new Date(expiresAt).toISOString() };
+        },
+        { client, deviceId, verified: false, claimed: () => deviceId },
+      );
     },
 
-    async attest(req: AttestRequest, client: string): Promise<AttestResponse> {
+    async attest(req: AttestRequest, client: string, admitDevice?: AdmitDevice): Promise<AttestResponse> {
       const attestationId = `att_${randomBytes(12).toString('base64url')}`;
       const base = { actor: `device@${client}`, action: 'attest', attestationId, details: { audience: req.audience ?? null } };
-      let deviceId: string | null = null;
+      const claimant = signedBy(client, req.evidence);
       return audited(
-        { ...base, get deviceId() {
-          return deviceId;
-        } },
+        base,
         async () => {
           const t = now().getTime();
-          const { claims, device } = await verifyDeviceJws(k, req.evidence, { typ: EVIDENCE_TYP, schema: EvidenceClaimsSchema, now: t, maxSkewMs: options.maxClockSkewMs });
-          deviceId = device.id;
-          if (claims.posture.platform !== claims.platform) throw new ServiceError('EVIDENCE_MALFORMED', 'The posture report is for another platform than the evidence.');
+          const { claims, device } = await verifyDeviceJws(k, req.evidence, { typ: EVIDENCE_TYP, schema: EvidenceClaimsSchema, now: t, maxSkewMs: options.maxClockSkewMs, onSignatureVerified: onSignatureVerified(claimant) });
+          admitDevice?.(device.id);
+          // The platform decides which checks apply: a device never changes it by saying so.
+          if (device.platform !== null && device.platform !== claims.platform) throw platformChanged('attest', device.platform, claims.platform);
+          const problems = postureReportInconsistencies(claims.posture, { platform: claims.platform, signedAtMs: claims.iat * 1000, nowMs: t, maxSkewMs: options.maxClockSkewMs });
+          if (problems.length > 0) throw new RefusalWithAudit(new ServiceError('EVIDENCE_INCONSISTENT', `The posture report cannot be true: ${problems.join(' ')}`), 'attest', { problems });
+          const nonce = nonces.check(claims.eat_nonce, device.id);
+          if (!nonce.ok) throw new ServiceError('NONCE_UNKNOWN', 'The nonce was not issued to this device.');
           const current = policy.current();
           const lifetimeMs = current.tokenLifetimeMinutes * 60_000;
           // Outside the transaction: on SQLite it holds the only connection.
           const { kid, privateKey } = await keys.active();
 
           return k.transaction().execute(async (trx) => {
-            // Single use, atomically, across every instance sharing the database.
-            const used = await trx.updateTable('nonces').set({ used_at: t }).where('nonce', '=', claims.eat_nonce).where('device_id', '=', device.id).where('used_at', 'is', null).where('expires_at', '>', t).executeTakeFirst();
-            if (Number(used.numUpdatedRows) !== 1) {
-              const row = await trx.selectFrom('nonces').selectAll().where('nonce', '=', claims.eat_nonce).executeTakeFirst();
-              if (!row || row.device_id !== device.id) throw new ServiceError('NONCE_UNKNOWN', 'The nonce was not issued to this device.');
-              if (row.used_at !== null) throw new ServiceError('NONCE_REPLAYED', 'This evidence was already used: a nonce is good for one attestation.');
-              throw new ServiceError('NONCE_EXPIRED', 'The nonce expired; ask for a new one.');
+            // Single use, atomically, across every instance sharing the database: the spent
+            // nonce's row is unique, and it is written with the token or not at all.
+            const replayed = (): ServiceError => new ServiceError('NONCE_REPLAYED', 'This evidence was already used: a nonce is good for one attestation.');
+            if (nonce.expiresAt <= t) {
+              const spent = await trx.selectFrom('nonces').select('nonce').where('nonce', '=', claims.eat_nonce).executeTakeFirst();
+              throw spent ? replayed() : new ServiceError('NONCE_EXPIRED', 'The nonce expired; ask for a new one.');
+            }
+            const spent = await trx.insertInto('nonces').values({ nonce: claims.eat_nonce, device_id: device.id, created_at: t, expires_at: nonce.expiresAt, used_at: t }).onConflict((oc) => oc.column('nonce').doNothing()).returning('nonce').executeTakeFirst();
+            if (spent === undefined) throw replayed();
+            if (device.platform === null) {
+              // Enrolment named no platform: the first attestation fixes it, once, even when two race.
+              const fixed = await trx.updateTable('devices').set({ platform: claims.platform }).where('id', '=', device.id).where('platform', 'is', null).executeTakeFirst();
+              if (Number(fixed.numUpdatedRows) !== 1) {
+                const row = await trx.selectFrom('devices').select('platform').where('id', '=', device.id).executeTakeFirst();
+                if (row?.platform !== claims.platform) throw platformChanged('attest', row?.platform ?? 'unknown', claims.platform);
+              }
             }
             const failures = await trx.selectFrom('check_failures').selectAll().where('device_id', '=', device.id).execute();
             const firstFailedAt = new Map(failures.map((f) => [f.check_id, f.first_failed_at]));
@@ -262,7 +348,8 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             if (recovered.length > 0) await trx.deleteFrom('check_failures').where('device_id', '=', device.id).where('check_id', 'in', recovered).execute();
 
             // Drift: a lower tier than before cuts off the device's earlier tokens at once.
-            const previous = (device.last_tier ?? 'none') as Tier;
+            // A stored value that is not a tier (never written by us) counts as none, not as a key of Object.prototype.
+            const previous: Tier = TIERS.find((x) => x === device.last_tier) ?? 'none';
             const drifted = TIER_RANK[evaluation.tier] < TIER_RANK[previous];
             if (drifted) {
               await trx.updateTable('tokens').set({ status: STATUS_INVALID }).where('device_id', '=', device.id).where('expires_at', '>', t).where('status', '=', STATUS_VALID).execute();
@@ -273,7 +360,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             const tokenClaims: DeviceTokenClaims = {
               iss: options.issuer,
               sub: device.id,
-              ...(req.audience !== undefined ? { aud: req.audience } : {}),
+              aud: req.audience ?? POSTURE_ONLY_AUDIENCE,
               iat,
               nbf: iat,
               exp: iat + lifetimeMs / 1000,
@@ -289,7 +376,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
               status: { status_list: { idx: statusIndex(Number(inserted.id)), uri: options.statusListUri } },
             };
             const token = signJws({ typ: TOKEN_TYP, kid }, tokenClaims, privateKey);
-            await trx.updateTable('devices').set({ last_attested_at: t, last_tier: evaluation.tier, platform: claims.platform, key_protection: keyProtection, updated_at: t }).where('id', '=', device.id).execute();
+            await trx.updateTable('devices').set({ last_attested_at: t, last_tier: evaluation.tier, key_protection: keyProtection, updated_at: t }).where('id', '=', device.id).execute();
             await writeAudit(
               trx,
               {
@@ -311,6 +398,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             };
           });
         },
+        claimant,
       );
     },
 
@@ -400,12 +488,18 @@ export function createDeviceTrustService(deps: ServiceDeps) {
       await audit({ actor: 'policy-file', action: result.applied ? 'policy.applied' : 'policy.refused', outcome: result.applied ? 'ok' : 'refused', code: result.applied ? null : 'POLICY_INVALID', details: { version: result.version, problems: result.problems } });
     },
 
+    /** Counts a refusal decided before the service logic (the HTTP layer's): see refusal-tally.ts. */
+    countRefusal: (refusal: CountedRefusal): void => tally.count(refusal),
+
+    /** Writes the refusals still being counted (the service is closing). */
+    closeRefusalCounts: (): Promise<void> => tally.close(),
+
     async ready(): Promise<boolean> {
       await k.selectFrom('signing_keys').select('kid').limit(1).execute();
       return true;
     },
 
-    /** Drops spent nonces (kept a day for the audit trail's sake) and long-expired tokens. */
+    /** Drops spent nonces a day after they expired (until then they keep their nonce single use) and long-expired tokens. */
     async purgeExpired(): Promise<void> {
       const t = now().getTime();
       await k.deleteFrom('nonces').where('expires_at', '<', t - 86_400_000).execute();

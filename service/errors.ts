@@ -18,6 +18,10 @@ export const SERVICE_ERROR_CODES = {
   EVIDENCE_ALG_REFUSED: 400,
   EVIDENCE_SIGNATURE_INVALID: 401,
   EVIDENCE_CERT_MISMATCH: 401,
+  /** The report cannot be true (duplicate checks, a verdict the checks contradict, an impossible time). */
+  EVIDENCE_INCONSISTENT: 422,
+  /** The device reports another platform than the one it enrolled with; IT re-enrols a re-imaged machine. */
+  PLATFORM_CHANGED: 409,
   CERT_EXPIRED: 401,
   CERT_NOT_YET_VALID: 401,
   NONCE_UNKNOWN: 400,
@@ -34,14 +38,29 @@ export class ServiceError extends Error {
   override readonly name: string = 'ServiceError';
   readonly code: ServiceErrorCode;
   readonly status: number;
+  /** For RATE_LIMITED: when to ask again (the Retry-After header). */
+  readonly retryAfterSeconds: number | null;
 
-  constructor(code: ServiceErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ServiceErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.code = code;
     this.status = SERVICE_ERROR_CODES[code];
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? null;
   }
 
   toJSON(): { error: { code: ServiceErrorCode; message: string } } {
     return { error: { code: this.code, message: this.message } };
   }
+}
+
+// Refusals the service logic already wrote to the audit log; the HTTP layer counts every other
+// refusal itself, so each is audited exactly once.
+const audited = new WeakSet<ServiceError>();
+
+export function markAudited(error: ServiceError): void {
+  audited.add(error);
+}
+
+export function wasAudited(error: ServiceError): boolean {
+  return audited.has(error);
 }

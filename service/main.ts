@@ -1,8 +1,12 @@
 // `dta-service`: runs the device trust service.
 //   dta-service --config service.json      run with IT's configuration
 //   dta-service --init DIR [--port N]      write an embedded (SQLite) set-up into DIR, then run it
+//   dta-service migrate --config FILE      migrate as the owner role (DTA_MIGRATION_URL) and grant the service's role
+//   dta-service audit verify --config FILE [--checkpoint JWS]...   check the audit log's hash chain and checkpoints
 import { parseArgs } from 'node:util';
+import { runAuditVerify } from './audit/audit-verify-command.js';
 import { createService } from './create-service.js';
+import { runMigrate } from './db/migrate-command.js';
 import { initServiceDir, readMasterKey, readServiceConfig } from './config.js';
 import { openPolicyFile } from './policy/load-policy.js';
 
@@ -27,6 +31,7 @@ export async function runService(argv: readonly string[]): Promise<{ close(): Pr
     adminTokenHashes: config.adminTokenHashes,
     logger: { level: config.logLevel ?? 'info' },
     ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
+    ...(config.audit ? { auditCheckpointSeconds: config.audit.checkpointIntervalSeconds } : {}),
   });
   onPolicy = (r) => {
     running.app.log[r.applied ? 'info' : 'warn']({ policy: r }, r.applied ? 'policy applied' : 'policy refused; the last good policy stays');
@@ -36,8 +41,26 @@ export async function runService(argv: readonly string[]): Promise<{ close(): Pr
   return { close: () => running.close(), url: config.publicUrl };
 }
 
+/** The commands that run once and exit; null when `argv` asks to serve. */
+async function runCommand(argv: readonly string[]): Promise<number | null> {
+  const print = (line: string): void => void process.stdout.write(`${line}\n`);
+  if (argv[0] === 'migrate') return runMigrate(argv.slice(1), process.env, print);
+  if (argv[0] === 'audit') {
+    if (argv[1] === 'verify') return runAuditVerify(argv.slice(2), print);
+    print('usage: dta-service audit verify --config FILE [--checkpoint JWS]... [--json]');
+    return 3;
+  }
+  return null;
+}
+
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
-  const service = await runService(process.argv.slice(2));
+  const exitCode = await runCommand(process.argv.slice(2));
+  if (exitCode !== null) process.exitCode = exitCode;
+  else await serveUntilSignalled(process.argv.slice(2));
+}
+
+async function serveUntilSignalled(argv: readonly string[]): Promise<void> {
+  const service = await runService(argv);
   let closing = false;
   const shutdown = (signal: string): void => {
     if (closing) return;

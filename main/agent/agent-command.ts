@@ -12,6 +12,7 @@ import { fetchAgentStatus } from './ipc-client.js';
 import { defaultIpcPath } from './ipc-path.js';
 import { startIpcServer } from './ipc-server.js';
 import { liveSupportBundle } from './posture-command.js';
+import { currentAccount, isSystemAccount } from './system-account.js';
 import { startTokenEndpoint } from './token-endpoint.js';
 import { AGENT_VERSION } from './version.js';
 
@@ -39,7 +40,7 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
   const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
   if (values.config === undefined) throw new AgentError('USAGE', 'dta agent needs --config FILE.');
   const config = readAgentConfig(values.config);
-  const { agent } = createAgent(config);
+  const { agent, log } = createAgent(config);
   agent.subscribe((s) => io.out(values.json ? `${JSON.stringify({ ...s, report: undefined })}\n` : describeState(s)));
   // The IPC endpoint first: a second agent on the machine stops here (AGENT_RUNNING).
   const ipc = await startIpcServer({
@@ -54,7 +55,7 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
   });
   let endpoint;
   try {
-    endpoint = await startTokenEndpoint({ agent, allowedOrigins: config.allowedOrigins, port: config.loopbackPort });
+    endpoint = await startTokenEndpoint({ agent, allowedOrigins: config.allowedOrigins, accessServices: config.accessServices, port: config.loopbackPort, log });
   } catch (e) {
     await ipc.close();
     throw e;
@@ -82,23 +83,44 @@ export async function statusCommand(args: readonly string[], io: AgentIo): Promi
   return s.state === 'compliant' || s.state === 'warning' ? 0 : 1;
 }
 
-/** One token for a native client, optionally with a proof for one request. */
+/**
+ * One token for a native client, bound to the access service it is for (`--audience`: a
+ * token without one opens nothing), optionally with a proof for one request. It signs with
+ * the device key, so it runs as the system agent's account (root / SYSTEM) only.
+ */
 export async function tokenCommand(args: readonly string[], io: AgentIo): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, audience: { type: 'string' }, nonce: { type: 'string' }, htm: { type: 'string' }, htu: { type: 'string' } }, strict: true });
   if (values.config === undefined) throw new AgentError('USAGE', 'dta token needs --config FILE.');
+  if (values.audience === undefined || values.audience === '') throw new AgentError('USAGE', 'dta token needs --audience X: the access service the token is for.');
   if ((values.htm === undefined) !== (values.htu === undefined)) throw new AgentError('USAGE', 'Give both --htm and --htu for a proof, or neither.');
-  const { agent } = createAgent(readAgentConfig(values.config));
+  const platform = currentPlatform();
+  const privileged = isSystemAccount(platform, currentAccount());
+  const notPrivileged = (cause?: unknown): AgentError =>
+    new AgentError('KEYSTORE_UNAVAILABLE', `dta token signs with the device key, which only ${platform === 'win32' ? 'SYSTEM' : 'root'} can read: run it ${platform === 'win32' ? 'as SYSTEM' : 'as root (sudo dta token ...)'}.`, cause === undefined ? {} : { cause });
+  let config;
+  try {
+    config = readAgentConfig(values.config);
+  } catch (e) {
+    // IT's configuration is root-only too: for another account, that is the same refusal.
+    throw privileged ? e : notPrivileged(e);
+  }
+  // In the single-user developer mode the key is in the person's own keystore.
+  if (!privileged && config.keyStorage !== 'os-keystore') throw notPrivileged();
+  const { agent } = createAgent(config);
   await agent.checkNow();
   const state = agent.state();
-  // The check just attested: its token serves unless the client needs one bound to an audience or nonce.
-  const current = values.audience === undefined && values.nonce === undefined ? agent.currentToken() : null;
-  if (current === null && (state.state === 'error' || state.state === 'enrolling' || state.state === 'offline')) {
+  if (state.state === 'error' || state.state === 'enrolling' || state.state === 'offline') {
+    agent.stop();
     const code = AGENT_ERROR_CODES.find((c) => c === state.errorCode) ?? (state.state === 'offline' ? 'SERVICE_UNREACHABLE' : 'SERVICE_REFUSED');
     throw new AgentError(code, `No token: ${state.reason}`);
   }
-  const issued = current ?? (await agent.tokenFor(values.audience, values.nonce));
-  const dpop = values.htm !== undefined && values.htu !== undefined ? await agent.proofFor(values.htm, values.htu, issued.token) : undefined;
-  agent.stop();
+  let issued, dpop;
+  try {
+    issued = await agent.tokenFor(values.audience, values.nonce);
+    dpop = values.htm !== undefined && values.htu !== undefined ? await agent.proofFor(values.htm, values.htu, issued.token) : undefined;
+  } finally {
+    agent.stop();
+  }
   io.out(`${JSON.stringify({ token: issued.token, expiresAt: issued.expiresAt.toISOString(), tier: issued.tier, ...(dpop ? { dpop } : {}) }, null, 2)}\n`);
   return issued.tier === 'none' ? 1 : 0;
 }

@@ -10,6 +10,7 @@ import type { CheckId, PostureReport } from '../../common/posture.js';
 import { signDpopProof, signEvidence, signRenewalRequest } from '../attest/device-jws.js';
 import type { DeviceIdentity } from '../identity/identity.js';
 import type { BackoffPolicy } from './backoff.js';
+import { AudienceTokens } from './audience-tokens.js';
 import { backoffDelay } from './backoff.js';
 import type { ServiceClient } from './service-client.js';
 import { ServiceRefusal } from './service-client.js';
@@ -67,10 +68,12 @@ export class Agent {
   private attesting: Promise<void> | null = null;
   private stopped = false;
   private unwatch: (() => void) | null = null;
+  private readonly audienceTokens: AudienceTokens;
 
   constructor(deps: AgentDeps) {
     this.deps = deps;
     this.now = deps.now ?? (() => new Date());
+    this.audienceTokens = new AudienceTokens(this.now);
     this.current = this.make('starting', 'The agent is starting.', 'Checking this device.', {});
   }
 
@@ -124,13 +127,22 @@ export class Agent {
     return { token: this.token.token, expiresAt: new Date(this.token.expires), tier: this.token.tier };
   }
 
-  /** A fresh token bound to an access service (audience) and its nonce, for the loopback endpoint and `dta token`. */
-  async tokenFor(audience: string | undefined, rpNonce: string | undefined): Promise<IssuedToken> {
+  /**
+   * A token bound to an access service (audience), for the loopback endpoint and `dta token`.
+   * With a relying party's nonce it is always a fresh one carrying it; without, a recent token
+   * for that audience may serve again (AudienceTokens says when).
+   */
+  async tokenFor(audience: string, rpNonce: string | undefined): Promise<IssuedToken> {
+    if (audience.length === 0 || audience.length > 500) throw new AgentError('VALIDATION_FAILED', 'An audience is 1 to 500 characters.');
     const identity = this.identity;
-    if (!identity || identity.status().state !== 'enrolled') throw new AgentError('KEY_MISSING', 'This device is not enrolled yet.');
-    const report = this.report ?? (await this.deps.posture.run());
-    const response = await this.attestWith(identity, report, audience, rpNonce);
-    return { token: response.token, expiresAt: new Date(response.expiresAt), tier: response.tier };
+    const status = identity?.status();
+    if (!identity || status?.state !== 'enrolled') throw new AgentError('KEY_MISSING', 'This device is not enrolled yet.');
+    const issue = async (): Promise<IssuedToken> => {
+      const report = this.report ?? (await this.deps.posture.run());
+      const response = await this.attestWith(identity, report, audience, rpNonce);
+      return { token: response.token, expiresAt: new Date(response.expiresAt), tier: response.tier };
+    };
+    return rpNonce !== undefined ? issue() : this.audienceTokens.get(audience, status.thumbprint, issue);
   }
 
   /** A DPoP proof for one request, signed by the device key. */
@@ -317,7 +329,10 @@ export class Agent {
     const next = this.make(state, reason, nextAction, extra);
     const changed = next.state !== this.current.state || next.reason !== this.current.reason || next.tokenExpiresAt !== this.current.tokenExpiresAt;
     this.current = changed ? next : { ...next, since: this.current.since };
-    if (changed) for (const l of this.listeners) l(this.current);
+    if (!changed) return;
+    // Tokens handed out for audiences were judged on the old state: none is reused after it.
+    this.audienceTokens.invalidate();
+    for (const l of this.listeners) l(this.current);
   }
 
   private make(state: AgentStateName, reason: string, nextAction: string, extra: { deviceId?: string | null; errorCode?: string | null }): AgentState {

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../../common/agent-config.js';
-import { AgentConfigSchema, DEFAULT_BACKOFF, DEFAULT_CADENCE } from '../../common/agent-config.js';
+import { AgentConfigFileSchema, DEFAULT_BACKOFF, DEFAULT_CADENCE, agentConfigFromFile } from '../../common/agent-config.js';
 import { AgentError } from '../../common/errors.js';
 import type { PosturePolicy } from '../../common/posture.js';
 import { defaultPosturePolicy } from '../../common/posture.js';
@@ -33,8 +33,9 @@ export function readAgentConfig(path: string): AgentConfig {
   } catch (e) {
     throw new AgentError('CONFIG_INVALID', `The agent configuration ${path} cannot be read: ${(e as Error).message}`, { cause: e });
   }
-  const withDefaults = { allowedOrigins: {}, loopbackPort: 47_100, cadence: DEFAULT_CADENCE, backoff: DEFAULT_BACKOFF, ...json };
-  return parseWith(AgentConfigSchema, withDefaults, (summary) => new AgentError('CONFIG_INVALID', `The agent configuration ${path} is invalid: ${summary}`));
+  const withDefaults = { allowedOrigins: {}, accessServices: {}, loopbackPort: 47_100, cadence: DEFAULT_CADENCE, backoff: DEFAULT_BACKOFF, ...json };
+  const file = parseWith(AgentConfigFileSchema, withDefaults, (summary) => new AgentError('CONFIG_INVALID', `The agent configuration ${path} is invalid: ${summary}`));
+  return agentConfigFromFile(file, `The agent configuration ${path}`);
 }
 
 export interface AgentParts {

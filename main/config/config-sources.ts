@@ -75,7 +75,8 @@ export async function readMacManagedPreferences(root = '', path = MACOS_MANAGED_
 export function readWindowsPolicies(registry: RegistrySource): LayerResult {
   const layers: ConfigLayer[] = [];
   for (const key of WINDOWS_POLICY_KEYS) {
-    const out: Record<string, unknown> = {};
+    // Value names come from the registry: no prototype, so `__proto__` is a name like any other.
+    const out = Object.create(null) as Record<string, unknown>;
     for (const [name, v] of registry.values(key) ?? []) out[name] = v.value;
     // A GPO that sets only a list leaves the key itself without values: read the subkeys anyway.
     for (const spec of MANAGED_SETTINGS.filter((s) => s.type === 'string-list')) {

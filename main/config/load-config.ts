@@ -2,8 +2,9 @@
 // for the platform it runs on; and the agent settings and posture policy made from it.
 import { join } from 'node:path';
 import type { AgentConfig } from '../../common/agent-config.js';
-import { DEFAULT_BACKOFF } from '../../common/agent-config.js';
+import { DEFAULT_BACKOFF, accessServicesFrom, allowedOriginsFrom } from '../../common/agent-config.js';
 import { AgentError } from '../../common/errors.js';
+import { splitMappingEntry } from '../../common/managed-config.js';
 import type { Platform, PosturePolicy } from '../../common/posture.js';
 import { defaultPosturePolicy } from '../../common/posture.js';
 import type { LayerResult } from './config-sources.js';
@@ -33,16 +34,12 @@ export function agentConfigFrom(config: EffectiveConfig, dataDir: string): Agent
   const serviceUrl = value<string | null>(config, 'serviceUrl');
   if (!serviceUrl) throw new AgentError('CONFIG_INVALID', 'No device trust service is configured (serviceUrl). Ask IT to deploy the agent\'s configuration.');
   const secret = value<string | null>(config, 'enrolmentSecret');
-  const origins: Record<string, string[]> = {};
-  for (const entry of value<string[]>(config, 'allowedOrigins')) {
-    const [origin = '', audiences = ''] = entry.split('=');
-    origins[origin] = audiences.split(',');
-  }
   return {
     serviceUrl,
     ...(secret ? { enrolmentSecret: secret } : {}),
     dataDir,
-    allowedOrigins: origins,
+    allowedOrigins: allowedOriginsFrom(value<string[]>(config, 'allowedOrigins').map(splitMappingEntry)),
+    accessServices: accessServicesFrom(value<string[]>(config, 'accessServices').map(splitMappingEntry)),
     loopbackPort: 47_100,
     cadence: { fastSeconds: value<number>(config, 'checkFastSeconds'), fullSeconds: value<number>(config, 'checkFullSeconds') },
     backoff: DEFAULT_BACKOFF,

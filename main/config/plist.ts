@@ -15,6 +15,14 @@ export function parsePlist(data: Uint8Array): PlistValue {
   return parseXmlPlist(text);
 }
 
+/**
+ * A dictionary with no prototype: its keys come from the file, and a key such as `__proto__`
+ * or `constructor` must be a key like any other, not the object's prototype or a method.
+ */
+function plistDict(): { [key: string]: PlistValue } {
+  return Object.create(null) as { [key: string]: PlistValue };
+}
+
 // ---- XML ----
 
 export function parseXmlPlist(text: string): PlistValue {
@@ -72,7 +80,7 @@ export function parseXmlPlist(text: string): PlistValue {
         }
       }
       case 'dict': {
-        const dict: Record<string, PlistValue> = {};
+        const dict = plistDict();
         if (open.empty) return dict;
         for (;;) {
           const t = next();
@@ -160,7 +168,7 @@ export function parseBinaryPlist(data: Uint8Array): PlistValue {
       }
       case 0xd: {
         const { len, start } = length();
-        const dict: Record<string, PlistValue> = {};
+        const dict = plistDict();
         for (let k = 0; k < len; k++) {
           const key = read(uint(start + k * refSize, refSize));
           if (typeof key !== 'string') throw new Error('binary plist dict key is not a string');

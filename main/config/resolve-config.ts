@@ -43,7 +43,8 @@ export function resolveConfig(layers: readonly ConfigLayer[], problems: readonly
   for (const spec of specs) {
     let chosen: EffectiveSetting | null = null;
     for (const layer of [...layers.filter((l) => l.managed), ...layers.filter((l) => !l.managed)]) {
-      if (!(spec.key in layer.values)) continue;
+      // Own values only: a layer's prototype (a parser's plain object) is not configuration.
+      if (!Object.hasOwn(layer.values, spec.key)) continue;
       const checked = checkSetting(spec, layer.values[spec.key]);
       if (!checked.ok) {
         found.push({ source: layer.source, key: spec.key, message: `Setting "${spec.key}" in ${layer.source} is ${checked.reason}; ${layer.managed ? 'the next source or the default applies' : 'the default applies'}.` });

@@ -8,7 +8,16 @@ const { TypeOverrides } = pg;
 import type { Database } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
 
-export type DatabaseConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string; readonly poolSize?: number };
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | {
+      readonly kind: 'postgres';
+      /** The role the service runs as (least privilege: docs/deploy/database.md). */
+      readonly url: string;
+      /** The owner role that runs the migrations and grants `url`'s role; absent: `url` migrates (its role then owns the tables). */
+      readonly migrationUrl?: string;
+      readonly poolSize?: number;
+    };
 
 export interface Db {
   readonly kysely: Kysely<Database>;
@@ -30,7 +39,10 @@ export function connectDatabase(config: DatabaseConfig): Db {
   // bigint (int8) columns hold millisecond times and ids: read them as numbers.
   const types = new TypeOverrides();
   types.setTypeParser(20, (v: string) => Number(v));
-  const pool = new pg.Pool({ connectionString: config.url, max: config.poolSize ?? 10, types });
+  // READ COMMITTED whatever the database's default: an audit append reads the chain's head in
+  // a statement after taking its lock, which sees an append that committed meanwhile only at
+  // this level (a database set to REPEATABLE READ forked the chain).
+  const pool = new pg.Pool({ connectionString: config.url, max: config.poolSize ?? 10, types, options: '-c default_transaction_isolation=read\\ committed' });
   // An idle connection dropped by the server (a restart, a failover) must not crash the
   // service: the pool discards it and the next query opens a new one.
   pool.on('error', () => undefined);

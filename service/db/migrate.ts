@@ -1,24 +1,84 @@
-// Creates the tables (idempotent) and the append-only guard on the audit log.
+// Creates the tables (idempotent), the append-only guard on the audit log and the start of
+// its hash chain, and on PostgreSQL grants the role the service runs as exactly what it needs
+// (service/db/service-role-grants.ts). Run by the owner of the tables: the service's own role
+// cannot create, alter or drop them.
+import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import { appendToChain } from '../audit/append-to-chain.js';
 import type { Db } from './connect.js';
+import type { Database } from './schema.js';
+import { grantServiceRole } from './service-role-grants.js';
 
-export async function migrate(db: Db): Promise<void> {
+/**
+ * The schema this code needs. Raise it with every change to createSchema, so that a service
+ * that runs as a role which cannot migrate refuses to start on an older schema instead of
+ * failing on a missing column later. 1: before the version table; 2: the audit hash chain.
+ */
+export const SCHEMA_VERSION = 2;
+const CHAIN_VERSION = 2;
+/** The session advisory lock several instances starting at once take to migrate one at a time. */
+const MIGRATION_LOCK = 727274;
+
+export interface MigrateOptions {
+  readonly now: () => Date;
+  /**
+   * PostgreSQL: the role the service runs as, when another role (the owner) migrates. It is
+   * granted exactly what the service needs, and nothing else, on every table.
+   */
+  readonly serviceRole?: string | null;
+}
+
+type Schema = Pick<Db, 'kind'> & { kysely: Kysely<Database> };
+
+export async function migrate(db: Db, options: MigrateOptions): Promise<void> {
   if (db.kind === 'postgres') {
     // Several instances may start at once: one migrates, the others wait.
     await db.kysely.connection().execute(async (conn) => {
-      await sql`SELECT pg_advisory_lock(727274)`.execute(conn);
+      await sql`SELECT pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
       try {
-        await createSchema({ ...db, kysely: conn });
+        await migrateSchema({ kind: db.kind, kysely: conn }, options);
       } finally {
-        await sql`SELECT pg_advisory_unlock(727274)`.execute(conn);
+        await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
       }
     });
     return;
   }
-  await createSchema(db);
+  await migrateSchema(db, options);
 }
 
-async function createSchema(db: Pick<Db, 'kind'> & { kysely: Db['kysely'] }): Promise<void> {
+/** The version the database was migrated to (0: never, or before versions were kept). */
+export async function schemaVersion(db: Schema): Promise<number> {
+  const exists =
+    db.kind === 'postgres'
+      ? ((await sql<{ t: string | null }>`SELECT to_regclass('schema_version')::text AS t`.execute(db.kysely)).rows[0]?.t ?? null) !== null
+      : (await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`.execute(db.kysely)).rows[0]?.n === 1;
+  if (!exists) return 0;
+  const row = await db.kysely.selectFrom('schema_version').select('version').executeTakeFirst();
+  return row?.version ?? 0;
+}
+
+async function migrateSchema(db: Schema, options: MigrateOptions): Promise<void> {
+  const from = await schemaVersion(db);
+  await createSchema(db);
+  // A newer release's schema is left as it is (its version too).
+  if (from < SCHEMA_VERSION) {
+    await db.kysely.transaction().execute(async (trx) => {
+      // The chain begins with a marker that says how many records came before it, unchained;
+      // written with the version, so a crash cannot leave two chain starts.
+      if (from < CHAIN_VERSION) {
+        const legacy = await trx.selectFrom('audit').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('id').as('last')]).executeTakeFirstOrThrow();
+        const details = { unchainedRecords: Number(legacy.n), lastUnchainedId: legacy.last === null ? null : Number(legacy.last) };
+        await appendToChain(trx, () => ({ actor: 'service', action: 'audit.chain-start', outcome: 'ok', details }), options.now().getTime());
+      }
+      await trx.deleteFrom('schema_version').execute();
+      await trx.insertInto('schema_version').values({ version: SCHEMA_VERSION }).execute();
+    });
+  }
+  const serviceRole = options.serviceRole ?? null;
+  if (db.kind === 'postgres' && serviceRole !== null) await grantServiceRole(db.kysely, serviceRole);
+}
+
+async function createSchema(db: Schema): Promise<void> {
   const k = db.kysely;
   const pg = db.kind === 'postgres';
   const time = pg ? 'bigint' : 'integer';
@@ -109,20 +169,26 @@ async function createSchema(db: Pick<Db, 'kind'> & { kysely: Db['kysely'] }): Pr
     .addColumn('attestation_id', 'text')
     .addColumn('details', 'text', (c) => c.notNull())
     .execute();
+  await addColumnIfMissing(db, 'audit', 'hash', 'text');
+  await addColumnIfMissing(db, 'audit', 'prev_hash', 'text');
   await k.schema.createIndex('audit_device').ifNotExists().on('audit').column('device_id').execute();
+  await k.schema.createTable('schema_version').ifNotExists().addColumn('version', 'integer', (c) => c.notNull()).execute();
 
   if (pg) {
     await sql`CREATE OR REPLACE FUNCTION dta_audit_append_only() RETURNS trigger AS $$
       BEGIN RAISE EXCEPTION 'the audit log is append-only'; END; $$ LANGUAGE plpgsql`.execute(k);
     await sql`DROP TRIGGER IF EXISTS audit_append_only ON audit`.execute(k);
     await sql`CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION dta_audit_append_only()`.execute(k);
+    // TRUNCATE fires no row trigger: a statement trigger of its own, in case a role is ever granted it.
+    await sql`DROP TRIGGER IF EXISTS audit_no_truncate ON audit`.execute(k);
+    await sql`CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION dta_audit_append_only()`.execute(k);
   } else {
     await sql`CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`.execute(k);
     await sql`CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`.execute(k);
   }
 }
 
-async function addColumnIfMissing(db: Pick<Db, 'kind'> & { kysely: Db['kysely'] }, table: 'devices', column: string, type: 'text'): Promise<void> {
+async function addColumnIfMissing(db: Schema, table: 'devices' | 'audit', column: string, type: 'text'): Promise<void> {
   if (db.kind === 'postgres') {
     await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN IF NOT EXISTS ${sql.ref(column)} ${sql.raw(type)}`.execute(db.kysely);
     return;

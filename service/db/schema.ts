@@ -1,5 +1,7 @@
 // The service's tables. Times are milliseconds since the epoch (bigint in PostgreSQL,
-// read back as numbers). The audit table is append-only: triggers refuse UPDATE and DELETE.
+// read back as numbers). The audit table is append-only: triggers refuse UPDATE and DELETE,
+// and on PostgreSQL the service's role may only INSERT and SELECT it; each record's hash
+// chains it to the one before (service/audit/).
 import type { Generated } from 'kysely';
 
 export type DeviceStatus = 'pending' | 'active' | 'disabled' | 'revoked';
@@ -82,6 +84,14 @@ export interface AuditTable {
   code: string | null;
   attestation_id: string | null;
   details: string;
+  /** SHA-256 (hex) of this record and `prev_hash` (service/audit/audit-hash.ts); null on records from before the chain. */
+  hash: string | null;
+  prev_hash: string | null;
+}
+
+/** One row: the schema version the migrations brought the database to. */
+export interface SchemaVersionTable {
+  version: number;
 }
 
 export interface Database {
@@ -92,4 +102,5 @@ export interface Database {
   signing_keys: SigningKeyTable;
   device_ca: CaTable;
   audit: AuditTable;
+  schema_version: SchemaVersionTable;
 }

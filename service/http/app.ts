@@ -1,6 +1,8 @@
 // The HTTP face of the device trust service (Fastify): JSON schemas on every route, size
-// and depth limits, rate limits per device and per client, typed errors, health and
-// readiness, and admin routes behind a bearer token.
+// and depth limits, rate limits keyed on what is proven (request-limits.ts), typed errors,
+// health and readiness, and admin routes behind a bearer token. Every refusal is audited:
+// the service logic writes its own; the refusals decided here (a bad body, a 429, a failed
+// admin sign-in) are counted per source, code and minute (refusal-tally.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
@@ -9,10 +11,11 @@ import { Type } from '@sinclair/typebox';
 import { AttestRequestSchema, EnrolRequestSchema, NonceRequestSchema, RenewRequestSchema } from '../../common/attestation.js';
 import type { AttestRequest, EnrolRequest, RenewRequest } from '../../common/attestation.js';
 import type { DeviceTrustService } from '../device-trust-service.js';
-import { ServiceError } from '../errors.js';
+import { ServiceError, wasAudited } from '../errors.js';
 import { jsonDepthExceeds } from '../../common/json-depth.js';
 import { MAX_JSON_DEPTH } from '../../common/jws-compact.js';
-import { createRateLimiter } from './rate-limit.js';
+import type { RateLimits } from './request-limits.js';
+import { createRequestLimits } from './request-limits.js';
 import { isTransientDbError } from './transient-errors.js';
 
 export interface AppOptions {
@@ -20,10 +23,13 @@ export interface AppOptions {
   /** SHA-256 (hex) of the admin bearer tokens. */
   readonly adminTokenHashes: readonly string[];
   readonly logger?: boolean | { level: string };
-  readonly rateLimit?: { perDevicePerMinute: number; perClientPerMinute: number };
+  readonly rateLimit?: RateLimits;
   readonly bodyLimitBytes?: number;
+  /** The service's clock (the rate limits refill by it). */
+  readonly now?: () => Date;
 }
 
+type ErrorBody = { error: { code: string; message: string } };
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const { service } = options;
@@ -34,12 +40,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
-  // Per device: an agent attests a few times a minute at most. Per client address: generous,
-  // since a hospital's workstations may all reach the service through one proxy or NAT.
-  const perDeviceMinute = options.rateLimit?.perDevicePerMinute ?? 60;
-  const perClientMinute = options.rateLimit?.perClientPerMinute ?? 60_000;
-  const perDevice = createRateLimiter({ perMinute: perDeviceMinute, burst: Math.max(10, Math.ceil(perDeviceMinute / 3)) });
-  const perClient = createRateLimiter({ perMinute: perClientMinute, burst: Math.max(100, Math.ceil(perClientMinute / 6)) });
+  const now = options.now ?? (() => new Date());
+  const limits = createRequestLimits(options.rateLimit, () => now().getTime());
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -53,14 +55,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {
-    if (error instanceof ServiceError) {
-      if (error.code === 'RATE_LIMITED') void reply.header('retry-after', String((error as ServiceError & { retryAfter?: number }).retryAfter ?? 60));
-      return reply.status(error.status).send(error.toJSON());
+    if (error instanceof ServiceError && error.status >= 500) return reply.status(error.status).send(error.toJSON());
+    const refusal = refusalOf(error);
+    if (refusal) {
+      // The service logic audited its own refusals; every other one is counted here.
+      if (!(error instanceof ServiceError && wasAudited(error))) service.countRefusal({ source: request.ip, code: refusal.body.error.code, route: `${request.method} ${request.routeOptions.url ?? '(no route)'}` });
+      if (refusal.retryAfterSeconds !== null) void reply.header('retry-after', String(refusal.retryAfterSeconds));
+      return reply.status(refusal.status).send(refusal.body);
     }
-    const e = error as { statusCode?: number; code?: string; validation?: unknown; message?: string };
-    if (e.validation !== undefined) return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: e.message ?? 'invalid request' } });
-    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.status(413).send({ error: { code: 'BODY_TOO_LARGE', message: 'The body is too large.' } });
-    if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return reply.status(e.statusCode).send({ error: { code: 'BAD_REQUEST', message: e.message ?? 'bad request' } });
     if (isTransientDbError(error)) {
       request.log.warn({ err: error }, 'database unavailable');
       return reply.status(503).header('retry-after', '5').send({ error: { code: 'UNAVAILABLE', message: 'The service cannot reach its database right now; try again shortly.' } });
@@ -69,14 +71,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'The service failed; the error is logged.' } });
   });
   app.setNotFoundHandler((_req, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'No such route.' } }));
+  // Counts still held are written before the database closes (create-service closes the app first).
+  app.addHook('onClose', async () => {
+    await service.closeRefusalCounts();
+  });
 
-  const limit = (key: string, limiter: ReturnType<typeof createRateLimiter>): void => {
-    const wait = limiter.take(key);
-    if (wait !== null) throw Object.assign(new ServiceError('RATE_LIMITED', `Too many requests; retry in ${wait} s.`), { retryAfter: wait });
-  };
   app.addHook('onRequest', (request, _reply, done) => {
     try {
-      limit(request.ip, perClient);
+      limits.client(request.ip);
       done();
     } catch (e) {
       done(e as Error);
@@ -84,6 +86,18 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   const body = <S extends TSchema>(schema: S) => ({ schema: { body: schema } });
+  /** A route nothing authenticates: it spends the global budget too, before its body is read. */
+  const unauthenticated = <S extends TSchema>(schema: S) => ({
+    schema: { body: schema },
+    onRequest: (_request: FastifyRequest, _reply: FastifyReply, done: (e?: Error) => void): void => {
+      try {
+        limits.unauthenticated();
+        done();
+      } catch (e) {
+        done(e as Error);
+      }
+    },
+  });
 
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -104,25 +118,28 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply.type('application/statuslist+jwt').send(await service.statusList());
   });
 
-  app.post('/v1/enrol', body(EnrolRequestSchema), async (request: FastifyRequest<{ Body: EnrolRequest }>, reply) => {
+  app.post<{ Body: EnrolRequest }>('/v1/enrol', unauthenticated(EnrolRequestSchema), async (request, reply) => {
+    // Each enrolment that ends without a certificate spends the address's small budget, so
+    // guessed secrets are slowed down (and audited one by one only up to it); a fleet behind
+    // one NAT that enrols successfully spends nothing.
+    limits.enrolment(request.ip);
     const result = await service.enrol(request.body, request.ip);
+    if (result.state === 'issued') limits.enrolmentIssued(request.ip);
     return reply.status(result.state === 'issued' ? 201 : 202).send(result);
   });
-  app.post('/v1/renew', body(RenewRequestSchema), async (request: FastifyRequest<{ Body: RenewRequest }>, reply) => {
-    limit(`device:${deviceIdHint(request.body.request)}`, perDevice);
-    return reply.status(201).send(await service.renew(request.body.request, request.ip));
-  });
-  app.post('/v1/nonce', body(NonceRequestSchema), async (request: FastifyRequest<{ Body: { deviceId: string } }>) => {
-    limit(`device:${request.body.deviceId}`, perDevice);
-    return service.issueNonce(request.body.deviceId);
-  });
-  app.post('/v1/attest', body(AttestRequestSchema), async (request: FastifyRequest<{ Body: AttestRequest }>) => {
-    limit(`device:${deviceIdHint(request.body.evidence)}`, perDevice);
-    return service.attest(request.body, request.ip);
-  });
+  app.post('/v1/renew', body(RenewRequestSchema), async (request: FastifyRequest<{ Body: RenewRequest }>, reply) => reply.status(201).send(await service.renew(request.body.request, request.ip, limits.device)));
+  app.post<{ Body: { deviceId: string } }>('/v1/nonce', unauthenticated(NonceRequestSchema), async (request) => service.issueNonce(request.body.deviceId, request.ip));
+  app.post('/v1/attest', body(AttestRequestSchema), async (request: FastifyRequest<{ Body: AttestRequest }>) => service.attest(request.body, request.ip, limits.device));
 
   // ---- IT's administration ----
+  // A failed sign-in is counted (the error handler) and spends the address's failure budget;
+  // past it the address waits, whatever token it brings, so the lock-out is no oracle.
   const admin = (request: FastifyRequest): Promise<string> => {
+    try {
+      limits.adminAllowed(request.ip);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     const header = request.headers.authorization ?? '';
     const token = /^Bearer (.+)$/.exec(header)?.[1];
     if (token !== undefined) {
@@ -132,6 +149,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         if (expected.length === digest.length && timingSafeEqual(expected, digest)) return Promise.resolve(`admin:${hex.slice(0, 8)}@${request.ip}`);
       }
     }
+    limits.adminFailed(request.ip);
     return Promise.reject(new ServiceError('UNAUTHORIZED', 'An admin bearer token is required.'));
   };
   const DeviceParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{32}$' }) });
@@ -163,14 +181,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   return app;
 }
 
-/** The device id claimed in a JWS payload, for rate limiting only (verified later). */
-function deviceIdHint(evidence: string): string {
-  try {
-    const payload = evidence.split('.')[1] ?? '';
-    const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
-    return typeof sub === 'string' && /^[0-9a-f]{32}$/.test(sub) ? sub : 'unknown';
-  } catch {
-    return 'malformed';
-  }
+/** A client's error (4xx) as the answer to send, or null for a failure of the service. */
+function refusalOf(error: unknown): { status: number; body: ErrorBody; retryAfterSeconds: number | null } | null {
+  if (error instanceof ServiceError) return { status: error.status, body: error.toJSON(), retryAfterSeconds: error.retryAfterSeconds ?? (error.code === 'RATE_LIMITED' ? 60 : null) };
+  const e = error as { statusCode?: number; code?: string; validation?: unknown; message?: string };
+  if (e.validation !== undefined) return { status: 400, body: { error: { code: 'BAD_REQUEST', message: e.message ?? 'invalid request' } }, retryAfterSeconds: null };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, body: { error: { code: 'BODY_TOO_LARGE', message: 'The body is too large.' } }, retryAfterSeconds: null };
+  if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return { status: e.statusCode, body: { error: { code: 'BAD_REQUEST', message: e.message ?? 'bad request' } }, retryAfterSeconds: null };
+  return null;
 }
 

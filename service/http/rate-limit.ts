@@ -1,9 +1,13 @@
-// A token bucket per key (device id or client address), in memory per instance: enough
-// to stop one device or host from flooding the service; the agent's own backoff with
-// jitter keeps a recovering fleet from stampeding.
+// A token bucket per key (a client address, a proven device id, or one global key), in
+// memory per instance: enough to stop one device or host from flooding the service; the
+// agent's own backoff with jitter keeps a recovering fleet from stampeding.
 export interface RateLimiter {
   /** Takes one token; returns the seconds to wait when none is left. */
   take(key: string): number | null;
+  /** The seconds to wait before a token is left, without taking one; null when one is. */
+  wait(key: string): number | null;
+  /** Gives back a token taken for a request that turned out not to count (an enrolment that succeeded). */
+  refund(key: string): void;
 }
 
 export function createRateLimiter(options: { perMinute: number; burst: number; now?: () => number; maxKeys?: number }): RateLimiter {
@@ -11,22 +15,38 @@ export function createRateLimiter(options: { perMinute: number; burst: number; n
   const refillPerMs = options.perMinute / 60_000;
   const buckets = new Map<string, { tokens: number; at: number }>();
   const maxKeys = options.maxKeys ?? 100_000;
+
+  const bucket = (key: string): { tokens: number; at: number } => {
+    const t = now();
+    let b = buckets.get(key);
+    if (!b) {
+      // The oldest key goes first: a flood of new keys forgets old buckets, which start full again.
+      if (buckets.size >= maxKeys) buckets.delete(buckets.keys().next().value as string);
+      b = { tokens: options.burst, at: t };
+      buckets.set(key, b);
+    }
+    b.tokens = Math.min(options.burst, b.tokens + Math.max(0, t - b.at) * refillPerMs);
+    b.at = t;
+    return b;
+  };
+  const secondsUntilOne = (tokens: number): number => Math.max(1, Math.ceil((1 - tokens) / refillPerMs / 1000));
+
   return {
     take(key) {
-      const t = now();
-      let b = buckets.get(key);
-      if (!b) {
-        if (buckets.size >= maxKeys) buckets.delete(buckets.keys().next().value as string);
-        b = { tokens: options.burst, at: t };
-        buckets.set(key, b);
-      }
-      b.tokens = Math.min(options.burst, b.tokens + (t - b.at) * refillPerMs);
-      b.at = t;
+      const b = bucket(key);
       if (b.tokens >= 1) {
         b.tokens -= 1;
         return null;
       }
-      return Math.ceil((1 - b.tokens) / refillPerMs / 1000);
+      return secondsUntilOne(b.tokens);
+    },
+    wait(key) {
+      const b = bucket(key);
+      return b.tokens >= 1 ? null : secondsUntilOne(b.tokens);
+    },
+    refund(key) {
+      const b = buckets.get(key);
+      if (b) b.tokens = Math.min(options.burst, b.tokens + 1);
     },
   };
 }

@@ -12,5 +12,8 @@ export function isTransientDbError(error: unknown): boolean {
   const code = typeof e.code === 'string' ? e.code : '';
   if (SQLITE.test(code) || PG_STATE.test(code) || NET.has(code)) return true;
   const message = typeof e.message === 'string' ? e.message : '';
+  // SQLite rolls a transaction back by itself after some of the errors above (a full disk
+  // during COMMIT, say); Kysely's own ROLLBACK then fails with this, hiding the first error.
+  if (code === 'SQLITE_ERROR' && /^cannot rollback - no transaction is active$/.test(message)) return true;
   return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
 }

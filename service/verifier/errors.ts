@@ -1,5 +1,6 @@
 // The verifier's decisions: allow with the device's claims, or deny with a stable code
-// and a reason an access service can log and show.
+// and a reason an access service can log and show. A configuration that would weaken the
+// checks is refused when the verifier is built, with its own error.
 import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
 
 export const DENY_CODES = [
@@ -21,12 +22,17 @@ export const DENY_CODES = [
   'STATUS_INVALID',
   'STATUS_SUSPENDED',
   'STATUS_UNAVAILABLE',
+  'REQUEST_TARGET_INVALID',
+  'PATH_AMBIGUOUS',
   'PROOF_MISSING',
   'PROOF_INVALID',
   'PROOF_KEY_MISMATCH',
   'PROOF_BINDING',
   'PROOF_STALE',
   'PROOF_REPLAYED',
+  'PROOF_RATE_LIMITED',
+  /** Not the request's fault: the verifier itself failed unexpectedly (the reason says how). */
+  'VERIFIER_ERROR',
 ] as const;
 export type DenyCode = (typeof DENY_CODES)[number];
 
@@ -46,4 +52,17 @@ export class VerifierDenial extends Error {
 
 export function deny(code: DenyCode, reason: string): never {
   throw new VerifierDenial(code, reason);
+}
+
+export const CONFIG_ERROR_CODES = ['AUDIENCE_INVALID', 'ISSUER_INVALID', 'OPTION_INVALID', 'STATUS_STALENESS_TOO_LONG', 'STATUS_STATE_INVALID'] as const;
+export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[number];
+
+export class VerifierConfigError extends Error {
+  override readonly name = 'VerifierConfigError';
+  readonly code: ConfigErrorCode;
+
+  constructor(code: ConfigErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
 }

@@ -2,7 +2,7 @@
 // claims against their schema, issuer, audience, time with bounded skew, the tier the
 // resource needs, and the status list. Verified signatures are cached per token, so a
 // token used for many requests costs one ECDSA verification.
-import { DeviceTokenClaimsSchema, TIER_RANK, TOKEN_TYP } from '../../common/attestation.js';
+import { DeviceTokenClaimsSchema, POSTURE_ONLY_AUDIENCE, TIER_RANK, TOKEN_TYP } from '../../common/attestation.js';
 import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
 import { isValid } from '../../common/validate.js';
 import { BoundedCache } from '../../common/bounded-cache.js';
@@ -13,7 +13,8 @@ import type { StatusListClient } from './status-list-client.js';
 
 export interface TokenCheck {
   readonly issuer: string;
-  readonly audience?: string;
+  /** This access service's name: the token's `aud` must be exactly this. */
+  readonly audience: string;
   readonly requiredTier: Tier;
   readonly rpNonce?: string;
   readonly maxSkewSeconds?: number;
@@ -46,7 +47,9 @@ export function createTokenVerifier(keys: KeySource, statusList: StatusListClien
       const now = Math.floor((check.now ?? Date.now)() / 1000);
       const skew = check.maxSkewSeconds ?? 30;
       if (claims.iss !== check.issuer) deny('ISSUER_MISMATCH', 'The token comes from another issuer.');
-      if (check.audience !== undefined && claims.aud !== undefined && claims.aud !== check.audience) deny('AUDIENCE_MISMATCH', 'The token was issued for another access service.');
+      // A posture-only token is for the agent's own check: it opens no access service, even
+      // one misconfigured with that audience.
+      if (claims.aud !== check.audience || claims.aud === POSTURE_ONLY_AUDIENCE) deny('AUDIENCE_MISMATCH', 'The token was issued for another access service (or for none).');
       if (claims.exp + skew < now) deny('EXPIRED', 'The device token has expired.');
       if (claims.nbf - skew > now) deny('NOT_YET_VALID', 'The device token is not valid yet.');
       if (claims.exp - claims.iat > 15 * 60) deny('CLAIMS_INVALID', 'The token lives longer than device tokens may.');

@@ -6,43 +6,16 @@ import { DPOP_TYP, DpopClaimsSchema } from '../../common/attestation.js';
 import { isValid } from '../../common/validate.js';
 import { deny } from './errors.js';
 import { parseJws, signatureValid } from './jws.js';
+import type { ReplayCache } from './replay-cache.js';
 
 export interface ProofCheck {
   readonly token: string;
   readonly method: string;
-  /** The request URL as the client addressed it (scheme, host, path; no query or fragment). */
+  /** The request URL with its canonical path (canonicalRequestUrl): scheme, host, path. */
   readonly url: string;
   readonly jkt: string;
   readonly maxAgeSeconds?: number;
   readonly now?: () => number;
-}
-
-export interface ReplayCache {
-  /**
-   * True the first time a jti is seen within its window. False for a replay, and also when
-   * the cache is full of live entries: a proof it cannot remember is refused (fail closed).
-   */
-  firstUse(jti: string, expiresAt: number, now: number): boolean;
-}
-
-export function createReplayCache(maxEntries = 100_000): ReplayCache {
-  // Entries arrive in about the order they expire (a fixed window after iat), so expired ones
-  // are dropped from the front, stopping at the first live one: O(1) per proof on average.
-  const seen = new Map<string, number>();
-  return {
-    firstUse(jti, expiresAt, now) {
-      for (const [k, exp] of seen) {
-        if (exp >= now) break;
-        seen.delete(k);
-      }
-      const prior = seen.get(jti);
-      if (prior !== undefined && prior >= now) return false;
-      if (seen.size >= maxEntries) return false;
-      seen.delete(jti);
-      seen.set(jti, expiresAt);
-      return true;
-    },
-  };
 }
 
 export function normalizeHtu(url: string): string {
@@ -76,5 +49,9 @@ export function verifyDpopProof(proof: string, check: ProofCheck, replay: Replay
   const now = (check.now ?? Date.now)();
   const maxAge = (check.maxAgeSeconds ?? 60) * 1000;
   if (Math.abs(now - claims.iat * 1000) > maxAge) deny('PROOF_STALE', 'The proof is too old (or from a device with a wrong clock).');
-  if (!replay.firstUse(claims.jti, claims.iat * 1000 + maxAge, now)) deny('PROOF_REPLAYED', 'This proof was already used (or too many proofs are live to remember another).');
+  // A proof accepted now passes the freshness check for at most 2 × maxAge more (its iat may
+  // be up to maxAge ahead): remember it that long, the same span for every proof.
+  const admission = replay.admit({ jkt: check.jkt, jti: claims.jti, issuedAt: claims.iat * 1000, rememberUntil: now + 2 * maxAge }, now);
+  if (admission === 'replayed') deny('PROOF_REPLAYED', 'This proof was already used.');
+  if (admission === 'rate-limited') deny('PROOF_RATE_LIMITED', 'This device key has made more proofs than this access service will remember for it; retry in a minute.');
 }

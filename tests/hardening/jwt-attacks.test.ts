@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { test } from 'node:test';
 import type { DeviceTokenClaims } from '../../common/attestation.js';
-import { TOKEN_TYP } from '../../common/attestation.js';
+import { POSTURE_ONLY_AUDIENCE, TOKEN_TYP } from '../../common/attestation.js';
 import { signJws } from '../../service/crypto/es256.js';
 import { VerifierDenial } from '../../service/verifier/errors.js';
 import type { KeySource } from '../../service/verifier/remote-keys.js';
@@ -22,7 +22,7 @@ const keys: KeySource = {
 };
 const now = Math.floor(Date.now() / 1000);
 const claims: DeviceTokenClaims = {
-  iss: 'https://dts.example', sub: '0123456789abcdef0123456789abcdef', iat: now, nbf: now, exp: now + 300, jti: 'abcdefghijklmnopqrstuv', cnf: { jkt: 'A'.repeat(43) }, tier: 'none',
+  iss: 'https://dts.example', sub: '0123456789abcdef0123456789abcdef', aud: 'ehr', iat: now, nbf: now, exp: now + 300, jti: 'abcdefghijklmnopqrstuv', cnf: { jkt: 'A'.repeat(43) }, tier: 'none',
   checks: { firewall: 'fail' }, ar4si: { 'instance-identity': 2, configuration: 2, executables: 0, 'file-system': 0, 'storage-opaque': 2, 'runtime-opaque': 96 }, policy_version: 1,
   status: { status_list: { idx: 1, uri: 'https://dts.example/v1/status-list' } },
 };
@@ -34,6 +34,9 @@ const signed = (headerJson: string, payloadJson: string, key = privateKey): stri
   return `${input}.${es256(input, key)}`;
 };
 const header = { alg: 'ES256', typ: TOKEN_TYP, kid: 'k1' };
+const withoutAudience: Partial<DeviceTokenClaims> = { ...claims };
+delete withoutAudience.aud;
+const check = { issuer: 'https://dts.example', audience: 'ehr', requiredTier: 'none' } as const;
 const publicJwk = JSON.stringify(publicKey.export({ format: 'jwk' }));
 
 const CORPUS: [name: string, token: string, code: string][] = [
@@ -57,6 +60,11 @@ const CORPUS: [name: string, token: string, code: string][] = [
   ['huge exp (1e400 = Infinity)', signed(JSON.stringify(header), JSON.stringify(claims).replace(/"exp":\d+/, '"exp":1e400')), 'CLAIMS_INVALID'],
   ['exp as a string', signed(JSON.stringify(header), JSON.stringify({ ...claims, exp: String(claims.exp) })), 'CLAIMS_INVALID'],
   ['negative iat', signed(JSON.stringify(header), JSON.stringify({ ...claims, iat: -1 })), 'CLAIMS_INVALID'],
+  ['no aud, validly signed (usable at every access service)', signed(JSON.stringify(header), JSON.stringify(withoutAudience)), 'CLAIMS_INVALID'],
+  ['posture-only aud (a token asked for without an audience)', signed(JSON.stringify(header), JSON.stringify({ ...claims, aud: POSTURE_ONLY_AUDIENCE })), 'AUDIENCE_MISMATCH'],
+  ['another access service\'s aud', signed(JSON.stringify(header), JSON.stringify({ ...claims, aud: 'pacs' })), 'AUDIENCE_MISMATCH'],
+  ['aud as an array holding ours', signed(JSON.stringify(header), JSON.stringify({ ...claims, aud: ['ehr'] })), 'CLAIMS_INVALID'],
+  ['empty aud', signed(JSON.stringify(header), JSON.stringify({ ...claims, aud: '' })), 'CLAIMS_INVALID'],
   ['extra claim', signed(JSON.stringify(header), JSON.stringify({ ...claims, admin: true })), 'CLAIMS_INVALID'],
   ['lifetime of a day', signed(JSON.stringify(header), JSON.stringify({ ...claims, exp: now + 86_400 })), 'CLAIMS_INVALID'],
   ['signed by another key', signed(JSON.stringify(header), JSON.stringify(claims), other.privateKey), 'SIGNATURE_INVALID'],
@@ -75,11 +83,11 @@ const CORPUS: [name: string, token: string, code: string][] = [
 test('every known JWT attack is refused with its code', async () => {
   const verifier = createTokenVerifier(keys, null, { cacheSize: 0 });
   const good = signJws(header, claims, privateKey);
-  assert.equal((await verifier.verify(good, { issuer: 'https://dts.example', requiredTier: 'none' })).sub, claims.sub, 'the baseline token verifies');
+  assert.equal((await verifier.verify(good, check)).sub, claims.sub, 'the baseline token verifies');
   const wrong: string[] = [];
   for (const [name, token, code] of CORPUS) {
     try {
-      await verifier.verify(token, { issuer: 'https://dts.example', requiredTier: 'none' });
+      await verifier.verify(token, check);
       wrong.push(`${name}: accepted`);
     } catch (e) {
       const got = e instanceof VerifierDenial ? e.code : `untyped ${String(e)}`;

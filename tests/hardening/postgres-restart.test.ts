@@ -1,9 +1,12 @@
 // Sustained attestations (bounded, on loopback) while PostgreSQL restarts: the service rides
 // it out (503 while the database is away), recovers by itself, and afterwards every answered
-// attestation is in the audit log and none is answered twice for one nonce.
+// attestation is in the audit log, none is answered twice for one nonce, and the log's hash
+// chain holds. The service runs as its least-privilege role, as deployed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
+import { createPgRoles } from '../kit/postgres-roles.js';
 import { startPrivatePostgres } from '../kit/private-postgres.js';
 import { startTestService } from '../kit/service.js';
 
@@ -11,7 +14,8 @@ const DEVICES = Number(process.env.LOAD_DEVICES ?? 2000);
 
 test('PostgreSQL restarts under load: nothing answered is lost or duplicated, and the service recovers', { timeout: 300_000 }, async () => {
   const pg = await startPrivatePostgres();
-  const svc = await startTestService({ database: 'postgres', pgUrl: pg.url });
+  const roles = await createPgRoles(pg.url); // gone with the server at pg.stop()
+  const svc = await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl, pgMigrationUrl: roles.ownerUrl });
   try {
     // A hospital's fleet: thousands of devices, each attesting once during the fault.
     const devices = await Promise.all(Array.from({ length: DEVICES }, () => FakeDevice.create()));
@@ -60,6 +64,7 @@ test('PostgreSQL restarts under load: nothing answered is lost or duplicated, an
     for (const id of answered.keys()) assert.ok(ok.includes(id), `answered ${id} is audited`);
     assert.equal(new Set(ok).size, ok.length, 'no attestation recorded twice');
     assert.equal(new Set(answered.values()).size, answered.size, 'no nonce answered twice');
+    assert.deepEqual((await verifyAuditLog(svc.running.db, { masterKey: Buffer.alloc(32, 7) })).problems, [], 'the audit chain holds across the restart');
     process.stdout.write(`# PostgreSQL restart under load: ${answered.size} attestations answered in ${seconds.toFixed(1)} s (${(answered.size / seconds).toFixed(0)}/s held), statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${ok.length} audit records checked\n`);
   } finally {
     await svc.close().catch(() => undefined);

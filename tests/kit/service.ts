@@ -69,7 +69,8 @@ export async function createPgDatabase(): Promise<{ url: string; drop(): Promise
   };
 }
 
-export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; masterKey?: Buffer; dataDir?: string; port?: number } = {}): Promise<TestService> {
+/** `pgMigrationUrl`: the owner role's URL when `pgUrl` is a least-privilege service role (tests/kit/postgres-roles.ts). */
+export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; pgMigrationUrl?: string; masterKey?: Buffer; dataDir?: string; port?: number; auditCheckpointSeconds?: number } = {}): Promise<TestService> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dta-svc-'));
   const policyPath = join(dataDir, 'policy.yaml');
   writeFileSync(policyPath, options.policyYaml ?? DEFAULT_POLICY_YAML);
@@ -77,9 +78,9 @@ export async function startTestService(options: { database?: TestDatabase; polic
   const enrolmentSecret = 'enrolment-secret-for-tests';
   const sha = (s: string) => createHash('sha256').update(s).digest('hex');
   let dropPg: (() => Promise<void>) | undefined;
-  let database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+  let database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; migrationUrl?: string };
   if (options.database === 'postgres') {
-    if (options.pgUrl) database = { kind: 'postgres', url: options.pgUrl };
+    if (options.pgUrl) database = { kind: 'postgres', url: options.pgUrl, ...(options.pgMigrationUrl !== undefined ? { migrationUrl: options.pgMigrationUrl } : {}) };
     else {
       const created = await createPgDatabase();
       dropPg = () => created.drop();
@@ -101,6 +102,7 @@ export async function startTestService(options: { database?: TestDatabase; polic
     statusListTtlSeconds: 1,
     rateLimit: { perDevicePerMinute: 600, perClientPerMinute: 60_000 },
     ...(options.now ? { now: options.now } : {}),
+    ...(options.auditCheckpointSeconds !== undefined ? { auditCheckpointSeconds: options.auditCheckpointSeconds } : {}),
   });
   await running.app.listen({ host: '127.0.0.1', port });
   return {

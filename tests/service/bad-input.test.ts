@@ -134,7 +134,7 @@ describe('bad input', () => {
     assert.equal(await check(`${encodeJsonSegment({ ...header, typ: 'JWT' })}.${p}.${s}`), 'TYP_MISMATCH');
     const wrongAudience = await device.attest(svc.url, HEALTHY_LINUX, { audience: 'pacs' });
     assert.equal(await check(wrongAudience.body.token), 'AUDIENCE_MISMATCH');
-    const otherIssuer = createDeviceVerifier({ issuer: 'https://other.example', statusRefreshMs: 60_000 });
+    const otherIssuer = createDeviceVerifier({ issuer: 'https://other.example', audience: 'ehr', statusRefreshMs: 60_000 });
     try {
       const d = await otherIssuer.verifyRequest({ method: 'GET', url: RESOURCE, authorization: `DPoP ${token}`, dpop: await device.dpop('GET', RESOURCE, token), requiredTier: 'full' });
       assert.equal(d.allow ? 'allowed' : d.code, 'KEYS_UNAVAILABLE');
@@ -152,7 +152,7 @@ describe('bad input', () => {
   test('an expired token is denied (frozen clock far ahead)', async () => {
     const { body } = await device.attest(svc.url, HEALTHY_LINUX, { audience: 'ehr' });
     const later = Date.now() + 20 * 60_000;
-    const future = createDeviceVerifier({ issuer: svc.url, audience: 'ehr', now: () => later, statusMaxStaleMs: 3_600_000 });
+    const future = createDeviceVerifier({ issuer: svc.url, audience: 'ehr', now: () => later });
     try {
       await new Promise((r) => setTimeout(r, 200));
       const proof = await device.dpop('GET', RESOURCE, body.token, { iat: Math.floor(later / 1000) });

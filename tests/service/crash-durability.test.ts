@@ -1,12 +1,15 @@
 // Killed mid-load with SIGKILL: every attestation the service answered is in the audit log
-// after the restart, none twice, and a replay of answered evidence is still refused.
+// after the restart, none twice, the log's hash chain holds, and a replay of answered
+// evidence is still refused.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { initServiceDir } from '../../service/config.js';
+import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
+import { initServiceDir, readMasterKey } from '../../service/config.js';
+import { connectDatabase } from '../../service/db/connect.js';
 import { freePort, waitReady } from '../kit/ports.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
 import { readAudit } from '../kit/service.js';
@@ -69,6 +72,13 @@ test('SIGKILL during a burst of attestations loses no answered attestation and d
     for (const a of answered) assert.ok(ids.includes(a.id), `answered attestation ${a.id} is in the audit log`);
     assert.equal(new Set(ids).size, ids.length, 'no attestation recorded twice');
     assert.equal(new Set(okAttests.map((r) => r.details.jti)).size, okAttests.length, 'no token issued twice');
+    // The chain is appended in the transaction of the record: a crash leaves no half-linked record.
+    const db = connectDatabase({ kind: 'sqlite', path: join(dir, 'service.db') });
+    try {
+      assert.deepEqual((await verifyAuditLog(db, { masterKey: readMasterKey(join(dir, 'master.key')) })).problems, [], 'the audit chain holds across the crash');
+    } finally {
+      await db.close();
+    }
     const replay = await post(`${url}/v1/attest`, { evidence: answered[0]?.evidence ?? '' });
     assert.equal(((await replay.json()) as { error: { code: string } }).error.code, 'NONCE_REPLAYED');
     process.stdout.write(`# answered before the kill: ${answered.length}; attestations in the audit log: ${okAttests.length}\n`);

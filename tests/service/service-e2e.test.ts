@@ -10,6 +10,7 @@ import type { TestDatabase, TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
 
 const RESOURCE = 'https://ehr.example.org/patients/42';
+const AUDIENCE = 'ehr';
 
 for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
   describe(`device trust service on ${database}`, () => {
@@ -17,7 +18,7 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
     let verifier: DeviceVerifier;
     before(async () => {
       svc = await startTestService({ database });
-      verifier = createDeviceVerifier({ issuer: svc.url, statusRefreshMs: 200, statusMaxStaleMs: 5000 });
+      verifier = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 200, statusMaxStaleMs: 5000 });
     });
     after(async () => {
       verifier.close();
@@ -42,7 +43,7 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
       const device = await FakeDevice.create();
       const enrol = await device.enrol(svc.url, svc.enrolmentSecret);
       assert.equal(enrol.status, 201);
-      const { status, body } = await device.attest(svc.url);
+      const { status, body } = await device.attest(svc.url, HEALTHY_LINUX, { audience: AUDIENCE });
       assert.equal(status, 200, JSON.stringify(body));
       assert.equal(body.tier, 'full');
       const decision = await verify(device, body.token);
@@ -59,7 +60,7 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
     test('the token is useless to anyone without the device key', async () => {
       const device = await FakeDevice.create();
       await device.enrol(svc.url, svc.enrolmentSecret);
-      const { body } = await device.attest(svc.url);
+      const { body } = await device.attest(svc.url, HEALTHY_LINUX, { audience: AUDIENCE });
       const thief = await FakeDevice.create();
       const stolen = await verifier.verifyRequest({ method: 'GET', url: RESOURCE, authorization: `DPoP ${body.token}`, dpop: await thief.dpop('GET', RESOURCE, body.token), requiredTier: 'full' });
       assert.deepEqual(stolen.allow ? 'allowed' : stolen.code, 'PROOF_KEY_MISMATCH');
@@ -77,9 +78,9 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
     test('drift: a failing firewall gives a "none" token at once and the earlier token is withdrawn through the status list', async () => {
       const device = await FakeDevice.create();
       await device.enrol(svc.url, svc.enrolmentSecret);
-      const good = await device.attest(svc.url);
+      const good = await device.attest(svc.url, HEALTHY_LINUX, { audience: AUDIENCE });
       assert.equal((await verify(device, good.body.token)).allow, true);
-      const drifted = await device.attest(svc.url, { ...HEALTHY_LINUX, firewall: 'fail' });
+      const drifted = await device.attest(svc.url, { ...HEALTHY_LINUX, firewall: 'fail' }, { audience: AUDIENCE });
       assert.equal(drifted.body.tier, 'none');
       assert.ok(drifted.body.reasons.some((r) => /firewall/.test(r)));
       const decision = await verifyWhenDenied(device, good.body.token);
@@ -103,7 +104,7 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
     test('IT disables a device: its live token is suspended within seconds and it cannot attest; enabling restores it', async () => {
       const device = await FakeDevice.create();
       await device.enrol(svc.url, svc.enrolmentSecret);
-      const { body } = await device.attest(svc.url);
+      const { body } = await device.attest(svc.url, HEALTHY_LINUX, { audience: AUDIENCE });
       assert.equal((await svc.admin('POST', `/v1/admin/devices/${device.deviceId}/disable`)).status, 204);
       const decision = await verifyWhenDenied(device, body.token);
       assert.equal(decision.allow ? 'allowed' : decision.code, 'STATUS_SUSPENDED');
@@ -117,7 +118,7 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
     test('IT revokes a device: tokens are invalid, attestation and re-enrolment are refused', async () => {
       const device = await FakeDevice.create();
       await device.enrol(svc.url, svc.enrolmentSecret);
-      const { body } = await device.attest(svc.url);
+      const { body } = await device.attest(svc.url, HEALTHY_LINUX, { audience: AUDIENCE });
       assert.equal((await svc.admin('POST', `/v1/admin/devices/${device.deviceId}/revoke`)).status, 204);
       const decision = await verifyWhenDenied(device, body.token);
       assert.equal(decision.allow ? 'allowed' : decision.code, 'STATUS_INVALID');
@@ -129,11 +130,11 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
     test('signing key rotation: tokens signed before it still verify; new tokens use the new key', async () => {
       const device = await FakeDevice.create();
       await device.enrol(svc.url, svc.enrolmentSecret);
-      const before = await device.attest(svc.url);
+      const before = await device.attest(svc.url, HEALTHY_LINUX, { audience: AUDIENCE });
       const res = await svc.admin('POST', '/v1/admin/signing-keys/rotate');
       const { kid } = (await res.json()) as { kid: string };
       await new Promise((r) => setTimeout(r, 2100)); // the service caches its active key for 2 s
-      const afterRotation = await device.attest(svc.url);
+      const afterRotation = await device.attest(svc.url, HEALTHY_LINUX, { audience: AUDIENCE });
       const header = JSON.parse(Buffer.from(afterRotation.body.token.split('.')[0] ?? '', 'base64url').toString()) as { kid: string };
       assert.equal(header.kid, kid);
       assert.equal((await verify(device, before.body.token)).allow, true, 'the old token still verifies');

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { AgentState } from '../../../common/agent-state.js';
+import { accessServicesFrom } from '../../../common/agent-config.js';
 import type { CheckId, Verdict } from '../../../common/posture.js';
 import { Agent } from '../../../main/agent/agent.js';
 import { backoffDelay } from '../../../main/agent/backoff.js';
@@ -197,7 +198,7 @@ test('loopback endpoint: allowed origin gets a token and proof; other origins, h
   services.push(svc);
   const { agent } = makeAgent(svc, scriptedPosture(HEALTHY_LINUX));
   await agent.start();
-  const endpoint = await startTokenEndpoint({ agent, allowedOrigins: { 'https://ehr.example.org': ['ehr'] }, port: 0 });
+  const endpoint = await startTokenEndpoint({ agent, allowedOrigins: new Map([['https://ehr.example.org', ['ehr']]]), accessServices: accessServicesFrom([['ehr', ['https://ehr.example.org']]]), port: 0 });
   const base = `http://127.0.0.1:${endpoint.port}`;
   const nonce = randomBytes(18).toString('base64url');
   try {

@@ -2,6 +2,7 @@
 // managed preferences as binary and XML plists (written by Python's plistlib), and a
 // Windows registry export (UTF-16, as `reg export` writes it), with every bad case.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,15 +136,16 @@ test('changes are picked up without a restart', async () => {
 
 test('the agent\'s settings and posture policy come from the effective configuration', async () => {
   const { agentConfigFrom, loadEffectiveConfig, managedKeys, posturePolicyFrom } = await import('../../../main/config/load-config.js');
-  const root = etcRoot({ 'policy.json': JSON.stringify({ serviceUrl: 'https://dts.hospital.example', enrolmentSecret: 'mdm-secret-123', allowedOrigins: ['https://ehr.hospital.example=ehr,pacs'], maxScreenLockIdleSeconds: 300 }) });
+  const root = etcRoot({ 'policy.json': JSON.stringify({ serviceUrl: 'https://dts.hospital.example', enrolmentSecret: 'mdm-secret-123', allowedOrigins: ['https://ehr.hospital.example=ehr,pacs'], accessServices: ['ehr=https://ehr.hospital.example/api/,https://EHR-mobile.hospital.example:443'], maxScreenLockIdleSeconds: 300 }) });
   const config = await loadEffectiveConfig('linux', { root, userSettingsPath: join(root, 'nope.json') });
   const agent = agentConfigFrom(config, '/var/lib/dta');
   assert.equal(agent.serviceUrl, 'https://dts.hospital.example');
   assert.equal(agent.enrolmentSecret, 'mdm-secret-123');
-  assert.deepEqual(agent.allowedOrigins, { 'https://ehr.hospital.example': ['ehr', 'pacs'] });
+  assert.deepEqual(agent.allowedOrigins, new Map([['https://ehr.hospital.example', ['ehr', 'pacs']]]));
+  assert.deepEqual(agent.accessServices, new Map([['ehr', [{ origin: 'https://ehr.hospital.example', path: '/api' }, { origin: 'https://ehr-mobile.hospital.example', path: '' }]]]));
   assert.deepEqual(agent.cadence, { fastSeconds: 2, fullSeconds: 300 });
   assert.equal(posturePolicyFrom(config).screenLock.maxIdleSeconds, 300);
-  assert.deepEqual(managedKeys(config).sort(), ['allowedOrigins', 'enrolmentSecret', 'maxScreenLockIdleSeconds', 'serviceUrl']);
+  assert.deepEqual(managedKeys(config).sort(), ['accessServices', 'allowedOrigins', 'enrolmentSecret', 'maxScreenLockIdleSeconds', 'serviceUrl']);
   const empty = await loadEffectiveConfig('linux', { root: mkdtempSync(join(tmpdir(), 'dta-none-')), userSettingsPath: '/nonexistent' });
   assert.throws(() => agentConfigFrom(empty, '/x'), /No device trust service is configured/);
 });
@@ -153,4 +155,80 @@ test('the in-process registry reader loads (registry-js) and reads nothing off W
   const source = await createLiveRegistrySource();
   assert.equal(source.values('HKEY_LOCAL_MACHINE\\Software\\Policies\\DeviceTrust\\Agent'), null);
   assert.equal(source.values('HKEY_BOGUS\\x'), null);
+});
+
+test('accessServices: each URL must be https (http only on loopback) with no query, fragment, credentials or ambiguous path; a bad entry is reported by key and source', async () => {
+  const { agentConfigFrom } = await import('../../../main/config/load-config.js');
+  const good = ['ehr=https://ehr.hospital.example/api', 'dev=http://127.0.0.1:8080,http://localhost/x', 'pacs=https://pacs.hospital.example'];
+  for (const entry of good) {
+    const config = resolveConfig([{ source: 'policy.json', managed: true, values: { serviceUrl: 'https://dts.hospital.example', accessServices: [entry] } }]);
+    assert.deepEqual(config.problems, [], entry);
+    assert.equal(agentConfigFrom(config, '/x').accessServices.size, 1);
+  }
+  for (const entry of [
+    'ehr=http://ehr.hospital.example/api',
+    'ehr=https://ehr.hospital.example/api?x=1',
+    'ehr=https://ehr.hospital.example/api#top',
+    'ehr=https://user:pw@ehr.hospital.example/api',
+    'ehr=https://ehr.hospital.example/api/../admin',
+    'ehr=https://ehr.hospital.example/a%2fb',
+    'ehr=ftp://ehr.hospital.example',
+    'ehr=ehr.hospital.example',
+    'ehr=https://ehr.hospital.example,not-a-url',
+    '=https://ehr.hospital.example',
+    'ehr',
+  ]) {
+    const config = resolveConfig([{ source: 'policy.json', managed: true, values: { serviceUrl: 'https://dts.hospital.example', accessServices: [entry] } }]);
+    assert.deepEqual(config.problems.map((p) => `${p.key ?? ''}@${p.source}`), ['accessServices@policy.json'], entry);
+    assert.deepEqual(config.settings.accessServices?.value, [], 'the default applies');
+    assert.equal(agentConfigFrom(config, '/x').accessServices.size, 0);
+  }
+});
+
+test('allowedOrigins: an origin with a path or credentials is reported and skipped; lookups are by Map, so Object.prototype names find nothing', async () => {
+  const { agentConfigFrom } = await import('../../../main/config/load-config.js');
+  const bad = resolveConfig([{ source: 'policy.json', managed: true, values: { serviceUrl: 'https://dts.hospital.example', allowedOrigins: ['https://a@ehr.hospital.example=ehr'] } }]);
+  assert.deepEqual(bad.problems.map((p) => p.key), ['allowedOrigins']);
+  const config = resolveConfig([{ source: 'policy.json', managed: true, values: { serviceUrl: 'https://dts.hospital.example', allowedOrigins: ['https://EHR.hospital.example:443=ehr', 'https://ehr.hospital.example=pacs'] } }]);
+  const origins = agentConfigFrom(config, '/x').allowedOrigins;
+  assert.deepEqual(origins, new Map([['https://ehr.hospital.example', ['ehr', 'pacs']]]), 'normalized as browsers send it; a repeated origin adds up');
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) assert.equal(origins.get(name), undefined);
+});
+
+test('a plist key named __proto__ is a key like any other: reported as unknown, never the prototype of the settings (XML and binary)', async () => {
+  const xml = '<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>__proto__</key><dict><key>serviceUrl</key><string>https://evil.example</string></dict><key>checkFastSeconds</key><integer>5</integer></dict></plist>';
+  const binary = execFileSync('python3', ['-c', 'import plistlib,sys; sys.stdout.buffer.write(plistlib.dumps({"__proto__": {"serviceUrl": "https://evil.example"}, "checkFastSeconds": 5}, fmt=plistlib.FMT_BINARY))']);
+  for (const data of [Buffer.from(xml), binary]) {
+    const parsed = parsePlist(data) as Record<string, unknown>;
+    assert.ok(Object.hasOwn(parsed, '__proto__'), 'an own key');
+    assert.equal((parsed as { serviceUrl?: unknown }).serviceUrl, undefined, 'not inherited');
+    const root = mkdtempSync(join(tmpdir(), 'dta-mac-'));
+    mkdirSync(join(root, '/Library/Managed Preferences'), { recursive: true });
+    writeFileSync(root + MACOS_MANAGED_PREFERENCES, data);
+    const { layers, problems } = await readMacManagedPreferences(root);
+    const config = resolveConfig(layers, problems);
+    assert.equal(config.settings.serviceUrl?.value, null);
+    assert.equal(config.settings.checkFastSeconds?.value, 5);
+    assert.deepEqual(config.problems.map((p) => p.key), ['__proto__']);
+  }
+});
+
+test('a registry value named __proto__ or constructor is reported as unknown, never applied', () => {
+  const key = 'HKEY_LOCAL_MACHINE\\Software\\Policies\\DeviceTrust\\Agent';
+  const values = new Map([
+    ['__proto__', { type: 'sz' as const, value: 'x' }],
+    ['constructor', { type: 'sz' as const, value: 'y' }],
+    ['checkFastSeconds', { type: 'dword' as const, value: 5 }],
+  ]);
+  const { layers } = readWindowsPolicies({ values: (k) => (k === key ? values : null) });
+  const config = resolveConfig(layers);
+  assert.equal(config.settings.checkFastSeconds?.value, 5);
+  assert.deepEqual(config.problems.map((p) => p.key).sort(), ['__proto__', 'constructor']);
+});
+
+test('a setting is read only from a layer\'s own values, never from its prototype', () => {
+  const values = Object.create({ serviceUrl: 'https://evil.example', allowQuit: true }) as Record<string, unknown>;
+  const config = resolveConfig([{ source: 'policy.json', managed: true, values }]);
+  assert.equal(config.settings.serviceUrl?.value, null);
+  assert.equal(config.settings.allowQuit?.value, false);
 });

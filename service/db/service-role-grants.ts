@@ -1,0 +1,66 @@
+// What the role the service runs as may do on PostgreSQL, table by table: the least its
+// operations need. Above all it may only add to and read the audit log, so neither a bug nor
+// someone holding its password can empty, alter or unguard it (TRUNCATE, DROP TRIGGER and
+// ALTER TABLE need the owner). A table without an entry fails the migration, so a new table
+// cannot ship without deciding what the service may do with it.
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import { DatabaseSetupError } from './database-errors.js';
+import type { Database } from './schema.js';
+
+type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+
+export const SERVICE_ROLE_GRANTS: ReadonlyMap<keyof Database, readonly Privilege[]> = new Map<keyof Database, readonly Privilege[]>([
+  // Enrolment adds devices; enrolment, attestation and IT's actions update them. Never deleted.
+  ['devices', ['SELECT', 'INSERT', 'UPDATE']],
+  // A failing check is added, a recovered one removed.
+  ['check_failures', ['SELECT', 'INSERT', 'DELETE']],
+  // Written when an attestation spends one (INSERT), purged a day after expiry (DELETE).
+  ['nonces', ['SELECT', 'INSERT', 'DELETE']],
+  // Cut off by drift or IT (UPDATE), purged a day after expiry (DELETE).
+  ['tokens', ['SELECT', 'INSERT', 'UPDATE', 'DELETE']],
+  // Rotation adds a key and retires the old one.
+  ['signing_keys', ['SELECT', 'INSERT', 'UPDATE']],
+  // Made once, by the first instance to start.
+  ['device_ca', ['SELECT', 'INSERT']],
+  ['audit', ['SELECT', 'INSERT']],
+  ['schema_version', ['SELECT']],
+]);
+
+/** Sequences behind serial ids: nextval for the rows the service adds. */
+const SERVICE_ROLE_SEQUENCES = ['tokens', 'audit'] as const;
+
+/** Grants `role` exactly SERVICE_ROLE_GRANTS: whatever it or PUBLIC held before on these tables is revoked first. */
+export async function grantServiceRole(db: Kysely<Database>, role: string): Promise<void> {
+  const tables = await sql<{ name: string }>`SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()`.execute(db);
+  const ungranted = tables.rows.map((t) => t.name).filter((name) => !SERVICE_ROLE_GRANTS.has(name as keyof Database));
+  if (ungranted.length > 0) {
+    throw new DatabaseSetupError('GRANT_MISSING', `The service role's privileges on ${ungranted.join(', ')} are not decided: add them to SERVICE_ROLE_GRANTS (service/db/service-role-grants.ts).`);
+  }
+  await sql`GRANT USAGE ON SCHEMA ${sql.id(await currentSchema(db))} TO ${sql.id(role)}`.execute(db);
+  for (const [table, privileges] of SERVICE_ROLE_GRANTS) {
+    await sql`REVOKE ALL ON TABLE ${sql.table(table)} FROM PUBLIC, ${sql.id(role)}`.execute(db);
+    await sql`GRANT ${sql.raw(privileges.join(', '))} ON TABLE ${sql.table(table)} TO ${sql.id(role)}`.execute(db);
+  }
+  for (const table of SERVICE_ROLE_SEQUENCES) {
+    const sequence = (await sql<{ s: string }>`SELECT pg_get_serial_sequence(${table}, 'id') AS s`.execute(db)).rows[0]?.s;
+    if (sequence === undefined) throw new DatabaseSetupError('GRANT_MISSING', `The table ${table} has no id sequence.`);
+    // pg_get_serial_sequence answers a qualified, quoted name: used as it is.
+    await sql`REVOKE ALL ON SEQUENCE ${sql.raw(sequence)} FROM PUBLIC, ${sql.id(role)}`.execute(db);
+    await sql`GRANT USAGE ON SEQUENCE ${sql.raw(sequence)} TO ${sql.id(role)}`.execute(db);
+  }
+}
+
+/** What the current role lacks of SERVICE_ROLE_GRANTS, as "PRIVILEGE on table" (empty: all held). */
+export async function missingServiceGrants(db: Kysely<Database>): Promise<string[]> {
+  const wanted = [...SERVICE_ROLE_GRANTS].flatMap(([table, privileges]) => privileges.map((privilege) => sql`(${table}, ${privilege})`));
+  const missing = await sql<{ tbl: string; priv: string }>`SELECT tbl, priv FROM (VALUES ${sql.join(wanted)}) AS wanted (tbl, priv)
+    WHERE NOT coalesce(has_table_privilege(to_regclass(tbl), priv), false)`.execute(db);
+  return missing.rows.map((r) => `${r.priv} on ${r.tbl}`);
+}
+
+async function currentSchema(db: Kysely<Database>): Promise<string> {
+  const row = (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0];
+  if (row === undefined) throw new DatabaseSetupError('GRANT_MISSING', 'The database has no current schema.');
+  return row.s;
+}
