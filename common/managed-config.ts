@@ -23,6 +23,11 @@ export interface SettingSpec {
    * refused unless it comes from managed policy (IT may relax; a typo or a user may not).
    */
   readonly stricter?: 'lower' | 'higher' | 'false' | 'true';
+  /**
+   * Read only from managed policy: IT's own data about releases and updates, where any value
+   * (a release said to be supported for longer, a staleness limit moved) can relax a verdict.
+   */
+  readonly managedOnly?: boolean;
 }
 
 const ORIGIN_ENTRY = /^https?:\/\/[^/\s=]+=[^,\s=]+(,[^,\s=]+)*$/;
@@ -57,6 +62,16 @@ export const MANAGED_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxScreenLockIdleSeconds', type: 'integer', title: 'Longest screen lock delay (seconds)', description: 'The longest idle time before the screen locks that the agent accepts.', default: 900, min: 30, max: 7200, stricter: 'lower' },
   { key: 'updateWarnAfterDays', type: 'integer', title: 'Warn about updates after (days)', description: 'Days since the last security update before the agent warns.', default: 35, min: 1, max: 365, stricter: 'lower' },
   { key: 'updateFailAfterDays', type: 'integer', title: 'Fail the update check after (days)', description: 'Days since the last security update before the check fails.', default: 60, min: 1, max: 730, stricter: 'lower' },
+  { key: 'supportDataMaxAgeDays', type: 'integer', title: 'Support data review interval (days)', description: 'Days after the support calendars and the Windows update table (the agent\'s own, or IT\'s additions in postureSupportData) were last reviewed before the os-patch check tells IT they are stale (and stops holding the age of the newest update they list against a device). Only managed policy may set it.', default: 45, min: 7, max: 730, managedOnly: true },
+  {
+    key: 'postureSupportData',
+    type: 'string-list',
+    title: 'Additions to the posture support data',
+    description:
+      'Releases and updates newer than the agent\'s own support calendars and Windows update table, one JSON object per entry with a "kind": windowsUpdate {build, channel (client or server), ubr, releasedOn, kb (optional)} for a cumulative update; windowsRelease {build, edition (consumer, enterprise, ltsc, iot-ltsc or server), name, endsOn}; linuxRelease {id, versionId, endsOn, extendedEndsOn (optional), extendedNeeds (optional: nothing or ubuntu-pro)}; macosRelease {major, name, releasedOn}; reviewedOn {date}, the day IT last checked its entries against the vendors\' pages. Dates are YYYY-MM-DD; an entry for a release the agent knows replaces its dates. For example {"kind":"windowsUpdate","build":26100,"channel":"client","ubr":7000,"releasedOn":"2026-12-08","kb":"KB5070000"}. A bad entry is reported and skipped; the others still apply. Only managed policy may set it.',
+    default: [],
+    managedOnly: true,
+  },
   { key: 'updateChannel', type: 'enum', title: 'Update channel', description: 'Which releases the agent updates to.', default: 'stable', values: ['stable', 'beta'] },
   { key: 'updateMode', type: 'enum', title: 'Update mode', description: 'automatic: install updates at a quiet time; notify: tell the user; off: IT updates through MDM.', default: 'automatic', values: ['automatic', 'notify', 'off'] },
   { key: 'updateFeedUrl', type: 'string', title: 'Update feed URL', description: 'Where the agent looks for updates (an HTTPS folder with latest.yml); empty: the feed built into the release.', default: null, pattern: /^https:\/\/\S+$/ },
@@ -64,6 +79,7 @@ export const MANAGED_SETTINGS: readonly SettingSpec[] = [
   { key: 'updateHold', type: 'boolean', title: 'Hold updates', description: 'Install no update until this is turned off again.', default: false },
   { key: 'allowQuit', type: 'boolean', title: 'Let the user quit the agent', description: 'Whether the tray menu offers Quit.', default: false, stricter: 'false' },
   { key: 'logLevel', type: 'enum', title: 'Log level', description: 'How much the agent writes to its log.', default: 'info', values: ['error', 'warn', 'info', 'debug'] },
+  { key: 'outageGraceMinutes', type: 'integer', title: 'Outage grace of the access services (minutes)', description: 'How long after a device token expires your access services still accept it while the device trust service cannot be reached (their bounded outage mode; 0 when they run in secure mode). The agent does not enforce this: it only tells clinicians during an outage until when patient records stay open. Set it to what the access services are configured with.', default: null, min: 0, max: 240 },
   { key: 'proxy', type: 'string', title: 'Proxy', description: 'An HTTP(S) proxy for reaching the service, for example http://proxy.hospital.example:3128.', default: null, pattern: /^https?:\/\/\S+$/ },
 ];
 
@@ -104,8 +120,9 @@ export function checkSetting(spec: SettingSpec, raw: unknown): { ok: true; value
   }
 }
 
-/** True when `value` is weaker than the default in the spec's security direction. */
+/** True when `value` is weaker than the default in the spec's security direction; any value of a managed-only setting is. */
 export function weakerThanDefault(spec: SettingSpec, value: ManagedValue): boolean {
+  if (spec.managedOnly === true) return true;
   if (spec.stricter === undefined || spec.default === null) return false;
   switch (spec.stricter) {
     case 'lower':

@@ -30,6 +30,7 @@ const en: Catalog = {
   'antivirus.update-definitions': { any: { steps: ['The antivirus definitions are out of date.', 'Connect to the hospital network and let the antivirus update.'], action: 'open-security-settings' } },
   'antivirus.approve-extension': { darwin: { steps: ['Open System Settings, then General, then Login Items & Extensions.', 'Allow the endpoint protection extension.'], action: 'open-security-settings' } },
   'antivirus.install-edr': { any: { steps: ['No endpoint protection is active.', 'Contact IT.'] } },
+  'antivirus.renew': { any: { steps: ['The antivirus licence has expired.', 'Contact IT.'] } },
   'contact-it': { any: { steps: ['This could not be checked automatically.', 'Contact IT and send them a support bundle.'] } },
 };
 
@@ -53,6 +54,7 @@ const de: Catalog = {
   'antivirus.update-definitions': { any: { steps: ['Die Virendefinitionen sind veraltet.', 'Verbinden Sie sich mit dem Kliniknetz und lassen Sie den Virenschutz aktualisieren.'], action: 'open-security-settings' } },
   'antivirus.approve-extension': { darwin: { steps: ['Öffnen Sie die Systemeinstellungen, dann Allgemein, dann Anmeldeobjekte & Erweiterungen.', 'Erlauben Sie die Erweiterung des Endpunktschutzes.'], action: 'open-security-settings' } },
   'antivirus.install-edr': { any: { steps: ['Kein Endpunktschutz ist aktiv.', 'Wenden Sie sich an die IT.'] } },
+  'antivirus.renew': { any: { steps: ['Die Lizenz des Virenschutzes ist abgelaufen.', 'Wenden Sie sich an die IT.'] } },
   'contact-it': { any: { steps: ['Das konnte nicht automatisch geprüft werden.', 'Wenden Sie sich an die IT und senden Sie ein Supportpaket.'] } },
 };
 

@@ -9,8 +9,9 @@ import type { Platform, PosturePolicy } from '../../common/posture.js';
 import { defaultPosturePolicy } from '../../common/posture.js';
 import type { LayerResult } from './config-sources.js';
 import { readLinuxPolicies, readMacManagedPreferences, readUserSettings, readWindowsPolicies } from './config-sources.js';
+import { supportDataFromConfig } from './posture-support-data.js';
 import type { RegistrySource } from './registry-export.js';
-import type { EffectiveConfig } from './resolve-config.js';
+import type { ConfigProblem, EffectiveConfig } from './resolve-config.js';
 import { resolveConfig } from './resolve-config.js';
 
 export interface ConfigLocations {
@@ -46,12 +47,23 @@ export function agentConfigFrom(config: EffectiveConfig, dataDir: string): Agent
   };
 }
 
-export function posturePolicyFrom(config: EffectiveConfig): PosturePolicy {
+export interface PosturePolicyFromConfig {
+  readonly policy: PosturePolicy;
+  /** What in the configuration could not be used for the policy (a bad support data entry); the rest applies. */
+  readonly problems: readonly ConfigProblem[];
+}
+
+export function posturePolicyFrom(config: EffectiveConfig): PosturePolicyFromConfig {
   const base = defaultPosturePolicy();
+  const support = supportDataFromConfig(value<string[]>(config, 'postureSupportData'), value<number>(config, 'supportDataMaxAgeDays'), config.settings.postureSupportData?.source ?? 'default');
   return {
-    ...base,
-    updates: { warnAfterDays: value<number>(config, 'updateWarnAfterDays'), failAfterDays: value<number>(config, 'updateFailAfterDays') },
-    screenLock: { maxIdleSeconds: value<number>(config, 'maxScreenLockIdleSeconds') },
+    policy: {
+      ...base,
+      updates: { warnAfterDays: value<number>(config, 'updateWarnAfterDays'), failAfterDays: value<number>(config, 'updateFailAfterDays') },
+      screenLock: { maxIdleSeconds: value<number>(config, 'maxScreenLockIdleSeconds') },
+      supportData: support.supportData,
+    },
+    problems: support.problems,
   };
 }
 

@@ -10,9 +10,9 @@ import { createPgRoles } from '../kit/postgres-roles.js';
 import { startPrivatePostgres } from '../kit/private-postgres.js';
 import { startTestService } from '../kit/service.js';
 
-const DEVICES = Number(process.env.LOAD_DEVICES ?? 2000);
+const DEVICES = Number(process.env.LOAD_DEVICES ?? 1000);
 
-test('PostgreSQL restarts under load: nothing answered is lost or duplicated, and the service recovers', { timeout: 300_000 }, async () => {
+test('PostgreSQL restarts under load: nothing answered is lost or duplicated, and the service recovers', { timeout: 420_000 }, async () => {
   const pg = await startPrivatePostgres();
   const roles = await createPgRoles(pg.url); // gone with the server at pg.stop()
   const svc = await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl, pgMigrationUrl: roles.ownerUrl });

@@ -144,7 +144,7 @@ test('the agent\'s settings and posture policy come from the effective configura
   assert.deepEqual(agent.allowedOrigins, new Map([['https://ehr.hospital.example', ['ehr', 'pacs']]]));
   assert.deepEqual(agent.accessServices, new Map([['ehr', [{ origin: 'https://ehr.hospital.example', path: '/api' }, { origin: 'https://ehr-mobile.hospital.example', path: '' }]]]));
   assert.deepEqual(agent.cadence, { fastSeconds: 2, fullSeconds: 300 });
-  assert.equal(posturePolicyFrom(config).screenLock.maxIdleSeconds, 300);
+  assert.equal(posturePolicyFrom(config).policy.screenLock.maxIdleSeconds, 300);
   assert.deepEqual(managedKeys(config).sort(), ['accessServices', 'allowedOrigins', 'enrolmentSecret', 'maxScreenLockIdleSeconds', 'serviceUrl']);
   const empty = await loadEffectiveConfig('linux', { root: mkdtempSync(join(tmpdir(), 'dta-none-')), userSettingsPath: '/nonexistent' });
   assert.throws(() => agentConfigFrom(empty, '/x'), /No device trust service is configured/);

@@ -122,7 +122,7 @@ export const windowsAntivirusCheck: CheckDefinition = {
     }
     const expired = products.filter((p) => p.protection === 'expired');
     if (expired.length > 0) {
-      return { verdict: 'fail', reason: `The antivirus has expired and no longer protects this device (${names(expired)}); its licence or subscription must be renewed.`, remediation: 'antivirus.install-edr', facts };
+      return { verdict: 'fail', reason: `The antivirus has expired and no longer protects this device (${names(expired)}); its licence or subscription must be renewed.`, remediation: 'antivirus.renew', facts };
     }
     const snoozed = products.filter((p) => p.protection === 'snoozed');
     if (snoozed.length > 0) {

@@ -28,6 +28,7 @@ test('an expired third-party antivirus beside a disabled Defender fails; it is n
   assert.equal(out.verdict, 'fail', out.reason);
   assert.match(out.reason, /expired/);
   assert.match(out.reason, /Bitdefender Antivirus/);
+  assert.equal(out.remediation, 'antivirus.renew', 'the product is installed: its licence needs renewing, not a new product');
 });
 
 test('a snoozed antivirus fails and says it is paused', () => {
