@@ -55,7 +55,7 @@ export function judgeOsPatch(f: OsPatchFacts, policy: PosturePolicy, now: Date):
   const dataAgeDays = daysBetween(new Date(`${f.dataReviewedOn}T00:00:00Z`), now);
   const itNotice =
     dataAgeDays > maxAgeDays
-      ? `The agent's support calendar and update data were last reviewed on ${f.dataReviewedOn}, ${dataAgeDays} days ago (policy allows ${maxAgeDays}): update the agent, or add current data through policy (supportData).`
+      ? `The agent's support calendar and update data were last reviewed on ${f.dataReviewedOn}, ${dataAgeDays} days ago (policy allows ${maxAgeDays}): update the agent, or add current data through the managed setting postureSupportData.`
       : null;
   const facts: Facts = {
     osName: f.osName,
@@ -87,7 +87,7 @@ export function judgeOsPatch(f: OsPatchFacts, policy: PosturePolicy, now: Date):
     return out('fail', `No security update was installed for ${overdueDays} days (the limit is ${policy.updates.failAfterDays}).`, 'os.update-now');
   }
   if (supportPhase === 'unlisted') {
-    return out('unknown', `${f.osName} ${f.version} is not in the agent's support calendar, so whether it still gets security updates cannot be confirmed.${f.unlistedDetail ? ` ${f.unlistedDetail}` : ''} IT can add the release to the calendar through policy (supportData).`, 'contact-it');
+    return out('unknown', `${f.osName} ${f.version} is not in the agent's support calendar, so whether it still gets security updates cannot be confirmed.${f.unlistedDetail ? ` ${f.unlistedDetail}` : ''} IT can add the release to the calendar through the managed setting postureSupportData.`, 'contact-it');
   }
   if (f.updateAgeUnknown !== undefined) return out('unknown', f.updateAgeUnknown, 'contact-it');
   if (overdueDays !== null && overdueDays > policy.updates.warnAfterDays) {

@@ -166,7 +166,7 @@ type UpdateAge = Pick<Parameters<typeof judgeOsPatch>[0], 'lastUpdateAt' | 'last
 /** The age of the device's security content, from the table; never from Get-HotFix. */
 function updateAge(level: PatchLevel, build: number, ubr: number | null, reviewedOn: string, policy: PosturePolicy, now: Date): UpdateAge {
   const at = (iso: string): Date => new Date(`${iso}T00:00:00Z`);
-  const fixIt = `IT: update the agent, or add the cumulative updates released since to policy (supportData.windowsUpdates).`;
+  const fixIt = `IT: update the agent, or add the cumulative updates released since through the managed setting postureSupportData (kind windowsUpdate).`;
   const tableStale = daysBetween(at(reviewedOn), now) > supportDataOf(policy).maxAgeDays;
   switch (level.kind) {
     case 'dated':

@@ -46,7 +46,7 @@ test('a release the calendar does not know is unknown with the reason, never a w
   const out = linux('unknown-distro');
   assert.equal(out.verdict, 'unknown', out.reason);
   assert.equal(out.remediation, 'contact-it');
-  assert.match(out.reason, /not in the agent's support calendar.*IT can add the release to the calendar through policy/);
+  assert.match(out.reason, /not in the agent's support calendar.*IT can add the release to the calendar through the managed setting postureSupportData/);
   // Its own os-release promising support is not taken on trust.
   const fedora44Like = lx('linux.os-release', 'fedora-43').replace(/VERSION_ID=43/, 'VERSION_ID=44').replace('SUPPORT_END=2026-12-02', 'SUPPORT_END=2027-05-19');
   const f44 = judge(linuxOsPatchCheck, [rec('linux.os-release', fedora44Like), rec('linux.rpm-installtime', FRESH_RPM), missingTool('linux.dpkg-log')], { now: NOW });
