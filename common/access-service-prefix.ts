@@ -4,6 +4,8 @@
 // local process gets no proof for any other service. Prefixes are compared as parsed URLs,
 // never as strings, and a path that servers could read two ways is refused outright.
 
+import { pathAmbiguity } from './request-path.js';
+
 export interface AccessServicePrefix {
   /** The serialized origin (`https://ehr.hospital.example`, default port left out). */
   readonly origin: string;
@@ -26,12 +28,17 @@ export function rawPathOf(url: string): string {
 }
 
 /**
- * True for a path that a proxy and the server behind it could route differently: dot
- * segments (`/./`, `/../`), encoded dots, slashes or backslashes, and backslashes.
+ * True for a path that a proxy and the server behind it could route differently (dot
+ * segments, encoded dots, slashes or backslashes, backslashes, path parameters, double
+ * encoding...): the same test the verifier applies, so the agent signs no proof it refuses.
  */
 export function hasAmbiguousPath(rawPath: string): boolean {
-  if (rawPath.includes('\\') || /%(2e|2f|5c)/i.test(rawPath)) return true;
-  return rawPath.split('/').some((segment) => segment === '.' || segment === '..');
+  return pathAmbiguity(asSent(rawPath)) !== null;
+}
+
+/** The path as a browser sends it: non-ASCII characters UTF-8 percent-encoded (the URL parser does this too). */
+function asSent(rawPath: string): string {
+  return (rawPath === '' ? '/' : rawPath).replace(/[^\p{ASCII}]/gu, (c) => encodeURIComponent(c));
 }
 
 /** Control and format characters and white space: the URL parser drops some of them silently. */
@@ -50,7 +57,8 @@ export function parseHttpUrl(text: string): { ok: true; url: URL } | { ok: false
     return { ok: false, reason: 'is not an absolute URL' };
   }
   if (url.username !== '' || url.password !== '') return { ok: false, reason: 'carries a user name or password' };
-  if (hasAmbiguousPath(rawPathOf(text))) return { ok: false, reason: 'has dot segments or encoded dots, slashes or backslashes in its path' };
+  const ambiguity = pathAmbiguity(asSent(rawPathOf(text)));
+  if (ambiguity !== null) return { ok: false, reason: `has a path servers could read two ways: ${ambiguity.message}` };
   return { ok: true, url };
 }
 
