@@ -49,6 +49,8 @@ export const AgentConfigFileSchema = Type.Object(
     tpmTcti: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     /** The local IPC endpoint for the trays and `dta status` (a Unix socket path or a named pipe). */
     ipcPath: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** The access services' outage grace (minutes), shown to clinicians during an outage; the agent does not enforce it. */
+    outageGraceMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 60 })),
   },
   { additionalProperties: false },
 );

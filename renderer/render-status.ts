@@ -1,5 +1,6 @@
 // Builds the status window from a StatusView with DOM calls only (no innerHTML), so
 // nothing from the agent is ever parsed as markup.
+import type { Outage } from '../common/agent-state.js';
 import type { AgentApi, Locale, StatusView } from '../common/ipc.js';
 import type { CheckResult } from '../common/posture.js';
 import type { MessageKey } from './messages.js';
@@ -32,11 +33,13 @@ export function renderStatus(root: HTMLElement, view: StatusView, api: Pick<Agen
     live.textContent = result.ok ? (okText !== undefined ? okText.replace('{detail}', result.detail ?? '') : '') : tr('result.failed', { message: result.error.message });
   };
 
+  // During an outage a drift blocks patient data whatever tier the last token carries.
+  const outageBlocked = agent.outage !== undefined && agent.outage.blockedBy.length > 0;
   const header = el(
     'header',
     { class: `state state-${agent.state}` },
     el('h1', { id: 'state-title' }, el('span', { class: 'state-icon', 'aria-hidden': 'true' }), tr(`state.${agent.state}`)),
-    el('p', { class: 'tier' }, tr(agent.tier ? `tier.${agent.tier}` : 'tier.unknown')),
+    el('p', { class: 'tier' }, tr(outageBlocked ? 'tier.none' : agent.tier ? `tier.${agent.tier}` : 'tier.unknown')),
   );
   // The agent words its reasons in English; other languages show them as details.
   if (locale === 'en') header.append(el('p', { class: 'reason' }, agent.reason), el('p', { class: 'next' }, agent.nextAction));
@@ -71,7 +74,35 @@ export function renderStatus(root: HTMLElement, view: StatusView, api: Pick<Agen
   const footer = el('footer', {}, el('p', {}, tr('about', { version: view.version, device: agent.deviceId ?? '—', service: view.serviceUrl })));
   if (view.managedSettings.length > 0) footer.append(el('p', { class: 'managed' }, `${tr('managed')}: ${view.managedSettings.join(', ')}`));
 
-  root.replaceChildren(el('main', {}, header, facts, el('div', { class: 'actions' }, checkNow, saveBundle), live, checks), footer);
+  const outage = agent.outage !== undefined ? [renderOutage(agent.outage, locale, tr)] : [];
+  root.replaceChildren(el('main', {}, header, ...outage, facts, el('div', { class: 'actions' }, checkNow, saveBundle), live, checks), footer);
+}
+
+/** The outage in plain words: that the service is away, what still works, until when, and what to do. */
+function renderOutage(outage: Outage, locale: Locale, tr: (key: MessageKey, params?: Record<string, string>) => string): HTMLElement {
+  const checks = outage.blockedBy.map((id) => tr(`check.${id}`)).join(', ');
+  const until = outage.accessUntil !== null && Date.parse(outage.accessUntil) > Date.now() ? formatTime(outage.accessUntil, locale) : null;
+  let works: string;
+  let todo: string;
+  if (checks !== '') {
+    works = tr('outage.blocked', { checks });
+    todo = tr('outage.todo.blocked', { checks });
+  } else if (until !== null) {
+    works = tr(outage.graceMinutes !== null ? 'outage.works' : 'outage.works.unknownGrace', { time: until });
+    todo = tr('outage.todo', { time: until });
+  } else {
+    works = tr('outage.ended');
+    todo = tr('outage.todo.ended');
+  }
+  return el(
+    'section',
+    { class: `outage${checks !== '' || until === null ? ' outage-blocked' : ''}`, 'aria-labelledby': 'outage-heading' },
+    el('h2', { id: 'outage-heading' }, tr('outage.heading')),
+    el('p', { class: 'outage-since' }, tr('outage.since', { time: formatTime(outage.since, locale) })),
+    el('p', { class: 'outage-works' }, works),
+    el('p', { class: 'outage-todo' }, el('strong', {}, todo)),
+    el('p', { class: 'outage-retry' }, tr('outage.retrying')),
+  );
 }
 
 function renderCheck(

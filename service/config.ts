@@ -31,6 +31,10 @@ export const ServiceConfigFileSchema = Type.Object(
     ]),
     /** Signed checkpoints of the audit chain's head, when there were new records (default every 300 s). */
     audit: Type.Optional(Type.Object({ checkpointIntervalSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }) }, { additionalProperties: false })),
+    /** Mirrors: write the signed status list and JWKS to this folder on each change and every publishIntervalSeconds (default 10), for any web server to serve (docs/outage.md). */
+    statusList: Type.Optional(Type.Object({ publishDir: Type.String({ minLength: 1 }), publishIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })) }, { additionalProperties: false })),
+    /** IT's break-glass public key(s) (a JWK or an array), to check notices recorded at POST /v1/admin/break-glass (docs/emergency-access.md). */
+    breakGlassKeysFile: Type.Optional(Type.String()),
     /** 32 random bytes, base64, in a file only the service can read. */
     masterKeyFile: Type.String(),
     policyFile: Type.String(),
@@ -48,6 +52,8 @@ export const ServiceConfigFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Proxies (a TLS terminator, a load balancer) whose X-Forwarded-For gives the client's address: addresses or CIDR ranges; none by default. */
+    trustProxy: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 256 })),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },

@@ -10,11 +10,14 @@ import type { AuditGuard } from './audit/audit-guard.js';
 import { startAuditGuard } from './audit/audit-guard.js';
 import type { DeviceTrustService } from './device-trust-service.js';
 import { createDeviceTrustService } from './device-trust-service.js';
+import type { BreakGlassPublicJwk } from '../common/break-glass.js';
+import { createBreakGlassRecorder } from './break-glass/record-break-glass.js';
 import { buildApp } from './http/app.js';
 import type { RateLimits } from './http/request-limits.js';
 import { createSigningKeys } from './keys/signing-keys.js';
 import type { PolicyStore } from './policy/load-policy.js';
 import { createStatusListPublisher } from './status-list.js';
+import { startStatusListFolder } from './status-list-folder.js';
 import { deriveNonceKey } from './stateless-nonce.js';
 
 export interface ServiceConfig {
@@ -29,10 +32,18 @@ export interface ServiceConfig {
   readonly nonceTtlSeconds?: number;
   readonly maxClockSkewSeconds?: number;
   readonly statusListTtlSeconds?: number;
+  /** A folder to write the signed status list and JWKS to, for mirrors (docs/outage.md). */
+  readonly statusListPublishDir?: string;
+  /** How often that folder is rewritten even without a change (default 10 s: well inside the list's exp and a verifier's staleness limit). */
+  readonly statusListPublishIntervalSeconds?: number;
   readonly logger?: boolean | { level: string };
   readonly rateLimit?: RateLimits;
+  /** Addresses or CIDR ranges of the proxies in front of the service, whose X-Forwarded-For is believed. */
+  readonly trustProxy?: readonly string[];
   /** How often the audit chain's head is signed into a checkpoint when there were new records (default 300). */
   readonly auditCheckpointSeconds?: number;
+  /** IT's break-glass public keys: notices they signed may be recorded in the audit log (none: every one is refused). */
+  readonly breakGlassKeys?: readonly BreakGlassPublicJwk[];
   readonly now?: () => Date;
 }
 
@@ -77,11 +88,16 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
     const app = buildApp({
       service,
       adminTokenHashes: config.adminTokenHashes,
+      breakGlass: createBreakGlassRecorder({ db: db.kysely, keys: config.breakGlassKeys ?? [], now }),
       ...(config.logger !== undefined ? { logger: config.logger } : {}),
       ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
+      ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
       now,
     });
     const audit = await startAuditGuard({ db, keys, issuer: config.publicUrl, now, log: app.log, checkpointIntervalMs: (config.auditCheckpointSeconds ?? 300) * 1000 });
+    const folder = config.statusListPublishDir === undefined
+      ? undefined
+      : startStatusListFolder({ dir: config.statusListPublishDir, statusList, jwks: () => keys.jwks(), intervalMs: (config.statusListPublishIntervalSeconds ?? 10) * 1000, onError: (e) => app.log.error({ err: e }, 'the status list could not be written to its publish folder') });
     const purge = setInterval(() => void service.purgeExpired().catch(() => undefined), 3_600_000);
     purge.unref();
     return {
@@ -91,6 +107,7 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
       audit,
       async close() {
         clearInterval(purge);
+        await folder?.stop();
         await app.close();
         config.policy.close();
         // Last before the database closes: the checkpoint covers every record written on the way down.

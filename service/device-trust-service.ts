@@ -7,6 +7,7 @@ import type { AttestRequest, AttestResponse, EnrolRequest, EnrolResponse, NonceR
 import { EVIDENCE_TYP, EvidenceClaimsSchema, POSTURE_ONLY_AUDIENCE, RENEWAL_TYP, RenewalClaimsSchema, TIER_RANK, TIERS, TOKEN_TYP } from '../common/attestation.js';
 import type { DeviceTokenClaims } from '../common/attestation.js';
 import { postureReportInconsistencies } from '../common/posture-consistency.js';
+import { BoundedCache } from '../common/bounded-cache.js';
 import type { AuditEntry, AuditRecord } from './audit-log.js';
 import { exportAudit, writeAudit } from './audit-log.js';
 import type { DeviceCa } from './ca/device-ca.js';
@@ -35,7 +36,7 @@ export interface ServiceOptions {
   /** The key of the stateless nonces (deriveNonceKey of the master key): the same on every instance. */
   readonly nonceKey: Buffer;
   /** How refusals are counted instead of written one by one (defaults suit production). */
-  readonly refusalCounts?: Pick<RefusalTallyOptions, 'flushIntervalMs' | 'maxEntries' | 'singleRowsPerSourcePerMinute'>;
+  readonly refusalCounts?: Pick<RefusalTallyOptions, 'flushIntervalMs' | 'maxEntries' | 'singleRowsPerSourcePerMinute' | 'singleRowsPerMinute'>;
 }
 
 export interface ServiceDeps {
@@ -104,6 +105,11 @@ export function createDeviceTrustService(deps: ServiceDeps) {
   const audit = (entry: AuditEntry): Promise<void> => writeAudit(k, entry, now().getTime());
   const nonces = createNonceIssuer(options.nonceKey);
   const tally = createRefusalTally({ db: k, now, ...options.refusalCounts, onError: (e) => deps.onBackgroundError?.(e, 'counted refusals could not be written to the audit log') });
+  // The first replay of a spent nonce is written (someone holds used evidence: worth a row of
+  // its own); its further replays are only counted, so one captured JWS sent again and again
+  // cannot flood the log. Refusals in `countedOnly` are counted whoever sent them.
+  const replaysWritten = new BoundedCache<string, true>(10_000);
+  const countedOnly = new WeakSet<ServiceError>();
 
   /**
    * Runs `work`; a ServiceError it throws is audited as a refusal before it reaches the client.
@@ -118,7 +124,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
       const refused = e instanceof ServiceError ? e : null;
       const refusal = e instanceof RefusalWithAudit ? e : null;
       const deviceId = claimant ? (claimant.deviceId ?? claimant.claimed()) : (base.deviceId ?? null);
-      if (refused && claimant && (refused.code === 'RATE_LIMITED' || (!claimant.verified && !tally.takeSingleRow(claimant.client)))) {
+      if (refused && claimant && (refused.code === 'RATE_LIMITED' || countedOnly.has(refused) || (!claimant.verified && !tally.takeSingleRow(claimant.client)))) {
         tally.count({ source: claimant.client, code: refused.code, route: base.action, deviceId, deviceIdVerified: claimant.verified });
         markAudited(refused);
         throw e;
@@ -197,11 +203,24 @@ export function createDeviceTrustService(deps: ServiceDeps) {
   }
 
   return {
-    async enrol(req: EnrolRequest, client: string): Promise<EnrolResponse> {
+    /**
+     * `chargeRefusal` spends the client's budget of enrolments that end without a certificate
+     * (throwing RATE_LIMITED past it). It is called only once the enrolment was judged, so the
+     * right secret always passes however many guesses came from the same address.
+     */
+    async enrol(req: EnrolRequest, client: string, chargeRefusal?: () => void): Promise<EnrolResponse> {
       const base = { actor: `device@${client}`, action: 'enrol', details: { platform: req.platform ?? null, hostname: req.hostname ?? null } };
       // A CSR proves its key, not its id (anyone may write any CN): the id is proven only when that key is the one in force for it.
       const claimant: Claimant = { client, deviceId: null, verified: false, claimed: () => claimedIdFromCsr(req.csr) };
-      return audited(base, async () => {
+      const charged = async (judge: () => Promise<EnrolResponse>): Promise<EnrolResponse> => {
+        try {
+          return await judge();
+        } catch (e) {
+          if (e instanceof ServiceError && e.code !== 'RATE_LIMITED') chargeRefusal?.();
+          throw e;
+        }
+      };
+      return audited(base, () => charged(async () => {
         const facts = await ca.inspectCsr(req.csr);
         claimant.deviceId = facts.deviceId;
         const deviceBase = { ...base, deviceId: facts.deviceId };
@@ -256,11 +275,15 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             .execute();
         }
         if (secretOk) return issueFor({ id: facts.deviceId }, req.csr, deviceBase.actor, 'enrol', { ...(req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {}), ...platform });
+        // A device waiting for IT asks again every few minutes with the key it waits with: that
+        // costs nothing. A new wait (or another key) spends the budget like a refusal.
+        const pollOfSameKey = existing?.status === 'pending' && existing.csr_pem !== null && (await ca.inspectCsr(existing.csr_pem)).jkt === facts.jkt;
+        if (!pollOfSameKey) chargeRefusal?.();
         // Approval: keep the CSR until IT approves; the device asks again later.
         await k.updateTable('devices').set({ csr_pem: req.csr, updated_at: t, ...platform, hostname: req.hostname ?? null }).where('id', '=', facts.deviceId).where('status', '=', 'pending').execute();
         await audit({ ...deviceBase, action: 'enrol.pending', outcome: 'ok', details: { ...base.details, keyThumbprint: facts.jkt } });
         return { state: 'pending-approval', deviceId: facts.deviceId, retryAfterSeconds: 300 };
-      }, claimant);
+      }), claimant);
     },
 
     /** A new certificate (same or new key) for an enrolled device, asked for with its current key. */
@@ -283,12 +306,15 @@ export function createDeviceTrustService(deps: ServiceDeps) {
      * A nonce for a device with a key in force; nothing is stored (see stateless-nonce.ts). An
      * id that never enrolled, or waits for IT, gets the refusal its evidence would get; whether
      * IT disabled or revoked a device is told only after its signature verified, at attestation.
+     * `chargeUnknown` spends the global unauthenticated budget for an id with no key in force
+     * (throwing RATE_LIMITED past it); a device with one spends nothing here.
      */
-    async issueNonce(deviceId: string, client: string): Promise<NonceResponse> {
+    async issueNonce(deviceId: string, client: string, chargeUnknown?: () => void): Promise<NonceResponse> {
       return audited(
         { actor: `device@${client}`, action: 'nonce' },
         async () => {
           const device = await k.selectFrom('devices').select(['status', 'public_jwk']).where('id', '=', deviceId).executeTakeFirst();
+          if (!device || device.public_jwk === null) chargeUnknown?.();
           if (!device) throw new ServiceError('DEVICE_UNKNOWN', 'This device is not enrolled.');
           if (device.public_jwk === null) throw noKeyInForce(device);
           const expiresAt = now().getTime() + options.nonceTtlMs;
@@ -307,13 +333,25 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         async () => {
           const t = now().getTime();
           const { claims, device } = await verifyDeviceJws(k, req.evidence, { typ: EVIDENCE_TYP, schema: EvidenceClaimsSchema, now: t, maxSkewMs: options.maxClockSkewMs, onSignatureVerified: onSignatureVerified(claimant) });
+          // The nonce is judged (its MAC, its expiry, whether it was spent: read only) before the
+          // device's budget is spent: evidence captured once and replayed must not spend it, or
+          // anyone holding one used JWS could lock its device out of attesting.
+          const nonce = nonces.check(claims.eat_nonce, device.id);
+          if (!nonce.ok) throw new ServiceError('NONCE_UNKNOWN', 'The nonce was not issued to this device.');
+          const replayed = (): ServiceError => new ServiceError('NONCE_REPLAYED', 'This evidence was already used: a nonce is good for one attestation.');
+          const spentBefore = await k.selectFrom('nonces').select('nonce').where('nonce', '=', claims.eat_nonce).executeTakeFirst();
+          if (spentBefore) {
+            const refusal = replayed();
+            if (replaysWritten.get(claims.eat_nonce) === undefined) replaysWritten.set(claims.eat_nonce, true);
+            else countedOnly.add(refusal);
+            throw refusal;
+          }
+          if (nonce.expiresAt <= t) throw new ServiceError('NONCE_EXPIRED', 'The nonce expired; ask for a new one.');
           admitDevice?.(device.id);
           // The platform decides which checks apply: a device never changes it by saying so.
           if (device.platform !== null && device.platform !== claims.platform) throw platformChanged('attest', device.platform, claims.platform);
           const problems = postureReportInconsistencies(claims.posture, { platform: claims.platform, signedAtMs: claims.iat * 1000, nowMs: t, maxSkewMs: options.maxClockSkewMs });
           if (problems.length > 0) throw new RefusalWithAudit(new ServiceError('EVIDENCE_INCONSISTENT', `The posture report cannot be true: ${problems.join(' ')}`), 'attest', { problems });
-          const nonce = nonces.check(claims.eat_nonce, device.id);
-          if (!nonce.ok) throw new ServiceError('NONCE_UNKNOWN', 'The nonce was not issued to this device.');
           const current = policy.current();
           const lifetimeMs = current.tokenLifetimeMinutes * 60_000;
           // Outside the transaction: on SQLite it holds the only connection.
@@ -321,12 +359,8 @@ export function createDeviceTrustService(deps: ServiceDeps) {
 
           return k.transaction().execute(async (trx) => {
             // Single use, atomically, across every instance sharing the database: the spent
-            // nonce's row is unique, and it is written with the token or not at all.
-            const replayed = (): ServiceError => new ServiceError('NONCE_REPLAYED', 'This evidence was already used: a nonce is good for one attestation.');
-            if (nonce.expiresAt <= t) {
-              const spent = await trx.selectFrom('nonces').select('nonce').where('nonce', '=', claims.eat_nonce).executeTakeFirst();
-              throw spent ? replayed() : new ServiceError('NONCE_EXPIRED', 'The nonce expired; ask for a new one.');
-            }
+            // nonce's row is unique, and it is written with the token or not at all (the read
+            // above only spares the budget; two racing requests are settled here).
             const spent = await trx.insertInto('nonces').values({ nonce: claims.eat_nonce, device_id: device.id, created_at: t, expires_at: nonce.expiresAt, used_at: t }).onConflict((oc) => oc.column('nonce').doNothing()).returning('nonce').executeTakeFirst();
             if (spent === undefined) throw replayed();
             if (device.platform === null) {

@@ -3,8 +3,11 @@
 //   dta-service --init DIR [--port N]      write an embedded (SQLite) set-up into DIR, then run it
 //   dta-service migrate --config FILE      migrate as the owner role (DTA_MIGRATION_URL) and grant the service's role
 //   dta-service audit verify --config FILE [--checkpoint JWS]...   check the audit log's hash chain and checkpoints
+//   dta-service break-glass keygen|declare|end ...   IT's emergency access notices (docs/emergency-access.md)
 import { parseArgs } from 'node:util';
 import { runAuditVerify } from './audit/audit-verify-command.js';
+import { runBreakGlass } from './break-glass/break-glass-command.js';
+import { readBreakGlassPublicKeys } from './break-glass/break-glass-key-files.js';
 import { createService } from './create-service.js';
 import { runMigrate } from './db/migrate-command.js';
 import { initServiceDir, readMasterKey, readServiceConfig } from './config.js';
@@ -31,7 +34,11 @@ export async function runService(argv: readonly string[]): Promise<{ close(): Pr
     adminTokenHashes: config.adminTokenHashes,
     logger: { level: config.logLevel ?? 'info' },
     ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
+    ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
     ...(config.audit ? { auditCheckpointSeconds: config.audit.checkpointIntervalSeconds } : {}),
+    ...(config.breakGlassKeysFile !== undefined ? { breakGlassKeys: readBreakGlassPublicKeys(config.breakGlassKeysFile) } : {}),
+    ...(config.statusList ? { statusListPublishDir: config.statusList.publishDir } : {}),
+    ...(config.statusList?.publishIntervalSeconds !== undefined ? { statusListPublishIntervalSeconds: config.statusList.publishIntervalSeconds } : {}),
   });
   onPolicy = (r) => {
     running.app.log[r.applied ? 'info' : 'warn']({ policy: r }, r.applied ? 'policy applied' : 'policy refused; the last good policy stays');
@@ -50,6 +57,7 @@ async function runCommand(argv: readonly string[]): Promise<number | null> {
     print('usage: dta-service audit verify --config FILE [--checkpoint JWS]... [--json]');
     return 3;
   }
+  if (argv[0] === 'break-glass') return runBreakGlass(argv.slice(1), { out: print, err: (line) => void process.stderr.write(`${line}\n`), now: () => Date.now() });
   return null;
 }
 

@@ -6,10 +6,14 @@
 // timer, and the first refusal of a later minute) and when the service closes. Memory is
 // bounded: past `maxEntries` sources and codes, a minute's further sources share one row
 // per code (source "*"), and each row keeps at most a few routes and device ids.
+// An IPv6 source is its /64 (client-key.ts): a host picks any address in it, so counting by
+// address would give it as many budgets of single rows as it likes; and past a global number
+// of single rows a minute, every source's unverified refusals are only counted.
 import type { Kysely } from 'kysely';
 import { writeAudit } from './audit-log.js';
 import type { AuditEntry } from './audit-log.js';
 import type { Database } from './db/schema.js';
+import { clientKey } from './http/client-key.js';
 import { createRateLimiter } from './http/rate-limit.js';
 
 export interface CountedRefusal {
@@ -41,6 +45,8 @@ export interface RefusalTallyOptions {
   readonly maxEntries?: number;
   /** Unverified refusals from one source written one by one per minute; the rest are counted. */
   readonly singleRowsPerSourcePerMinute?: number;
+  /** Unverified refusals from every source together written one by one per minute; the rest are counted. */
+  readonly singleRowsPerMinute?: number;
   readonly onError?: (error: unknown) => void;
 }
 
@@ -67,6 +73,7 @@ export function createRefusalTally(options: RefusalTallyOptions): RefusalTally {
   const maxEntries = options.maxEntries ?? 10_000;
   const onError = options.onError ?? (() => undefined);
   const singleRows = createRateLimiter({ perMinute: options.singleRowsPerSourcePerMinute ?? 60, burst: options.singleRowsPerSourcePerMinute ?? 60, now: () => now().getTime(), maxKeys: maxEntries });
+  const allSingleRows = createRateLimiter({ perMinute: options.singleRowsPerMinute ?? 300, burst: options.singleRowsPerMinute ?? 300, now: () => now().getTime(), maxKeys: 1 });
   const entries = new Map<string, Entry>();
   let latestMinute = 0;
   // One flush at a time, in order, so no count is written twice.
@@ -158,7 +165,7 @@ export function createRefusalTally(options: RefusalTallyOptions): RefusalTally {
     count(refusal) {
       const at = now().getTime();
       const minute = Math.floor(at / MINUTE) * MINUTE;
-      const entry = entryFor(minute, refusal.source, refusal.code, at);
+      const entry = entryFor(minute, clientKey(refusal.source), refusal.code, at);
       entry.count += 1;
       entry.firstAt = Math.min(entry.firstAt, at);
       entry.lastAt = Math.max(entry.lastAt, at);
@@ -171,7 +178,7 @@ export function createRefusalTally(options: RefusalTallyOptions): RefusalTally {
         if (!first) void flush();
       }
     },
-    takeSingleRow: (source) => singleRows.take(source) === null,
+    takeSingleRow: (source) => singleRows.take(clientKey(source)) === null && allSingleRows.take('all') === null,
     flush,
     async close() {
       clearInterval(timer);

@@ -33,13 +33,21 @@ export interface StatusListPublisher {
   current(): Promise<string>;
   /** Forces the next read to rebuild (after a revocation or drift). */
   invalidate(): void;
+  /** Calls `listener` after each invalidate (the folder publisher writes the new list); returns the unsubscribe. */
+  onInvalidate(listener: () => void): () => void;
 }
 
 export function createStatusListPublisher(db: Kysely<Database>, keys: SigningKeys, options: { uri: string; ttlSeconds: number; now: () => Date }): StatusListPublisher {
   let cached: { at: number; jwt: string } | undefined;
+  const listeners = new Set<() => void>();
   return {
     invalidate() {
       cached = undefined;
+      for (const listener of listeners) listener();
+    },
+    onInvalidate(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     async current() {
       const t = options.now().getTime();

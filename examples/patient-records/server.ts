@@ -2,9 +2,17 @@
 // through the verifier library. Patient records need a "full" device; the ward schedule
 // needs "limited". One route table decides both the tier and what is served, on the
 // canonical path the middleware hands over (req.deviceTrust.path), so the two cannot
-// disagree. Run: node --import tsx examples/patient-records/server.ts <service-url> [port] [audience]
-import { createServer, type Server, type ServerResponse } from 'node:http';
+// disagree. Every request served in outage mode or under a break-glass notice is logged as
+// one JSON line (who, what, when, under what), and IT hands a break-glass notice (or its end)
+// to POST /admin/break-glass with the example's admin token.
+// Run: node --import tsx examples/patient-records/server.ts <service-url> [port] [audience]
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Tier } from '../../common/attestation.js';
+import type { BreakGlassPublicJwk } from '../../common/break-glass.js';
+import { BreakGlassError, MAX_BREAK_GLASS_JWS_LENGTH } from '../../common/break-glass.js';
+import type { DeviceVerifier, OutageMode } from '../../service/verifier/index.js';
 import { createDeviceVerifier } from '../../service/verifier/index.js';
 import type { DeviceTrustGrant, DeviceTrustRequest, RouteToServe } from '../../service/verifier/middleware.js';
 import { deviceTrustMiddleware } from '../../service/verifier/middleware.js';
@@ -36,7 +44,7 @@ const ROUTES: readonly Route[] = [
     serve([id = ''], device, res) {
       const record = PATIENTS.get(id);
       if (record === undefined) json(res, 404, { error: { code: 'NOT_FOUND', message: 'no such patient' } });
-      else json(res, 200, { patient: record, device: device.deviceId, tier: device.tier });
+      else json(res, 200, { patient: record, device: device.deviceId, tier: device.tier, ...(device.outage ? { outage: device.outage } : {}), ...(device.breakGlass ? { breakGlass: device.breakGlass } : {}) });
     },
   },
   {
@@ -63,10 +71,83 @@ export interface PatientRecordsOptions {
   readonly audience: string;
   readonly port?: number;
   readonly statusRefreshMs?: number;
+  readonly statusTimeoutMs?: number;
+  /** The service's status list URL first, then mirrors (http(s) or file:). */
+  readonly statusListUrls?: readonly string[];
+  readonly jwksFallbackUrls?: readonly string[];
+  /** Default `secure`: see docs/outage.md. */
+  readonly outageMode?: OutageMode;
+  readonly outageGraceMinutes?: number;
+  readonly breakGlassKeys?: readonly BreakGlassPublicJwk[];
+  /** Bearer token for POST /admin/break-glass; without it the endpoint does not exist. */
+  readonly adminToken?: string;
+  /** Where access log lines go (one object per outage-mode or break-glass request); default stderr as JSON. */
+  readonly log?: (line: AccessLogLine) => void;
+  readonly now?: () => number;
+}
+
+export type AccessLogLine =
+  | { readonly event: 'outage-access'; readonly at: string; readonly deviceId: string; readonly method: string; readonly url: string; readonly tokenJti: string; readonly since: string; readonly tokenExpiredAt: string; readonly graceUntil: string }
+  | { readonly event: 'break-glass-access'; readonly at: string; readonly deviceId: string; readonly method: string; readonly url: string; readonly tokenJti: string; readonly jti: string; readonly tier: Tier; readonly declaredBy: string }
+  | { readonly event: 'break-glass-notice'; readonly at: string; readonly jti: string; readonly tier: Tier; readonly aud: readonly string[]; readonly nbf: number; readonly exp: number; readonly reason: string; readonly declaredBy: string }
+  | { readonly event: 'break-glass-end'; readonly at: string; readonly jti: string; readonly endedBy: string };
+
+const writeLine = (line: AccessLogLine): void => void process.stderr.write(`${JSON.stringify(line)}\n`);
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** POST /admin/break-glass: the body is a notice or an end message (compact JWS, text). */
+function handBreakGlass(req: IncomingMessage, res: ServerResponse, verifier: DeviceVerifier, adminToken: string, log: (line: AccessLogLine) => void, now: () => number): void {
+  if (!sameSecret(req.headers.authorization ?? '', `Bearer ${adminToken}`)) {
+    json(res, 401, { error: { code: 'UNAUTHORIZED', message: 'The admin token is missing or wrong.' } });
+    return;
+  }
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (chunk: string) => {
+    body += chunk;
+    if (body.length > MAX_BREAK_GLASS_JWS_LENGTH) req.destroy();
+  });
+  req.on('end', () => {
+    verifier.acceptBreakGlass(body.trim()).then(
+      (accepted) => {
+        const at = new Date(now()).toISOString();
+        if (accepted.kind === 'end') log({ event: 'break-glass-end', at, jti: accepted.jti, endedBy: accepted.endedBy });
+        else {
+          const c = accepted.claims;
+          log({ event: 'break-glass-notice', at, jti: c.jti, tier: c.tier, aud: c.aud, nbf: c.nbf, exp: c.exp, reason: c.reason, declaredBy: c.declaredBy });
+        }
+        json(res, 200, accepted);
+      },
+      (e: unknown) => {
+        if (e instanceof BreakGlassError) json(res, 400, { error: { code: e.code, message: e.message } });
+        else json(res, 500, { error: { code: 'INTERNAL', message: 'the notice could not be checked' } });
+      },
+    );
+  });
 }
 
 export async function startPatientRecords(options: PatientRecordsOptions): Promise<{ url: string; server: Server; close(): Promise<void> }> {
-  const verifier = createDeviceVerifier({ issuer: options.issuer, audience: options.audience, statusRefreshMs: options.statusRefreshMs ?? 1000 });
+  const log = options.log ?? writeLine;
+  const now = options.now ?? (() => Date.now());
+  const verifier = createDeviceVerifier({
+    issuer: options.issuer,
+    audience: options.audience,
+    statusRefreshMs: options.statusRefreshMs ?? 1000,
+    ...(options.statusTimeoutMs !== undefined ? { statusTimeoutMs: options.statusTimeoutMs } : {}),
+    ...(options.statusListUrls ? { statusListUrls: options.statusListUrls } : {}),
+    ...(options.jwksFallbackUrls ? { jwksFallbackUrls: options.jwksFallbackUrls } : {}),
+    ...(options.outageMode ? { outageMode: options.outageMode } : {}),
+    ...(options.outageGraceMinutes !== undefined ? { outageGraceMinutes: options.outageGraceMinutes } : {}),
+    ...(options.breakGlassKeys ? { breakGlassKeys: options.breakGlassKeys } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    onOutageAccess: (a) => log({ event: 'outage-access', at: a.at, deviceId: a.deviceId, method: a.method, url: a.url, tokenJti: a.tokenJti, ...a.outage }),
+    onBreakGlassAccess: (a) => log({ event: 'break-glass-access', at: a.at, deviceId: a.deviceId, method: a.method, url: a.url, tokenJti: a.tokenJti, jti: a.breakGlass.jti, tier: a.breakGlass.tier, declaredBy: a.breakGlass.declaredBy }),
+  });
   let origin = '';
   const guard = deviceTrustMiddleware({
     verifier,
@@ -81,6 +162,10 @@ export async function startPatientRecords(options: PatientRecordsOptions): Promi
     // The health check is compared as sent, not normalised: nothing else reaches it unguarded.
     if (req.method === 'GET' && req.url === '/health') {
       json(res, 200, { status: 'ok' });
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/admin/break-glass' && options.adminToken !== undefined) {
+      handBreakGlass(req, res, verifier, options.adminToken, log, now);
       return;
     }
     guard(req, res, (err?: unknown) => {
@@ -108,9 +193,38 @@ export async function startPatientRecords(options: PatientRecordsOptions): Promi
   };
 }
 
+/** A comma-separated list from the environment, or undefined when the variable is unset. */
+function listFromEnv(name: string): string[] | undefined {
+  const value = process.env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.split(',').map((v) => v.trim());
+}
+
+/** One public JWK (as `dta-service break-glass keygen` writes it) or an array of them. */
+function breakGlassKeysFrom(path: string): BreakGlassPublicJwk[] {
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as BreakGlassPublicJwk | BreakGlassPublicJwk[];
+  return Array.isArray(parsed) ? parsed : [parsed];
+}
+
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const [issuer, port, audience] = process.argv.slice(2);
   if (!issuer) throw new Error('usage: server.ts <device-trust-service-url> [port] [audience (default patient-records)]');
-  const app = await startPatientRecords({ issuer, audience: audience ?? 'patient-records', port: Number(port ?? 8788) });
-  process.stderr.write(`patient records on ${app.url} (needs device tokens for "${audience ?? 'patient-records'}" from ${issuer})\n`);
+  // Outage policy and break glass from the environment (docs/outage.md); a bad value is the
+  // verifier's typed configuration error, before the port opens.
+  const mode = process.env.DTA_OUTAGE_MODE;
+  const grace = process.env.DTA_OUTAGE_GRACE_MINUTES;
+  const keysFile = process.env.DTA_BREAK_GLASS_KEYS_FILE;
+  const statusListUrls = listFromEnv('DTA_STATUS_LIST_URLS');
+  const jwksFallbackUrls = listFromEnv('DTA_JWKS_FALLBACK_URLS');
+  const app = await startPatientRecords({
+    issuer,
+    audience: audience ?? 'patient-records',
+    port: Number(port ?? 8788),
+    ...(mode !== undefined ? { outageMode: mode as OutageMode } : {}),
+    ...(grace !== undefined ? { outageGraceMinutes: Number(grace) } : {}),
+    ...(statusListUrls ? { statusListUrls } : {}),
+    ...(jwksFallbackUrls ? { jwksFallbackUrls } : {}),
+    ...(keysFile !== undefined ? { breakGlassKeys: breakGlassKeysFrom(keysFile) } : {}),
+    ...(process.env.DTA_EXAMPLE_ADMIN_TOKEN ? { adminToken: process.env.DTA_EXAMPLE_ADMIN_TOKEN } : {}),
+  });
+  process.stderr.write(`patient records on ${app.url} (needs device tokens for "${audience ?? 'patient-records'}" from ${issuer}; outage mode ${mode ?? 'secure'})\n`);
 }

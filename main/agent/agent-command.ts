@@ -4,7 +4,6 @@ import { parseArgs } from 'node:util';
 import type { AgentStatus } from '../../common/agent-ipc.js';
 import type { AgentState } from '../../common/agent-state.js';
 import { AGENT_ERROR_CODES, AgentError } from '../../common/errors.js';
-import { defaultPosturePolicy } from '../../common/posture.js';
 import { currentPlatform } from '../posture/platform.js';
 import type { Agent } from './agent.js';
 import { createAgent, readAgentConfig } from './create-agent.js';
@@ -14,6 +13,8 @@ import { startIpcServer } from './ipc-server.js';
 import { liveSupportBundle } from './posture-command.js';
 import { currentAccount, isSystemAccount } from './system-account.js';
 import { startTokenEndpoint } from './token-endpoint.js';
+import { managedPosturePolicy } from './managed-posture-policy.js';
+import { createLiveRegistrySource } from '../config/registry-live.js';
 import { AGENT_VERSION } from './version.js';
 
 export interface AgentIo {
@@ -40,17 +41,21 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
   const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
   if (values.config === undefined) throw new AgentError('USAGE', 'dta agent needs --config FILE.');
   const config = readAgentConfig(values.config);
-  const { agent, log } = createAgent(config);
+  // IT's posture policy (limits, support data) from managed configuration; nobody's own settings.
+  const platform = currentPlatform();
+  const managed = await managedPosturePolicy(platform, platform === 'win32' ? { registry: await createLiveRegistrySource() } : {});
+  const { agent, log } = createAgent(config, { posturePolicy: managed.policy });
+  for (const problem of managed.problems) log.warn('managed-config-problem', { problem });
   agent.subscribe((s) => io.out(values.json ? `${JSON.stringify({ ...s, report: undefined })}\n` : describeState(s)));
   // The IPC endpoint first: a second agent on the machine stops here (AGENT_RUNNING).
   const ipc = await startIpcServer({
-    path: config.ipcPath ?? defaultIpcPath(currentPlatform()),
+    path: config.ipcPath ?? defaultIpcPath(platform),
     agentVersion: AGENT_VERSION,
     handlers: {
       status: () => agentStatusOf(agent, config.serviceUrl),
       subscribe: (listener) => agent.subscribe(() => listener()),
       checkNow: () => agent.checkNow(),
-      supportBundle: async () => ({ fileName: `device-trust-support-${new Date().toISOString().slice(0, 10)}.json`, content: JSON.stringify(await liveSupportBundle(defaultPosturePolicy())) }),
+      supportBundle: async () => ({ fileName: `device-trust-support-${new Date().toISOString().slice(0, 10)}.json`, content: JSON.stringify(await liveSupportBundle(managed.policy)) }),
     },
   });
   let endpoint;
@@ -69,6 +74,14 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
   return 0;
 }
 
+/** During an outage: since when, until when access services accept this device, what blocks it. */
+function outageLine(s: AgentState): string {
+  const o = s.outage;
+  if (o === undefined) return '';
+  const blocked = o.blockedBy.length > 0 ? `; no proofs while these are worse than when access was granted: ${o.blockedBy.join(', ')}` : '';
+  return `Outage:         service unreachable since ${o.since}; access until ${o.accessUntil ?? '—'}${o.graceMinutes !== null ? ` (token expiry + ${o.graceMinutes} min grace)` : ' (no grace configured)'}${blocked}\n`;
+}
+
 /** `dta status`: the machine agent's state, for any local account (support staff over SSH too). */
 export async function statusCommand(args: readonly string[], io: AgentIo): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, ipc: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
@@ -76,9 +89,9 @@ export async function statusCommand(args: readonly string[], io: AgentIo): Promi
   const status = await fetchAgentStatus(path);
   const s = status.agent;
   if (values.json) {
-    io.out(`${JSON.stringify({ state: s.state, tier: s.tier, deviceId: s.deviceId, keyProtection: status.keyProtection, keyStorage: status.keyStorage, reason: s.reason, nextAction: s.nextAction, errorCode: s.errorCode, tokenExpiresAt: s.tokenExpiresAt, since: s.since, agentVersion: status.agentVersion, serviceUrl: status.serviceUrl })}\n`);
+    io.out(`${JSON.stringify({ state: s.state, tier: s.tier, deviceId: s.deviceId, keyProtection: status.keyProtection, keyStorage: status.keyStorage, reason: s.reason, nextAction: s.nextAction, errorCode: s.errorCode, tokenExpiresAt: s.tokenExpiresAt, outage: s.outage ?? null, since: s.since, agentVersion: status.agentVersion, serviceUrl: status.serviceUrl })}\n`);
   } else {
-    io.out(`State:          ${s.state}${s.tier ? ` (tier ${s.tier})` : ''}\nReason:         ${s.reason}\nNext:           ${s.nextAction}\nDevice:         ${s.deviceId ?? '—'}\nKey:            ${status.keyProtection ?? '—'}${status.keyStorage ? ` (${status.keyStorage})` : ''}\nAgent version:  ${status.agentVersion}\nService:        ${status.serviceUrl}\n`);
+    io.out(`State:          ${s.state}${s.tier ? ` (tier ${s.tier})` : ''}\nReason:         ${s.reason}\nNext:           ${s.nextAction}\n${outageLine(s)}Device:         ${s.deviceId ?? '—'}\nKey:            ${status.keyProtection ?? '—'}${status.keyStorage ? ` (${status.keyStorage})` : ''}\nAgent version:  ${status.agentVersion}\nService:        ${status.serviceUrl}\n`);
   }
   return s.state === 'compliant' || s.state === 'warning' ? 0 : 1;
 }

@@ -2,16 +2,21 @@
 // must, attests on start, refreshes at half the token's lifetime, re-attests at once when
 // a check's verdict changes (cheap checks polled every few seconds), and rides out a
 // service outage on its last token with capped, jittered backoff. Its state is one
-// explicit value, published to subscribers.
-import type { AgentState, AgentStateName } from '../../common/agent-state.js';
+// explicit value, published to subscribers. It signs a proof of possession only while the
+// device is no worse than when its token was judged (local-enforcement.ts): during an outage
+// that is what stops a device whose firewall goes off from reading patient records.
+import type { AgentState, AgentStateName, Outage } from '../../common/agent-state.js';
 import type { AttestResponse, KeyProtection, Tier } from '../../common/attestation.js';
+import { BoundedCache } from '../../common/bounded-cache.js';
 import { AgentError, isAgentError } from '../../common/errors.js';
-import type { CheckId, PostureReport } from '../../common/posture.js';
+import type { CheckId, PostureReport, Verdict } from '../../common/posture.js';
 import { signDpopProof, signEvidence, signRenewalRequest } from '../attest/device-jws.js';
 import type { DeviceIdentity } from '../identity/identity.js';
 import type { BackoffPolicy } from './backoff.js';
 import { AudienceTokens } from './audience-tokens.js';
 import { backoffDelay } from './backoff.js';
+import type { Verdicts } from './local-enforcement.js';
+import { checkName, checksWorseThan, ProofWithheld, verdictsOf, worstVerdict } from './local-enforcement.js';
 import type { ServiceClient } from './service-client.js';
 import { ServiceRefusal } from './service-client.js';
 import { watchSystemEvents } from './system-events.js';
@@ -19,6 +24,14 @@ import { AGENT_NAME, AGENT_VERSION } from './version.js';
 
 /** Service refusals that mean it no longer knows this device's key or certificate. */
 const MUST_ENROL_AGAIN: readonly string[] = ['CERT_EXPIRED', 'DEVICE_UNKNOWN', 'EVIDENCE_CERT_MISMATCH'];
+/**
+ * During an outage the last token of an audience is handed out after its expiry for at most
+ * this long: the longest outage grace any verifier accepts (MAX_OUTAGE_GRACE_MINUTES in
+ * service/verifier). The access service decides how long it accepts one.
+ */
+const OUTAGE_TOKEN_MAX_AGE_MS = 60 * 60_000;
+/** Tokens whose posture the agent remembers, to judge a proof for them (more than the audiences it serves). */
+const REMEMBERED_TOKENS = 256;
 
 export interface PostureSource {
   /** Runs the checks (all, or only those named) and returns the report. */
@@ -45,6 +58,8 @@ export interface AgentDeps {
   readonly now?: () => Date;
   readonly random?: () => number;
   readonly log?: AgentLog;
+  /** The outage grace IT set for the access services (managed setting outageGraceMinutes), shown to clinicians only. */
+  readonly outageGraceMinutes?: number;
 }
 
 export interface IssuedToken {
@@ -69,6 +84,20 @@ export class Agent {
   private stopped = false;
   private unwatch: (() => void) | null = null;
   private readonly audienceTokens: AudienceTokens;
+  /** Each check's latest verdict, from the full checks and from the fast poll. */
+  private readonly observed = new Map<CheckId, Verdict>();
+  /** Token -> the verdicts it was judged on. */
+  private readonly basisOf = new BoundedCache<string, Verdicts>(REMEMBERED_TOKENS);
+  /** Audience -> its last token, served during an outage. */
+  private readonly lastForAudience = new BoundedCache<string, { readonly issued: IssuedToken; readonly keyThumbprint: string }>(64);
+  /** The latest expiry of any token the service issued, for "access until" during an outage. */
+  private lastTokenExpires: number | null = null;
+  /** Set while the service cannot be reached. */
+  private unreachableSince: Date | null = null;
+  /** The fast poll's latest report, newer than the full one between full checks. */
+  private lastFast: PostureReport | null = null;
+  /** When the loop asks the service again after a failure. */
+  private retryAt: number | null = null;
 
   constructor(deps: AgentDeps) {
     this.deps = deps;
@@ -137,18 +166,56 @@ export class Agent {
     const identity = this.identity;
     const status = identity?.status();
     if (!identity || status?.state !== 'enrolled') throw new AgentError('KEY_MISSING', 'This device is not enrolled yet.');
+    const keyThumbprint = status.thumbprint;
+    // While the service is known to be away, a page's request does not wait for it (a stopped
+    // service answers nothing until the client's deadline): the loop's backoff finds it again.
+    if (this.unreachableSince !== null && rpNonce === undefined) return this.outageToken(audience, keyThumbprint);
     const issue = async (): Promise<IssuedToken> => {
-      const report = this.report ?? (await this.deps.posture.run());
+      let report = this.report;
+      if (report === null) {
+        report = await this.deps.posture.run();
+        this.observe(report);
+      }
       const response = await this.attestWith(identity, report, audience, rpNonce);
-      return { token: response.token, expiresAt: new Date(response.expiresAt), tier: response.tier };
+      const issued = { token: response.token, expiresAt: new Date(response.expiresAt), tier: response.tier };
+      if (rpNonce === undefined) this.lastForAudience.set(audience, { issued, keyThumbprint });
+      return issued;
     };
-    return rpNonce !== undefined ? issue() : this.audienceTokens.get(audience, status.thumbprint, issue);
+    return rpNonce !== undefined ? issue() : this.audienceTokens.get(audience, keyThumbprint, issue);
   }
 
-  /** A DPoP proof for one request, signed by the device key. */
+  /**
+   * A DPoP proof for one request, signed by the device key, only for a token this agent was
+   * issued and only while the device is no worse than when that token was judged.
+   */
   proofFor(htm: string, htu: string, token: string): Promise<string> {
     if (!this.identity) throw new AgentError('KEY_MISSING', 'This device is not enrolled yet.');
+    const basis = this.basisOf.get(token);
+    if (basis === undefined) return Promise.reject(new ProofWithheld([]));
+    const worse = checksWorseThan(basis, this.observed);
+    if (worse.length > 0) {
+      this.deps.log?.warn('proof-withheld', { checks: worse, offline: this.unreachableSince !== null });
+      return Promise.reject(new ProofWithheld(worse));
+    }
     return signDpopProof(this.identity.enrolledSigner(), { htm, htu, token, now: this.now() });
+  }
+
+  /** The audience's last token during an outage, or SERVICE_UNREACHABLE when there is none to use. */
+  private outageToken(audience: string, keyThumbprint: string): IssuedToken {
+    const last = this.lastForAudience.get(audience);
+    if (last === undefined || last.keyThumbprint !== keyThumbprint || this.now().getTime() - last.issued.expiresAt.getTime() > OUTAGE_TOKEN_MAX_AGE_MS) {
+      throw new AgentError('SERVICE_UNREACHABLE', 'The device trust service cannot be reached, and this agent holds no recent token for that service.');
+    }
+    return last.issued;
+  }
+
+  /**
+   * Records the latest verdicts (the proofs are judged on them from now on). During an outage
+   * the clinician learns at once whether patient data stays open, whichever check saw it.
+   */
+  private observe(report: PostureReport): void {
+    for (const check of report.checks) this.observed.set(check.id, check.verdict);
+    if (this.current.state === 'offline') this.publishOffline(null);
   }
 
   // ---- the loop ----
@@ -169,6 +236,7 @@ export class Agent {
       await this.renewIfDue(identity);
       const report = await this.deps.posture.run();
       this.report = report;
+      this.observe(report);
       const response = await this.attestWith(identity, report, undefined, undefined);
       this.failures = 0;
       this.token = { ...response, expires: Date.parse(response.expiresAt) };
@@ -260,43 +328,57 @@ export class Agent {
   private async attestWith(identity: DeviceIdentity, report: PostureReport, audience: string | undefined, rpNonce: string | undefined): Promise<AttestResponse> {
     const status = identity.status();
     if (status.state !== 'enrolled') throw new AgentError('KEY_MISSING', 'This device is not enrolled.');
-    const { nonce } = await this.deps.client.nonce(identity.deviceId);
-    const evidence = await signEvidence(identity.enrolledSigner(), {
-      deviceId: identity.deviceId,
-      nonce,
-      report,
-      certificateSha256: status.certificate.sha256,
-      keyProtection: identity.keyProtection,
-      swname: AGENT_NAME,
-      swversion: AGENT_VERSION,
-      now: this.now(),
-    });
-    const response = await this.deps.client.attest({ evidence, ...(audience !== undefined ? { audience } : {}), ...(rpNonce !== undefined ? { rpNonce } : {}) });
+    const certificateSha256 = status.certificate.sha256;
+    let response: AttestResponse;
+    try {
+      const { nonce } = await this.deps.client.nonce(identity.deviceId);
+      const evidence = await signEvidence(identity.enrolledSigner(), {
+        deviceId: identity.deviceId,
+        nonce,
+        report,
+        certificateSha256,
+        keyProtection: identity.keyProtection,
+        swname: AGENT_NAME,
+        swversion: AGENT_VERSION,
+        now: this.now(),
+      });
+      response = await this.deps.client.attest({ evidence, ...(audience !== undefined ? { audience } : {}), ...(rpNonce !== undefined ? { rpNonce } : {}) });
+    } catch (e) {
+      if (isAgentError(e, 'SERVICE_UNREACHABLE')) this.unreachableSince ??= this.now();
+      else if (e instanceof ServiceRefusal) this.unreachableSince = null; // it answered
+      throw e;
+    }
+    this.unreachableSince = null;
+    this.basisOf.set(response.token, verdictsOf(report));
+    this.lastTokenExpires = Math.max(this.lastTokenExpires ?? 0, Date.parse(response.expiresAt));
     this.deps.log?.info('attested', { attestationId: response.attestationId, tier: response.tier, audience: audience ?? null, verdicts: Object.fromEntries(report.checks.map((c) => [c.id, c.verdict])) });
     return response;
   }
 
+  /**
+   * The fast poll runs whatever else is going on: an attestation can hang on a stopped service
+   * until the client's deadline, and the proofs must stop at the drift, not after it.
+   */
   private async watchFast(): Promise<void> {
-    if (this.attesting || !this.report || this.deps.fastChecks.length === 0) return;
+    if (!this.report || this.deps.fastChecks.length === 0) return;
     const quick = await this.deps.posture.run(this.deps.fastChecks);
+    this.lastFast = quick;
+    this.observe(quick);
     const changed = quick.checks.some((c) => this.report?.checks.find((p) => p.id === c.id)?.verdict !== c.verdict);
-    if (changed) {
-      this.deps.log?.info('drift', { checks: quick.checks.map((c) => ({ id: c.id, verdict: c.verdict })) });
-      await this.cycle();
-    }
+    if (!changed) return;
+    this.deps.log?.info('drift', { checks: quick.checks.map((c) => ({ id: c.id, verdict: c.verdict })) });
+    // Not awaited: the poll goes on while the service is asked (a stopped one holds the
+    // request until the client's deadline). A check already in flight used the old verdicts:
+    // the next poll sees the difference again and re-attests then.
+    if (!this.attesting) void this.cycle();
   }
 
   private onFailure(e: unknown): void {
-    const tokenValid = this.token !== null && this.token.expires > this.now().getTime();
     if (isAgentError(e, 'SERVICE_UNREACHABLE') || (e instanceof ServiceRefusal && e.serviceCode === 'RATE_LIMITED')) {
+      if (isAgentError(e, 'SERVICE_UNREACHABLE')) this.unreachableSince ??= this.now();
       const delay = Math.max(backoffDelay(this.failures++, this.deps.backoff, this.deps.random), e instanceof ServiceRefusal && e.retryAfterSeconds ? e.retryAfterSeconds * 1000 : 0);
-      const until = tokenValid && this.token ? ` until ${clock(new Date(this.token.expires), this.now())}` : '';
-      this.set(
-        'offline',
-        tokenValid ? `The device trust service cannot be reached; access continues${until} on the last check.` : 'The device trust service cannot be reached, and the last access pass has expired.',
-        `Retrying in ${Math.ceil(delay / 1000)} s.`,
-        { errorCode: e instanceof AgentError ? e.code : null },
-      );
+      this.retryAt = this.now().getTime() + delay;
+      this.publishOffline(e instanceof AgentError ? e.code : null);
       this.deps.log?.warn('offline', { retryInMs: delay, message: (e as Error).message });
       this.after('retry', delay, () => void this.cycle());
       return;
@@ -307,6 +389,53 @@ export class Agent {
     this.set('error', message, final ? 'Contact IT: this device was revoked.' : 'Retrying later; contact IT if this persists.', { errorCode: code });
     this.deps.log?.warn('error', { code, message });
     if (!final) this.after('retry', Math.max(30_000, backoffDelay(this.failures++, this.deps.backoff, this.deps.random)), () => void this.cycle());
+  }
+
+  /**
+   * The offline state in plain words: whether patient data stays open on this device, until
+   * when, and what to do. The same words whether the outage began now or a drift came during it.
+   */
+  private publishOffline(errorCode: string | null): void {
+    const now = this.now();
+    const retry = `Retrying in ${Math.ceil(Math.max(0, (this.retryAt ?? now.getTime()) - now.getTime()) / 1000)} s.`;
+    const outage = this.outage();
+    const code = errorCode ?? this.current.errorCode;
+    if (outage !== null && outage.blockedBy.length > 0) {
+      const names = outage.blockedBy.map(checkName).join(', ');
+      this.set('offline', `The device trust service cannot be reached, and this device no longer passes what its access was granted on (${names}): patient data is blocked on this device.`, `Fix the ${names}; access returns at once. ${retry}`, { errorCode: code });
+    } else if (outage !== null && outage.accessUntil !== null && Date.parse(outage.accessUntil) > now.getTime()) {
+      const until = clock(new Date(outage.accessUntil), now);
+      this.set('offline', `The device trust service cannot be reached; access continues until ${until} on the last check.`, `Keep working. If the service is still away at ${until}, save your work and follow your downtime procedure. ${retry}`, { errorCode: code });
+    } else {
+      this.set('offline', 'The device trust service cannot be reached, and the last access pass has expired.', `Follow your downtime procedure for patient records and tell IT. ${retry}`, { errorCode: code });
+    }
+  }
+
+  /**
+   * The checks as the clinician should see them: the full report with the fast poll's newer
+   * verdicts in place, so a firewall turned off shows as off before the next full check.
+   */
+  private shownReport(): PostureReport | null {
+    const full = this.report;
+    const fast = this.lastFast;
+    if (full === null || fast === null || fast.collectedAt <= full.collectedAt) return full;
+    const checks = full.checks.map((c) => fast.checks.find((f) => f.id === c.id) ?? c);
+    return { ...full, checks, verdict: worstVerdict(checks.map((c) => c.verdict)) };
+  }
+
+  /** What the clinician is told about an outage, or null while the service answers. */
+  private outage(): Outage | null {
+    if (this.unreachableSince === null) return null;
+    const grace = this.deps.outageGraceMinutes ?? null;
+    const last = this.lastTokenExpires;
+    const usable = last !== null && this.now().getTime() - last <= OUTAGE_TOKEN_MAX_AGE_MS;
+    const granted = this.token ? this.basisOf.get(this.token.token) : undefined;
+    return {
+      since: this.unreachableSince.toISOString(),
+      accessUntil: usable ? new Date(last + (grace ?? 0) * 60_000).toISOString() : null,
+      graceMinutes: grace,
+      blockedBy: granted === undefined ? [] : checksWorseThan(granted, this.observed),
+    };
   }
 
   private publishFromToken(): void {
@@ -337,6 +466,7 @@ export class Agent {
 
   private make(state: AgentStateName, reason: string, nextAction: string, extra: { deviceId?: string | null; errorCode?: string | null }): AgentState {
     const t = this.token && this.token.expires > this.now().getTime() ? this.token : null;
+    const outage = this.outage();
     return {
       state,
       reason,
@@ -348,7 +478,8 @@ export class Agent {
       lastCheckAt: this.report?.collectedAt ?? null,
       deviceId: extra.deviceId ?? this.identity?.deviceId ?? null,
       errorCode: extra.errorCode ?? null,
-      report: this.report,
+      report: this.shownReport(),
+      ...(outage !== null ? { outage } : {}),
     };
   }
 

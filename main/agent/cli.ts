@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { AgentError, isAgentError } from '../../common/errors.js';
 import { agentCommand, statusCommand, tokenCommand } from './agent-command.js';
+import { ProofWithheld } from './local-enforcement.js';
 import { postureCommand } from './posture-command.js';
 
 const USAGE = `Usage: dta <command> [options]
@@ -73,6 +74,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     if (isAgentError(e)) {
       io.err(`dta: ${e.code}: ${e.message}\n`);
       if (e.code === 'USAGE') io.err(USAGE);
+    } else if (e instanceof ProofWithheld) {
+      io.err(`dta: ${e.code}: ${e.message}\n`);
+      return 1;
     } else if (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')) {
       io.err(`dta: USAGE: ${e.message}\n${USAGE}`);
     } else {

@@ -64,6 +64,7 @@ export function createAgent(config: AgentConfig, options: { keystore?: Keystore;
     cadence: config.cadence,
     fastChecks: fastChecksFor(platform),
     backoff: config.backoff,
+    ...(config.outageGraceMinutes !== undefined ? { outageGraceMinutes: config.outageGraceMinutes } : {}),
     log,
   });
   return { agent, log };

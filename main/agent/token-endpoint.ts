@@ -13,8 +13,9 @@ import { hasAmbiguousPath } from '../../common/access-service-prefix.js';
 import type { AgentErrorCode } from '../../common/errors.js';
 import { isAgentError } from '../../common/errors.js';
 import type { Agent, AgentLog } from './agent.js';
+import { ProofWithheld } from './local-enforcement.js';
 import { proofRefusal, type ProofRefusal } from './proof-scope.js';
-import type { BucketPolicy } from './request-budget.js';
+import type { LoopbackLimits } from './request-budget.js';
 import { createRequestBudget } from './request-budget.js';
 
 export interface TokenEndpointOptions {
@@ -24,7 +25,8 @@ export interface TokenEndpointOptions {
   /** Audience -> the URL prefixes of its access service: proofs are signed only under them. */
   readonly accessServices: ReadonlyMap<string, readonly AccessServicePrefix[]>;
   readonly port: number;
-  readonly limits?: { readonly perOrigin?: BucketPolicy; readonly global?: BucketPolicy };
+  /** See request-budget.ts: requests that need a new attestation have their own, smaller budget. */
+  readonly limits?: LoopbackLimits;
   /** Milliseconds since the epoch, for the rate limit. */
   readonly now?: () => number;
   readonly log?: AgentLog;
@@ -47,6 +49,7 @@ export type LoopbackErrorCode =
   | 'RATE_LIMITED'
   | 'INTERNAL'
   | 'UNAVAILABLE'
+  | ProofWithheld['code']
   | AgentErrorCode;
 
 const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
@@ -102,16 +105,18 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
       const refusal = proofRefusal(proof.htm, proof.htu, options.accessServices.get(audience));
       if (refusal !== null) return refuse(res, 403, refusal.code, refusal.message, cors);
     }
-    const admission = budget.admit(origin);
+    const admission = budget.admit(origin, { audience, nonce: nonce !== undefined });
     if (!admission.ok) {
       return refuse(res, 429, 'RATE_LIMITED', `Too many requests for device tokens; try again in ${admission.retryAfterSeconds} s.`, { ...cors, 'retry-after': String(admission.retryAfterSeconds), 'access-control-expose-headers': 'Retry-After' });
     }
 
     let answer;
     try {
-      const issued = await options.agent.tokenFor(audience, nonce);
+      const issued = await admission.track(options.agent.tokenFor(audience, nonce));
       answer = { issued, dpop: proof !== null ? await options.agent.proofFor(proof.htm, proof.htu, issued.token) : undefined };
     } catch (e) {
+      // The device is worse than when its token was judged: a refusal with its reason, not a fault to retry.
+      if (e instanceof ProofWithheld) return refuse(res, 403, e.code, e.message, cors);
       return refuse(res, 503, isAgentError(e) ? e.code : 'UNAVAILABLE', 'The device token is not available right now.', cors);
     }
     const { issued, dpop } = answer;

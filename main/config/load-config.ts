@@ -17,7 +17,8 @@ import { resolveConfig } from './resolve-config.js';
 export interface ConfigLocations {
   /** Prefix for system paths, so tests can use a temporary root; '' in production. */
   readonly root?: string;
-  readonly userSettingsPath: string;
+  /** The signed-in person's own settings file; none for the system agent, which reads only IT's. */
+  readonly userSettingsPath?: string;
   /** Windows only: where the policy keys are read. */
   readonly registry?: RegistrySource;
 }
@@ -25,7 +26,7 @@ export interface ConfigLocations {
 export async function loadEffectiveConfig(platform: Platform, where: ConfigLocations): Promise<EffectiveConfig> {
   const managed: LayerResult =
     platform === 'linux' ? await readLinuxPolicies(where.root) : platform === 'darwin' ? await readMacManagedPreferences(where.root) : where.registry ? readWindowsPolicies(where.registry) : { layers: [], problems: [{ source: 'registry', key: null, message: 'The Windows policy keys could not be read.' }] };
-  const user = await readUserSettings(where.userSettingsPath);
+  const user: LayerResult = where.userSettingsPath !== undefined ? await readUserSettings(where.userSettingsPath) : { layers: [], problems: [] };
   return resolveConfig([...managed.layers, ...user.layers], [...managed.problems, ...user.problems]);
 }
 
@@ -35,6 +36,7 @@ export function agentConfigFrom(config: EffectiveConfig, dataDir: string): Agent
   const serviceUrl = value<string | null>(config, 'serviceUrl');
   if (!serviceUrl) throw new AgentError('CONFIG_INVALID', 'No device trust service is configured (serviceUrl). Ask IT to deploy the agent\'s configuration.');
   const secret = value<string | null>(config, 'enrolmentSecret');
+  const grace = value<number | null>(config, 'outageGraceMinutes');
   return {
     serviceUrl,
     ...(secret ? { enrolmentSecret: secret } : {}),
@@ -44,6 +46,7 @@ export function agentConfigFrom(config: EffectiveConfig, dataDir: string): Agent
     loopbackPort: 47_100,
     cadence: { fastSeconds: value<number>(config, 'checkFastSeconds'), fullSeconds: value<number>(config, 'checkFullSeconds') },
     backoff: DEFAULT_BACKOFF,
+    ...(grace !== null ? { outageGraceMinutes: grace } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import { AttestRequestSchema, EnrolRequestSchema, NonceRequestSchema, RenewRequestSchema } from '../../common/attestation.js';
 import type { AttestRequest, EnrolRequest, RenewRequest } from '../../common/attestation.js';
+import type { BreakGlassRecorder } from '../break-glass/record-break-glass.js';
 import type { DeviceTrustService } from '../device-trust-service.js';
 import { ServiceError, wasAudited } from '../errors.js';
 import { jsonDepthExceeds } from '../../common/json-depth.js';
@@ -17,6 +18,7 @@ import { MAX_JSON_DEPTH } from '../../common/jws-compact.js';
 import type { RateLimits } from './request-limits.js';
 import { createRequestLimits } from './request-limits.js';
 import { isTransientDbError } from './transient-errors.js';
+import { parseTrustedProxies } from './trusted-proxies.js';
 
 export interface AppOptions {
   readonly service: DeviceTrustService;
@@ -24,9 +26,13 @@ export interface AppOptions {
   readonly adminTokenHashes: readonly string[];
   readonly logger?: boolean | { level: string };
   readonly rateLimit?: RateLimits;
+  /** Proxies whose X-Forwarded-For gives the client's address (addresses or CIDR ranges); none by default. */
+  readonly trustProxy?: readonly string[];
   readonly bodyLimitBytes?: number;
   /** The service's clock (the rate limits refill by it). */
   readonly now?: () => Date;
+  /** Records IT's break-glass notices and ends in the audit log (POST /v1/admin/break-glass). */
+  readonly breakGlass?: BreakGlassRecorder;
 }
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -36,7 +42,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger === undefined ? false : options.logger === true ? { level: 'info', redact: ['req.headers.authorization'] } : { ...options.logger, redact: ['req.headers.authorization'] },
     bodyLimit: options.bodyLimitBytes ?? 512 * 1024,
-    trustProxy: false,
+    trustProxy: options.trustProxy !== undefined && options.trustProxy.length > 0 ? parseTrustedProxies(options.trustProxy) : false,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
@@ -86,10 +92,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   const body = <S extends TSchema>(schema: S) => ({ schema: { body: schema } });
-  /** A route nothing authenticates: it spends the global budget too, before its body is read. */
+  /**
+   * Enrolment, which nothing authenticates: it spends the global budget too, once its body
+   * passed the schema (junk spends only its sender's budget, never everyone's).
+   */
   const unauthenticated = <S extends TSchema>(schema: S) => ({
     schema: { body: schema },
-    onRequest: (_request: FastifyRequest, _reply: FastifyReply, done: (e?: Error) => void): void => {
+    preHandler: (_request: FastifyRequest, _reply: FastifyReply, done: (e?: Error) => void): void => {
       try {
         limits.unauthenticated();
         done();
@@ -119,27 +128,23 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   app.post<{ Body: EnrolRequest }>('/v1/enrol', unauthenticated(EnrolRequestSchema), async (request, reply) => {
-    // Each enrolment that ends without a certificate spends the address's small budget, so
-    // guessed secrets are slowed down (and audited one by one only up to it); a fleet behind
-    // one NAT that enrols successfully spends nothing.
-    limits.enrolment(request.ip);
-    const result = await service.enrol(request.body, request.ip);
-    if (result.state === 'issued') limits.enrolmentIssued(request.ip);
+    // The enrolment is judged first; only one that ends without a certificate spends the
+    // address's small budget (see enrol), so guessed secrets are slowed down (and audited one
+    // by one only up to it) while a device with the right secret behind the same NAT enrols.
+    const result = await service.enrol(request.body, request.ip, () => limits.enrolmentRefused(request.ip));
     return reply.status(result.state === 'issued' ? 201 : 202).send(result);
   });
   app.post('/v1/renew', body(RenewRequestSchema), async (request: FastifyRequest<{ Body: RenewRequest }>, reply) => reply.status(201).send(await service.renew(request.body.request, request.ip, limits.device)));
-  app.post<{ Body: { deviceId: string } }>('/v1/nonce', unauthenticated(NonceRequestSchema), async (request) => service.issueNonce(request.body.deviceId, request.ip));
+  // A nonce is stateless and costs one read: only one asked for an id with no key in force spends the global budget.
+  app.post<{ Body: { deviceId: string } }>('/v1/nonce', body(NonceRequestSchema), async (request) => service.issueNonce(request.body.deviceId, request.ip, limits.unauthenticated));
   app.post('/v1/attest', body(AttestRequestSchema), async (request: FastifyRequest<{ Body: AttestRequest }>) => service.attest(request.body, request.ip, limits.device));
 
   // ---- IT's administration ----
-  // A failed sign-in is counted (the error handler) and spends the address's failure budget;
-  // past it the address waits, whatever token it brings, so the lock-out is no oracle.
+  // The token is checked first (a hash and a constant-time compare: cheap), and the right one
+  // always passes: anyone sharing IT's address (a NAT, a TLS terminator) must not lock IT out
+  // by guessing. A wrong token is counted (the error handler) and spends its address's failure
+  // budget; past it, wrong tokens from there wait, so guessing stays slow.
   const admin = (request: FastifyRequest): Promise<string> => {
-    try {
-      limits.adminAllowed(request.ip);
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
     const header = request.headers.authorization ?? '';
     const token = /^Bearer (.+)$/.exec(header)?.[1];
     if (token !== undefined) {
@@ -149,7 +154,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
         if (expected.length === digest.length && timingSafeEqual(expected, digest)) return Promise.resolve(`admin:${hex.slice(0, 8)}@${request.ip}`);
       }
     }
-    limits.adminFailed(request.ip);
+    try {
+      limits.adminFailed(request.ip);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
     return Promise.reject(new ServiceError('UNAUTHORIZED', 'An admin bearer token is required.'));
   };
   const DeviceParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{32}$' }) });
@@ -170,6 +179,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
       return reply.status(204).send();
     });
   }
+  const BreakGlassBody = Type.Object({ message: Type.String({ minLength: 1, maxLength: 8192 }) }, { additionalProperties: false });
+  app.post('/v1/admin/break-glass', body(BreakGlassBody), async (request: FastifyRequest<{ Body: { message: string } }>, reply) => {
+    const actor = await admin(request);
+    if (options.breakGlass === undefined) throw new ServiceError('NOT_FOUND', 'This service records no break-glass notices.');
+    return reply.status(201).send(await options.breakGlass.record(request.body.message, actor));
+  });
   app.post('/v1/admin/signing-keys/rotate', async (request) => ({ kid: await service.rotateSigningKey(await admin(request)) }));
   app.get('/v1/admin/audit', { schema: { querystring: Type.Object({ after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })) }) } }, async (request: FastifyRequest<{ Querystring: { after?: string; limit?: string } }>, reply) => {
     await admin(request);

@@ -4,10 +4,6 @@
 export interface RateLimiter {
   /** Takes one token; returns the seconds to wait when none is left. */
   take(key: string): number | null;
-  /** The seconds to wait before a token is left, without taking one; null when one is. */
-  wait(key: string): number | null;
-  /** Gives back a token taken for a request that turned out not to count (an enrolment that succeeded). */
-  refund(key: string): void;
 }
 
 export function createRateLimiter(options: { perMinute: number; burst: number; now?: () => number; maxKeys?: number }): RateLimiter {
@@ -39,14 +35,6 @@ export function createRateLimiter(options: { perMinute: number; burst: number; n
         return null;
       }
       return secondsUntilOne(b.tokens);
-    },
-    wait(key) {
-      const b = bucket(key);
-      return b.tokens >= 1 ? null : secondsUntilOne(b.tokens);
-    },
-    refund(key) {
-      const b = buckets.get(key);
-      if (b) b.tokens = Math.min(options.burst, b.tokens + 1);
     },
   };
 }

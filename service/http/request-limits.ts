@@ -1,12 +1,19 @@
 // The service's rate limits, each keyed on what is proven about a request. Anything that a
 // request merely claims (a device id in an unauthenticated body, say) is no key: asking in a
 // device's name must never spend that device's budget, or anyone could lock it out.
-//   - every request: its client address (generous: a hospital may sit behind one NAT);
-//   - nonce and enrolment requests, which nothing authenticates: one global budget as well;
+//   - every request: its client address, an IPv6 client by its /64 (client-key.ts) (generous:
+//     a hospital may sit behind one NAT);
+//   - enrolments and nonces for ids with no key in force, which nothing authenticates: one
+//     global budget as well, sized to what one instance can judge (not to a multiple of one
+//     client's budget), spent only by bodies that passed the schema;
 //   - a device's own budget: spent only once its signature verified (attest, renew);
 //   - enrolments that end without a certificate, and failed admin sign-ins: per address,
 //     tight, so guessed secrets and tokens are slowed down and cannot flood the audit log.
+//     These are spent and waited on only once the request was judged to fail: the right
+//     secret or admin token always passes, or anyone sharing IT's address (a NAT, a TLS
+//     terminator) could lock IT out by guessing.
 import { ServiceError } from '../errors.js';
+import { clientKey } from './client-key.js';
 import { createRateLimiter } from './rate-limit.js';
 
 export interface RateLimits {
@@ -14,7 +21,7 @@ export interface RateLimits {
   readonly perDevicePerMinute: number;
   /** Requests from one client address, any route. */
   readonly perClientPerMinute: number;
-  /** Nonce and enrolment requests from every address together. */
+  /** Enrolments and nonce requests for ids with no key in force, from every address together: what one instance can judge. */
   readonly unauthenticatedPerMinute?: number;
   /** Enrolment requests from one address that end without a certificate (refusals, waits for IT). */
   readonly enrolmentRefusalsPerClientPerMinute?: number;
@@ -25,7 +32,7 @@ export interface RateLimits {
 export const DEFAULT_RATE_LIMITS = {
   perDevicePerMinute: 60,
   perClientPerMinute: 60_000,
-  unauthenticatedPerMinute: 120_000,
+  unauthenticatedPerMinute: 30_000,
   enrolmentRefusalsPerClientPerMinute: 30,
   adminFailuresPerClientPerMinute: 10,
 } as const satisfies Required<RateLimits>;
@@ -34,15 +41,13 @@ export const DEFAULT_RATE_LIMITS = {
 export interface RequestLimits {
   /** Every request, by client address. */
   readonly client: (address: string) => void;
-  /** A request nothing authenticates (nonce, enrolment). */
+  /** An enrolment, or a nonce for an id with no key in force: nothing authenticates them. */
   readonly unauthenticated: () => void;
   /** A device whose signature verified. */
   readonly device: (deviceId: string) => void;
-  /** Before an enrolment is judged; `enrolmentIssued` gives the budget back when it ended in a certificate. */
-  readonly enrolment: (address: string) => void;
-  readonly enrolmentIssued: (address: string) => void;
-  /** Before an admin token is checked: an address past its failures waits, whatever token it brings. */
-  readonly adminAllowed: (address: string) => void;
+  /** An enrolment judged to end without a certificate (a refusal, a new wait for IT): spends the address's budget; past it, the address waits. */
+  readonly enrolmentRefused: (address: string) => void;
+  /** An admin token judged wrong: spends the address's failure budget; past it, the address waits. */
   readonly adminFailed: (address: string) => void;
 }
 
@@ -62,12 +67,10 @@ export function createRequestLimits(limits: RateLimits | undefined, now: () => n
     if (wait !== null) throw rateLimited(wait);
   };
   return {
-    client: (address) => spend(perClient.take(address)),
+    client: (address) => spend(perClient.take(clientKey(address))),
     unauthenticated: () => spend(global.take('all')),
     device: (deviceId) => spend(perDevice.take(deviceId)),
-    enrolment: (address) => spend(enrolments.take(address)),
-    enrolmentIssued: (address) => enrolments.refund(address),
-    adminAllowed: (address) => spend(adminFailures.wait(address)),
-    adminFailed: (address) => void adminFailures.take(address),
+    enrolmentRefused: (address) => spend(enrolments.take(clientKey(address))),
+    adminFailed: (address) => spend(adminFailures.take(clientKey(address))),
   };
 }

@@ -2,6 +2,7 @@
 // and a reason an access service can log and show. A configuration that would weaken the
 // checks is refused when the verifier is built, with its own error.
 import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
+import type { BreakGlassMark, OutageMark } from './weigh-token.js';
 
 export const DENY_CODES = [
   'TOKEN_MISSING',
@@ -37,7 +38,16 @@ export const DENY_CODES = [
 export type DenyCode = (typeof DENY_CODES)[number];
 
 export type Decision =
-  | { readonly allow: true; readonly deviceId: string; readonly tier: Tier; readonly claims: DeviceTokenClaims }
+  | {
+      readonly allow: true;
+      readonly deviceId: string;
+      readonly tier: Tier;
+      readonly claims: DeviceTokenClaims;
+      /** Present when served in outage mode (bounded policy, no status list reachable). */
+      readonly outage?: OutageMark;
+      /** Present when served under a break-glass notice. */
+      readonly breakGlass?: BreakGlassMark;
+    }
   | { readonly allow: false; readonly code: DenyCode; readonly reason: string };
 
 export class VerifierDenial extends Error {
@@ -54,7 +64,7 @@ export function deny(code: DenyCode, reason: string): never {
   throw new VerifierDenial(code, reason);
 }
 
-export const CONFIG_ERROR_CODES = ['AUDIENCE_INVALID', 'ISSUER_INVALID', 'OPTION_INVALID', 'STATUS_STALENESS_TOO_LONG', 'STATUS_STATE_INVALID'] as const;
+export const CONFIG_ERROR_CODES = ['AUDIENCE_INVALID', 'ISSUER_INVALID', 'OPTION_INVALID', 'STATUS_STALENESS_TOO_LONG', 'STATUS_STATE_INVALID', 'OUTAGE_GRACE_TOO_LONG', 'BREAK_GLASS_KEY_INVALID'] as const;
 export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[number];
 
 export class VerifierConfigError extends Error {

@@ -3,21 +3,52 @@
 // this resource. Node built-ins only (plus the shared schemas).
 import type { Tier } from '../../common/attestation.js';
 import { POSTURE_ONLY_AUDIENCE } from '../../common/attestation.js';
+import type { BreakGlassPublicJwk } from '../../common/break-glass.js';
+import type { BreakGlassAcceptance } from './break-glass-notices.js';
+import { createBreakGlassNotices } from './break-glass-notices.js';
 import { canonicalRequestUrl } from './canonical-path.js';
 import type { Decision } from './errors.js';
 import { VerifierConfigError, VerifierDenial, deny } from './errors.js';
 import { createRemoteKeySet } from './remote-keys.js';
 import type { ReplayCacheOptions } from './replay-cache.js';
 import { createReplayCache } from './replay-cache.js';
+import { checkSourceUrl } from './read-source.js';
 import { createStatusListClient } from './status-list-client.js';
 import { createTokenVerifier } from './verify-device-token.js';
 import { verifyDpopProof } from './verify-dpop.js';
+import type { BreakGlassMark, OutageMark, OutageMode } from './weigh-token.js';
+import { weighToken } from './weigh-token.js';
 
 export type { ConfigErrorCode, Decision, DenyCode } from './errors.js';
 export { VerifierConfigError, VerifierDenial } from './errors.js';
 export type { ReplayCacheOptions } from './replay-cache.js';
 export { canonicalRequestPath } from './canonical-path.js';
 export { MAX_STATUS_STALE_MS } from './status-list-client.js';
+export type { BreakGlassAcceptance } from './break-glass-notices.js';
+export type { BreakGlassMark, OutageMark, OutageMode } from './weigh-token.js';
+
+/** The longest a token may be accepted past its exp in bounded outage mode. */
+export const MAX_OUTAGE_GRACE_MINUTES = 60;
+
+/** One request served without a usable status list (bounded outage mode): log every one. */
+export interface OutageAccess {
+  readonly at: string;
+  readonly deviceId: string;
+  readonly method: string;
+  readonly url: string;
+  readonly tokenJti: string;
+  readonly outage: OutageMark;
+}
+
+/** One request served under a break-glass notice: who read what, when, under which notice. */
+export interface BreakGlassAccess {
+  readonly at: string;
+  readonly deviceId: string;
+  readonly method: string;
+  readonly url: string;
+  readonly tokenJti: string;
+  readonly breakGlass: BreakGlassMark;
+}
 
 export interface DeviceVerifierOptions {
   /** The device trust service's base URL (its tokens' `iss`). */
@@ -40,6 +71,32 @@ export interface DeviceVerifierOptions {
   /** Bounds of the proof replay cache (total and per device key). */
   readonly replayCache?: ReplayCacheOptions;
   readonly maxSkewSeconds?: number;
+  /**
+   * Where to read the signed status list, in order: the service's own URL first, then mirrors
+   * (any web server, or file: URLs of a share IT syncs). The newest valid list wins. Default:
+   * the issuer's /v1/status-list alone. The list must still name the issuer's URL as its sub.
+   */
+  readonly statusListUrls?: readonly string[];
+  /** How long one status list source may take to answer (default 5000 ms). */
+  readonly statusTimeoutMs?: number;
+  /** JWKS mirrors or a pinned copy (http(s) or file: URLs), tried in order when the issuer gives no keys. */
+  readonly jwksFallbackUrls?: readonly string[];
+  /**
+   * What happens when no status list can be had from any source. `secure` (the default): access
+   * ends once the last list is older than statusMaxStaleMs, and at each token's exp.
+   * `bounded`: only when every source is unreachable (not when one refuses), a device valid in
+   * the last good list keeps access with a fresh proof until its token is outageGraceMinutes
+   * past its exp; each such request is marked and reported to onOutageAccess.
+   */
+  readonly outageMode?: OutageMode;
+  /** Bounded mode only: minutes past a token's exp it is still accepted during an outage (1 to MAX_OUTAGE_GRACE_MINUTES). */
+  readonly outageGraceMinutes?: number;
+  /** Called for every request served in outage mode, before it is allowed; a throw refuses it. */
+  readonly onOutageAccess?: (access: OutageAccess) => void;
+  /** The public keys of the hospital's offline break-glass key(s); none: no notice is accepted. */
+  readonly breakGlassKeys?: readonly BreakGlassPublicJwk[];
+  /** Called for every request served under a break-glass notice, before it is allowed; a throw refuses it. */
+  readonly onBreakGlassAccess?: (access: BreakGlassAccess) => void;
   readonly now?: () => number;
 }
 
@@ -60,6 +117,8 @@ export interface RequestToVerify {
 
 export interface DeviceVerifier {
   verifyRequest(request: RequestToVerify): Promise<Decision>;
+  /** Takes a break-glass notice or end message (compact JWS); throws BreakGlassError saying why not. */
+  acceptBreakGlass(jws: string): Promise<BreakGlassAcceptance>;
   close(): void;
 }
 
@@ -75,15 +134,42 @@ function checkedOptions(options: DeviceVerifierOptions): DeviceVerifierOptions {
     throw new VerifierConfigError('ISSUER_INVALID', `The issuer ${JSON.stringify(options.issuer)} is not a URL.`, { cause: e });
   }
   if (issuer.protocol !== 'https:' && issuer.protocol !== 'http:') throw new VerifierConfigError('ISSUER_INVALID', 'The issuer must be an http(s) URL.');
+  for (const url of [...(options.statusListUrls ?? []), ...(options.jwksFallbackUrls ?? [])]) {
+    if (typeof url !== 'string' || checkSourceUrl(url) === undefined) throw new VerifierConfigError('OPTION_INVALID', `${JSON.stringify(url)} is not an http(s) or file: URL.`);
+  }
+  if (options.statusListUrls !== undefined && options.statusListUrls.length === 0) throw new VerifierConfigError('OPTION_INVALID', 'statusListUrls, when given, needs at least one URL (the service\'s own first).');
+  const mode: unknown = options.outageMode ?? 'secure';
+  if (mode !== 'secure' && mode !== 'bounded') throw new VerifierConfigError('OPTION_INVALID', `outageMode must be "secure" or "bounded", not ${JSON.stringify(mode)}.`);
+  const grace: unknown = options.outageGraceMinutes;
+  if (mode === 'secure' && grace !== undefined) throw new VerifierConfigError('OPTION_INVALID', 'outageGraceMinutes applies only to outageMode "bounded"; secure mode grants no grace.');
+  if (mode === 'bounded') {
+    if (typeof grace !== 'number' || !Number.isFinite(grace) || grace <= 0) throw new VerifierConfigError('OPTION_INVALID', 'outageMode "bounded" needs outageGraceMinutes: a positive number of minutes.');
+    if (grace > MAX_OUTAGE_GRACE_MINUTES) throw new VerifierConfigError('OUTAGE_GRACE_TOO_LONG', `A token may be accepted at most ${MAX_OUTAGE_GRACE_MINUTES} minutes past its exp during an outage (asked: ${grace}): longer would keep a device whose posture nobody checks that long.`);
+  }
+  for (const key of options.breakGlassKeys ?? []) {
+    const k = key as Partial<BreakGlassPublicJwk> | null;
+    if (typeof k !== 'object' || k === null || k.kty !== 'EC' || k.crv !== 'P-256' || typeof k.x !== 'string' || typeof k.y !== 'string' || 'd' in k) {
+      throw new VerifierConfigError('BREAK_GLASS_KEY_INVALID', 'Each break-glass key must be a P-256 public JWK (kty EC, crv P-256, x, y, and no private d).');
+    }
+  }
   return options;
 }
 
 export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVerifier {
   const { audience } = checkedOptions(options);
+  const now = options.now ?? (() => Date.now());
   const base = options.issuer.replace(/\/$/, '');
-  const keys = createRemoteKeySet({ url: `${base}/.well-known/jwks.json`, ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.now ? { now: options.now } : {}) });
+  const keys = createRemoteKeySet({
+    url: `${base}/.well-known/jwks.json`,
+    ...(options.jwksFallbackUrls ? { fallbackUrls: options.jwksFallbackUrls } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const statusListUri = `${base}/v1/status-list`;
   const statusList = createStatusListClient({
-    url: `${base}/v1/status-list`,
+    url: statusListUri,
+    ...(options.statusListUrls ? { sources: options.statusListUrls } : {}),
+    ...(options.statusTimeoutMs !== undefined ? { timeoutMs: options.statusTimeoutMs } : {}),
     keys,
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.statusRefreshMs !== undefined ? { refreshMs: options.statusRefreshMs } : {}),
@@ -93,8 +179,12 @@ export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVeri
   });
   const tokens = createTokenVerifier(keys, statusList);
   const replay = createReplayCache(options.replayCache);
+  const notices = createBreakGlassNotices(options.breakGlassKeys ?? [], audience, now);
+  const outageMode = options.outageMode ?? 'secure';
+  const outageGraceMs = (options.outageGraceMinutes ?? 0) * 60_000;
 
   return {
+    acceptBreakGlass: (jws) => notices.accept(jws),
     async verifyRequest(request) {
       try {
         const url = canonicalRequestUrl(request.url);
@@ -102,16 +192,30 @@ export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVeri
         if (!m?.[1]) deny('TOKEN_MISSING', 'No device token (Authorization: DPoP <token>).');
         const token = m[1];
         if (!request.dpop) deny('PROOF_MISSING', 'No proof of possession (DPoP header).');
-        const claims = await tokens.verify(token, {
+        const inspected = await tokens.inspect(token, {
           issuer: options.issuer,
           audience,
           requiredTier: request.requiredTier,
           ...(request.rpNonce !== undefined ? { rpNonce: request.rpNonce } : {}),
           ...(options.maxSkewSeconds !== undefined ? { maxSkewSeconds: options.maxSkewSeconds } : {}),
-          ...(options.now ? { now: options.now } : {}),
+          now,
         });
-        verifyDpopProof(request.dpop, { token, method: request.method, url, jkt: claims.cnf.jkt, ...(options.now ? { now: options.now } : {}) }, replay);
-        return { allow: true, deviceId: claims.sub, tier: claims.tier, claims };
+        const { claims } = inspected;
+        const status = await statusList.lookup(claims.status.status_list.uri, claims.status.status_list.idx);
+        const weighed = weighToken(inspected, status, { requiredTier: request.requiredTier, outageMode, outageGraceMs, notice: notices.inForce(now()), nowMs: now() });
+        // Every way in needs a fresh, single-use proof by the token's key: an outage or a
+        // notice waives the list or the expiry, never the device's possession of its key.
+        verifyDpopProof(request.dpop, { token, method: request.method, url, jkt: claims.cnf.jkt, now }, replay);
+        const grant = { allow: true, deviceId: claims.sub, tier: weighed.tier, claims } as const;
+        if (weighed.how === 'outage') {
+          options.onOutageAccess?.({ at: new Date(now()).toISOString(), deviceId: claims.sub, method: request.method, url, tokenJti: claims.jti, outage: weighed.outage });
+          return { ...grant, outage: weighed.outage };
+        }
+        if (weighed.how === 'break-glass') {
+          options.onBreakGlassAccess?.({ at: new Date(now()).toISOString(), deviceId: claims.sub, method: request.method, url, tokenJti: claims.jti, breakGlass: weighed.breakGlass });
+          return { ...grant, breakGlass: weighed.breakGlass };
+        }
+        return grant;
       } catch (e) {
         if (e instanceof VerifierDenial) return { allow: false, code: e.code, reason: e.message };
         // Not the request's fault: say so, so nobody hunts for a malformed token.

@@ -1,9 +1,12 @@
 // The service's signing keys (JWKS), fetched and cached. An unknown kid triggers one
 // refetch (rate-limited), so a rotation is picked up at once; when the service is
 // unreachable the cached keys keep working, and with none cached every token is denied.
+// Keys rotate rarely, so a mirror or a pinned file (fallbackUrls, tried in order when the
+// service gives no keys) lets a verifier that starts during an outage still check tokens.
 import type { KeyObject } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
 import { deny } from './errors.js';
+import { readSource } from './read-source.js';
 
 export interface KeySource {
   get(kid: string): Promise<KeyObject>;
@@ -11,6 +14,8 @@ export interface KeySource {
 
 export interface RemoteKeySetOptions {
   readonly url: string;
+  /** Mirrors of the JWKS or a pinned copy (http(s) or file: URLs), tried in order after `url`. */
+  readonly fallbackUrls?: readonly string[];
   readonly fetch?: typeof fetch;
   readonly refreshMs?: number;
   readonly minRefetchMs?: number;
@@ -32,20 +37,14 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): KeySource & { 
     inflight ??= (async () => {
       attemptedAt = now();
       try {
-        const res = await doFetch(options.url, { signal: AbortSignal.timeout(options.timeoutMs ?? 5000) });
-        if (!res.ok) return;
-        const body = (await res.json()) as { keys?: unknown };
-        if (!Array.isArray(body.keys)) return;
-        const next = new Map<string, KeyObject>();
-        for (const k of body.keys as Record<string, unknown>[]) {
-          if (k.kty !== 'EC' || k.crv !== 'P-256' || typeof k.kid !== 'string' || typeof k.x !== 'string' || typeof k.y !== 'string' || 'd' in k) continue;
-          if (k.alg !== undefined && k.alg !== 'ES256') continue;
-          next.set(k.kid, createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: k.x, y: k.y }, format: 'jwk' }));
+        for (const url of [options.url, ...(options.fallbackUrls ?? [])]) {
+          const next = await readKeys(url, doFetch, options.timeoutMs ?? 5000);
+          if (next !== undefined) {
+            keys = next;
+            fetchedAt = now();
+            return;
+          }
         }
-        keys = next;
-        fetchedAt = now();
-      } catch {
-        // unreachable: keep the keys we have
       } finally {
         inflight = undefined;
       }
@@ -56,7 +55,12 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): KeySource & { 
   return {
     refresh,
     async get(kid) {
-      if (now() - fetchedAt > refreshMs) await refresh();
+      // Known keys are used while a due refresh runs in the background: during an outage each
+      // request would otherwise wait for the timeout. With no keys yet, there is nothing to use.
+      if (now() - fetchedAt > refreshMs) {
+        if (fetchedAt === -Infinity) await refresh();
+        else if (now() - attemptedAt > minRefetchMs) void refresh();
+      }
       let key = keys.get(kid);
       if (!key && now() - attemptedAt > minRefetchMs) {
         await refresh();
@@ -69,4 +73,29 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): KeySource & { 
       return key;
     },
   };
+}
+
+/** The ES256 keys a JWKS document at `url` publishes, or undefined when none could be had. */
+async function readKeys(url: string, doFetch: typeof fetch, timeoutMs: number): Promise<Map<string, KeyObject> | undefined> {
+  const reading = await readSource(url, doFetch, timeoutMs);
+  if (reading.kind !== 'ok') return undefined;
+  let body: { keys?: unknown };
+  try {
+    body = JSON.parse(reading.text) as { keys?: unknown };
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== 'object' || body === null || !Array.isArray(body.keys)) return undefined;
+  const next = new Map<string, KeyObject>();
+  for (const k of body.keys as Record<string, unknown>[]) {
+    if (typeof k !== 'object' || k === null) continue;
+    if (k.kty !== 'EC' || k.crv !== 'P-256' || typeof k.kid !== 'string' || typeof k.x !== 'string' || typeof k.y !== 'string' || 'd' in k) continue;
+    if (k.alg !== undefined && k.alg !== 'ES256') continue;
+    try {
+      next.set(k.kid, createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: k.x, y: k.y }, format: 'jwk' }));
+    } catch {
+      // not a point on the curve: that key is skipped, the others still count
+    }
+  }
+  return next.size > 0 ? next : undefined;
 }

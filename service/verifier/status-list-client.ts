@@ -5,12 +5,20 @@
 // A list older than one already accepted (a replay) is never taken; with `stateFile` that
 // holds across restarts too. Without it, a restarted verifier can be handed an older list,
 // but only one younger than maxStaleMs and not past its exp.
+//
+// The list is a signed token, so it may come from anywhere: `sources` lists where to read it
+// (the service first, then mirrors: a static web server, a file share), all are tried at each
+// refresh and the newest valid list wins. When none gives a usable list and every one of them
+// was unreachable or only had an old list, that is an outage (lookup says so, with the last
+// good list), which a verifier in `bounded` mode may ride out; a source that answers with a
+// refusal or a list that is not valid is not an outage.
 import { inflateSync } from 'node:zlib';
 import { STATUS_LIST_TYP } from '../../common/attestation.js';
 import { MAX_JWS_LENGTH } from '../../common/jws-compact.js';
 import { VerifierConfigError, VerifierDenial, deny } from './errors.js';
 import { parseJws, signatureValid } from './jws.js';
 import type { KeySource } from './remote-keys.js';
+import { readSource } from './read-source.js';
 import { readStatusMark, writeStatusMark } from './status-mark-file.js';
 
 /**
@@ -25,7 +33,12 @@ export const DEFAULT_STATUS_STALE_MS = 60_000;
 const MAX_FUTURE_IAT_MS = 60_000;
 
 export interface StatusListClientOptions {
+  /** The canonical status list URI: the tokens' status.status_list.uri and the list's sub. */
   readonly url: string;
+  /** Where to read the list (http(s) or file: URLs), in order; default [url]. */
+  readonly sources?: readonly string[];
+  /** How long one source may take to answer (default 5000 ms). */
+  readonly timeoutMs?: number;
   readonly keys: KeySource;
   readonly fetch?: typeof fetch;
   /** How often the list is fetched in the background. */
@@ -37,8 +50,16 @@ export interface StatusListClientOptions {
   readonly now?: () => number;
 }
 
+/** What the verifier knows about one token's status right now. */
+export type StatusLookup =
+  | { readonly kind: 'fresh'; readonly status: number }
+  /** Every source unreachable (or only holding old lists) since `since` (ms); `lastKnown` is the token's status in the last good list, if there was one. */
+  | { readonly kind: 'outage'; readonly since: number; readonly lastKnown: number | undefined }
+  | { readonly kind: 'unavailable'; readonly reason: string };
+
 export interface StatusListClient {
   status(uri: string, index: number): Promise<number>;
+  lookup(uri: string, index: number): Promise<StatusLookup>;
   refresh(): Promise<void>;
   close(): void;
 }
@@ -55,6 +76,9 @@ export function createStatusListClient(options: StatusListClientOptions): Status
   const now = options.now ?? (() => Date.now());
   const refreshMs = options.refreshMs ?? 2_000;
   const maxStaleMs = options.maxStaleMs ?? DEFAULT_STATUS_STALE_MS;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const sources = options.sources ?? [options.url];
+  if (sources.length === 0) throw new VerifierConfigError('OPTION_INVALID', 'The status list needs at least one source.');
   if (!Number.isFinite(refreshMs) || refreshMs <= 0) throw new VerifierConfigError('OPTION_INVALID', 'The status list refresh interval must be a positive number of milliseconds.');
   if (Number.isNaN(maxStaleMs) || maxStaleMs <= 0) throw new VerifierConfigError('OPTION_INVALID', 'The status list staleness limit must be a positive number of milliseconds.');
   if (maxStaleMs > MAX_STATUS_STALE_MS) {
@@ -66,13 +90,15 @@ export function createStatusListClient(options: StatusListClientOptions): Status
   let list: AcceptedList | undefined;
   let problem = 'no list has been fetched yet';
   let inflight: Promise<void> | undefined;
+  /** Set when a refresh found every source unreachable; cleared by any usable list or refusal. */
+  let outageSince: number | undefined;
+  /** When the last refresh ended (ms, this clock), so requests during an outage do not each wait for a timeout. */
+  let lastAttemptEnded = -Infinity;
 
   const usable = (at: number): AcceptedList | undefined => (list !== undefined && at < list.expiresAtMs && at - list.issuedAtMs <= maxStaleMs ? list : undefined);
 
-  const fetchAndAccept = async (): Promise<void> => {
-    const res = await doFetch(options.url, { signal: AbortSignal.timeout(5000) });
-    if (!res.ok) deny('STATUS_UNAVAILABLE', `the service answered HTTP ${res.status}`);
-    const jwt = await res.text();
+  /** Validates one served list; a denial's message says why it is not taken. */
+  const validate = async (jwt: string): Promise<{ claims: { iat: number; exp: number; status_list: { bits: unknown; lst: string } } }> => {
     // A list with thousands of withdrawn tokens outgrows a token's size limit.
     const parts = parseJws(jwt, STATUS_LIST_TYP, ['alg', 'typ', 'kid'], MAX_JWS_LENGTH);
     const kid = parts.header.kid;
@@ -80,24 +106,66 @@ export function createStatusListClient(options: StatusListClientOptions): Status
     const claims = parts.payload as { sub?: unknown; status_list?: { bits?: unknown; lst?: unknown }; exp?: unknown; iat?: unknown };
     if (claims.sub !== options.url || typeof claims.status_list?.lst !== 'string' || ![1, 2, 4, 8].includes(Number(claims.status_list.bits))) deny('STATUS_UNAVAILABLE', 'the list served is not a status list for this URL');
     if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || !Number.isFinite(claims.exp) || !Number.isFinite(claims.iat)) deny('STATUS_UNAVAILABLE', 'the list served has no valid iat and exp');
+    if (claims.iat * 1000 > now() + MAX_FUTURE_IAT_MS) deny('STATUS_UNAVAILABLE', 'the list served is dated ahead of this verifier\'s clock');
+    return { claims: { iat: claims.iat, exp: claims.exp, status_list: { bits: claims.status_list.bits, lst: claims.status_list.lst } } };
+  };
+
+  /** Why a validly signed list is too old to use, or undefined when it is fresh enough. */
+  const staleness = (iat: number, exp: number): string | undefined => {
     const t = now();
-    if (claims.exp * 1000 <= t) deny('STATUS_UNAVAILABLE', 'the list served has expired');
-    if (claims.iat * 1000 > t + MAX_FUTURE_IAT_MS) deny('STATUS_UNAVAILABLE', 'the list served is dated ahead of this verifier\'s clock');
-    if (t - claims.iat * 1000 > maxStaleMs) deny('STATUS_UNAVAILABLE', 'the list served is older than this verifier accepts (a replay, or a stale cache in between)');
-    if (claims.iat < newestIat) deny('STATUS_UNAVAILABLE', 'the list served is older than one already accepted (a replay)');
-    const bytes = inflateSync(Buffer.from(claims.status_list.lst, 'base64url'), { maxOutputLength: 16 * 1024 * 1024 });
-    if (stateFile !== undefined && claims.iat > newestIat) {
+    if (exp * 1000 <= t) return 'the list served has expired';
+    if (t - iat * 1000 > maxStaleMs) return 'the list served is older than this verifier accepts (a replay, or a stale cache in between)';
+    if (iat < newestIat) return 'the list served is older than one already accepted (a replay)';
+    return undefined;
+  };
+
+  const fetchAndAccept = async (): Promise<void> => {
+    let best: { iat: number; exp: number; bits: number; lst: string } | undefined;
+    const failures: string[] = [];
+    // A source that answers with a refusal or an invalid list rules out "outage": something
+    // is there, and it is not vouching for anyone.
+    let refused = false;
+    for (const source of sources) {
+      const reading = await readSource(source, doFetch, timeoutMs);
+      if (reading.kind !== 'ok') {
+        failures.push(reading.why);
+        if (reading.kind === 'refused') refused = true;
+        continue;
+      }
+      try {
+        const { claims } = await validate(reading.text.trim());
+        const old = staleness(claims.iat, claims.exp);
+        if (old !== undefined) {
+          failures.push(`${source}: ${old}`);
+          continue;
+        }
+        if (best === undefined || claims.iat > best.iat) best = { iat: claims.iat, exp: claims.exp, bits: Number(claims.status_list.bits), lst: claims.status_list.lst };
+      } catch (e) {
+        if (!(e instanceof VerifierDenial)) throw e;
+        failures.push(`${source}: ${e.message}`);
+        refused = true;
+      }
+    }
+    if (best === undefined) {
+      if (!refused) outageSince ??= now();
+      else outageSince = undefined;
+      deny('STATUS_UNAVAILABLE', sources.length === 1 ? (failures[0] ?? 'no list') : `no source gave a usable list: ${failures.join('; ')}`);
+    }
+    const bytes = inflateSync(Buffer.from(best.lst, 'base64url'), { maxOutputLength: 16 * 1024 * 1024 });
+    if (stateFile !== undefined && best.iat > newestIat) {
       // The mark is stored before the list is used: a list whose mark could not be kept is
       // not taken, so the protection is never silently lost.
       try {
-        await writeStatusMark(stateFile, options.url, claims.iat);
+        await writeStatusMark(stateFile, options.url, best.iat);
       } catch (e) {
+        outageSince = undefined;
         deny('STATUS_UNAVAILABLE', `the status list state file could not be written (${(e as Error).message})`);
       }
     }
-    newestIat = Math.max(newestIat, claims.iat);
-    list = { bytes, bits: Number(claims.status_list.bits), issuedAtMs: claims.iat * 1000, expiresAtMs: claims.exp * 1000 };
+    newestIat = Math.max(newestIat, best.iat);
+    list = { bytes, bits: best.bits, issuedAtMs: best.iat * 1000, expiresAtMs: best.exp * 1000 };
     problem = '';
+    outageSince = undefined;
   };
 
   const refresh = (): Promise<void> => {
@@ -107,6 +175,7 @@ export function createStatusListClient(options: StatusListClientOptions): Status
         problem = e instanceof VerifierDenial ? e.message : `the service could not be reached (${e instanceof Error ? e.message : String(e)})`;
       })
       .finally(() => {
+        lastAttemptEnded = now();
         inflight = undefined;
       });
     return inflight;
@@ -116,21 +185,36 @@ export function createStatusListClient(options: StatusListClientOptions): Status
   timer.unref();
   void refresh();
 
+  const bitAt = (current: AcceptedList, index: number): number => {
+    const bit = index * current.bits;
+    const byte = current.bytes[bit >> 3];
+    if (byte === undefined) deny('STATUS_UNAVAILABLE', 'The token points beyond the device status list.'); // the service's list has a fixed capacity
+    return (byte >> (bit & 7)) & ((1 << current.bits) - 1);
+  };
+
+  const lookup = async (uri: string, index: number): Promise<StatusLookup> => {
+    if (uri !== options.url) deny('STATUS_UNAVAILABLE', 'The token points to a status list this verifier does not follow.');
+    // In a known outage the background refresh keeps trying; a request does not wait for
+    // another timeout of its own more often than once a refresh interval.
+    const recentlyFailed = outageSince !== undefined && now() - lastAttemptEnded < refreshMs;
+    if (usable(now()) === undefined && !recentlyFailed) await refresh();
+    const current = usable(now());
+    if (current !== undefined) return { kind: 'fresh', status: bitAt(current, index) };
+    if (outageSince !== undefined) return { kind: 'outage', since: outageSince, lastKnown: list === undefined ? undefined : bitAt(list, index) };
+    const why = list === undefined ? problem : `the last list is past its exp or older than ${maxStaleMs} ms${problem === '' ? '' : `, and ${problem}`}`;
+    return { kind: 'unavailable', reason: `The device status list is not usable (${why}); access is refused until it is.` };
+  };
+
   return {
     refresh,
+    lookup,
     close: () => clearInterval(timer),
     async status(uri, index) {
-      if (uri !== options.url) deny('STATUS_UNAVAILABLE', 'The token points to a status list this verifier does not follow.');
-      if (usable(now()) === undefined) await refresh();
-      const current = usable(now());
-      if (current === undefined) {
-        const why = list === undefined ? problem : `the last list is past its exp or older than ${maxStaleMs} ms${problem === '' ? '' : `, and ${problem}`}`;
-        deny('STATUS_UNAVAILABLE', `The device status list is not usable (${why}); access is refused until it is.`);
-      }
-      const bit = index * current.bits;
-      const byte = current.bytes[bit >> 3];
-      if (byte === undefined) deny('STATUS_UNAVAILABLE', 'The token points beyond the device status list.'); // the service's list has a fixed capacity
-      return (byte >> (bit & 7)) & ((1 << current.bits) - 1);
+      const found = await lookup(uri, index);
+      if (found.kind === 'fresh') return found.status;
+      if (found.kind === 'unavailable') deny('STATUS_UNAVAILABLE', found.reason);
+      const why = list === undefined ? problem : `the last list is past its exp or older than ${maxStaleMs} ms, and ${problem}`;
+      deny('STATUS_UNAVAILABLE', `The device status list is not usable (${why}); access is refused until it is.`);
     },
   };
 }

@@ -21,8 +21,19 @@ export interface TokenCheck {
   readonly now?: () => number;
 }
 
+/** A token whose signature, claims, issuer, audience, nbf, lifetime and nonce hold; the rest is weighed by the caller. */
+export interface InspectedToken {
+  readonly claims: DeviceTokenClaims;
+  /** Past exp (beyond the allowed skew). */
+  readonly expired: boolean;
+  /** Its tier covers the resource. */
+  readonly tierSuffices: boolean;
+}
+
 export interface TokenVerifier {
   verify(token: string, check: TokenCheck): Promise<DeviceTokenClaims>;
+  /** The checks no outage or emergency can waive (they throw); expiry and tier are reported, not thrown. */
+  inspect(token: string, check: TokenCheck): Promise<InspectedToken>;
 }
 
 export function createTokenVerifier(keys: KeySource, statusList: StatusListClient | null, options: { cacheSize?: number } = {}): TokenVerifier {
@@ -41,29 +52,39 @@ export function createTokenVerifier(keys: KeySource, statusList: StatusListClien
     return claims;
   };
 
+  const inspect = async (token: string, check: TokenCheck): Promise<InspectedToken> => {
+    const claims = await verifySignature(token);
+    const now = Math.floor((check.now ?? Date.now)() / 1000);
+    const skew = check.maxSkewSeconds ?? 30;
+    if (claims.iss !== check.issuer) deny('ISSUER_MISMATCH', 'The token comes from another issuer.');
+    // A posture-only token is for the agent's own check: it opens no access service, even
+    // one misconfigured with that audience.
+    if (claims.aud !== check.audience || claims.aud === POSTURE_ONLY_AUDIENCE) deny('AUDIENCE_MISMATCH', 'The token was issued for another access service (or for none).');
+    const expired = claims.exp + skew < now;
+    if (claims.nbf - skew > now) deny('NOT_YET_VALID', 'The device token is not valid yet.');
+    if (claims.exp - claims.iat > 15 * 60) deny('CLAIMS_INVALID', 'The token lives longer than device tokens may.');
+    if (check.rpNonce !== undefined && claims.eat_nonce !== check.rpNonce) deny('NONCE_MISMATCH', 'The token does not answer this service\'s nonce.');
+    return { claims, expired, tierSuffices: TIER_RANK[claims.tier] >= TIER_RANK[check.requiredTier] };
+  };
+
   return {
+    inspect,
     async verify(token, check) {
-      const claims = await verifySignature(token);
-      const now = Math.floor((check.now ?? Date.now)() / 1000);
-      const skew = check.maxSkewSeconds ?? 30;
-      if (claims.iss !== check.issuer) deny('ISSUER_MISMATCH', 'The token comes from another issuer.');
-      // A posture-only token is for the agent's own check: it opens no access service, even
-      // one misconfigured with that audience.
-      if (claims.aud !== check.audience || claims.aud === POSTURE_ONLY_AUDIENCE) deny('AUDIENCE_MISMATCH', 'The token was issued for another access service (or for none).');
-      if (claims.exp + skew < now) deny('EXPIRED', 'The device token has expired.');
-      if (claims.nbf - skew > now) deny('NOT_YET_VALID', 'The device token is not valid yet.');
-      if (claims.exp - claims.iat > 15 * 60) deny('CLAIMS_INVALID', 'The token lives longer than device tokens may.');
-      if (check.rpNonce !== undefined && claims.eat_nonce !== check.rpNonce) deny('NONCE_MISMATCH', 'The token does not answer this service\'s nonce.');
-      if (TIER_RANK[claims.tier] < TIER_RANK[check.requiredTier]) {
-        deny('TIER_INSUFFICIENT', `This resource needs a "${check.requiredTier}" device; this device is "${claims.tier}".`);
-      }
+      const { claims, expired, tierSuffices } = await inspect(token, check);
+      if (expired) deny('EXPIRED', 'The device token has expired.');
+      if (!tierSuffices) deny('TIER_INSUFFICIENT', `This resource needs a "${check.requiredTier}" device; this device is "${claims.tier}".`);
       if (statusList !== null) {
         const status = await statusList.status(claims.status.status_list.uri, claims.status.status_list.idx);
-        if (status === 1) deny('STATUS_INVALID', 'The device trust service withdrew this token (the device drifted, or was revoked).');
-        if (status === 2) deny('STATUS_SUSPENDED', 'The device trust service suspended this device.');
-        if (status !== 0) deny('STATUS_INVALID', `The device status list marks this token with an unknown status (${status}).`);
+        denyWithdrawn(status);
       }
       return claims;
     },
   };
+}
+
+/** Denies a token the status list marks (1 withdrawn, 2 suspended, anything else unknown). */
+export function denyWithdrawn(status: number): void {
+  if (status === 1) deny('STATUS_INVALID', 'The device trust service withdrew this token (the device drifted, or was revoked).');
+  if (status === 2) deny('STATUS_SUSPENDED', 'The device trust service suspended this device.');
+  if (status !== 0) deny('STATUS_INVALID', `The device status list marks this token with an unknown status (${status}).`);
 }

@@ -184,7 +184,7 @@ describe('throttles on guessing', () => {
       for (let i = 0; i < 30; i++) answers.push(await requestFrom(OTHER_CLIENT, `${svc.url}/v1/admin/devices`, { headers: { authorization: `Bearer guess-${i}` } }));
       answers = answers.map((a) => ({ status: a.status, retryAfter: a.retryAfter }));
       const right = await requestFrom(OTHER_CLIENT, `${svc.url}/v1/admin/devices`, { headers: { authorization: `Bearer ${svc.adminToken}` } });
-      assert.equal(right.status, 429, 'a locked-out source is refused even with the right token: no oracle');
+      assert.equal(right.status, 200, 'the right token always passes: nobody sharing IT\'s address can lock IT out');
       const elsewhere = await fetch(`${svc.url}/v1/admin/devices`, { headers: { authorization: `Bearer ${svc.adminToken}` } });
       assert.equal(elsewhere.status, 200);
     } finally {
@@ -195,7 +195,7 @@ describe('throttles on guessing', () => {
     assert.ok(answers.slice(unauthorized).every((a) => a.status === 429 && Number(a.retryAfter) >= 1), JSON.stringify(answers));
     const rows = auditFromFile(svc.dataDir).filter((r) => r.action === 'http.refused' && r.actor === `client@${OTHER_CLIENT}`);
     assert.equal(tallied(rows.find((r) => r.code === 'UNAUTHORIZED')).count, unauthorized);
-    assert.equal(tallied(rows.find((r) => r.code === 'RATE_LIMITED')).count, 30 - unauthorized + 1);
+    assert.equal(tallied(rows.find((r) => r.code === 'RATE_LIMITED')).count, 30 - unauthorized);
   });
 
   test('300 wrong enrolment secrets in a burst: about 30 written, the rest 429 with Retry-After; a device elsewhere enrols', { timeout: 60_000 }, async () => {
@@ -221,7 +221,7 @@ describe('throttles on guessing', () => {
 
       const elsewhere = await FakeDevice.create();
       assert.equal((await elsewhere.enrol(svc.url, svc.enrolmentSecret)).status, 201, 'another source enrols');
-      assert.equal((await requestFrom(OTHER_CLIENT, `${svc.url}/v1/enrol`, { body: { csr: await (await FakeDevice.create()).csr(), enrolmentSecret: svc.enrolmentSecret } })).status, 429, 'the guessing source waits');
+      assert.equal((await requestFrom(OTHER_CLIENT, `${svc.url}/v1/enrol`, { body: { csr: await (await FakeDevice.create()).csr(), enrolmentSecret: svc.enrolmentSecret } })).status, 201, 'the right secret enrols even from the guessing source');
     } finally {
       await svc.close();
     }

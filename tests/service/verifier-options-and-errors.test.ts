@@ -69,3 +69,19 @@ test('an unexpected failure inside the verifier (here its clock) is VERIFIER_ERR
     verifier.close();
   }
 });
+
+test('outage policy: bounded needs a grace of at most 60 minutes, secure takes none; mirrors must be http(s) or file: URLs; a break-glass key must be a P-256 public JWK', () => {
+  const untyped = (options: Record<string, unknown>) => () => createDeviceVerifier({ issuer: svc.url, audience: 'ehr', ...options }).close();
+  assert.throws(untyped({ outageMode: 'bounded', outageGraceMinutes: 61 }), configError('OUTAGE_GRACE_TOO_LONG'));
+  assert.throws(untyped({ outageMode: 'bounded' }), configError('OPTION_INVALID'), 'bounded without a grace');
+  assert.throws(untyped({ outageMode: 'bounded', outageGraceMinutes: 0 }), configError('OPTION_INVALID'));
+  assert.throws(untyped({ outageMode: 'bounded', outageGraceMinutes: Number.NaN }), configError('OPTION_INVALID'));
+  assert.throws(untyped({ outageGraceMinutes: 10 }), configError('OPTION_INVALID'), 'a grace in secure mode would be silently ignored');
+  assert.throws(untyped({ outageMode: 'open' }), configError('OPTION_INVALID'));
+  assert.throws(untyped({ statusListUrls: [] }), configError('OPTION_INVALID'));
+  assert.throws(untyped({ statusListUrls: ['ftp://mirror.example/list'] }), configError('OPTION_INVALID'));
+  assert.throws(untyped({ jwksFallbackUrls: ['jwks.json'] }), configError('OPTION_INVALID'));
+  assert.throws(untyped({ breakGlassKeys: [{ kty: 'RSA', n: 'x', e: 'AQAB' }] }), configError('BREAK_GLASS_KEY_INVALID'));
+  assert.throws(untyped({ breakGlassKeys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'secret' }] }), configError('BREAK_GLASS_KEY_INVALID'), 'a private key is refused');
+  untyped({ outageMode: 'bounded', outageGraceMinutes: 60, statusListUrls: [`${svc.url}/v1/status-list`, 'file:///srv/mirror/status-list.jwt'] })();
+});

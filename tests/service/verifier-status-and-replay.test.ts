@@ -237,3 +237,27 @@ test('property: the replay cache never admits a proof twice while it must be rem
     { numRuns: 500 },
   );
 });
+
+test('status list: of several sources, the newest valid list wins, whichever answers first; a dead source does not stop the others', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const older = list([], now - 5);
+  const newer = list([[7, 1]], now);
+  const served = new Map([['https://mirror-a.example/list', older], ['https://mirror-b.example/list', newer]]);
+  const c = createStatusListClient({
+    url: URI,
+    sources: ['https://dead.example/list', 'https://mirror-a.example/list', 'https://mirror-b.example/list'],
+    keys: { get: () => Promise.resolve(publicKey) },
+    fetch: (input) => {
+      const body = served.get(input instanceof Request ? input.url : input.toString());
+      return body === undefined ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve(new Response(body));
+    },
+    refreshMs: 3_600_000,
+  });
+  try {
+    await c.refresh();
+    assert.equal(await c.status(URI, 7), 1, 'the newer list (from the last source) is the one used');
+    assert.deepEqual(await c.lookup(URI, 8), { kind: 'fresh', status: 0 });
+  } finally {
+    c.close();
+  }
+});

@@ -137,11 +137,11 @@ test('a proof is made only for the URLs of the audience\'s access service, with 
   }
 });
 
-test('rate limit: 1,000 requests from one origin get its burst of 10, then 429 with Retry-After; a refill comes at 30 a minute', async () => {
+test('rate limit: with a per-origin budget of 30 a minute, burst 10, 1,000 requests from one origin get the burst, then 429 with Retry-After; a refill comes at 30 a minute', async () => {
   const agent = makeAgent();
   await agent.start();
-  let now = Date.parse('2030-01-01T08:00:00Z');
-  const endpoint = await startTokenEndpoint({ agent, allowedOrigins: new Map([[EHR, ['ehr']]]), accessServices: accessServicesFrom([['ehr', [EHR]]]), port: 0, now: () => now });
+  let now = Date.now();
+  const endpoint = await startTokenEndpoint({ agent, allowedOrigins: new Map([[EHR, ['ehr']]]), accessServices: accessServicesFrom([['ehr', [EHR]]]), port: 0, now: () => now, limits: { perOrigin: { perMinute: 30, burst: 10 } } });
   const ask = () => fetch(`http://127.0.0.1:${endpoint.port}/v1/token?audience=ehr`, { headers: { origin: EHR } });
   try {
     const statuses = new Map<number, number>();

@@ -1,0 +1,37 @@
+// Local enforcement with the real firewall (issue 20, item 2): inside a network namespace the
+// real service is stopped mid-use (SIGSTOP), the agent runs its real Linux probes, and the
+// namespace's nftables ruleset is flushed. The agent's loopback endpoint must refuse proofs
+// within 5 seconds, with nothing from the service (it is stopped). Needs root (ip netns).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { NetNamespace } from '../../kit/netns.js';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+
+test('service stopped, firewall turned off: the agent refuses proofs within 5 s on its own probes', { timeout: 120_000 }, () => {
+  const ns = NetNamespace.create('dta-outage');
+  try {
+    ns.exec(['ip', 'link', 'set', 'lo', 'up']);
+    ns.nft(`table inet filter {
+  chain input {
+    type filter hook input priority 0; policy drop;
+    ct state established,related accept
+    iif "lo" accept
+  }
+}`);
+    const out = execFileSync('ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', join(ROOT, 'tests', 'main', 'agent', 'outage-firewall-run.ts')], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { startTier?: string; before?: { status: number }; offlineState?: string; during?: { status: number }; refusedAfterMs?: number; refusal?: { status: number; code: string | null }; blockedBy?: string[] | null };
+    assert.equal(summary.startTier, 'full', out);
+    assert.equal(summary.before?.status, 200, out);
+    assert.equal(summary.offlineState, 'offline', out);
+    assert.equal(summary.during?.status, 200, `proofs go on during the outage: ${out}`);
+    assert.deepEqual(summary.refusal, { status: 403, code: 'POSTURE_CHANGED' }, out);
+    assert.ok((summary.refusedAfterMs ?? Infinity) < 5000, `refused after ${summary.refusedAfterMs} ms`);
+    assert.deepEqual(summary.blockedBy, ['firewall']);
+    process.stdout.write(`# real firewall, service SIGSTOPped: nft flush -> first refused proof after ${summary.refusedAfterMs} ms\n`);
+  } finally {
+    ns.delete();
+  }
+});

@@ -1,0 +1,80 @@
+// Run inside a network namespace by outage-firewall-netns.test.ts (root): the real service
+// in its own process, the agent with its real Linux probes and its loopback endpoint. The
+// service is stopped (SIGSTOP), then the namespace's firewall is turned off (nft flush
+// ruleset); prints one JSON line: the answers and the time to the first refused proof.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { accessServicesFrom } from '../../../common/agent-config.js';
+import { defaultPosturePolicy } from '../../../common/posture.js';
+import { Agent } from '../../../main/agent/agent.js';
+import { createLivePostureSource } from '../../../main/agent/posture-source.js';
+import { createServiceClient } from '../../../main/agent/service-client.js';
+import { startTokenEndpoint } from '../../../main/agent/token-endpoint.js';
+import { createFileKeystore } from '../../../main/identity/file-keystore.js';
+import { DeviceIdentity } from '../../../main/identity/identity.js';
+import { createSoftwareKeyStore } from '../../../main/identity/software-key-store.js';
+import { initServiceDir } from '../../../service/config.js';
+import { DEFAULT_POLICY_YAML } from '../../../service/policy/policy-schema.js';
+import { freePort, waitReady } from '../../kit/ports.js';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+const EHR = 'https://ehr.example.org';
+const summary: Record<string, unknown> = {};
+
+const dir = mkdtempSync(join(tmpdir(), 'dta-outage-fw-'));
+const port = await freePort();
+const init = initServiceDir(join(dir, 'service'), port);
+// This VM's disk is not encrypted: that check is warned, not blocked, so the device starts
+// with full access and the firewall alone decides (as in scripts/demo.ts).
+writeFileSync(join(dir, 'service', 'policy.yaml'), DEFAULT_POLICY_YAML.replace('disk-encryption: 0', 'disk-encryption: 720'));
+const serviceUrl = `http://127.0.0.1:${port}`;
+const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', init.configPath], { stdio: ['ignore', 'ignore', 'ignore'] });
+try {
+  if (!(await waitReady(serviceUrl))) throw new Error('the service did not become ready');
+  const dataDir = join(dir, 'agent');
+  const agent = new Agent({
+    loadIdentity: () => DeviceIdentity.load({ deviceId: 'a'.repeat(32), keys: createSoftwareKeyStore(createFileKeystore({ dir: join(dataDir, 'keys') }), 'file'), dataDir, now: () => new Date() }),
+    posture: createLivePostureSource('linux', defaultPosturePolicy()),
+    client: createServiceClient({ baseUrl: serviceUrl, timeoutMs: 2000 }),
+    enrolmentSecret: init.enrolmentSecret ?? readFileSync(join(dir, 'service', 'enrolment-secret.txt'), 'utf8').trim(),
+    cadence: { fastSeconds: 1, fullSeconds: 300 },
+    fastChecks: ['firewall'],
+    backoff: { initialMs: 500, maxMs: 5000 },
+    outageGraceMinutes: 30,
+  });
+  await agent.start();
+  const endpoint = await startTokenEndpoint({ agent, allowedOrigins: new Map([[EHR, ['ehr']]]), accessServices: accessServicesFrom([['ehr', [`${EHR}/api`]]]), port: 0 });
+  const ask = async (): Promise<{ status: number; code: string | null }> => {
+    const res = await fetch(`http://127.0.0.1:${endpoint.port}/v1/token?audience=ehr&htm=GET&htu=${encodeURIComponent(`${EHR}/api/patients/42`)}`, { headers: { origin: EHR } });
+    const body = (await res.json()) as { error?: { code: string } };
+    return { status: res.status, code: body.error?.code ?? null };
+  };
+  try {
+    summary.startState = agent.state().state;
+    summary.startTier = agent.state().tier;
+    summary.before = await ask();
+    service.kill('SIGSTOP');
+    await agent.checkNow();
+    summary.offlineState = agent.state().state;
+    summary.during = await ask();
+    const flushed = Date.now();
+    execFileSync('nft', ['flush', 'ruleset']);
+    let answer = await ask();
+    while (answer.status === 200 && Date.now() - flushed < 15_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      answer = await ask();
+    }
+    summary.refusedAfterMs = Date.now() - flushed;
+    summary.refusal = answer;
+    summary.blockedBy = agent.state().outage?.blockedBy ?? null;
+  } finally {
+    agent.stop();
+    await endpoint.close();
+  }
+} finally {
+  service.kill('SIGCONT');
+  service.kill('SIGKILL');
+}
+process.stdout.write(`${JSON.stringify(summary)}\n`);
