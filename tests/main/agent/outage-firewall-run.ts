@@ -1,7 +1,8 @@
 // Run inside a network namespace by outage-firewall-netns.test.ts (root): the real service
 // in its own process, the agent with its real Linux probes and its loopback endpoint. The
 // service is stopped (SIGSTOP), then the namespace's firewall is turned off (nft flush
-// ruleset); prints one JSON line: the answers and the time to the first refused proof.
+// ruleset); prints one JSON line: the answers, the time to the first refused proof, and the
+// time until the example access service (bounded outage mode) stops serving the record.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { DeviceIdentity } from '../../../main/identity/identity.js';
 import { createSoftwareKeyStore } from '../../../main/identity/software-key-store.js';
 import { initServiceDir } from '../../../service/config.js';
 import { DEFAULT_POLICY_YAML } from '../../../service/policy/policy-schema.js';
+import { startPatientRecords } from '../../../examples/patient-records/server.js';
 import { freePort, waitReady } from '../../kit/ports.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -45,7 +47,22 @@ try {
     outageGraceMinutes: 30,
   });
   await agent.start();
-  const endpoint = await startTokenEndpoint({ agent, allowedOrigins: new Map([[EHR, ['ehr']]]), accessServices: accessServicesFrom([['ehr', [`${EHR}/api`]]]), port: 0 });
+  // The access service a clinician's page uses: bounded outage mode, its own status list poll.
+  const records = await startPatientRecords({ issuer: serviceUrl, audience: 'patient-records', statusRefreshMs: 500, statusTimeoutMs: 1000, outageMode: 'bounded', outageGraceMinutes: 30, log: () => undefined });
+  const endpoint = await startTokenEndpoint({
+    agent,
+    allowedOrigins: new Map([[EHR, ['ehr']], [records.url, ['patient-records']]]),
+    accessServices: accessServicesFrom([['ehr', [`${EHR}/api`]], ['patient-records', [records.url]]]),
+    port: 0,
+  });
+  /** What the page does: a token and a fresh proof from the agent, then the record. */
+  const readRecord = async (): Promise<number> => {
+    const url = `${records.url}/patients/42`;
+    const issued = await fetch(`http://127.0.0.1:${endpoint.port}/v1/token?audience=patient-records&htm=GET&htu=${encodeURIComponent(url)}`, { headers: { origin: records.url } });
+    if (issued.status !== 200) return issued.status;
+    const { token, dpop } = (await issued.json()) as { token: string; dpop: string };
+    return (await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop } })).status;
+  };
   const ask = async (): Promise<{ status: number; code: string | null }> => {
     const res = await fetch(`http://127.0.0.1:${endpoint.port}/v1/token?audience=ehr&htm=GET&htu=${encodeURIComponent(`${EHR}/api/patients/42`)}`, { headers: { origin: EHR } });
     const body = (await res.json()) as { error?: { code: string } };
@@ -55,10 +72,12 @@ try {
     summary.startState = agent.state().state;
     summary.startTier = agent.state().tier;
     summary.before = await ask();
+    summary.recordBefore = await readRecord();
     service.kill('SIGSTOP');
     await agent.checkNow();
     summary.offlineState = agent.state().state;
     summary.during = await ask();
+    summary.recordDuring = await readRecord();
     const flushed = Date.now();
     execFileSync('nft', ['flush', 'ruleset']);
     let answer = await ask();
@@ -67,11 +86,16 @@ try {
       answer = await ask();
     }
     summary.refusedAfterMs = Date.now() - flushed;
+    let record = await readRecord();
+    while (record === 200 && Date.now() - flushed < 15_000) record = await readRecord();
+    summary.recordRefusedAfterMs = Date.now() - flushed;
+    summary.recordAfter = record;
     summary.refusal = answer;
     summary.blockedBy = agent.state().outage?.blockedBy ?? null;
   } finally {
     agent.stop();
     await endpoint.close();
+    await records.close();
   }
 } finally {
   service.kill('SIGCONT');
