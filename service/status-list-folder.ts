@@ -4,11 +4,10 @@
 // replaced whole (a temporary file, flushed, renamed over it), so a reader never sees a torn
 // list. A failed write is logged and retried at the next change or interval; the service
 // itself keeps serving.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StatusListPublisher } from './status-list.js';
+import { replaceFile } from './verifier/replace-file.js';
 
 export const STATUS_LIST_FILE = 'status-list.jwt';
 export const JWKS_FILE = 'jwks.json';
@@ -28,23 +27,6 @@ export interface StatusListFolder {
   stop(): Promise<void>;
 }
 
-async function replaceFile(path: string, content: string): Promise<void> {
-  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const file = await open(temporary, 'wx', 0o644);
-    try {
-      await file.writeFile(content);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temporary, path);
-  } catch (e) {
-    await rm(temporary, { force: true });
-    throw e;
-  }
-}
-
 export function startStatusListFolder(options: StatusListFolderOptions): StatusListFolder {
   mkdirSync(options.dir, { recursive: true, mode: 0o755 });
   let chain: Promise<void> = Promise.resolve();
@@ -55,8 +37,8 @@ export function startStatusListFolder(options: StatusListFolderOptions): StatusL
     const run = chain.then(async () => {
       if (stopped) return;
       const [list, jwks] = await Promise.all([options.statusList.current(), options.jwks()]);
-      await replaceFile(join(options.dir, JWKS_FILE), `${JSON.stringify(jwks)}\n`);
-      await replaceFile(join(options.dir, STATUS_LIST_FILE), list);
+      await replaceFile(join(options.dir, JWKS_FILE), `${JSON.stringify(jwks)}\n`, 0o644);
+      await replaceFile(join(options.dir, STATUS_LIST_FILE), list, 0o644);
     });
     chain = run.catch(() => undefined);
     return run;

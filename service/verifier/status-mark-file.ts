@@ -3,10 +3,9 @@
 // temporary file, flushed, then renamed over it), so a crash leaves the old mark or the new
 // one, never a torn file. A missing file means no mark yet; anything else unreadable is an
 // error, because silently starting without the mark would drop the protection.
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
 import { VerifierConfigError } from './errors.js';
+import { replaceFile } from './replace-file.js';
 
 const MARK_VERSION = 1;
 /** The same bound the token schemas put on a NumericDate (2100-01-01). */
@@ -37,18 +36,5 @@ export function readStatusMark(path: string, url: string): number | undefined {
 }
 
 export async function writeStatusMark(path: string, url: string, iat: number): Promise<void> {
-  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const file = await open(temporary, 'wx', 0o600);
-    try {
-      await file.writeFile(`${JSON.stringify({ version: MARK_VERSION, url, iat })}\n`);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temporary, path);
-  } catch (e) {
-    await rm(temporary, { force: true });
-    throw e;
-  }
+  await replaceFile(path, `${JSON.stringify({ version: MARK_VERSION, url, iat })}\n`, 0o600);
 }
