@@ -3,19 +3,10 @@
 // test can then see whether a request ends the process, as it would end `dta agent`.
 // Run directly it prints one JSON line {"port": N} and serves until its stdin closes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { accessServicesFrom } from '../../../common/agent-config.js';
-import { Agent } from '../../../main/agent/agent.js';
 import type { BucketPolicy } from '../../../main/agent/request-budget.js';
-import { createServiceClient } from '../../../main/agent/service-client.js';
 import { startTokenEndpoint } from '../../../main/agent/token-endpoint.js';
-import { createFileKeystore } from '../../../main/identity/file-keystore.js';
-import { DeviceIdentity } from '../../../main/identity/identity.js';
-import { createSoftwareKeyStore } from '../../../main/identity/software-key-store.js';
-import { HEALTHY_LINUX, postureReport } from '../../kit/fake-device.js';
+import { healthyAgent } from '../../kit/healthy-agent.js';
 import { startTestService } from '../../kit/service.js';
 
 /** What the endpoint allows, as [key, values] pairs (they cross a process boundary as JSON). */
@@ -63,18 +54,7 @@ export async function startAgentProcess(spec: EndpointSpec): Promise<AgentProces
 
 async function serve(spec: EndpointSpec): Promise<void> {
   const svc = await startTestService();
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-loopback-agent-'));
-  const keys = createSoftwareKeyStore(createFileKeystore({ dir: join(dataDir, 'keys') }), 'file');
-  const deviceId = randomBytes(16).toString('hex');
-  const agent = new Agent({
-    loadIdentity: () => DeviceIdentity.load({ deviceId, keys, dataDir, now: () => new Date() }),
-    posture: { run: () => Promise.resolve(postureReport('linux', HEALTHY_LINUX)) },
-    client: createServiceClient({ baseUrl: svc.url, timeoutMs: 5000 }),
-    enrolmentSecret: svc.enrolmentSecret,
-    cadence: { fastSeconds: 600, fullSeconds: 3600 },
-    fastChecks: [],
-    backoff: { initialMs: 200, maxMs: 1000 },
-  });
+  const agent = healthyAgent(svc);
   await agent.start();
   const endpoint = await startTokenEndpoint({ agent, allowedOrigins: new Map(spec.origins), accessServices: accessServicesFrom(spec.accessServices), port: 0, ...(spec.limits ? { limits: spec.limits } : {}) });
   process.stdout.write(`${JSON.stringify({ port: endpoint.port })}\n`);

@@ -4,20 +4,13 @@
 // real service on loopback with its default rate limits, the real endpoint.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { accessServicesFrom } from '../../../common/agent-config.js';
-import { Agent } from '../../../main/agent/agent.js';
-import { createServiceClient } from '../../../main/agent/service-client.js';
+import type { Agent } from '../../../main/agent/agent.js';
 import { startTokenEndpoint } from '../../../main/agent/token-endpoint.js';
-import { createFileKeystore } from '../../../main/identity/file-keystore.js';
-import { DeviceIdentity } from '../../../main/identity/identity.js';
-import { createSoftwareKeyStore } from '../../../main/identity/software-key-store.js';
 import { DEFAULT_RATE_LIMITS } from '../../../service/http/request-limits.js';
-import { HEALTHY_LINUX, postureReport } from '../../kit/fake-device.js';
 import type { LimitedService } from '../../kit/service-with-limits.js';
+import { healthyAgent } from '../../kit/healthy-agent.js';
 import { startServiceWithLimits } from '../../kit/service-with-limits.js';
 
 const ORIGINS = ['https://ehr.example.org', 'https://pacs.example.org', 'https://lab.example.org'];
@@ -28,18 +21,7 @@ before(async () => {
 after(() => svc.close());
 
 async function startAgentAndEndpoint(): Promise<{ agent: Agent; port: number; close: () => Promise<void> }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-budget-agent-'));
-  const keys = createSoftwareKeyStore(createFileKeystore({ dir: join(dataDir, 'keys') }), 'file');
-  const deviceId = randomBytes(16).toString('hex');
-  const agent = new Agent({
-    loadIdentity: () => DeviceIdentity.load({ deviceId, keys, dataDir, now: () => new Date() }),
-    posture: { run: () => Promise.resolve(postureReport('linux', HEALTHY_LINUX)) },
-    client: createServiceClient({ baseUrl: svc.url, timeoutMs: 5000 }),
-    enrolmentSecret: svc.enrolmentSecret,
-    cadence: { fastSeconds: 600, fullSeconds: 3600 },
-    fastChecks: [],
-    backoff: { initialMs: 200, maxMs: 1000 },
-  });
+  const agent = healthyAgent(svc);
   await agent.start();
   const endpoint = await startTokenEndpoint({
     agent,

@@ -4,21 +4,14 @@
 // machine), and no request ends the agent.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { accessServicesFrom } from '../../../common/agent-config.js';
-import { Agent } from '../../../main/agent/agent.js';
-import { createServiceClient } from '../../../main/agent/service-client.js';
+import type { Agent } from '../../../main/agent/agent.js';
 import { startTokenEndpoint } from '../../../main/agent/token-endpoint.js';
-import { createFileKeystore } from '../../../main/identity/file-keystore.js';
-import { DeviceIdentity } from '../../../main/identity/identity.js';
-import { createSoftwareKeyStore } from '../../../main/identity/software-key-store.js';
-import { HEALTHY_LINUX, postureReport } from '../../kit/fake-device.js';
 import type { TestService } from '../../kit/service.js';
 import { startTestService } from '../../kit/service.js';
 import { startAgentProcess } from './loopback-agent-process.js';
+import { healthyAgent } from '../../kit/healthy-agent.js';
 import { sendRaw } from './raw-http.js';
 
 const EHR = 'https://ehr.example.org';
@@ -31,21 +24,7 @@ after(async () => {
   await svc.close();
 });
 
-function makeAgent(options: { now?: () => Date } = {}): Agent {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-endpoint-agent-'));
-  const keys = createSoftwareKeyStore(createFileKeystore({ dir: join(dataDir, 'keys') }), 'file');
-  const deviceId = randomBytes(16).toString('hex');
-  return new Agent({
-    loadIdentity: () => DeviceIdentity.load({ deviceId, keys, dataDir, now: () => new Date() }),
-    posture: { run: () => Promise.resolve(postureReport('linux', HEALTHY_LINUX)) },
-    client: createServiceClient({ baseUrl: svc.url, timeoutMs: 5000 }),
-    enrolmentSecret: svc.enrolmentSecret,
-    cadence: { fastSeconds: 600, fullSeconds: 3600 },
-    fastChecks: [],
-    backoff: { initialMs: 200, maxMs: 1000 },
-    ...(options.now ? { now: options.now } : {}),
-  });
-}
+const makeAgent = (options: { now?: () => Date } = {}): Agent => healthyAgent(svc, options);
 
 const claimsOf = (jws: string): Record<string, unknown> => JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
 const attestationsFor = async (audience: string): Promise<number> => (await svc.audit()).filter((r) => r.action === 'attest' && r.outcome === 'ok' && JSON.stringify(r.details ?? {}).includes(`"${audience}"`)).length;
