@@ -1,23 +1,27 @@
 // The system agent (`dta agent`, its key in the root-only key file, or the TPM where there is
 // one): time from start to its first token once enrolled, and its resident memory and CPU
 // while idle for a minute (serving its IPC socket and loopback endpoint), against a bare Node
-// process (with tsx) idle for the same minute in the same run.
+// process (with tsx) idle for the same minute in the same run. The first token is set against
+// a baseline from the same run: a fresh Node process that only enrols and attests with a raw
+// key over HTTP (bench/raw-first-token.ts).
 // Run: node --import tsx bench/agent.bench.ts
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initServiceDir } from '../service/config.js';
 import { freePort, waitReady } from '../tests/kit/ports.js';
+import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 60_000);
 const ROOT = join(import.meta.dirname, '..');
 
-const dir = mkdtempSync(join(tmpdir(), 'dta-agentbench-'));
+const dir = tempFolderPath('dta-agentbench-');
 const port = await freePort();
 const init = initServiceDir(join(dir, 'service'), port);
 writeFileSync(init.configPath, JSON.stringify({ ...(JSON.parse(readFileSync(init.configPath, 'utf8')) as object), logLevel: 'warn' }));
 const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', init.configPath], { stdio: 'ignore' });
+// A bench that fails half-way does not leave its service or agents running.
+process.once('exit', () => service.kill('SIGTERM'));
 if (!(await waitReady(`http://127.0.0.1:${port}`))) throw new Error('the service did not start');
 const configPath = join(dir, 'agent.json');
 writeFileSync(configPath, JSON.stringify({ serviceUrl: `http://127.0.0.1:${port}`, enrolmentSecret: readFileSync(join(dir, 'service', 'enrolment-secret.txt'), 'utf8').trim(), dataDir: join(dir, 'agent'), ipcPath: join(dir, 'run', 'agent.sock'), loopbackPort: 0 }));
@@ -25,6 +29,7 @@ writeFileSync(configPath, JSON.stringify({ serviceUrl: `http://127.0.0.1:${port}
 function startAgent(): { child: ChildProcess; firstToken: Promise<number> } {
   const t0 = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'main', 'agent', 'cli.ts'), 'agent', '--config', configPath, '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  process.once('exit', () => child.kill('SIGTERM'));
   const firstToken = new Promise<number>((resolve, reject) => {
     let buf = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -34,6 +39,20 @@ function startAgent(): { child: ChildProcess; firstToken: Promise<number> } {
     child.on('exit', () => reject(new Error(`agent exited: ${buf.slice(-300)}`)));
   });
   return { child, firstToken };
+}
+
+/** Start of a bare process that enrols and attests with a raw key, to its first token. */
+async function rawFirstTokenMs(): Promise<number> {
+  const t0 = performance.now();
+  const secret = readFileSync(join(dir, 'service', 'enrolment-secret.txt'), 'utf8').trim();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'raw-first-token.ts'), `http://127.0.0.1:${port}`, secret], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0 || !out.includes('token')) throw new Error(`the raw baseline failed (exit ${code})`);
+  return performance.now() - t0;
 }
 
 function cpuMs(pid: number): number {
@@ -50,6 +69,7 @@ async function idle(pid: number): Promise<{ cpu: number; rss: number }> {
 }
 
 try {
+  const rawMs = await rawFirstTokenMs();
   const cold = startAgent(); // enrols: makes the key, gets the certificate
   const coldMs = await cold.firstToken;
   cold.child.kill('SIGTERM');
@@ -62,6 +82,7 @@ try {
   warm.child.kill('SIGTERM');
   bare.kill('SIGTERM');
   console.log(`start to first token: first run (enrolment) ${coldMs.toFixed(0)} ms, enrolled ${warmMs.toFixed(0)} ms`);
+  console.log(`baseline (fresh process, raw key: enrol + attest over HTTP) ${rawMs.toFixed(0)} ms; ratio first run ${(coldMs / rawMs).toFixed(2)}, enrolled ${(warmMs / rawMs).toFixed(2)}`);
   console.log(`idle ${IDLE_MS / 1000} s: agent CPU ${agentIdle.cpu.toFixed(0)} ms (${((agentIdle.cpu / IDLE_MS) * 100).toFixed(2)}% of a core), RSS ${agentIdle.rss.toFixed(0)} MiB`);
   console.log(`idle ${IDLE_MS / 1000} s: bare node CPU ${bareIdle.cpu.toFixed(0)} ms, RSS ${bareIdle.rss.toFixed(0)} MiB; ratio RSS ${(agentIdle.rss / bareIdle.rss).toFixed(2)}`);
 } finally {

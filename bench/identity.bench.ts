@@ -2,17 +2,17 @@
 // Secret Service (run under scripts/with-keyring.sh), against a bare Node process start
 // measured the same way in the same run.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestCa } from '../tests/kit/test-ca.js';
+import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SCRIPT = join(ROOT, 'tests', 'kit', 'identity-process.ts');
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const service = `org.devicetrust.agent.bench-${process.pid}`;
-const dataDir = mkdtempSync(join(tmpdir(), 'dta-idbench-'));
-const exchange = mkdtempSync(join(tmpdir(), 'dta-idbench-x-'));
+const dataDir = tempFolderPath('dta-idbench-');
+const exchange = tempFolderPath('dta-idbench-x-');
 
 const run = (action: string): { ok: boolean; loadMs: number; identityMs: number; status: string } =>
   JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', SCRIPT, service, dataDir, action, exchange], { encoding: 'utf8' })) as { ok: boolean; loadMs: number; identityMs: number; status: string };

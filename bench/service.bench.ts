@@ -6,25 +6,27 @@
 // Chrome DevTools or any .cpuprofile viewer) to see where an attestation spends its time.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initServiceDir } from '../service/config.js';
 import { freePort, waitReady } from '../tests/kit/ports.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../tests/kit/fake-device.js';
+import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
 const ATTESTATIONS = Number(process.env.BENCH_ATTESTATIONS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const DEVICES = Math.ceil(ATTESTATIONS / 8); // a nonce and an attestation each: within the per-device burst
 
 const port = await freePort();
-const dir = mkdtempSync(join(tmpdir(), 'dta-bench-'));
+const dir = tempFolderPath('dta-bench-');
 const url = `http://127.0.0.1:${port}`;
 const init = initServiceDir(dir, port);
 const config = JSON.parse(readFileSync(init.configPath, 'utf8')) as Record<string, unknown>;
 // One bench client stands for many devices: lift the per-client limit, keep the per-device one.
 writeFileSync(init.configPath, JSON.stringify({ ...config, logLevel: 'warn', rateLimit: { perDevicePerMinute: 60, perClientPerMinute: 1_000_000 } }));
 const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, '..', 'service', 'main.ts'), '--config', init.configPath], { stdio: 'ignore' });
+// A bench that fails half-way does not leave its service running.
+process.once('exit', () => child.kill('SIGTERM'));
 try {
   if (!(await waitReady(url))) throw new Error('the service did not start');
   const secret = readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim();

@@ -3,14 +3,14 @@
 // from loopback in the same Chromium in the same run; and the renderer bundle's size.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { buildRenderer } from '../scripts/build-renderer.js';
 import { statusView } from '../tests/kit/status-views.js';
+import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const out = join(tmpdir(), `dta-renderer-bench-${process.pid}`);
+const out = tempFolderPath('dta-renderer-bench-');
 const { bytes } = await buildRenderer(out);
 const server = createServer((req, res) => {
   if (req.url === '/blank') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><html><body><p>Device status</p></body></html>');

@@ -5,6 +5,8 @@
 export const AGENT_ERROR_CODES = [
   'COMMAND_NOT_ALLOWED',
   'CONFIG_INVALID',
+  // The system agent's configuration file could be changed by someone other than root / IT.
+  'CONFIG_UNTRUSTED',
   'BUNDLE_INVALID',
   'BUNDLE_UNREADABLE',
   'PLATFORM_NOT_SUPPORTED',
@@ -19,6 +21,10 @@ export const AGENT_ERROR_CODES = [
   'MACHINE_ID_UNAVAILABLE',
   'SERVICE_UNREACHABLE',
   'SERVICE_REFUSED',
+  // The proxy between the agent and the service: not reachable, asking for credentials, refusing the service.
+  'PROXY_UNREACHABLE',
+  'PROXY_AUTH_REQUIRED',
+  'PROXY_REFUSED',
   'VALIDATION_FAILED',
   'USAGE',
   'AGENT_RUNNING',

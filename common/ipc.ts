@@ -24,6 +24,21 @@ export const RemediationActionSchema = Type.Union(REMEDIATION_ACTIONS.map((a) =>
 export type RemediationAction = (typeof REMEDIATION_ACTIONS)[number];
 export const RemediationRequestSchema = Type.Object({ action: RemediationActionSchema }, { additionalProperties: false });
 
+/**
+ * IT's help desk from managed configuration (helpDeskName, helpDeskPhone, helpDeskUrl), shown
+ * wherever the window says to call the help desk. Each part is null when IT did not set it;
+ * the URL is https only and the phone number digits with an optional leading +.
+ */
+export const HelpDeskSchema = Type.Object(
+  {
+    name: Type.Union([Type.String({ minLength: 1, maxLength: 80 }), Type.Null()]),
+    phone: Type.Union([Type.String({ pattern: '^\\+?[0-9][0-9 ()./-]{2,30}$' }), Type.Null()]),
+    url: Type.Union([Type.String({ pattern: '^https://\\S+$', maxLength: 2000 }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type HelpDesk = Static<typeof HelpDeskSchema>;
+
 /** What the status window shows. */
 export const StatusViewSchema = Type.Object(
   {
@@ -34,6 +49,8 @@ export const StatusViewSchema = Type.Object(
     serviceUrl: Type.String(),
     /** Settings IT locked through managed configuration ("managed by your organization"). */
     managedSettings: Type.Array(Type.String()),
+    /** Absent or null when IT named no help desk. */
+    helpDesk: Type.Optional(Type.Union([HelpDeskSchema, Type.Null()])),
   },
   { additionalProperties: false },
 );

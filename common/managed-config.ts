@@ -24,8 +24,12 @@ export interface SettingSpec {
    */
   readonly stricter?: 'lower' | 'higher' | 'false' | 'true';
   /**
-   * Read only from managed policy: IT's own data about releases and updates, where any value
-   * (a release said to be supported for longer, a staleness limit moved) can relax a verdict.
+   * A security setting, read only from IT's managed policy (or its safe default), never from a
+   * person's own settings file, whatever the value: where the agent trusts (serviceUrl, the
+   * enrolment secret, the web pages and access services it serves), how it reaches the service
+   * (proxy), what it installs (the update settings), what clinicians are told (outage grace), and
+   * IT's own data about releases and updates, where any value can relax a verdict. This marker
+   * is the one list of them.
    */
   readonly managedOnly?: boolean;
 }
@@ -53,10 +57,10 @@ function accessServiceEntryProblem(entry: string): string | null {
 }
 
 export const MANAGED_SETTINGS: readonly SettingSpec[] = [
-  { key: 'serviceUrl', type: 'string', title: 'Device trust service URL', description: 'The base URL of the device trust service, for example https://dts.hospital.example.', default: null, pattern: /^https?:\/\/\S+$/ },
-  { key: 'enrolmentSecret', type: 'string', title: 'Enrolment secret', description: 'The secret that lets a device enrol without waiting for IT\'s approval. Provision it only through MDM.', default: null, secret: true, pattern: /^\S{8,256}$/ },
-  { key: 'allowedOrigins', type: 'string-list', title: 'Web pages that may ask for a device token', description: 'One entry per web origin, as origin=audience[,audience...], for example https://ehr.hospital.example=ehr.', default: [], pattern: ORIGIN_ENTRY, entryProblem: originEntryProblem },
-  { key: 'accessServices', type: 'string-list', title: 'Where each access service is reached', description: 'One entry per audience, as audience=URL[,URL...], for example ehr=https://ehr.hospital.example/api. The agent signs a proof of possession for a web page only for a URL under one of these of the audience asked for: https, no query or fragment (plain http only for 127.0.0.1 and localhost). An audience with no entry gets tokens but no proofs.', default: [], pattern: ACCESS_SERVICE_ENTRY, entryProblem: accessServiceEntryProblem },
+  { key: 'serviceUrl', type: 'string', title: 'Device trust service URL', description: 'The base URL of the device trust service, for example https://dts.hospital.example.', default: null, pattern: /^https?:\/\/\S+$/, managedOnly: true },
+  { key: 'enrolmentSecret', type: 'string', title: 'Enrolment secret', description: 'The secret that lets a device enrol without waiting for IT\'s approval. Provision it only through MDM.', default: null, secret: true, pattern: /^\S{8,256}$/, managedOnly: true },
+  { key: 'allowedOrigins', type: 'string-list', title: 'Web pages that may ask for a device token', description: 'One entry per web origin, as origin=audience[,audience...], for example https://ehr.hospital.example=ehr.', default: [], pattern: ORIGIN_ENTRY, entryProblem: originEntryProblem, managedOnly: true },
+  { key: 'accessServices', type: 'string-list', title: 'Where each access service is reached', description: 'One entry per audience, as audience=URL[,URL...], for example ehr=https://ehr.hospital.example/api. The agent signs a proof of possession for a web page only for a URL under one of these of the audience asked for: https, no query or fragment (plain http only for 127.0.0.1 and localhost). An audience with no entry gets tokens but no proofs.', default: [], pattern: ACCESS_SERVICE_ENTRY, entryProblem: accessServiceEntryProblem, managedOnly: true },
   { key: 'checkFastSeconds', type: 'integer', title: 'Fast check interval (seconds)', description: 'How often cheap checks such as the firewall run, so drift is seen within seconds.', default: 2, min: 1, max: 600, stricter: 'lower' },
   { key: 'checkFullSeconds', type: 'integer', title: 'Full check interval (seconds)', description: 'How often every check runs.', default: 300, min: 60, max: 86_400, stricter: 'lower' },
   { key: 'maxScreenLockIdleSeconds', type: 'integer', title: 'Longest screen lock delay (seconds)', description: 'The longest idle time before the screen locks that the agent accepts.', default: 900, min: 30, max: 7200, stricter: 'lower' },
@@ -72,15 +76,19 @@ export const MANAGED_SETTINGS: readonly SettingSpec[] = [
     default: [],
     managedOnly: true,
   },
-  { key: 'updateChannel', type: 'enum', title: 'Update channel', description: 'Which releases the agent updates to.', default: 'stable', values: ['stable', 'beta'] },
-  { key: 'updateMode', type: 'enum', title: 'Update mode', description: 'automatic: install updates at a quiet time; notify: tell the user; off: IT updates through MDM.', default: 'automatic', values: ['automatic', 'notify', 'off'] },
-  { key: 'updateFeedUrl', type: 'string', title: 'Update feed URL', description: 'Where the agent looks for updates (an HTTPS folder with latest.yml); empty: the feed built into the release.', default: null, pattern: /^https:\/\/\S+$/ },
-  { key: 'updatePinnedVersion', type: 'string', title: 'Pin the agent version', description: 'Install only this version (for example 1.4.2); empty: the newest on the channel.', default: null, pattern: /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/ },
-  { key: 'updateHold', type: 'boolean', title: 'Hold updates', description: 'Install no update until this is turned off again.', default: false },
+  { key: 'updateChannel', type: 'enum', title: 'Update channel', description: 'Which releases the agent updates to.', default: 'stable', values: ['stable', 'beta'], managedOnly: true },
+  { key: 'updateMode', type: 'enum', title: 'Update mode', description: 'automatic: install updates at a quiet time; notify: tell the user; off: IT updates through MDM.', default: 'automatic', values: ['automatic', 'notify', 'off'], managedOnly: true },
+  { key: 'updateFeedUrl', type: 'string', title: 'Update feed URL', description: 'Where the agent looks for updates (an HTTPS folder with latest.yml); empty: the feed built into the release.', default: null, pattern: /^https:\/\/\S+$/, managedOnly: true },
+  { key: 'updatePinnedVersion', type: 'string', title: 'Pin the agent version', description: 'Install only this version (for example 1.4.2); empty: the newest on the channel.', default: null, pattern: /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, managedOnly: true },
+  { key: 'updateHold', type: 'boolean', title: 'Hold updates', description: 'Install no update until this is turned off again.', default: false, managedOnly: true },
   { key: 'allowQuit', type: 'boolean', title: 'Let the user quit the agent', description: 'Whether the tray menu offers Quit.', default: false, stricter: 'false' },
-  { key: 'logLevel', type: 'enum', title: 'Log level', description: 'How much the agent writes to its log.', default: 'info', values: ['error', 'warn', 'info', 'debug'] },
-  { key: 'outageGraceMinutes', type: 'integer', title: 'Outage grace of the access services (minutes)', description: 'How long after a device token expires your access services still accept it while the device trust service cannot be reached (their bounded outage mode; 0 when they run in secure mode). The agent does not enforce this: it only tells clinicians during an outage until when patient records stay open. Set it to what the access services are configured with (the verifier allows at most 60).', default: null, min: 0, max: 60 },
-  { key: 'proxy', type: 'string', title: 'Proxy', description: 'An HTTP(S) proxy for reaching the service, for example http://proxy.hospital.example:3128.', default: null, pattern: /^https?:\/\/\S+$/ },
+  { key: 'logLevel', type: 'enum', title: 'Log level', description: 'How much the agent writes to its log: error and warn keep the failures only, info and debug everything. A change applies at once.', default: 'info', values: ['error', 'warn', 'info', 'debug'] },
+  { key: 'outageGraceMinutes', type: 'integer', title: 'Outage grace of the access services (minutes)', description: 'How long after a device token expires your access services still accept it while the device trust service cannot be reached (their bounded outage mode; 0 when they run in secure mode). The agent does not enforce this: it only tells clinicians during an outage until when patient records stay open. Set it to what the access services are configured with (the verifier allows at most 60).', default: null, min: 0, max: 60, managedOnly: true },
+  { key: 'proxy', type: 'string', title: 'Proxy', description: 'The HTTP proxy the agent reaches the device trust service through, for example http://proxy.hospital.example:3128 (http://user:password@host:port where the proxy asks for credentials). Without it the agent uses the HTTPS_PROXY, HTTP_PROXY and NO_PROXY of its service\'s environment, then on Windows the machine\'s WinHTTP proxy (netsh winhttp). Proxy auto-configuration (PAC) scripts are not evaluated: name the proxy here. Only managed policy may set it.', default: null, pattern: /^https?:\/\/\S+$/, managedOnly: true },
+  // What clinicians are told to call: managed only, so nobody can put another number in front of them.
+  { key: 'helpDeskName', type: 'string', title: 'Help desk name', description: 'The name of the help desk that the status window tells clinicians to call when something is wrong, for example IT Service Desk. Empty: the window says "the help desk".', default: null, pattern: /^\P{Cc}{1,80}$/u, managedOnly: true },
+  { key: 'helpDeskPhone', type: 'string', title: 'Help desk phone number', description: 'The help desk\'s phone number, shown as a link that dials it, for example +49 30 1234-5678 (digits, spaces, + ( ) - . /).', default: null, pattern: /^\+?[0-9][0-9 ()./-]{2,30}$/, managedOnly: true },
+  { key: 'helpDeskUrl', type: 'string', title: 'Help desk web page', description: 'The help desk\'s web page (https only), shown as a link, for example https://servicedesk.hospital.example.', default: null, pattern: /^https:\/\/[^\s/?#@]+(\/\S*)?$/, managedOnly: true },
 ];
 
 export type ManagedValue = string | number | boolean | readonly string[] | null;

@@ -44,8 +44,6 @@ const en = {
   'action.open-encryption-settings': 'Open encryption settings',
   'action.open-screenlock-settings': 'Open screen lock settings',
   'action.open-security-settings': 'Open security settings',
-  'outage.heading': 'The device trust service cannot be reached',
-  'outage.since': 'Since {time}. This is not a problem with this device.',
   'outage.works': 'Patient records stay open on this device until {time} at the latest, as long as the device stays as it was at its last check.',
   'outage.works.unknownGrace': 'Patient records stay open on this device for now. Your organisation has not said how long they stay open during an outage: they may close at {time} or sooner.',
   'outage.blocked': 'Patient data is blocked on this device: {checks} changed since its last check, and it cannot be checked again while the service is away.',
@@ -53,7 +51,12 @@ const en = {
   'outage.todo': 'Keep working. Save your work before {time}. If the service is still away then, follow your ward\'s downtime procedure and tell IT.',
   'outage.todo.blocked': 'Fix {checks} (steps below): access returns at once, even while the service is away.',
   'outage.todo.ended': 'Use another device or your ward\'s downtime procedure for patient records, and tell IT.',
-  'outage.retrying': 'The agent keeps trying to reach the service by itself.',
+  'part.happened': 'What happened',
+  'part.works': 'What still works',
+  'part.todo': 'What to do',
+  'helpDesk': 'Help desk',
+  'helpDesk.web': 'Help desk web page',
+  'details.code': 'Code: {code}',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -100,8 +103,6 @@ const de: Record<MessageKey, string> = {
   'action.open-encryption-settings': 'Verschlüsselungseinstellungen öffnen',
   'action.open-screenlock-settings': 'Einstellungen der Bildschirmsperre öffnen',
   'action.open-security-settings': 'Sicherheitseinstellungen öffnen',
-  'outage.heading': 'Der Gerätevertrauensdienst ist nicht erreichbar',
-  'outage.since': 'Seit {time}. Das liegt nicht an diesem Gerät.',
   'outage.works': 'Patientenakten bleiben auf diesem Gerät bis spätestens {time} zugänglich, solange das Gerät so bleibt wie bei seiner letzten Prüfung.',
   'outage.works.unknownGrace': 'Patientenakten bleiben auf diesem Gerät vorerst zugänglich. Ihre Organisation hat nicht festgelegt, wie lange bei einem Ausfall: Sie können um {time} oder früher gesperrt werden.',
   'outage.blocked': 'Patientendaten sind auf diesem Gerät gesperrt: {checks} hat sich seit der letzten Prüfung verändert, und das Gerät kann nicht erneut geprüft werden, solange der Dienst nicht erreichbar ist.',
@@ -109,7 +110,12 @@ const de: Record<MessageKey, string> = {
   'outage.todo': 'Arbeiten Sie weiter. Speichern Sie Ihre Arbeit vor {time}. Ist der Dienst dann noch nicht zurück, folgen Sie dem Ausfallverfahren Ihrer Station und informieren Sie die IT.',
   'outage.todo.blocked': 'Beheben Sie: {checks} (Schritte unten). Der Zugang kommt sofort zurück, auch während der Dienst nicht erreichbar ist.',
   'outage.todo.ended': 'Nutzen Sie ein anderes Gerät oder das Ausfallverfahren Ihrer Station für Patientenakten, und informieren Sie die IT.',
-  'outage.retrying': 'Der Agent versucht selbstständig weiter, den Dienst zu erreichen.',
+  'part.happened': 'Was ist passiert',
+  'part.works': 'Was noch funktioniert',
+  'part.todo': 'Was zu tun ist',
+  'helpDesk': 'Helpdesk',
+  'helpDesk.web': 'Webseite des Helpdesks',
+  'details.code': 'Code: {code}',
 };
 
 const catalogs: Record<Locale, Record<MessageKey, string>> = { en, de };

@@ -72,3 +72,16 @@ export function remedyFor(key: string, platform: Platform, locale: Locale): Reme
 export function remediationKeys(locale: Locale): string[] {
   return [...catalogs[locale].keys()];
 }
+
+/**
+ * The action a button names (data-action), if this window offers it anywhere. Checked against the
+ * catalog instead of the IPC contract's list, which would bring the schema library into the page.
+ */
+export function actionNamed(name: string | null): RemediationAction | undefined {
+  for (const entry of catalogs.en.values()) {
+    for (const remedy of Object.values(entry)) {
+      if (remedy.action !== undefined && remedy.action === name) return remedy.action;
+    }
+  }
+  return undefined;
+}

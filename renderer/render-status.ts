@@ -1,20 +1,24 @@
-// Builds the status window from a StatusView with DOM calls only (no innerHTML), so
-// nothing from the agent is ever parsed as markup.
-import type { Outage } from '../common/agent-state.js';
-import type { AgentApi, Locale, StatusView } from '../common/ipc.js';
+// The status window as a tree of new nodes built from a StatusView (DOM calls only, no
+// innerHTML: nothing from the agent is parsed as markup). The page is brought to it in place by
+// dom-patch.ts, so focus, scroll and opened details stay where the person left them. Buttons
+// carry what they do as data attributes; status-window.ts listens once on the page.
+import { isHttpsUrl, telLink } from '../common/help-desk-link.js';
+import type { HelpDesk, Locale, StatusView } from '../common/ipc.js';
 import type { CheckResult } from '../common/posture.js';
+import { el } from './dom-patch.js';
 import type { MessageKey } from './messages.js';
 import { t } from './messages.js';
 import { remedyFor } from './remediation-steps.js';
+import { settingTitle } from './setting-titles.js';
+import { situationOf, type Situation } from './situation.js';
 
-type Child = Node | string;
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const c of children) node.append(c);
-  return node;
+/** What belongs to this window rather than to the agent's state. */
+export interface WindowState {
+  /** "Check now" was pressed and the agent has not answered yet. */
+  readonly checking: boolean;
 }
+
+type Translate = (key: MessageKey, params?: Record<string, string>) => string;
 
 export function formatTime(iso: string, locale: Locale): string {
   return new Intl.DateTimeFormat(locale === 'de' ? 'de-DE' : 'en-GB', { hour: '2-digit', minute: '2-digit', day: 'numeric', month: 'short' }).format(new Date(iso));
@@ -22,16 +26,25 @@ export function formatTime(iso: string, locale: Locale): string {
 
 const VERDICT_ICON: Record<CheckResult['verdict'], string> = { pass: '✓', warn: '!', fail: '✕', unknown: '?' };
 
-export function renderStatus(root: HTMLElement, view: StatusView, api: Pick<AgentApi, 'checkNow' | 'runRemediation' | 'saveBundle'>): void {
-  const { agent, locale } = view;
-  const tr = (key: MessageKey, params?: Record<string, string>): string => t(locale, key, params);
-  document.documentElement.lang = locale;
-  document.title = tr('title');
+/** The live region's id: the one place where changes are announced. */
+export const LIVE_REGION_ID = 'result';
 
-  const live = el('p', { id: 'result', role: 'status', 'aria-live': 'polite', class: 'result' });
-  const report = (result: Awaited<ReturnType<AgentApi['checkNow']>>, okText?: string): void => {
-    live.textContent = result.ok ? (okText !== undefined ? okText.replace('{detail}', result.detail ?? '') : '') : tr('result.failed', { message: result.error.message });
-  };
+export function describeSituation(view: StatusView, now: Date = new Date()): Situation {
+  return situationOf(view, now, formatTime);
+}
+
+/** Without a tier, access is being checked only while the agent is starting or registering; in trouble it is closed. */
+function tierKey(view: StatusView, outageBlocked: boolean): MessageKey {
+  const { agent } = view;
+  if (outageBlocked) return 'tier.none';
+  if (agent.tier !== null) return `tier.${agent.tier}`;
+  return agent.state === 'starting' || agent.state === 'enrolling' ? 'tier.unknown' : 'tier.none';
+}
+
+/** The page's new content: the <main> and the <footer>. */
+export function buildStatus(view: StatusView, ui: WindowState, situation: Situation): Node[] {
+  const { agent, locale } = view;
+  const tr: Translate = (key, params) => t(locale, key, params);
 
   // During an outage a drift blocks patient data whatever tier the last token carries.
   const outageBlocked = agent.outage !== undefined && agent.outage.blockedBy.length > 0;
@@ -39,100 +52,84 @@ export function renderStatus(root: HTMLElement, view: StatusView, api: Pick<Agen
     'header',
     { class: `state state-${agent.state}` },
     el('h1', { id: 'state-title' }, el('span', { class: 'state-icon', 'aria-hidden': 'true' }), tr(`state.${agent.state}`)),
-    el('p', { class: 'tier' }, tr(outageBlocked ? 'tier.none' : agent.tier ? `tier.${agent.tier}` : 'tier.unknown')),
+    el('p', { class: 'tier' }, tr(tierKey(view, outageBlocked))),
   );
-  // The agent words its reasons in English; other languages show them as details.
-  if (locale === 'en') header.append(el('p', { class: 'reason' }, agent.reason), el('p', { class: 'next' }, agent.nextAction));
-  else header.append(el('details', { class: 'reason' }, el('summary', {}, tr('details')), el('p', {}, agent.reason), el('p', {}, agent.nextAction)));
 
   const facts = el(
     'ul',
     { class: 'facts' },
-    el('li', {}, agent.tokenExpiresAt ? tr('token.until', { time: formatTime(agent.tokenExpiresAt, locale) }) : tr('token.none')),
-    el('li', {}, agent.lastCheckAt ? tr('lastCheck', { time: formatTime(agent.lastCheckAt, locale) }) : tr('lastCheck.never')),
+    el('li', { 'data-key': 'token' }, agent.tokenExpiresAt ? tr('token.until', { time: formatTime(agent.tokenExpiresAt, locale) }) : tr('token.none')),
+    el('li', { 'data-key': 'last-check' }, agent.lastCheckAt ? tr('lastCheck', { time: formatTime(agent.lastCheckAt, locale) }) : tr('lastCheck.never')),
   );
-  if (agent.graceUntil) facts.append(el('li', { class: 'grace' }, tr('grace.until', { time: formatTime(agent.graceUntil, locale) })));
+  if (agent.graceUntil) facts.append(el('li', { class: 'grace', 'data-key': 'grace' }, tr('grace.until', { time: formatTime(agent.graceUntil, locale) })));
 
-  const checkNow = el('button', { type: 'button', id: 'check-now' }, tr('button.checkNow'));
-  checkNow.addEventListener('click', () => {
-    checkNow.disabled = true;
-    checkNow.textContent = tr('button.checking');
-    void api.checkNow().then((r) => {
-      report(r);
-      checkNow.disabled = false;
-      checkNow.textContent = tr('button.checkNow');
-    });
-  });
-  const saveBundle = el('button', { type: 'button', id: 'save-bundle', class: 'secondary' }, tr('button.saveBundle'));
-  saveBundle.addEventListener('click', () => void api.saveBundle().then((r) => report(r, tr('result.saved', { detail: '{detail}' }))));
+  // aria-disabled, not disabled: a disabled button loses keyboard focus while the agent checks.
+  const checkNow = el('button', { type: 'button', id: 'check-now', 'data-command': 'check-now', ...(ui.checking ? { 'aria-disabled': 'true' } : {}) }, tr(ui.checking ? 'button.checking' : 'button.checkNow'));
+  const saveBundle = el('button', { type: 'button', id: 'save-bundle', class: 'secondary', 'data-command': 'save-bundle' }, tr('button.saveBundle'));
+  // Written only by status-window.ts (data-keep-content): an update does not announce again.
+  const live = el('p', { id: LIVE_REGION_ID, role: 'status', 'aria-live': 'polite', class: 'result', 'data-keep-content': '' });
 
-  const checks = el('section', { 'aria-labelledby': 'checks-heading' }, el('h2', { id: 'checks-heading' }, tr('checks.heading')));
-  const list = el('ul', { class: 'checks' });
-  for (const check of agent.report?.checks ?? []) list.append(renderCheck(check, view, api, report, tr));
-  checks.append(list);
-
-  const footer = el('footer', {}, el('p', {}, tr('about', { version: view.version, device: agent.deviceId ?? '—', service: view.serviceUrl })));
-  if (view.managedSettings.length > 0) footer.append(el('p', { class: 'managed' }, `${tr('managed')}: ${view.managedSettings.join(', ')}`));
-
-  const outage = agent.outage !== undefined ? [renderOutage(agent.outage, locale, tr)] : [];
-  root.replaceChildren(el('main', {}, header, ...outage, facts, el('div', { class: 'actions' }, checkNow, saveBundle), live, checks), footer);
-}
-
-/** The outage in plain words: that the service is away, what still works, until when, and what to do. */
-function renderOutage(outage: Outage, locale: Locale, tr: (key: MessageKey, params?: Record<string, string>) => string): HTMLElement {
-  const checks = outage.blockedBy.map((id) => tr(`check.${id}`)).join(', ');
-  const until = outage.accessUntil !== null && Date.parse(outage.accessUntil) > Date.now() ? formatTime(outage.accessUntil, locale) : null;
-  let works: string;
-  let todo: string;
-  if (checks !== '') {
-    works = tr('outage.blocked', { checks });
-    todo = tr('outage.todo.blocked', { checks });
-  } else if (until !== null) {
-    works = tr(outage.graceMinutes !== null ? 'outage.works' : 'outage.works.unknownGrace', { time: until });
-    todo = tr('outage.todo', { time: until });
-  } else {
-    works = tr('outage.ended');
-    todo = tr('outage.todo.ended');
+  const content: Node[] = [header, renderSituation(view, situation, tr), facts, el('div', { class: 'actions' }, checkNow, saveBundle), live];
+  if (agent.report !== null) {
+    const list = el('ul', { class: 'checks' });
+    for (const check of agent.report.checks) list.append(renderCheck(check, view, tr));
+    content.push(el('section', { 'aria-labelledby': 'checks-heading', 'data-key': 'checks' }, el('h2', { id: 'checks-heading' }, tr('checks.heading')), list));
   }
-  return el(
-    'section',
-    { class: `outage${checks !== '' || until === null ? ' outage-blocked' : ''}`, 'aria-labelledby': 'outage-heading' },
-    el('h2', { id: 'outage-heading' }, tr('outage.heading')),
-    el('p', { class: 'outage-since' }, tr('outage.since', { time: formatTime(outage.since, locale) })),
-    el('p', { class: 'outage-works' }, works),
-    el('p', { class: 'outage-todo' }, el('strong', {}, todo)),
-    el('p', { class: 'outage-retry' }, tr('outage.retrying')),
-  );
+
+  const footer = el('footer', {}, el('p', {}, tr('about', { version: view.version, device: agent.deviceId ?? '—', service: view.serviceUrl || '—' })));
+  if (view.managedSettings.length > 0) footer.append(el('p', { class: 'managed' }, `${tr('managed')}: ${view.managedSettings.map((key) => settingTitle(key, locale)).join(', ')}`));
+  return [el('main', {}, ...content), footer];
 }
 
-function renderCheck(
-  check: CheckResult,
-  view: StatusView,
-  api: Pick<AgentApi, 'runRemediation'>,
-  report: (r: Awaited<ReturnType<AgentApi['runRemediation']>>) => void,
-  tr: (key: MessageKey, params?: Record<string, string>) => string,
-): HTMLLIElement {
+/** What happened, what still works and what to do; the agent's own words and code under "Technical details". */
+function renderSituation(view: StatusView, situation: Situation, tr: Translate): HTMLElement {
+  const { agent } = view;
+  const outage = agent.outage !== undefined;
+  const classes = ['situation', ...(outage ? ['outage'] : []), ...(situation.serious ? ['situation-serious', ...(outage ? ['outage-blocked'] : [])] : [])];
+  const section = el(
+    'section',
+    { class: classes.join(' '), 'aria-labelledby': 'state-title' },
+    el('h2', { class: 'part' }, tr('part.happened')),
+    el('p', { class: 'happened' }, situation.happened),
+    el('h2', { class: 'part' }, tr('part.works')),
+    el('p', { class: 'works' }, situation.works),
+    el('h2', { class: 'part' }, tr('part.todo')),
+    el('p', { class: 'todo' }, el('strong', {}, situation.todo)),
+  );
+  if (situation.callHelpDesk && view.helpDesk) section.append(renderHelpDesk(view.helpDesk, tr));
+  const details = el('details', { class: 'reason', 'data-key': 'technical' }, el('summary', {}, tr('details')), el('p', {}, agent.reason), el('p', {}, agent.nextAction));
+  if (agent.errorCode !== null) details.append(el('p', { class: 'code' }, tr('details.code', { code: agent.errorCode })));
+  section.append(details);
+  return section;
+}
+
+/** IT's help desk: its name, a link that dials it, and its https page (no other scheme is made a link). */
+function renderHelpDesk(helpDesk: HelpDesk, tr: Translate): HTMLElement {
+  const parts: Node[] = [el('strong', {}, `${tr('helpDesk')}:`)];
+  if (helpDesk.name !== null) parts.push(document.createTextNode(` ${helpDesk.name}`));
+  if (helpDesk.phone !== null) parts.push(document.createTextNode(' · '), el('a', { href: telLink(helpDesk.phone), class: 'help-desk-phone', target: '_blank', rel: 'noopener noreferrer' }, helpDesk.phone));
+  if (helpDesk.url !== null && isHttpsUrl(helpDesk.url)) {
+    parts.push(document.createTextNode(' · '), el('a', { href: helpDesk.url, class: 'help-desk-url', target: '_blank', rel: 'noopener noreferrer', 'aria-label': `${tr('helpDesk.web')}: ${helpDesk.url}` }, new URL(helpDesk.url).host));
+  }
+  return el('p', { class: 'help-desk', 'data-key': 'help-desk' }, ...parts);
+}
+
+function renderCheck(check: CheckResult, view: StatusView, tr: Translate): HTMLLIElement {
   const name = tr(`check.${check.id}`);
   const item = el(
     'li',
-    { class: `check verdict-${check.verdict}` },
+    { class: `check verdict-${check.verdict}`, 'data-key': check.id },
     el('h3', {}, el('span', { class: 'badge', 'aria-hidden': 'true' }, VERDICT_ICON[check.verdict]), `${name}: `, el('span', { class: 'verdict' }, tr(`verdict.${check.verdict}`))),
   );
   if (check.verdict !== 'pass' && check.remediation !== 'none') {
     const remedy = remedyFor(check.remediation, view.platform, view.locale);
     if (remedy) {
-      const steps = el('ol', { class: 'steps', 'aria-label': `${tr('steps.heading')}: ${name}` });
+      const steps = el('ol', { class: 'steps', 'aria-label': `${tr('steps.heading')}: ${name}`, 'data-key': `steps-${check.remediation}` });
       for (const s of remedy.steps) steps.append(el('li', {}, s));
       item.append(steps);
-      if (remedy.action) {
-        const action = remedy.action;
-        const button = el('button', { type: 'button', class: 'secondary remediation', 'data-action': action }, tr(`action.${action}`));
-        button.addEventListener('click', () => void api.runRemediation(action).then(report));
-        item.append(button);
-      }
+      if (remedy.action) item.append(el('button', { type: 'button', class: 'secondary remediation', 'data-action': remedy.action, 'data-key': `action-${remedy.action}` }, tr(`action.${remedy.action}`)));
     }
   }
-  const details = el('details', {}, el('summary', {}, tr('details')), el('p', {}, check.reason));
-  item.append(details);
+  item.append(el('details', { 'data-key': 'details' }, el('summary', {}, tr('details')), el('p', {}, check.reason)));
   return item;
 }

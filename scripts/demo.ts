@@ -7,8 +7,7 @@
 // fetched with it. Then the firewall is turned off in a controlled way (inside the network
 // namespace demo.sh made) and the demo measures how soon the access service refuses.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AgentState } from '../common/agent-state.js';
@@ -21,6 +20,7 @@ import { runService } from '../service/main.js';
 import { DEFAULT_POLICY_YAML } from '../service/policy/policy-schema.js';
 import { createRemoteKeySet } from '../service/verifier/remote-keys.js';
 import { createStatusListClient } from '../service/verifier/status-list-client.js';
+import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, port: { type: 'string', default: '8787' } } });
 const say = (text: string): void => {
@@ -28,7 +28,7 @@ const say = (text: string): void => {
 };
 const summary: Record<string, unknown> = {};
 
-const dir = mkdtempSync(join(tmpdir(), 'dta-demo-'));
+const dir = tempFolderPath('dta-demo-');
 chmodSync(dir, 0o755); // the agent's IPC socket below is for every local account
 const serviceDir = join(dir, 'service');
 const init = initServiceDir(serviceDir, Number(values.port));
@@ -63,6 +63,8 @@ writeFileSync(configPath, JSON.stringify(agentConfig, null, 2), { mode: 0o600 })
 say(`System agent: dta agent --config ${configPath} (its own process, as the systemd unit runs it)\n`);
 const t0 = performance.now();
 const agentProcess = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'main', 'agent', 'cli.ts'), 'agent', '--config', configPath, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+// A demo that fails or is stopped half-way does not leave the agent running.
+process.once('exit', () => agentProcess.kill('SIGTERM'));
 let loopbackPort = 0;
 let settled: AgentState | null = null;
 let partial = '';

@@ -18,6 +18,9 @@ export { PREFERENCE_DOMAIN };
 
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+// Only our own target namespace: every category and supportedOn is defined in this file. Intune's
+// "Import ADMX" refuses a `using` namespace it does not have loaded (NamespaceMissing), even an
+// unused one, so none is declared; the tests check that each reference resolves in this file.
 export function admx(settings: readonly SettingSpec[] = MANAGED_SETTINGS): string {
   const policies = settings.map((s) => {
     const head = `    <policy name="${s.key}" class="Machine" displayName="$(string.${s.key})" explainText="$(string.${s.key}_Explain)"${s.type === 'boolean' ? '' : ` presentation="$(presentation.${s.key})"`} key="${REGISTRY_KEY}"${s.type === 'boolean' ? ` valueName="${s.key}"` : ''}>
@@ -48,7 +51,6 @@ export function admx(settings: readonly SettingSpec[] = MANAGED_SETTINGS): strin
 <policyDefinitions xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" revision="1.0" schemaVersion="1.0" xmlns="http://schemas.microsoft.com/GroupPolicy/2006/07/PolicyDefinitions">
   <policyNamespaces>
     <target prefix="devicetrust" namespace="${VENDOR}.Policies.${PRODUCT}" />
-    <using prefix="windows" namespace="Microsoft.Policies.Windows" />
   </policyNamespaces>
   <resources minRequiredRevision="1.0" />
   <supportedOn>
@@ -126,6 +128,49 @@ function stableUuid(seed: string): string {
 
 const PLIST_HEAD = `<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0">`;
 
+/**
+ * The launchd jobs the pkg installs (build/mac/*.plist): the tray's LaunchAgent and the system
+ * agent's LaunchDaemon. macOS 13+ lists them under Login Items, where a person could switch
+ * them off; a Managed Login Items payload (com.apple.servicemanagement) matching their labels
+ * turns them on and locks them. The labels, not our Apple team identifier, so the template
+ * needs nothing from the release host; docs/deploy/jamf.md says how to add a TeamIdentifier rule.
+ */
+const LAUNCHD_JOBS = [
+  { label: 'org.devicetrust.agent', comment: 'Device Trust Agent: the tray in each person\'s session (LaunchAgent)' },
+  { label: 'org.devicetrust.agent.daemon', comment: 'Device Trust Agent: the system agent (LaunchDaemon)' },
+] as const;
+
+function managedLoginItemsPayload(indent: string): string {
+  const rules = LAUNCHD_JOBS.map(({ label, comment }) => [
+    `${indent}\t\t<dict>`,
+    `${indent}\t\t\t<key>Comment</key>`,
+    `${indent}\t\t\t<string>${xml(comment)}</string>`,
+    `${indent}\t\t\t<key>RuleType</key>`,
+    `${indent}\t\t\t<string>Label</string>`,
+    `${indent}\t\t\t<key>RuleValue</key>`,
+    `${indent}\t\t\t<string>${label}</string>`,
+    `${indent}\t\t</dict>`,
+  ].join('\n'));
+  return [
+    `${indent}<dict>`,
+    `${indent}\t<key>PayloadDisplayName</key>`,
+    `${indent}\t<string>Device Trust Agent login items</string>`,
+    `${indent}\t<key>PayloadIdentifier</key>`,
+    `${indent}\t<string>${PREFERENCE_DOMAIN}.login-items</string>`,
+    `${indent}\t<key>PayloadType</key>`,
+    `${indent}\t<string>com.apple.servicemanagement</string>`,
+    `${indent}\t<key>PayloadUUID</key>`,
+    `${indent}\t<string>${stableUuid(`${PREFERENCE_DOMAIN}.login-items`)}</string>`,
+    `${indent}\t<key>PayloadVersion</key>`,
+    `${indent}\t<integer>1</integer>`,
+    `${indent}\t<key>Rules</key>`,
+    `${indent}\t<array>`,
+    ...rules,
+    `${indent}\t</array>`,
+    `${indent}</dict>`,
+  ].join('\n');
+}
+
 export function mobileconfig(settings: readonly SettingSpec[] = MANAGED_SETTINGS): string {
   return `${PLIST_HEAD}
 <!-- Generated from common/managed-config.ts by scripts/native-config.ts. Set serviceUrl (and, if you use it, enrolmentSecret) before deploying. -->
@@ -145,6 +190,7 @@ export function mobileconfig(settings: readonly SettingSpec[] = MANAGED_SETTINGS
 \t\t\t<integer>1</integer>
 ${settingsDict(settings, '\t\t\t').join('\n')}
 \t\t</dict>
+${managedLoginItemsPayload('\t\t')}
 \t</array>
 \t<key>PayloadDescription</key>
 \t<string>Configures the Device Trust Agent.</string>

@@ -11,9 +11,12 @@ APT_PACKAGES=(
   chromium                            # the tray window's UI tests
   postgresql                          # the service's scaled-out database, for its tests
   desktop-file-utils libxml2-utils     # desktop-file-validate for the autostart entry; xmllint for the ADMX/ADML checks
+  python3-gi                          # a stand-in StatusNotifierWatcher on a test session bus (tray availability)
   systemd nsis                        # systemd-analyze for the system agent's unit; makensis for the NSIS installer include
   swtpm swtpm-tools tpm2-tools openssl  # the device key in a TPM 2.0 (tpm2-tools), tested against swtpm, a real TPM simulator
   python3 make g++                    # node-gyp builds keytar and better-sqlite3
+  python3-jwcrypto                    # an independent JOSE implementation the token conformance test checks our tokens with
+  tinyproxy-bin                       # a real HTTP proxy for the agent's proxy tests (no service started)
 )
 
 missing=()

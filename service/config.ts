@@ -33,6 +33,8 @@ export const ServiceConfigFileSchema = Type.Object(
     audit: Type.Optional(Type.Object({ checkpointIntervalSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }) }, { additionalProperties: false })),
     /** Mirrors: write the signed status list and JWKS to this folder on each change and every publishIntervalSeconds (default 10), for any web server to serve (docs/outage.md). */
     statusList: Type.Optional(Type.Object({ publishDir: Type.String({ minLength: 1 }), publishIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })) }, { additionalProperties: false })),
+    /** A PEM file of the TPM manufacturer CAs (roots or intermediates) whose EK certificates make a key attestation trusted (docs/key-protection.md); absent, no key is attested. */
+    tpmManufacturerCas: Type.Optional(Type.String({ minLength: 1 })),
     /** IT's break-glass public key(s) (a JWK or an array), to check notices recorded at POST /v1/admin/break-glass (docs/emergency-access.md). */
     breakGlassKeysFile: Type.Optional(Type.String()),
     /** 32 random bytes, base64, in a file only the service can read. */

@@ -1,5 +1,6 @@
 // Composition root of the device trust service: database, sealed keys, device CA, signing
 // keys, policy, status list, the operations and the HTTP app.
+import { createKeyAttestationVerifier, deriveKeyAttestationKey } from './tpm-attestation/verify-key-attestation.js';
 import type { FastifyInstance } from 'fastify';
 import { createSealedBox } from './crypto/sealed-box.js';
 import { loadOrCreateDeviceCa } from './ca/device-ca.js';
@@ -44,6 +45,8 @@ export interface ServiceConfig {
   readonly auditCheckpointSeconds?: number;
   /** IT's break-glass public keys: notices they signed may be recorded in the audit log (none: every one is refused). */
   readonly breakGlassKeys?: readonly BreakGlassPublicJwk[];
+  /** TPM manufacturers' CA certificates (PEM): endorsement keys under them can attest device keys (docs/key-protection.md). */
+  readonly tpmManufacturerCas?: readonly string[];
   readonly now?: () => Date;
 }
 
@@ -74,6 +77,7 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
       policy: config.policy,
       statusList,
       now,
+      keyAttestation: config.tpmManufacturerCas ? createKeyAttestationVerifier({ manufacturerCas: config.tpmManufacturerCas, key: deriveKeyAttestationKey(config.masterKey), now: () => now().getTime() }) : null,
       options: {
         issuer: config.publicUrl,
         statusListUri,

@@ -26,6 +26,8 @@ export async function verifyDeviceJws<S extends TSchema>(
     schema: S;
     now: number;
     maxSkewMs: number;
+    /** Called with the payload once decoded (not yet checked), so a refusal's audit names the claimed id without decoding it again. */
+    onDecoded?: (payload: Record<string, unknown>) => void;
     /** Called once the signature verified with the device's key (the refusals after it are the device's own). */
     onSignatureVerified?: (device: DeviceTable) => void;
   },
@@ -37,6 +39,7 @@ export async function verifyDeviceJws<S extends TSchema>(
     throw new ServiceError('EVIDENCE_MALFORMED', `The signed request is malformed: ${(e as Error).message}.`);
   }
   const { header, payload } = parts;
+  options.onDecoded?.(payload);
   if (header.alg !== 'ES256') throw new ServiceError('EVIDENCE_ALG_REFUSED', `Algorithm ${JSON.stringify(header.alg)} is refused; only ES256 is accepted.`);
   if (header.typ !== options.typ) throw new ServiceError('EVIDENCE_MALFORMED', `The header typ must be "${options.typ}".`);
   const extra = Object.keys(header).filter((k) => !ALLOWED_HEADER.has(k));

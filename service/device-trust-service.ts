@@ -2,29 +2,34 @@
 // attestation (evidence in, device token out), status, and IT's administration. Every
 // change and its audit record commit together; refusals are audited before the answer,
 // naming the device id the request claimed and whether its signature proved it.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AttestRequest, AttestResponse, EnrolRequest, EnrolResponse, NonceResponse, Tier } from '../common/attestation.js';
-import { EVIDENCE_TYP, EvidenceClaimsSchema, POSTURE_ONLY_AUDIENCE, RENEWAL_TYP, RenewalClaimsSchema, TIER_RANK, TIERS, TOKEN_TYP } from '../common/attestation.js';
+import { DEVICE_ID, EAR_PROFILE, EAR_SUBMOD, EVIDENCE_TYP, EvidenceClaimsSchema, evidenceFormProblem, POSTURE_ONLY_AUDIENCE, RENEWAL_TYP, RenewalClaimsSchema, swversionText, TIER_RANK, TIERS, TOKEN_TYP } from '../common/attestation.js';
 import type { DeviceTokenClaims } from '../common/attestation.js';
 import { postureReportInconsistencies } from '../common/posture-consistency.js';
 import { BoundedCache } from '../common/bounded-cache.js';
 import type { AuditEntry, AuditRecord } from './audit-log.js';
 import { exportAudit, writeAudit } from './audit-log.js';
-import type { DeviceCa } from './ca/device-ca.js';
+import type { CsrFacts, DeviceCa } from './ca/device-ca.js';
 import { claimedIdFromCsr, claimedIdFromJws } from './claimed-device-id.js';
 import { signJws } from './crypto/es256.js';
 import type { Db } from './db/connect.js';
 import type { DeviceStatus, DeviceTable } from './db/schema.js';
 import { noKeyInForce, verifyDeviceJws } from './device-jws.js';
+import { matchingSecretDigest } from './secret-digest.js';
 import { markAudited, ServiceError } from './errors.js';
 import type { SigningKeys } from './keys/signing-keys.js';
+import { VERIFIER_ID } from './policy/ear-appraisal.js';
 import { evaluatePosture } from './policy/evaluate.js';
 import type { PolicyStore } from './policy/load-policy.js';
 import type { CountedRefusal, RefusalTallyOptions } from './refusal-tally.js';
 import { createRefusalTally } from './refusal-tally.js';
 import { createNonceIssuer } from './stateless-nonce.js';
 import type { StatusListPublisher } from './status-list.js';
-import { STATUS_INVALID, STATUS_SUSPENDED, STATUS_VALID, statusIndex } from './status-list.js';
+import { STATUS_INVALID, STATUS_SUSPENDED, STATUS_VALID } from './status-list.js';
+import { insertTokenWithStatusIndex } from './status-index.js';
+import { createKeyAttestationOperations } from './tpm-attestation/key-attestation-operations.js';
+import type { KeyAttestationVerifier } from './tpm-attestation/verify-key-attestation.js';
 
 export interface ServiceOptions {
   readonly issuer: string;
@@ -49,6 +54,8 @@ export interface ServiceDeps {
   readonly options: ServiceOptions;
   /** Failures of background work (writing counted refusals): logged, never thrown at a request. */
   readonly onBackgroundError?: (error: unknown, what: string) => void;
+  /** TPM key attestation (tpmManufacturerCas configured); absent, every key stays an unattested claim. */
+  readonly keyAttestation?: KeyAttestationVerifier | null;
 }
 
 /** A refusal whose audit record names its own action and facts (a possible takeover, say). */
@@ -76,6 +83,10 @@ interface Claimant {
   readonly claimed: () => string | null;
 }
 
+const DEVICE_ID_PATTERN = new RegExp(DEVICE_ID);
+/** The `sub` a decoded (unchecked) payload names, if it is a device id: for a refusal's audit record only. */
+const claimedSub = (payload: Record<string, unknown>): string | null => (Object.hasOwn(payload, 'sub') && typeof payload.sub === 'string' && DEVICE_ID_PATTERN.test(payload.sub) ? payload.sub : null);
+
 /** Spends a device's own request budget once its signature verified; throws RATE_LIMITED when it is spent. */
 export type AdmitDevice = (deviceId: string) => void;
 
@@ -88,6 +99,8 @@ export interface DeviceSummary {
   keyThumbprint: string | null;
   /** 'hardware' (TPM, Secure Enclave) or 'software', as the device reports it. */
   keyProtection: string | null;
+  /** Whether the service verified that the key in force lives in a TPM (key attestation), not only that the device says so. */
+  keyAttested: boolean;
   /** A new key waiting for IT's approval (approve-rekey / reject-rekey). */
   pendingKeyThumbprint: string | null;
   enrolledAt: string;
@@ -142,8 +155,23 @@ export function createDeviceTrustService(deps: ServiceDeps) {
     }
   }
 
-  /** The claimant of a request signed with a device key: proven once verifyDeviceJws checked the signature. */
-  const signedBy = (client: string, token: string): Claimant => ({ client, deviceId: null, verified: false, claimed: () => claimedIdFromJws(token) });
+  /**
+   * The claimant of a request signed with a device key: proven once verifyDeviceJws checked the
+   * signature. Its claimed id comes from the payload verifyDeviceJws decoded (`seen`), so a
+   * refusal does not decode the JWS a second time; only one too broken to decode is read here.
+   */
+  const signedBy = (client: string, token: string): Claimant & { seen: (payload: Record<string, unknown>) => void } => {
+    let decoded: Record<string, unknown> | null = null;
+    return {
+      client,
+      deviceId: null,
+      verified: false,
+      claimed: () => (decoded === null ? claimedIdFromJws(token) : claimedSub(decoded)),
+      seen: (payload) => {
+        decoded = payload;
+      },
+    };
+  };
   const onSignatureVerified = (claimant: Claimant) => (device: DeviceTable): void => {
     claimant.deviceId = device.id;
     claimant.verified = true;
@@ -155,19 +183,8 @@ export function createDeviceTrustService(deps: ServiceDeps) {
       { enrolledPlatform: enrolled, reportedPlatform: reported },
     );
 
-  function secretMatches(secret: string | undefined): boolean {
-    if (secret === undefined) return false;
-    const digest = createHash('sha256').update(secret).digest();
-    let ok = false;
-    for (const hex of options.enrolmentSecretHashes) {
-      const expected = Buffer.from(hex, 'hex');
-      if (expected.length === digest.length && timingSafeEqual(expected, digest)) ok = true;
-    }
-    return ok;
-  }
-
-  async function issueFor(device: Pick<DeviceTable, 'id'>, csrPem: string, actor: string, action: string, extra: { keyProtection?: string; platform?: string; auditDetails?: Record<string, unknown> } = {}): Promise<EnrolResponse> {
-    const facts = await ca.inspectCsr(csrPem);
+  /** Issues the certificate for a CSR its caller already inspected (once: inspecting verifies its signature). */
+  async function issueFor(device: Pick<DeviceTable, 'id'>, facts: CsrFacts, actor: string, action: string, extra: { keyProtection?: string; platform?: string; auditDetails?: Record<string, unknown> } = {}): Promise<EnrolResponse> {
     const cert = await ca.issue(facts, policy.current().certificateLifetimeDays, now());
     const t = now().getTime();
     await k.transaction().execute(async (trx) => {
@@ -202,7 +219,11 @@ export function createDeviceTrustService(deps: ServiceDeps) {
     return { state: 'issued', deviceId: device.id, chainPem: cert.pem, anchorPem: ca.certPem };
   }
 
+  const keyAttestation = createKeyAttestationOperations({ kysely: k, verifier: deps.keyAttestation ?? null, now });
+
   return {
+    ...keyAttestation,
+
     /**
      * `chargeRefusal` spends the client's budget of enrolments that end without a certificate
      * (throwing RATE_LIMITED past it). It is called only once the enrolment was judged, so the
@@ -226,7 +247,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         const deviceBase = { ...base, deviceId: facts.deviceId };
         const mode = policy.current().enrolment.mode;
         const secretGiven = req.enrolmentSecret !== undefined;
-        const secretOk = secretMatches(req.enrolmentSecret);
+        const secretOk = matchingSecretDigest(req.enrolmentSecret, options.enrolmentSecretHashes) !== null;
         const existing = await k.selectFrom('devices').selectAll().where('id', '=', facts.deviceId).executeTakeFirst();
         claimant.verified = existing?.key_jkt !== null && existing?.key_jkt === facts.jkt;
         if (existing?.status === 'revoked') throw new ServiceError('DEVICE_REVOKED', 'This device was revoked by IT and cannot enrol again.');
@@ -243,13 +264,17 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           return { state: 'issued', deviceId: existing.id, chainPem: existing.cert_pem, anchorPem: ca.certPem };
         }
         if (mode === 'secret' && !secretOk) throw new ServiceError('ENROLMENT_SECRET_INVALID', 'Enrolment needs the secret that IT provisions through MDM.');
-        if (existing?.status === 'pending' && !secretOk && existing.csr_pem !== null && (await ca.inspectCsr(existing.csr_pem)).jkt !== facts.jkt) {
+        // The key a waiting device waits with (its CSR was checked when it was stored).
+        const waitingJkt = existing?.status === 'pending' && existing.csr_pem !== null ? (await ca.inspectCsr(existing.csr_pem)).jkt : null;
+        // In approval mode every new device waits for IT, secret or not; the secret only enrols at once in the other two.
+        const secretEnrols = secretOk && mode !== 'approval';
+        if (waitingJkt !== null && !secretEnrols && waitingJkt !== facts.jkt) {
           // Otherwise anyone who knows a waiting device's id could swap in their own key for IT to approve.
           throw new ServiceError('DEVICE_PENDING', 'This device already waits for IT\'s approval with another key; IT must reject that request first.');
         }
         if (existing?.status === 'active' && existing.key_jkt === facts.jkt && secretOk) {
           // The same key, its certificate expired (a device that was off for months): not a takeover.
-          return issueFor(existing, req.csr, deviceBase.actor, 're-enrol', { ...(req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {}), ...platform });
+          return issueFor(existing, facts, deviceBase.actor, 're-enrol', { ...(req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {}), ...platform });
         }
         if (existing?.status === 'active') {
           // A new key for an enrolled device: the shared secret alone never replaces its key
@@ -274,11 +299,10 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             .onConflict((oc) => oc.column('id').doNothing())
             .execute();
         }
-        if (secretOk) return issueFor({ id: facts.deviceId }, req.csr, deviceBase.actor, 'enrol', { ...(req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {}), ...platform });
+        if (secretEnrols) return issueFor({ id: facts.deviceId }, facts, deviceBase.actor, 'enrol', { ...(req.keyProtection !== undefined ? { keyProtection: req.keyProtection } : {}), ...platform });
         // A device waiting for IT asks again every few minutes with the key it waits with: that
         // costs nothing. A new wait (or another key) spends the budget like a refusal.
-        const pollOfSameKey = existing?.status === 'pending' && existing.csr_pem !== null && (await ca.inspectCsr(existing.csr_pem)).jkt === facts.jkt;
-        if (!pollOfSameKey) chargeRefusal?.();
+        if (waitingJkt !== facts.jkt) chargeRefusal?.();
         // Approval: keep the CSR until IT approves; the device asks again later.
         await k.updateTable('devices').set({ csr_pem: req.csr, updated_at: t, ...platform, hostname: req.hostname ?? null }).where('id', '=', facts.deviceId).where('status', '=', 'pending').execute();
         await audit({ ...deviceBase, action: 'enrol.pending', outcome: 'ok', details: { ...base.details, keyThumbprint: facts.jkt } });
@@ -292,11 +316,15 @@ export function createDeviceTrustService(deps: ServiceDeps) {
       return audited(
         { actor: `device@${client}`, action: 'renew' },
         async () => {
-          const { claims, device } = await verifyDeviceJws(k, request, { typ: RENEWAL_TYP, schema: RenewalClaimsSchema, now: now().getTime(), maxSkewMs: options.maxClockSkewMs, onSignatureVerified: onSignatureVerified(claimant) });
+          const { claims, device } = await verifyDeviceJws(k, request, { typ: RENEWAL_TYP, schema: RenewalClaimsSchema, now: now().getTime(), maxSkewMs: options.maxClockSkewMs, onDecoded: claimant.seen, onSignatureVerified: onSignatureVerified(claimant) });
           admitDevice?.(device.id);
           const facts = await ca.inspectCsr(claims.csr);
           if (facts.deviceId !== device.id) throw new ServiceError('CSR_INVALID', 'The CSR is for another device.');
-          return issueFor(device, claims.csr, `device@${client}`, facts.jkt === device.key_jkt ? 'renew' : 'renew.rotate-key');
+          const sameKey = facts.jkt === device.key_jkt;
+          const issued = await issueFor(device, facts, `device@${client}`, sameKey ? 'renew' : 'renew.rotate-key');
+          // Policy asks for a new key at renewal: the certificate for the current key is issued
+          // (the device never goes without one) and the agent is told to renew again with a new key.
+          return sameKey && issued.state === 'issued' && policy.current().rotateDeviceKeyOnRenewal ? { ...issued, rotateKey: true } : issued;
         },
         claimant,
       );
@@ -332,7 +360,10 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         base,
         async () => {
           const t = now().getTime();
-          const { claims, device } = await verifyDeviceJws(k, req.evidence, { typ: EVIDENCE_TYP, schema: EvidenceClaimsSchema, now: t, maxSkewMs: options.maxClockSkewMs, onSignatureVerified: onSignatureVerified(claimant) });
+          const { claims, device } = await verifyDeviceJws(k, req.evidence, { typ: EVIDENCE_TYP, schema: EvidenceClaimsSchema, now: t, maxSkewMs: options.maxClockSkewMs, onDecoded: claimant.seen, onSignatureVerified: onSignatureVerified(claimant) });
+          // Agents of release 0.1 sent the legacy profile with a bare swversion; either form, never a mix.
+          const formProblem = evidenceFormProblem(claims);
+          if (formProblem !== null) throw new ServiceError('EVIDENCE_MALFORMED', formProblem);
           // The nonce is judged (its MAC, its expiry, whether it was spent: read only) before the
           // device's budget is spent: evidence captured once and replayed must not spend it, or
           // anyone holding one used JWS could lock its device out of attesting.
@@ -389,7 +420,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
               await trx.updateTable('tokens').set({ status: STATUS_INVALID }).where('device_id', '=', device.id).where('expires_at', '>', t).where('status', '=', STATUS_VALID).execute();
             }
             const jti = randomBytes(16).toString('base64url');
-            const inserted = await trx.insertInto('tokens').values({ jti, device_id: device.id, tier: evaluation.tier, issued_at: t, expires_at: t + lifetimeMs, status: STATUS_VALID, attestation_id: attestationId }).returning('id').executeTakeFirstOrThrow();
+            const statusIdx = await insertTokenWithStatusIndex(trx, { jti, device_id: device.id, tier: evaluation.tier, issued_at: t, expires_at: t + lifetimeMs, status: STATUS_VALID, attestation_id: attestationId }, { now: t });
             const iat = Math.floor(t / 1000);
             const tokenClaims: DeviceTokenClaims = {
               iss: options.issuer,
@@ -402,12 +433,14 @@ export function createDeviceTrustService(deps: ServiceDeps) {
               cnf: { jkt: device.key_jkt ?? '' },
               tier: evaluation.tier,
               checks: evaluation.checks,
-              ar4si: evaluation.ar4si,
+              eat_profile: EAR_PROFILE,
+              'ear.verifier-id': VERIFIER_ID,
+              submods: { [EAR_SUBMOD]: evaluation.appraisal },
               policy_version: current.version,
               key_protection: keyProtection,
               ...(evaluation.graceUntil !== null ? { grace_until: Math.floor(evaluation.graceUntil / 1000) } : {}),
               ...(req.rpNonce !== undefined ? { eat_nonce: req.rpNonce } : {}),
-              status: { status_list: { idx: statusIndex(Number(inserted.id)), uri: options.statusListUri } },
+              status: { status_list: { idx: statusIdx, uri: options.statusListUri } },
             };
             const token = signJws({ typ: TOKEN_TYP, kid }, tokenClaims, privateKey);
             await trx.updateTable('devices').set({ last_attested_at: t, last_tier: evaluation.tier, key_protection: keyProtection, updated_at: t }).where('id', '=', device.id).execute();
@@ -417,7 +450,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
                 ...base,
                 deviceId: device.id,
                 outcome: 'ok',
-                details: { ...base.details, jti, tier: evaluation.tier, keyProtection, previousTier: previous, drifted, checks: evaluation.checks, policyVersion: current.version, agent: `${claims.swname}/${claims.swversion}`, graceUntil: evaluation.graceUntil },
+                details: { ...base.details, jti, tier: evaluation.tier, keyProtection, previousTier: previous, drifted, checks: evaluation.checks, policyVersion: current.version, agent: `${claims.swname}/${swversionText(claims.swversion)}`, graceUntil: evaluation.graceUntil },
               },
               t,
             );
@@ -449,6 +482,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         hostname: r.hostname,
         keyThumbprint: r.key_jkt,
         keyProtection: r.key_protection,
+        keyAttested: r.key_attested_jkt !== null && r.key_attested_jkt === r.key_jkt,
         pendingKeyThumbprint: r.rekey_jkt,
         enrolledAt: new Date(r.created_at).toISOString(),
         certificateNotAfter: r.cert_not_after !== null ? new Date(r.cert_not_after).toISOString() : null,
@@ -462,7 +496,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         const device = await k.selectFrom('devices').selectAll().where('id', '=', deviceId).executeTakeFirst();
         if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
         if (device.status !== 'pending' || device.csr_pem === null) throw new ServiceError('BAD_REQUEST', 'This device is not waiting for approval.');
-        return issueFor(device, device.csr_pem, actor, 'admin.approve');
+        return issueFor(device, await ca.inspectCsr(device.csr_pem), actor, 'admin.approve');
       });
     },
 
@@ -472,7 +506,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         const device = await k.selectFrom('devices').selectAll().where('id', '=', deviceId).executeTakeFirst();
         if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
         if (device.status !== 'active' || device.rekey_csr_pem === null) throw new ServiceError('BAD_REQUEST', 'No new key of this device waits for approval.');
-        return issueFor(device, device.rekey_csr_pem, actor, 'admin.approve-rekey', { auditDetails: { previousKeyThumbprint: device.key_jkt } });
+        return issueFor(device, await ca.inspectCsr(device.rekey_csr_pem), actor, 'admin.approve-rekey', { auditDetails: { previousKeyThumbprint: device.key_jkt } });
       });
     },
 

@@ -4,6 +4,7 @@
 //   dta-service migrate --config FILE      migrate as the owner role (DTA_MIGRATION_URL) and grant the service's role
 //   dta-service audit verify --config FILE [--checkpoint JWS]...   check the audit log's hash chain and checkpoints
 //   dta-service break-glass keygen|declare|end ...   IT's emergency access notices (docs/emergency-access.md)
+import { readManufacturerCasFile } from './tpm-attestation/verify-key-attestation.js';
 import { parseArgs } from 'node:util';
 import { runAuditVerify } from './audit/audit-verify-command.js';
 import { runBreakGlass } from './break-glass/break-glass-command.js';
@@ -39,6 +40,7 @@ export async function runService(argv: readonly string[]): Promise<{ close(): Pr
     ...(config.breakGlassKeysFile !== undefined ? { breakGlassKeys: readBreakGlassPublicKeys(config.breakGlassKeysFile) } : {}),
     ...(config.statusList ? { statusListPublishDir: config.statusList.publishDir } : {}),
     ...(config.statusList?.publishIntervalSeconds !== undefined ? { statusListPublishIntervalSeconds: config.statusList.publishIntervalSeconds } : {}),
+    ...(config.tpmManufacturerCas !== undefined ? { tpmManufacturerCas: readManufacturerCasFile(config.tpmManufacturerCas) } : {}),
   });
   onPolicy = (r) => {
     running.app.log[r.applied ? 'info' : 'warn']({ policy: r }, r.applied ? 'policy applied' : 'policy refused; the last good policy stays');

@@ -12,8 +12,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Tier } from '../../common/attestation.js';
 import type { BreakGlassPublicJwk } from '../../common/break-glass.js';
 import { BreakGlassError, MAX_BREAK_GLASS_JWS_LENGTH } from '../../common/break-glass.js';
-import type { DeviceVerifier, OutageMode } from '../../service/verifier/index.js';
-import { createDeviceVerifier } from '../../service/verifier/index.js';
+import pg from 'pg';
+import type { DeviceVerifier, DpopNonceOptions, OutageMode, ReplayStore } from '../../service/verifier/index.js';
+import { createDeviceVerifier, createPostgresReplayStore } from '../../service/verifier/index.js';
 import type { DeviceTrustGrant, DeviceTrustRequest, RouteToServe } from '../../service/verifier/middleware.js';
 import { deviceTrustMiddleware } from '../../service/verifier/middleware.js';
 
@@ -79,6 +80,10 @@ export interface PatientRecordsOptions {
   readonly outageMode?: OutageMode;
   readonly outageGraceMinutes?: number;
   readonly breakGlassKeys?: readonly BreakGlassPublicJwk[];
+  /** Server-provided DPoP nonces (see README): the same secret on every replica. */
+  readonly dpopNonce?: DpopNonceOptions;
+  /** A replay store the replicas share (createPostgresReplayStore); without it each replica keeps its own. */
+  readonly replayStore?: ReplayStore;
   /** Bearer token for POST /admin/break-glass; without it the endpoint does not exist. */
   readonly adminToken?: string;
   /** Where access log lines go (one object per outage-mode or break-glass request); default stderr as JSON. */
@@ -144,6 +149,8 @@ export async function startPatientRecords(options: PatientRecordsOptions): Promi
     ...(options.outageMode ? { outageMode: options.outageMode } : {}),
     ...(options.outageGraceMinutes !== undefined ? { outageGraceMinutes: options.outageGraceMinutes } : {}),
     ...(options.breakGlassKeys ? { breakGlassKeys: options.breakGlassKeys } : {}),
+    ...(options.dpopNonce ? { dpopNonce: options.dpopNonce } : {}),
+    ...(options.replayStore ? { replayStore: options.replayStore } : {}),
     ...(options.now ? { now: options.now } : {}),
     onOutageAccess: (a) => log({ event: 'outage-access', at: a.at, deviceId: a.deviceId, method: a.method, url: a.url, tokenJti: a.tokenJti, ...a.outage }),
     onBreakGlassAccess: (a) => log({ event: 'break-glass-access', at: a.at, deviceId: a.deviceId, method: a.method, url: a.url, tokenJti: a.tokenJti, jti: a.breakGlass.jti, tier: a.breakGlass.tier, declaredBy: a.breakGlass.declaredBy }),
@@ -205,6 +212,13 @@ function breakGlassKeysFrom(path: string): BreakGlassPublicJwk[] {
   return Array.isArray(parsed) ? parsed : [parsed];
 }
 
+/** The replicas' shared replay store on PostgreSQL, its table created if missing. */
+async function sharedReplayStore(url: string): Promise<ReplayStore> {
+  const store = createPostgresReplayStore({ db: new pg.Pool({ connectionString: url, max: 4 }) });
+  await store.createTable();
+  return store;
+}
+
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const [issuer, port, audience] = process.argv.slice(2);
   if (!issuer) throw new Error('usage: server.ts <device-trust-service-url> [port] [audience (default patient-records)]');
@@ -213,6 +227,8 @@ if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const mode = process.env.DTA_OUTAGE_MODE;
   const grace = process.env.DTA_OUTAGE_GRACE_MINUTES;
   const keysFile = process.env.DTA_BREAK_GLASS_KEYS_FILE;
+  const nonceSecret = process.env.DTA_DPOP_NONCE_SECRET;
+  const replayDatabase = process.env.DTA_REPLAY_DATABASE_URL;
   const statusListUrls = listFromEnv('DTA_STATUS_LIST_URLS');
   const jwksFallbackUrls = listFromEnv('DTA_JWKS_FALLBACK_URLS');
   const app = await startPatientRecords({
@@ -224,6 +240,8 @@ if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
     ...(statusListUrls ? { statusListUrls } : {}),
     ...(jwksFallbackUrls ? { jwksFallbackUrls } : {}),
     ...(keysFile !== undefined ? { breakGlassKeys: breakGlassKeysFrom(keysFile) } : {}),
+    ...(nonceSecret !== undefined ? { dpopNonce: { secret: nonceSecret, required: process.env.DTA_DPOP_NONCE_REQUIRED !== 'false' } } : {}),
+    ...(replayDatabase !== undefined ? { replayStore: await sharedReplayStore(replayDatabase) } : {}),
     ...(process.env.DTA_EXAMPLE_ADMIN_TOKEN ? { adminToken: process.env.DTA_EXAMPLE_ADMIN_TOKEN } : {}),
   });
   process.stderr.write(`patient records on ${app.url} (needs device tokens for "${audience ?? 'patient-records'}" from ${issuer}; outage mode ${mode ?? 'secure'})\n`);

@@ -1,11 +1,26 @@
 // `dta agent` (the machine's one agent, run as a service), `dta status` (any local account
 // asks it) and `dta token` (for native clients).
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { AgentConfig } from '../../common/agent-config.js';
 import type { AgentStatus } from '../../common/agent-ipc.js';
 import type { AgentState } from '../../common/agent-state.js';
-import { AGENT_ERROR_CODES, AgentError } from '../../common/errors.js';
+import { AGENT_ERROR_CODES, AgentError, isAgentError } from '../../common/errors.js';
+import type { Platform } from '../../common/posture.js';
+import { loadEffectiveConfig } from '../config/load-config.js';
+import type { RegistrySource } from '../config/registry-export.js';
+import type { EffectiveConfig } from '../config/resolve-config.js';
+import { checkConfigFileTrust } from '../config/trusted-config-file.js';
+import { watchFolders } from '../config/watch-config.js';
+import type { ProxyChoice } from '../net/proxy-route.js';
+import { chooseProxyRoute, describeRoute } from '../net/proxy-route.js';
+import { createServiceDispatcher } from '../net/service-dispatcher.js';
+import { readSystemProxy } from '../net/system-proxy.js';
 import { currentPlatform } from '../posture/platform.js';
-import type { Agent } from './agent.js';
+import type { Agent, AgentLog } from './agent.js';
+import type { LogLevel } from './agent-log.js';
+import { logs } from './agent-log.js';
 import { createAgent, readAgentConfig } from './create-agent.js';
 import { fetchAgentStatus } from './ipc-client.js';
 import { defaultIpcPath } from './ipc-path.js';
@@ -13,9 +28,13 @@ import { startIpcServer } from './ipc-server.js';
 import { liveSupportBundle } from './posture-command.js';
 import { currentAccount, isSystemAccount } from './system-account.js';
 import { startTokenEndpoint } from './token-endpoint.js';
-import { managedPosturePolicy } from './managed-posture-policy.js';
+import type { ManagedPosturePolicy } from './managed-posture-policy.js';
+import { managedPolicyFolders, managedPosturePolicy, openManagedPosturePolicy } from './managed-posture-policy.js';
 import { createLiveRegistrySource } from '../config/registry-live.js';
 import { AGENT_VERSION } from './version.js';
+
+/** How often the system agent reads its configuration again even when no watch fired. */
+const RECHECK_SECONDS = 30;
 
 export interface AgentIo {
   readonly out: (text: string) => void;
@@ -32,44 +51,253 @@ export function agentStatusOf(agent: Agent, serviceUrl: string): AgentStatus {
   return { agent: agent.state(), agentVersion: AGENT_VERSION, keyProtection: key?.protection ?? null, keyStorage: key?.storage ?? null, serviceUrl };
 }
 
+/** Where the agent's own configuration and IT's managed policy come from. */
+interface ConfigPlace {
+  readonly platform: Platform;
+  readonly where: { registry?: RegistrySource };
+}
+
+async function configPlace(): Promise<ConfigPlace> {
+  const platform = currentPlatform();
+  return { platform, where: platform === 'win32' ? { registry: await createLiveRegistrySource() } : {} };
+}
+
+/** IT's managed settings only (the system agent belongs to no signed-in person). */
+function loadManaged(place: ConfigPlace): Promise<EffectiveConfig> {
+  return loadEffectiveConfig(place.platform, place.where);
+}
+
+/**
+ * The way to the device trust service: the proxy IT set, else the environment's, else the
+ * machine's WinHTTP proxy. It becomes undici's global dispatcher, which the service client's
+ * fetch uses, so one process has one route; returns it with what could not be used.
+ */
+async function networkRoute(place: ConfigPlace, managed: EffectiveConfig): Promise<ProxyChoice & { systemProblem: string | null }> {
+  const system = await readSystemProxy(place.platform);
+  const proxy = managed.settings.proxy?.value;
+  return { ...chooseProxyRoute({ managed: typeof proxy === 'string' ? proxy : null, env: process.env, winhttp: system.winhttp }), systemProblem: system.problem };
+}
+
+/** The system agent's configuration file, once it is IT's (owner and mode checked) and valid. */
+function readTrustedConfig(path: string, platform: Platform): { config: AgentConfig; text: string } {
+  checkConfigFileTrust(path, platform, process.getuid?.());
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new AgentError('CONFIG_INVALID', `The agent configuration ${path} cannot be read: ${(e as Error).message}`, { cause: e });
+  }
+  return { config: readAgentConfig(path), text };
+}
+
+/** What the trays and `dta status` see while the agent has no usable configuration (`error`), or is starting on one (null). */
+function waitingStatus(error: AgentError | null, since: string): AgentStatus {
+  return {
+    agent: {
+      state: error === null ? 'starting' : 'error',
+      reason: error === null ? 'The agent is starting.' : `This device's agent has no usable settings from IT yet: ${error.message}`,
+      nextAction: error === null ? 'Wait a moment.' : 'Nothing to do on this device: the agent starts by itself as soon as IT\'s configuration arrives. IT: the agent\'s log says what is missing.',
+      since,
+      tier: null,
+      tokenExpiresAt: null,
+      graceUntil: null,
+      lastCheckAt: null,
+      deviceId: null,
+      errorCode: error?.code ?? null,
+      report: null,
+    },
+    agentVersion: AGENT_VERSION,
+    keyProtection: null,
+    keyStorage: null,
+    serviceUrl: '',
+  };
+}
+
+interface RunningAgent {
+  readonly text: string;
+  readonly config: AgentConfig;
+  readonly agent: Agent;
+  readonly log: AgentLog;
+  stop(): Promise<void>;
+}
+
 /**
  * The machine's agent: runs until `signal` aborts, printing each state change. It owns the
  * device identity and the probes, and serves its local clients (IPC) and web pages (the
- * loopback token endpoint) once for the whole machine.
+ * loopback token endpoint) once for the whole machine. Started before IT's configuration
+ * arrives (an Autopilot or Jamf enrolment race), or with a file it cannot use, it says why in
+ * its output (the log IT reads), shows the same to the trays and `dta status`, and starts as
+ * soon as the file is usable: the file's folder and the managed policy are followed, and read
+ * again every RECHECK_SECONDS anyway. A changed file restarts the agent on it; a broken one
+ * leaves the running agent as it was.
  */
 export async function agentCommand(args: readonly string[], io: AgentIo, signal: AbortSignal): Promise<number> {
-  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, ipc: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
   if (values.config === undefined) throw new AgentError('USAGE', 'dta agent needs --config FILE.');
-  const config = readAgentConfig(values.config);
-  // IT's posture policy (limits, support data) from managed configuration; nobody's own settings.
-  const platform = currentPlatform();
-  const managed = await managedPosturePolicy(platform, platform === 'win32' ? { registry: await createLiveRegistrySource() } : {});
-  const { agent, log } = createAgent(config, { posturePolicy: managed.policy });
-  for (const problem of managed.problems) log.warn('managed-config-problem', { problem });
-  agent.subscribe((s) => io.out(values.json ? `${JSON.stringify({ ...s, report: undefined })}\n` : describeState(s)));
+  const configPath = values.config;
+  const json = values.json ?? false;
+  const place = await configPlace();
+  let managed = await loadManaged(place);
+  const logLevel = (): LogLevel => managed.settings.logLevel?.value as LogLevel;
+  // Lines for the log IT reads (the agent's output: the journal, launchd's log, the Windows
+  // service wrapper's log), and the agent's own log file once it has one.
+  let running: RunningAgent | null = null;
+  const report = (level: 'info' | 'warn', event: string, fields: Record<string, unknown>, text: string): void => {
+    if (!logs(logLevel(), level)) return;
+    io.out(json ? `${JSON.stringify({ event, level, ...fields })}\n` : `${text}\n`);
+    running?.log[level](event, fields);
+  };
+  for (const p of managed.problems) report('warn', 'config-problem', { key: p.key, source: p.source, message: p.message }, p.message);
+
+  let routeKey = '';
+  const applyRoute = async (): Promise<void> => {
+    const choice = await networkRoute(place, managed);
+    const key = JSON.stringify(choice.route);
+    if (key === routeKey) return;
+    routeKey = key;
+    // undici is loaded here, not with the module: `dta status` shares this module and never needs it.
+    (await import('undici')).setGlobalDispatcher(await createServiceDispatcher(choice.route));
+    const shown = describeRoute(choice.route);
+    report('info', 'network-route', shown, choice.route.source === 'none' ? 'reaching the device trust service directly (no proxy set)' : `reaching the device trust service through ${String(shown.httpsProxy ?? shown.httpProxy)} (from ${choice.route.source})`);
+    for (const problem of [...choice.problems, ...(choice.systemProblem !== null ? [choice.systemProblem] : [])]) report('warn', 'proxy-problem', { problem }, problem);
+  };
+  await applyRoute();
+
+  let first: { config: AgentConfig; text: string } | AgentError;
+  try {
+    first = readTrustedConfig(configPath, place.platform);
+  } catch (e) {
+    if (!isAgentError(e)) throw e;
+    first = e;
+  }
+  const ipcPath = values.ipc ?? (first instanceof AgentError ? undefined : first.config.ipcPath) ?? defaultIpcPath(place.platform);
+
+  let unconfigured: { error: AgentError; since: string } | null = null;
+  const listeners = new Set<() => void>();
+  const notify = (): void => {
+    for (const listener of listeners) listener();
+  };
+  const startedAt = new Date().toISOString();
+  const status = (): AgentStatus => (running !== null ? agentStatusOf(running.agent, running.config.serviceUrl) : waitingStatus(unconfigured?.error ?? null, unconfigured?.since ?? startedAt));
+  const posturePolicy = async (): Promise<ManagedPosturePolicy> => managedPosturePolicy(place.platform, place.where);
+
+  const setUnconfigured = (error: AgentError): void => {
+    if (unconfigured?.error.code === error.code && unconfigured.error.message === error.message) return;
+    unconfigured = { error, since: new Date().toISOString() };
+    report('warn', 'config-error', { code: error.code, message: error.message, file: configPath }, `dta agent: ${error.code}: ${error.message} The agent waits for IT's configuration and starts as soon as it is usable.`);
+    const s = status().agent;
+    io.out(json ? `${JSON.stringify({ ...s, report: undefined })}\n` : describeState(s));
+    notify();
+  };
+
+  const startAgent = async (config: AgentConfig, text: string): Promise<RunningAgent> => {
+    // IT's posture policy as it is at each check: a change applies without a restart.
+    const policy = await openManagedPosturePolicy(place.platform, place.where);
+    const { agent, log } = createAgent(config, { posturePolicy: policy.current, logLevel });
+    for (const problem of policy.problems) log.warn('managed-config-problem', { problem });
+    const stopPolicy = policy.follow({ log, onChange: () => void agent.checkNow() });
+    const unsubscribe = agent.subscribe((s) => {
+      io.out(json ? `${JSON.stringify({ ...s, report: undefined })}\n` : describeState(s));
+      notify();
+    });
+    let endpoint;
+    try {
+      endpoint = await startTokenEndpoint({ agent, allowedOrigins: config.allowedOrigins, accessServices: config.accessServices, port: config.loopbackPort, log });
+    } catch (e) {
+      stopPolicy();
+      unsubscribe();
+      agent.stop();
+      throw e;
+    }
+    io.out(json ? `${JSON.stringify({ event: 'listening', port: endpoint.port, ipc: ipcPath })}\n` : `loopback token endpoint on 127.0.0.1:${endpoint.port}; local clients on ${ipcPath}\n`);
+    if (config.ipcPath !== undefined && config.ipcPath !== ipcPath) report('warn', 'ipc-path-unchanged', { ipcPath: config.ipcPath, serving: ipcPath }, `The configuration names the IPC endpoint ${config.ipcPath}; the trays keep using ${ipcPath} until the agent restarts.`);
+    const started: RunningAgent = {
+      text,
+      config,
+      agent,
+      log,
+      stop: async () => {
+        stopPolicy();
+        unsubscribe();
+        agent.stop();
+        await endpoint.close();
+      },
+    };
+    running = started;
+    unconfigured = null;
+    notify();
+    await agent.start();
+    return started;
+  };
+
+  // One load at a time: a watch event and the periodic read may come together.
+  const load = async (): Promise<void> => {
+    managed = await loadManaged(place);
+    await applyRoute();
+    let next: { config: AgentConfig; text: string };
+    try {
+      next = readTrustedConfig(configPath, place.platform);
+    } catch (e) {
+      if (!isAgentError(e)) throw e;
+      if (running === null) setUnconfigured(e);
+      else report('warn', 'config-error', { code: e.code, message: e.message, file: configPath }, `dta agent: ${e.code}: ${e.message} The agent keeps running on the configuration it has.`);
+      return;
+    }
+    if (running?.text === next.text) return;
+    if (running !== null) {
+      report('info', 'config-changed', { file: configPath }, `The agent configuration ${configPath} changed: the agent restarts on it.`);
+      await running.stop();
+      running = null;
+    }
+    try {
+      await startAgent(next.config, next.text);
+    } catch (e) {
+      if (!isAgentError(e)) throw e;
+      setUnconfigured(e);
+    }
+  };
+  let loading = Promise.resolve();
+  const reload = (): void => {
+    loading = loading.then(load).catch((e: unknown) => report('warn', 'config-error', { code: 'UNEXPECTED', message: (e as Error).message, file: configPath }, `dta agent: ${(e as Error).message}`));
+  };
+
   // The IPC endpoint first: a second agent on the machine stops here (AGENT_RUNNING).
   const ipc = await startIpcServer({
-    path: config.ipcPath ?? defaultIpcPath(platform),
+    path: ipcPath,
     agentVersion: AGENT_VERSION,
     handlers: {
-      status: () => agentStatusOf(agent, config.serviceUrl),
-      subscribe: (listener) => agent.subscribe(() => listener()),
-      checkNow: () => agent.checkNow(),
-      supportBundle: async () => ({ fileName: `device-trust-support-${new Date().toISOString().slice(0, 10)}.json`, content: JSON.stringify(await liveSupportBundle(managed.policy)) }),
+      status,
+      subscribe: (listener) => {
+        listeners.add(listener);
+        return () => void listeners.delete(listener);
+      },
+      checkNow: async () => {
+        if (running !== null) return running.agent.checkNow();
+        reload();
+        await loading;
+      },
+      supportBundle: async () => ({ fileName: `device-trust-support-${new Date().toISOString().slice(0, 10)}.json`, content: JSON.stringify(await liveSupportBundle((await posturePolicy()).policy)) }),
     },
   });
-  let endpoint;
-  try {
-    endpoint = await startTokenEndpoint({ agent, allowedOrigins: config.allowedOrigins, accessServices: config.accessServices, port: config.loopbackPort, log });
-  } catch (e) {
-    await ipc.close();
-    throw e;
+  if (first instanceof AgentError) setUnconfigured(first);
+  else {
+    try {
+      await startAgent(first.config, first.text);
+    } catch (e) {
+      if (!isAgentError(e)) {
+        await ipc.close();
+        throw e;
+      }
+      setUnconfigured(e);
+    }
   }
-  io.out(values.json ? `${JSON.stringify({ event: 'listening', port: endpoint.port, ipc: ipc.path })}\n` : `loopback token endpoint on 127.0.0.1:${endpoint.port}; local clients on ${ipc.path}\n`);
-  await agent.start();
+  const stopFollowing = watchFolders([dirname(configPath), ...managedPolicyFolders(place.platform)], reload, { rereadMs: RECHECK_SECONDS * 1000 });
+
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-  agent.stop();
-  await endpoint.close();
+  stopFollowing();
+  await loading;
+  const last = running as RunningAgent | null;
+  await last?.stop();
   await ipc.close();
   return 0;
 }
@@ -112,13 +340,16 @@ export async function tokenCommand(args: readonly string[], io: AgentIo): Promis
     new AgentError('KEYSTORE_UNAVAILABLE', `dta token signs with the device key, which only ${platform === 'win32' ? 'SYSTEM' : 'root'} can read: run it ${platform === 'win32' ? 'as SYSTEM' : 'as root (sudo dta token ...)'}.`, cause === undefined ? {} : { cause });
   let config;
   try {
-    config = readAgentConfig(values.config);
+    config = readTrustedConfig(values.config, platform).config;
   } catch (e) {
     // IT's configuration is root-only too: for another account, that is the same refusal.
     throw privileged ? e : notPrivileged(e);
   }
   // In the single-user developer mode the key is in the person's own keystore.
   if (!privileged && config.keyStorage !== 'os-keystore') throw notPrivileged();
+  // The same way to the service as the machine's agent (IT's proxy, the environment's, WinHTTP).
+  const place = await configPlace();
+  (await import('undici')).setGlobalDispatcher(await createServiceDispatcher((await networkRoute(place, await loadManaged(place))).route));
   const { agent } = createAgent(config);
   await agent.checkNow();
   const state = agent.state();

@@ -6,7 +6,7 @@
 // device is no worse than when its token was judged (local-enforcement.ts): during an outage
 // that is what stops a device whose firewall goes off from reading patient records.
 import type { AgentState, AgentStateName, Outage } from '../../common/agent-state.js';
-import type { AttestResponse, KeyProtection, Tier } from '../../common/attestation.js';
+import type { AttestResponse, KeyAttestationResponse, KeyProtection, Tier } from '../../common/attestation.js';
 import { BoundedCache } from '../../common/bounded-cache.js';
 import { AgentError, isAgentError } from '../../common/errors.js';
 import type { CheckId, PostureReport, Verdict } from '../../common/posture.js';
@@ -14,16 +14,23 @@ import { signDpopProof, signEvidence, signRenewalRequest } from '../attest/devic
 import type { DeviceIdentity } from '../identity/identity.js';
 import type { BackoffPolicy } from './backoff.js';
 import { AudienceTokens } from './audience-tokens.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, retryDelay } from './backoff.js';
 import type { Verdicts } from './local-enforcement.js';
 import { checkName, checksWorseThan, ProofWithheld, verdictsOf, worstVerdict } from './local-enforcement.js';
 import type { ServiceClient } from './service-client.js';
-import { ServiceRefusal } from './service-client.js';
+import { retryAfterOf, ServiceRefusal } from './service-client.js';
+import { Schedule } from './schedule.js';
 import { watchSystemEvents } from './system-events.js';
 import { AGENT_NAME, AGENT_VERSION } from './version.js';
 
 /** Service refusals that mean it no longer knows this device's key or certificate. */
 const MUST_ENROL_AGAIN: readonly string[] = ['CERT_EXPIRED', 'DEVICE_UNKNOWN', 'EVIDENCE_CERT_MISMATCH'];
+/**
+ * Renewal answers after which the service may hold a certificate for the rotated key: no
+ * answer at all (a lost reply), the service failing, or the current certificate no longer in
+ * force (the rotation landed). After any other refusal the service stored nothing.
+ */
+const ROTATION_MAY_HAVE_LANDED: readonly string[] = ['EVIDENCE_CERT_MISMATCH', 'UNAVAILABLE', 'INTERNAL'];
 /**
  * During an outage the last token of an audience is handed out after its expiry for at most
  * this long: the longest outage grace any verifier accepts (MAX_OUTAGE_GRACE_MINUTES in
@@ -55,6 +62,8 @@ export interface AgentDeps {
   readonly backoff: BackoffPolicy;
   /** Make a new device key when the certificate is renewed (policy). */
   readonly rotateKeyOnRenewal?: boolean;
+  /** Proves the current key is in the TPM (key attestation); only where the key store is a TPM. */
+  readonly attestKey?: (deviceId: string) => Promise<KeyAttestationResponse>;
   readonly now?: () => Date;
   readonly random?: () => number;
   readonly log?: AgentLog;
@@ -70,7 +79,13 @@ export interface IssuedToken {
 
 type Listener = (state: AgentState) => void;
 
+/** The service is away, or the proxy on the way to it is: an outage, with its grace, not a fault of this device. */
+function cannotReachService(e: unknown): boolean {
+  return isAgentError(e, 'SERVICE_UNREACHABLE') || isAgentError(e, 'PROXY_UNREACHABLE');
+}
+
 export class Agent {
+  private readonly keyAttestation: { key: string | null; notBefore: number; running: boolean } = { key: null, notBefore: 0, running: false };
   private readonly deps: AgentDeps;
   private readonly now: () => Date;
   private readonly listeners = new Set<Listener>();
@@ -78,7 +93,8 @@ export class Agent {
   private identity: DeviceIdentity | null = null;
   private token: (AttestResponse & { expires: number }) | null = null;
   private report: PostureReport | null = null;
-  private timers = new Map<string, NodeJS.Timeout>();
+  /** Refresh, retry, enrol, the fast poll and the full check: one timer for whichever is due next. */
+  private readonly schedule = new Schedule();
   private failures = 0;
   private attesting: Promise<void> | null = null;
   private stopped = false;
@@ -141,8 +157,7 @@ export class Agent {
     this.stopped = true;
     this.unwatch?.();
     this.unwatch = null;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.schedule.clear();
   }
 
   /** Runs every check and attests now (tray "check now", wake from sleep, network change). */
@@ -188,7 +203,7 @@ export class Agent {
    * A DPoP proof for one request, signed by the device key, only for a token this agent was
    * issued and only while the device is no worse than when that token was judged.
    */
-  proofFor(htm: string, htu: string, token: string): Promise<string> {
+  proofFor(htm: string, htu: string, token: string, dpopNonce?: string): Promise<string> {
     if (!this.identity) throw new AgentError('KEY_MISSING', 'This device is not enrolled yet.');
     const basis = this.basisOf.get(token);
     if (basis === undefined) return Promise.reject(new ProofWithheld([]));
@@ -197,7 +212,7 @@ export class Agent {
       this.deps.log?.warn('proof-withheld', { checks: worse, offline: this.unreachableSince !== null });
       return Promise.reject(new ProofWithheld(worse));
     }
-    return signDpopProof(this.identity.enrolledSigner(), { htm, htu, token, now: this.now() });
+    return signDpopProof(this.identity.enrolledSigner(), { htm, htu, token, now: this.now(), ...(dpopNonce !== undefined ? { nonce: dpopNonce } : {}) });
   }
 
   /** The audience's last token during an outage, or SERVICE_UNREACHABLE when there is none to use. */
@@ -241,6 +256,7 @@ export class Agent {
       this.failures = 0;
       this.token = { ...response, expires: Date.parse(response.expiresAt) };
       this.publishFromToken();
+      this.attestKeyOnce(identity);
       const lifetime = this.token.expires - this.now().getTime();
       this.after('refresh', Math.max(1000, lifetime / 2), () => void this.cycle());
     } catch (e) {
@@ -272,7 +288,15 @@ export class Agent {
     }
     const identity = this.identity;
     if (identity.status().state === 'enrolled') return identity;
-    this.set('enrolling', 'This device is registering with your organisation.', 'Waiting for the device trust service.', { deviceId: identity.deviceId });
+    const waiting = identity.status();
+    const problem = waiting.state === 'awaiting-certificate' ? waiting.problem : null;
+    if (problem !== null || identity.rotationPending) {
+      // The key is kept; only its certificate is asked for again (dta status shows why).
+      this.set('enrolling', `This device is waiting for its certificate${problem !== null ? `: ${problem.message}` : ' (a new device key was not confirmed yet)'}`, 'The agent asks the device trust service for it with the same device key.', { deviceId: identity.deviceId, errorCode: problem?.code ?? null });
+      this.deps.log?.warn('awaiting-certificate', { code: problem?.code ?? null, rotationPending: identity.rotationPending });
+    } else {
+      this.set('enrolling', 'This device is registering with your organisation.', 'Waiting for the device trust service.', { deviceId: identity.deviceId });
+    }
     const csr = await identity.prepareEnrolment();
     let result;
     try {
@@ -295,7 +319,7 @@ export class Agent {
       return null;
     }
     if (result.state === 'pending-approval') {
-      this.set('enrolling', 'This device waits for IT to approve it.', `The agent asks again in ${result.retryAfterSeconds} seconds.`, { deviceId: identity.deviceId });
+      this.set('enrolling', 'This device waits for IT to approve it.', `The agent asks again in ${result.retryAfterSeconds} seconds.`, { deviceId: identity.deviceId, errorCode: 'DEVICE_PENDING' });
       this.after('enrol', result.retryAfterSeconds * 1000, () => void this.cycle());
       return null;
     }
@@ -305,21 +329,56 @@ export class Agent {
   }
 
   /** Renewal never leaves the device without a valid certificate: on failure the current one stays. */
+  /**
+   * Key attestation for the key in force, once per key and process, beside the cycle (it takes
+   * the TPM seconds): a failure is logged and tried again an hour later, never a lock-out.
+   */
+  private attestKeyOnce(identity: DeviceIdentity): void {
+    const attest = this.deps.attestKey;
+    if (attest === undefined || this.keyAttestation.running) return;
+    const key = identity.enrolledSigner().thumbprint;
+    if (this.keyAttestation.key === key || this.now().getTime() < this.keyAttestation.notBefore) return;
+    this.keyAttestation.running = true;
+    attest(identity.deviceId)
+      .then(
+        (result) => {
+          this.keyAttestation.key = key;
+          if (result.keyAttested) this.deps.log?.info('key-attested', { deviceId: identity.deviceId });
+          else this.deps.log?.warn('key-attestation-refused', { code: result.code, reason: result.reason });
+        },
+        (e: unknown) => {
+          this.keyAttestation.notBefore = this.now().getTime() + 3_600_000;
+          this.deps.log?.warn('key-attestation-failed', { message: e instanceof Error ? e.message : String(e) });
+        },
+      )
+      .finally(() => {
+        this.keyAttestation.running = false;
+      });
+  }
+
   private async renewIfDue(identity: DeviceIdentity): Promise<void> {
     if (!identity.renewalDue()) return;
+    // IT's policy (rotateDeviceKeyOnRenewal) can ask for a new key in the renewal's reply.
+    let rotationAsked = false;
+    const ask = async (csr: string): Promise<{ chainPem: string; anchorPem: string }> => {
+      const status = identity.status();
+      if (status.state !== 'enrolled') throw new AgentError('KEY_MISSING', 'not enrolled');
+      const request = await signRenewalRequest(identity.enrolledSigner(), { deviceId: identity.deviceId, csr, certificateSha256: status.certificate.sha256, now: this.now() });
+      const result = await this.deps.client.renew({ request });
+      if (result.state !== 'issued') throw new AgentError('SERVICE_REFUSED', 'The renewal was not issued.');
+      rotationAsked = result.rotateKey === true;
+      return { chainPem: result.chainPem, anchorPem: result.anchorPem };
+    };
+    const mayHaveLanded = (e: unknown): boolean => !(e instanceof ServiceRefusal) || ROTATION_MAY_HAVE_LANDED.includes(e.serviceCode);
+    const rotate = this.deps.rotateKeyOnRenewal ?? false;
     try {
-      const info = await identity.renew(
-        async (csr) => {
-          const status = identity.status();
-          if (status.state !== 'enrolled') throw new AgentError('KEY_MISSING', 'not enrolled');
-          const request = await signRenewalRequest(identity.enrolledSigner(), { deviceId: identity.deviceId, csr, certificateSha256: status.certificate.sha256, now: this.now() });
-          const result = await this.deps.client.renew({ request });
-          if (result.state !== 'issued') throw new AgentError('SERVICE_REFUSED', 'The renewal was not issued.');
-          return { chainPem: result.chainPem, anchorPem: result.anchorPem };
-        },
-        { rotateKey: this.deps.rotateKeyOnRenewal ?? false },
-      );
-      this.deps.log?.info('renewed', { notAfter: info.notAfter.toISOString(), rotatedKey: this.deps.rotateKeyOnRenewal ?? false });
+      const info = await identity.renew(ask, { rotateKey: rotate, mayHaveLanded });
+      this.deps.log?.info('renewed', { notAfter: info.notAfter.toISOString(), rotatedKey: rotate });
+      if (rotationAsked && !rotate) {
+        // The certificate for the current key is stored: a failed rotation leaves the device working.
+        const rotated = await identity.renew(ask, { rotateKey: true, mayHaveLanded });
+        this.deps.log?.info('renewed', { notAfter: rotated.notAfter.toISOString(), rotatedKey: true, askedBy: 'policy' });
+      }
     } catch (e) {
       this.deps.log?.warn('renewal-failed', { message: (e as Error).message });
     }
@@ -344,7 +403,7 @@ export class Agent {
       });
       response = await this.deps.client.attest({ evidence, ...(audience !== undefined ? { audience } : {}), ...(rpNonce !== undefined ? { rpNonce } : {}) });
     } catch (e) {
-      if (isAgentError(e, 'SERVICE_UNREACHABLE')) this.unreachableSince ??= this.now();
+      if (cannotReachService(e)) this.unreachableSince ??= this.now();
       else if (e instanceof ServiceRefusal) this.unreachableSince = null; // it answered
       throw e;
     }
@@ -374,9 +433,10 @@ export class Agent {
   }
 
   private onFailure(e: unknown): void {
-    if (isAgentError(e, 'SERVICE_UNREACHABLE') || (e instanceof ServiceRefusal && e.serviceCode === 'RATE_LIMITED')) {
-      if (isAgentError(e, 'SERVICE_UNREACHABLE')) this.unreachableSince ??= this.now();
-      const delay = Math.max(backoffDelay(this.failures++, this.deps.backoff, this.deps.random), e instanceof ServiceRefusal && e.retryAfterSeconds ? e.retryAfterSeconds * 1000 : 0);
+    if (cannotReachService(e) || (e instanceof ServiceRefusal && e.serviceCode === 'RATE_LIMITED')) {
+      if (cannotReachService(e)) this.unreachableSince ??= this.now();
+      // Never before the service's Retry-After (a 503 while its database is away, a 429), jittered.
+      const delay = retryDelay(this.failures++, this.deps.backoff, retryAfterOf(e), this.deps.random);
       this.retryAt = this.now().getTime() + delay;
       this.publishOffline(e instanceof AgentError ? e.code : null);
       this.deps.log?.warn('offline', { retryInMs: delay, message: (e as Error).message });
@@ -484,11 +544,8 @@ export class Agent {
   }
 
   private after(name: string, ms: number, f: () => void): void {
-    clearTimeout(this.timers.get(name));
-    if (this.stopped) return;
-    const timer = setTimeout(f, ms);
-    timer.unref();
-    this.timers.set(name, timer);
+    if (this.stopped) this.schedule.cancel(name);
+    else this.schedule.at(name, ms, f);
   }
 
   private every(name: string, ms: number, f: () => Promise<void>): void {

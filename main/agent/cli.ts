@@ -13,7 +13,8 @@ Commands:
     --bundle FILE    Also write a support bundle (every probe's raw output) to FILE.
     --replay FILE    Judge a support bundle again without running anything.
 
-  agent --config FILE  Run the machine's agent (as a service: systemd unit, LaunchDaemon,
+  agent --config FILE [--ipc PATH] [--json]
+                       Run the machine's agent (as a service: systemd unit, LaunchDaemon,
                        Windows service): enrol, attest, keep a token, serve the trays
                        (local IPC) and the loopback token endpoint. --json prints state
                        changes as JSON.

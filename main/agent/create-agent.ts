@@ -14,17 +14,21 @@ import { DeviceIdentity } from '../identity/identity.js';
 import { createFileKeystore } from '../identity/file-keystore.js';
 import type { DeviceKeyStore } from '../identity/key-store.js';
 import type { Keystore } from '../identity/keystore.js';
+import { MACOS_KEY_HELPER } from '../identity/macos-key-store.js';
+import type { KeyStoreLog } from '../identity/native-key-store.js';
+import { createOsKeyStore } from '../identity/os-key-store.js';
 import { createKeytarKeystore } from '../identity/keystore.js';
 import { createSoftwareKeyStore } from '../identity/software-key-store.js';
-import { createTpmKeyStore, detectTpm, TPM_TOOL_PATHS } from '../identity/tpm-key-store.js';
+import { createTpmKeyStore, detectTpm, TPM_TOOL_PATHS, type TpmKeyStore } from '../identity/tpm-key-store.js';
 import { IOREG, readMachineId } from '../identity/machine-id.js';
 import { createCommandRunner } from '../posture/command-runner.js';
 import { currentPlatform, powershellPath } from '../posture/platform.js';
-import type { AgentLog } from './agent.js';
+import type { AgentLog, PostureSource } from './agent.js';
 import { Agent } from './agent.js';
-import { createFileLog } from './agent-log.js';
+import { createFileLog, type LogLevel } from './agent-log.js';
 import { createLivePostureSource, fastChecksFor } from './posture-source.js';
 import { createServiceClient } from './service-client.js';
+import { attestDeviceKey } from './key-attestation.js';
 
 export function readAgentConfig(path: string): AgentConfig {
   let json: Record<string, unknown>;
@@ -43,10 +47,12 @@ export interface AgentParts {
   readonly log: AgentLog;
 }
 
-export function createAgent(config: AgentConfig, options: { keystore?: Keystore; echo?: (line: string) => void; posturePolicy?: PosturePolicy } = {}): AgentParts {
+/** `posturePolicy`: a fixed policy, or where to read the one in force at each check (IT may change it while the agent runs). */
+export function createAgent(config: AgentConfig, options: { keystore?: Keystore; echo?: (line: string) => void; posturePolicy?: PosturePolicy | (() => PosturePolicy); logLevel?: () => LogLevel } = {}): AgentParts {
   const platform = currentPlatform();
-  const keys = options.keystore ? createSoftwareKeyStore(options.keystore, 'os-keystore') : createKeyStore(config, platform);
-  const log = createFileLog(join(config.dataDir, 'logs'), options.echo ? { echo: options.echo } : {});
+  // IT's logLevel is read at every line, so a change applies without a restart.
+  const log = createFileLog(join(config.dataDir, 'logs'), { ...(options.echo ? { echo: options.echo } : {}), ...(options.logLevel ? { level: options.logLevel } : {}) });
+  const keys = options.keystore ? createSoftwareKeyStore(options.keystore, 'os-keystore') : createKeyStore(config, platform, log);
   const idRunner = createCommandRunner({ allowList: new Set([powershellPath(), IOREG]) });
   // The device id does not change while the agent runs: read it once (on Windows and macOS
   // that starts a process), and again only until it has been read.
@@ -55,10 +61,13 @@ export function createAgent(config: AgentConfig, options: { keystore?: Keystore;
     deviceId ??= deriveDeviceId(await readMachineId({ platform, runner: idRunner, ...(platform === 'win32' ? { powershellPath: powershellPath() } : {}) }));
     return DeviceIdentity.load({ deviceId, keys, dataDir: config.dataDir, now: () => new Date() });
   };
+  const client = createServiceClient({ baseUrl: config.serviceUrl });
   const agent = new Agent({
     loadIdentity,
-    posture: createLivePostureSource(platform, options.posturePolicy ?? defaultPosturePolicy()),
-    client: createServiceClient({ baseUrl: config.serviceUrl }),
+    posture: postureFollowing(platform, options.posturePolicy ?? defaultPosturePolicy()),
+    client,
+    // A key in the TPM is proven to be there (key attestation), once per key.
+    ...(isTpmKeyStore(keys) ? { attestKey: (id: string) => attestDeviceKey(keys, client, id) } : {}),
     ...(config.enrolmentSecret !== undefined ? { enrolmentSecret: config.enrolmentSecret } : {}),
     platformHostname: hostname(),
     cadence: config.cadence,
@@ -70,22 +79,55 @@ export function createAgent(config: AgentConfig, options: { keystore?: Keystore;
   return { agent, log };
 }
 
+/** The live posture source, judged by the policy in force when each check runs. */
+function postureFollowing(platform: ReturnType<typeof currentPlatform>, policy: PosturePolicy | (() => PosturePolicy)): PostureSource {
+  if (typeof policy !== 'function') return createLivePostureSource(platform, policy);
+  let inForce = policy();
+  let source = createLivePostureSource(platform, inForce);
+  return {
+    run(only) {
+      if (policy() !== inForce) {
+        inForce = policy();
+        source = createLivePostureSource(platform, inForce);
+      }
+      return source.run(only);
+    },
+  };
+}
+
 /**
- * The device key's store, by configuration: the TPM where there is one (Linux, through
- * tpm2-tools), else a key file that only the agent's account can read. The Windows Platform
- * Crypto Provider and the macOS Secure Enclave are not implemented yet: there the key file
- * (in a folder the installer restricts to SYSTEM / root) serves. `os-keystore` is a person's
- * keystore, for the single-user developer mode.
+ * The device key's store, by configuration: on Linux the TPM where there is one (through
+ * tpm2-tools), else a key file that only the agent's account can read; on Windows the TPM
+ * through the Platform Crypto Provider, else the software key storage provider; on macOS the
+ * Secure Enclave, else the System keychain (os-key-store.ts, which keeps a key already in the
+ * key file there). `file` is the key file everywhere; `os-keystore` is a person's keystore,
+ * for the single-user developer mode.
  */
-export function createKeyStore(config: AgentConfig, platform: ReturnType<typeof currentPlatform>): DeviceKeyStore {
+export function createKeyStore(config: AgentConfig, platform: ReturnType<typeof currentPlatform>, log?: KeyStoreLog): DeviceKeyStore {
   const storage = config.keyStorage ?? 'auto';
   const keyDir = join(config.dataDir, 'keys');
   if (storage === 'os-keystore') return createSoftwareKeyStore(createKeytarKeystore(), 'os-keystore');
+  if (platform !== 'linux' && storage !== 'file') {
+    const allowed = platform === 'win32' ? powershellPath() : MACOS_KEY_HELPER;
+    return createOsKeyStore({
+      platform,
+      keyDir,
+      hardwareRequired: storage === 'tpm',
+      fileStore: () => createSoftwareKeyStore(createFileKeystore({ dir: keyDir }), 'file'),
+      runner: createCommandRunner({ allowList: new Set([allowed]) }),
+      powershellPath: powershellPath(),
+      ...(log ? { log } : {}),
+    });
+  }
   const tpmAvailable = platform === 'linux' && TPM_TOOL_PATHS.every((p) => existsSync(p));
   const tcti = config.tpmTcti ?? (tpmAvailable ? detectTpm() : null);
   if (storage === 'tpm' || (storage === 'auto' && tcti !== null)) {
-    if (tcti === null || !tpmAvailable) throw new AgentError('CONFIG_INVALID', `The device key is to be kept in a TPM (keyStorage "${storage}"${config.tpmTcti !== undefined ? `, tpmTcti "${config.tpmTcti}"` : ''}), but ${platform !== 'linux' ? 'this agent reaches a TPM only on Linux' : tcti === null ? 'no TPM 2.0 was found (/dev/tpmrm0, /dev/tpm0)' : 'tpm2-tools is not installed'}.`);
+    if (tcti === null || !tpmAvailable) throw new AgentError('CONFIG_INVALID', `The device key is to be kept in a TPM (keyStorage "${storage}"${config.tpmTcti !== undefined ? `, tpmTcti "${config.tpmTcti}"` : ''}), but ${tcti === null ? 'no TPM 2.0 was found (/dev/tpmrm0, /dev/tpm0)' : 'tpm2-tools is not installed'}.`);
     return createTpmKeyStore({ runner: createCommandRunner({ allowList: new Set(TPM_TOOL_PATHS) }), keyDir: join(keyDir, 'tpm'), tcti });
   }
   return createSoftwareKeyStore(createFileKeystore({ dir: keyDir }), 'file');
+}
+
+function isTpmKeyStore(keys: DeviceKeyStore): keys is TpmKeyStore {
+  return keys.kind === 'tpm' && 'attestKey' in keys;
 }

@@ -1,5 +1,6 @@
 // The loopback endpoint through which an allowed web page (an EHR in the browser) asks the
-// agent for a device token bound to its audience (and nonce), plus a proof for one request.
+// agent for a device token bound to its audience (and nonce), plus a proof for one request
+// (carrying the access service's DPoP nonce, RFC 9449 §9, when the page passes it on).
 // It listens on 127.0.0.1 only, checks Host (against DNS rebinding) and Origin (against any
 // other page), answers CORS and Private Network Access preflights, and never returns the
 // device key. Any local process can send any Origin, so what it can get is bounded the same
@@ -10,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { AccessServicePrefix } from '../../common/access-service-prefix.js';
 import { hasAmbiguousPath } from '../../common/access-service-prefix.js';
+import { EAT_NONCE_PATTERN } from '../../common/attestation.js';
 import type { AgentErrorCode } from '../../common/errors.js';
 import { isAgentError } from '../../common/errors.js';
 import type { Agent, AgentLog } from './agent.js';
@@ -19,7 +21,10 @@ import type { LoopbackLimits } from './request-budget.js';
 import { createRequestBudget } from './request-budget.js';
 
 export interface TokenEndpointOptions {
-  readonly agent: Pick<Agent, 'tokenFor' | 'proofFor'>;
+  readonly agent: Pick<Agent, 'tokenFor'> & {
+    /** The proof for one request, with the access service's DPoP nonce in it when given. */
+    proofFor(htm: string, htu: string, token: string, dpopNonce?: string): Promise<string>;
+  };
   /** Origin -> audiences it may ask tokens for. */
   readonly allowedOrigins: ReadonlyMap<string, readonly string[]>;
   /** Audience -> the URL prefixes of its access service: proofs are signed only under them. */
@@ -52,8 +57,11 @@ export type LoopbackErrorCode =
   | ProofWithheld['code']
   | AgentErrorCode;
 
-const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
-const PARAMETERS = ['audience', 'nonce', 'htm', 'htu'] as const;
+/** The relying party's nonce goes into the evidence's eat_nonce: RFC 9711's bound, as the service checks it. */
+const NONCE = new RegExp(EAT_NONCE_PATTERN);
+/** A DPoP nonce as RFC 9449 §8.1 allows it (1*NQCHAR: printable ASCII but '"' and a backslash), bounded. */
+const DPOP_NONCE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+const PARAMETERS = ['audience', 'nonce', 'htm', 'htu', 'dpop_nonce'] as const;
 
 export async function startTokenEndpoint(options: TokenEndpointOptions): Promise<TokenEndpoint> {
   let port = options.port;
@@ -97,9 +105,12 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
     const nonce = url.searchParams.get('nonce') ?? undefined;
     const htm = url.searchParams.get('htm') ?? undefined;
     const htu = url.searchParams.get('htu') ?? undefined;
+    const dpopNonce = url.searchParams.get('dpop_nonce') ?? undefined;
     if (!audiences.includes(audience)) return refuse(res, 403, 'AUDIENCE_REFUSED', 'This web page may not ask for a token for that service.', cors);
-    if (nonce !== undefined && !NONCE.test(nonce)) return refuse(res, 400, 'BAD_REQUEST', 'The nonce must be 16 to 128 base64url characters.', cors);
+    if (nonce !== undefined && !NONCE.test(nonce)) return refuse(res, 400, 'BAD_REQUEST', 'The nonce must be 16 to 88 base64url characters.', cors);
     if ((htm === undefined) !== (htu === undefined)) return refuse(res, 400, 'BAD_REQUEST', 'Give both htm and htu for a proof, or neither.', cors);
+    if (dpopNonce !== undefined && htm === undefined) return refuse(res, 400, 'BAD_REQUEST', 'dpop_nonce goes into a proof: give htm and htu with it.', cors);
+    if (dpopNonce !== undefined && !DPOP_NONCE.test(dpopNonce)) return refuse(res, 400, 'BAD_REQUEST', 'The dpop_nonce must be 1 to 128 printable ASCII characters without quotes or backslashes, as the access service sent it.', cors);
     const proof = htm !== undefined && htu !== undefined ? { htm, htu } : null;
     if (proof !== null) {
       const refusal = proofRefusal(proof.htm, proof.htu, options.accessServices.get(audience));
@@ -113,7 +124,7 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
     let answer;
     try {
       const issued = await admission.track(options.agent.tokenFor(audience, nonce));
-      answer = { issued, dpop: proof !== null ? await options.agent.proofFor(proof.htm, proof.htu, issued.token) : undefined };
+      answer = { issued, dpop: proof !== null ? await options.agent.proofFor(proof.htm, proof.htu, issued.token, dpopNonce) : undefined };
     } catch (e) {
       // The device is worse than when its token was judged: a refusal with its reason, not a fault to retry.
       if (e instanceof ProofWithheld) return refuse(res, 403, e.code, e.message, cors);

@@ -1,11 +1,12 @@
 // JWS the device signs with its key: evidence for the service, and DPoP proofs for access
 // services. Signing goes through the DeviceSigner, so the key never leaves it.
 import { createHash, randomBytes } from 'node:crypto';
-import type { EvidenceClaims, KeyProtection } from '../../common/attestation.js';
-import { DPOP_TYP, EVIDENCE_TYP, RENEWAL_TYP } from '../../common/attestation.js';
+import type { CurrentEvidenceClaims, KeyProtection } from '../../common/attestation.js';
+import { DPOP_TYP, EVIDENCE_PROFILE, EVIDENCE_TYP, RENEWAL_TYP, VERSION_SCHEME_SEMVER } from '../../common/attestation.js';
 import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
 import type { PostureReport } from '../../common/posture.js';
 import type { DeviceSigner } from '../identity/signer.js';
+import { normalizeHtu } from '../../common/htu.js';
 
 async function signCompact(signer: DeviceSigner, header: Record<string, unknown>, payload: Record<string, unknown>): Promise<string> {
   const input = `${encodeJsonSegment({ alg: signer.algorithm, ...header })}.${encodeJsonSegment(payload)}`;
@@ -14,15 +15,15 @@ async function signCompact(signer: DeviceSigner, header: Record<string, unknown>
 
 export function signEvidence(
   signer: DeviceSigner,
-  input: { deviceId: string; nonce: string; report: PostureReport; certificateSha256: string; keyProtection: KeyProtection; swname: string; swversion: string; now: Date },
+  input: { deviceId: string; nonce: string; report: PostureReport; certificateSha256: string; keyProtection: KeyProtection; swname: string; /** A semantic version (our releases are). */ swversion: string; now: Date },
 ): Promise<string> {
-  const claims: EvidenceClaims = {
+  const claims: CurrentEvidenceClaims = {
     sub: input.deviceId,
     iat: Math.floor(input.now.getTime() / 1000),
     eat_nonce: input.nonce,
-    eat_profile: 'urn:dta:evidence:1',
+    eat_profile: EVIDENCE_PROFILE,
     swname: input.swname,
-    swversion: input.swversion,
+    swversion: [input.swversion, VERSION_SCHEME_SEMVER],
     platform: input.report.platform,
     posture: input.report,
     key_protection: input.keyProtection,
@@ -30,14 +31,15 @@ export function signEvidence(
   return signCompact(signer, { typ: EVIDENCE_TYP, 'x5t#S256': input.certificateSha256 }, claims);
 }
 
-export function signDpopProof(signer: DeviceSigner, input: { htm: string; htu: string; token: string; now: Date }): Promise<string> {
-  const u = new URL(input.htu);
+/** A DPoP proof (RFC 9449 §4.2); `nonce` is the access service's DPoP-Nonce when it sent one (§9). */
+export function signDpopProof(signer: DeviceSigner, input: { htm: string; htu: string; token: string; now: Date; nonce?: string }): Promise<string> {
   return signCompact(signer, { typ: DPOP_TYP, jwk: signer.publicJwk }, {
     htm: input.htm.toUpperCase(),
-    htu: `${u.protocol}//${u.host}${u.pathname}`,
+    htu: normalizeHtu(input.htu),
     iat: Math.floor(input.now.getTime() / 1000),
     jti: randomBytes(16).toString('base64url'),
     ath: createHash('sha256').update(input.token).digest('base64url'),
+    ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
   });
 }
 

@@ -1,8 +1,9 @@
 // The effective configuration: managed policy first (IT's MDM: Windows registry policy
 // keys, macOS managed preferences, Linux policy files), then the user's own settings for
 // what IT did not lock, then the defaults. Every value knows its source. A bad entry is
-// reported with its key and source and skipped; the rest still applies, and nothing
-// weaker than the default is taken from anywhere but managed policy.
+// reported with its key and source and skipped; the rest still applies, nothing weaker than
+// the default is taken from anywhere but managed policy, and a security setting (managedOnly)
+// from nowhere else at all.
 import type { ManagedValue, SettingSpec } from '../../common/managed-config.js';
 import { MANAGED_SETTINGS, checkSetting, weakerThanDefault } from '../../common/managed-config.js';
 
@@ -45,6 +46,11 @@ export function resolveConfig(layers: readonly ConfigLayer[], problems: readonly
     for (const layer of [...layers.filter((l) => l.managed), ...layers.filter((l) => !l.managed)]) {
       // Own values only: a layer's prototype (a parser's plain object) is not configuration.
       if (!Object.hasOwn(layer.values, spec.key)) continue;
+      // Whatever its value: a security setting in a person's own file is not looked at.
+      if (!layer.managed && spec.managedOnly === true) {
+        found.push({ source: layer.source, key: spec.key, message: `Setting "${spec.key}" in ${layer.source} is ignored: it is a security setting, and only your organisation can set that (managed policy); the default applies.` });
+        continue;
+      }
       const checked = checkSetting(spec, layer.values[spec.key]);
       if (!checked.ok) {
         found.push({ source: layer.source, key: spec.key, message: `Setting "${spec.key}" in ${layer.source} is ${checked.reason}; ${layer.managed ? 'the next source or the default applies' : 'the default applies'}.` });

@@ -1,14 +1,19 @@
 // The device certificate: the CSR the agent sends, and the chain it gets back, checked on
 // every load against the key, the device id, the trust anchor and the clock. The chain
 // is public, so it lives in the agent's data folder (not the size-limited keystore).
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../common/errors.js';
 import type { DeviceSigner } from './signer.js';
 import { x509 } from '../../common/x509.js';
 
+/** The chain, then the trust anchor after ANCHOR_MARKER: one file, so they are replaced in one rename. */
 export const CHAIN_FILE = 'device-certificate.pem';
+/** Where earlier releases kept the anchor (a second file, written by a second rename); read when CHAIN_FILE has no marker. */
 export const ANCHOR_FILE = 'device-ca.pem';
+/** The line between the chain and its anchor in CHAIN_FILE (PEM readers skip text between blocks). */
+export const ANCHOR_MARKER = '# trust anchor';
 /** How far the clock may be off before a certificate "from the future" means the clock is wrong. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -70,33 +75,60 @@ export function parsePemCertificates(pem: string, what: string): x509.X509Certif
 }
 
 export async function readStoredChain(dataDir: string): Promise<StoredChain | null> {
-  let chainPem: string;
-  let anchorPem: string;
+  let stored: string;
   try {
-    chainPem = await readFile(join(dataDir, CHAIN_FILE), 'utf8');
+    stored = await readFile(join(dataDir, CHAIN_FILE), 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new AgentError('CERT_CORRUPT', `The stored device certificate cannot be read: ${(e as Error).message}`, { cause: e });
   }
-  try {
-    anchorPem = await readFile(join(dataDir, ANCHOR_FILE), 'utf8');
-  } catch (e) {
-    throw new AgentError('CERT_CORRUPT', `The stored device CA certificate cannot be read: ${(e as Error).message}`, { cause: e });
-  }
+  const marker = stored.indexOf(`\n${ANCHOR_MARKER}\n`);
+  const chainPem = marker === -1 ? stored : stored.slice(0, marker);
+  const anchorPem = marker === -1 ? await readLegacyAnchor(dataDir) : stored.slice(marker + ANCHOR_MARKER.length + 2);
   const [leaf, ...intermediates] = parsePemCertificates(chainPem, 'stored device certificate');
   if (!leaf) throw new AgentError('CERT_CORRUPT', 'The stored device certificate is empty.');
   return { leaf, intermediates, anchors: parsePemCertificates(anchorPem, 'stored device CA certificate') };
 }
 
-/** Writes chain and anchor atomically (temporary files, then rename): a crash or full disk leaves the old pair. */
+/** The anchor file of the two-file layout (earlier releases). */
+async function readLegacyAnchor(dataDir: string): Promise<string> {
+  try {
+    return await readFile(join(dataDir, ANCHOR_FILE), 'utf8');
+  } catch (e) {
+    throw new AgentError('CERT_CORRUPT', `The stored device CA certificate cannot be read: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Writes chain and anchor as one file, replaced whole (a temporary file flushed to disk, then
+ * one rename): a crash or a full disk leaves the old pair or the new, never a chain without
+ * its anchor. The two-file layout's anchor is removed only once the new file is in place.
+ */
 export async function writeStoredChain(dataDir: string, chainPem: string, anchorPem: string): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const tmpChain = join(dataDir, `${CHAIN_FILE}.${process.pid}.tmp`);
-  const tmpAnchor = join(dataDir, `${ANCHOR_FILE}.${process.pid}.tmp`);
-  await writeFile(tmpChain, chainPem, { mode: 0o644 });
-  await writeFile(tmpAnchor, anchorPem, { mode: 0o644 });
-  await rename(tmpAnchor, join(dataDir, ANCHOR_FILE));
-  await rename(tmpChain, join(dataDir, CHAIN_FILE));
+  const path = join(dataDir, CHAIN_FILE);
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const content = `${chainPem.trimEnd()}\n${ANCHOR_MARKER}\n${anchorPem.trimEnd()}\n`;
+  try {
+    const file = await open(temporary, 'wx', 0o644);
+    try {
+      await file.writeFile(content);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, path);
+  } catch (e) {
+    await rm(temporary, { force: true });
+    throw e;
+  }
+  await rm(join(dataDir, ANCHOR_FILE), { force: true });
+}
+
+/** Removes the stored chain (and the two-file layout's anchor): the chain first, so no chain is ever left without its anchor. */
+export async function removeStoredChain(dataDir: string): Promise<void> {
+  await rm(join(dataDir, CHAIN_FILE), { force: true });
+  await rm(join(dataDir, ANCHOR_FILE), { force: true });
 }
 
 /** Checks a chain against the device key, the device id, the anchors and the clock; returns its facts or throws a coded error. */

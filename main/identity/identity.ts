@@ -2,13 +2,14 @@
 // keystore: a DeviceKeyStore) and its certificate, loaded once per process and checked on
 // every load. Renewal never leaves the device without a valid certificate: a rotated key
 // waits in a second slot until its certificate is stored, and a crash in between is
-// finished on the next load. A key that is gone (a TPM that was cleared) is not a dead
-// end: the identity starts over with a new key, which the service holds for IT's approval.
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { AgentError } from '../../common/errors.js';
-import type { CertificateInfo } from './certificate.js';
-import { ANCHOR_FILE, CHAIN_FILE, createCsr, parsePemCertificates, readStoredChain, verifyDeviceChain, writeStoredChain } from './certificate.js';
+// finished on the next load. A rotated key whose certificate never arrived (the reply was
+// lost) is kept until the service says which key it certified. A stored certificate that
+// no longer fits (expired, another key's, a clock far off) leaves the key in place, waiting
+// for a certificate. A key that is gone (a TPM that was cleared) is not a dead end: the
+// identity starts over with a new key, which the service holds for IT's approval.
+import { AgentError, isAgentError } from '../../common/errors.js';
+import type { CertificateInfo, StoredChain } from './certificate.js';
+import { createCsr, parsePemCertificates, readStoredChain, removeStoredChain, verifyDeviceChain, writeStoredChain } from './certificate.js';
 import type { DeviceKeyStore, KeyProtection } from './key-store.js';
 import type { DeviceSigner } from './signer.js';
 
@@ -22,8 +23,17 @@ export interface IdentityOptions {
 
 export type IdentityStatus =
   | { readonly state: 'no-key' }
-  | { readonly state: 'awaiting-certificate'; readonly thumbprint: string }
+  | { readonly state: 'awaiting-certificate'; readonly thumbprint: string; readonly problem: CertificateProblem | null }
   | { readonly state: 'enrolled'; readonly thumbprint: string; readonly certificate: CertificateInfo };
+
+/** Why a stored certificate was set aside at load (the key was kept). */
+export interface CertificateProblem {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Refusals of a stored chain that say nothing against the key: the key stays and waits for a certificate. */
+const CHAIN_UNFIT: ReadonlySet<string> = new Set(['CERT_EXPIRED', 'CERT_CORRUPT', 'CERT_INVALID', 'KEY_CERT_MISMATCH', 'CLOCK_SKEWED']);
 
 /** A chain and its trust anchor as the service returns them. */
 export interface IssuedCertificate {
@@ -36,6 +46,9 @@ export class DeviceIdentity {
   private readonly options: IdentityOptions;
   private signer: DeviceSigner | null = null;
   private certificate: CertificateInfo | null = null;
+  /** A rotated key the service may have certified although its reply never arrived. */
+  private next: DeviceSigner | null = null;
+  private problem: CertificateProblem | null = null;
   private lost: string | null = null;
 
   private constructor(options: IdentityOptions) {
@@ -70,7 +83,7 @@ export class DeviceIdentity {
 
   status(): IdentityStatus {
     if (this.signer === null) return { state: 'no-key' };
-    if (this.certificate === null) return { state: 'awaiting-certificate', thumbprint: this.signer.thumbprint };
+    if (this.certificate === null) return { state: 'awaiting-certificate', thumbprint: this.signer.thumbprint, problem: this.problem };
     return { state: 'enrolled', thumbprint: this.signer.thumbprint, certificate: this.certificate };
   }
 
@@ -80,18 +93,40 @@ export class DeviceIdentity {
     return this.signer;
   }
 
-  /** Creates the device key when there is none, and returns a CSR for it. */
+  /** Whether a rotated key waits for the certificate whose reply was lost. */
+  get rotationPending(): boolean {
+    return this.next !== null;
+  }
+
+  /**
+   * Creates the device key when there is none, and returns a CSR for it. While a rotated key
+   * waits (its renewal reply was lost), the CSR is for that key: the service certified it, and
+   * proving possession of it fetches its certificate again instead of costing the key.
+   */
   async prepareEnrolment(): Promise<string> {
+    if (this.next !== null) return createCsr(this.next, this.deviceId);
     this.signer ??= await this.options.keys.create(this.deviceId, 'current');
     return createCsr(this.signer, this.deviceId);
   }
 
-  /** Checks an issued chain against the current key and stores it. */
+  /** Checks an issued chain against the current key (or the rotated key that waits for it) and stores it. */
   async acceptCertificate(issued: IssuedCertificate): Promise<CertificateInfo> {
     if (this.signer === null) throw new AgentError('KEY_MISSING', 'No device key to match the certificate against.');
+    if (this.next !== null && (await this.issuedMatches(issued, this.next))) {
+      const info = await this.verifyIssued(issued, this.next);
+      await writeStoredChain(this.options.dataDir, issued.chainPem, issued.anchorPem);
+      await this.options.keys.promote(this.deviceId);
+      this.signer = this.next;
+      this.next = null;
+      this.certificate = info;
+      this.problem = null;
+      return info;
+    }
     const info = await this.verifyIssued(issued, this.signer);
     await writeStoredChain(this.options.dataDir, issued.chainPem, issued.anchorPem);
     this.certificate = info;
+    this.problem = null;
+    await this.dropNext();
     return info;
   }
 
@@ -103,25 +138,35 @@ export class DeviceIdentity {
    * Renews the certificate, with the same key or a new one. The current key and
    * certificate stay valid and in use until the new pair is stored.
    */
-  async renew(request: (csrPem: string) => Promise<IssuedCertificate>, options: { rotateKey: boolean }): Promise<CertificateInfo> {
+  async renew(request: (csrPem: string) => Promise<IssuedCertificate>, options: { rotateKey: boolean; mayHaveLanded?: (error: unknown) => boolean }): Promise<CertificateInfo> {
     const current = this.enrolledSigner();
     const { keys } = this.options;
-    if (!options.rotateKey) {
+    if (!options.rotateKey && this.next === null) {
       const issued = await request(await createCsr(current, this.deviceId));
       return this.acceptCertificate(issued);
     }
-    const next = await keys.create(this.deviceId, 'next');
-    let info: CertificateInfo;
+    // A rotated key that waits is asked for again, never replaced: the service may hold its certificate.
+    const next = this.next ?? (await keys.create(this.deviceId, 'next'));
+    this.next = next;
+    let issued: IssuedCertificate;
     try {
-      const issued = await request(await createCsr(next, this.deviceId));
-      info = await this.verifyIssued(issued, next);
-      await writeStoredChain(this.options.dataDir, issued.chainPem, issued.anchorPem);
+      issued = await request(await createCsr(next, this.deviceId));
     } catch (e) {
-      await keys.remove(this.deviceId, 'next').catch(() => undefined);
+      // The service refused (it stored nothing): the new key goes. A lost reply keeps it.
+      if (!(options.mayHaveLanded?.(e) ?? true)) await this.dropNext();
       throw e;
     }
+    let info: CertificateInfo;
+    try {
+      info = await this.verifyIssued(issued, next);
+    } catch (e) {
+      await this.dropNext();
+      throw e;
+    }
+    await writeStoredChain(this.options.dataDir, issued.chainPem, issued.anchorPem);
     await keys.promote(this.deviceId);
     this.signer = next;
+    this.next = null;
     this.certificate = info;
     return info;
   }
@@ -132,21 +177,31 @@ export class DeviceIdentity {
    * a refusal: with a new key the device would need IT's approval.
    */
   async forgetCertificate(): Promise<void> {
-    await rm(join(this.options.dataDir, CHAIN_FILE), { force: true });
-    await rm(join(this.options.dataDir, ANCHOR_FILE), { force: true });
+    await removeStoredChain(this.options.dataDir);
     this.certificate = null;
   }
 
   private async reload(): Promise<void> {
     const { keys, dataDir, now } = this.options;
     let signer = await this.loadOrLose('current');
-    const chain = await readStoredChain(dataDir);
+    let chain: StoredChain | null;
+    try {
+      chain = await readStoredChain(dataDir);
+    } catch (e) {
+      if (!(isAgentError(e) && CHAIN_UNFIT.has(e.code))) throw e;
+      this.problem = { code: e.code, message: e.message };
+      chain = null;
+    }
     const pending = await this.loadOrLose('next');
     if (pending !== null) {
-      // A rotation was interrupted: the stored chain tells which key won.
-      if (chain !== null && (await this.chainMatches(chain, pending))) {
+      // A rotation was interrupted: the stored chain's key (whatever the clock says) tells
+      // whether the new key won. If not, the service may still have certified it (the reply
+      // was lost): it is kept until the service says which key is in force.
+      if (chain !== null && (await leafKeyIs(chain, pending))) {
         await keys.promote(this.deviceId);
         signer = pending;
+      } else if (signer !== null) {
+        this.next = pending;
       } else {
         await keys.remove(this.deviceId, 'next');
       }
@@ -162,16 +217,26 @@ export class DeviceIdentity {
       return;
     }
     this.signer = signer;
-    this.certificate = chain === null ? null : await verifyDeviceChain(chain, signer, this.deviceId, now());
+    if (chain === null) return;
+    try {
+      this.certificate = await verifyDeviceChain(chain, signer, this.deviceId, now());
+    } catch (e) {
+      // Expired, another key's, or a clock far off: the key is good, only the certificate is
+      // not. The device asks for one with the same key ("awaiting certificate").
+      if (!(isAgentError(e) && CHAIN_UNFIT.has(e.code))) throw e;
+      this.problem = { code: e.code, message: e.message };
+    }
   }
 
-  private async chainMatches(chain: NonNullable<Awaited<ReturnType<typeof readStoredChain>>>, signer: DeviceSigner): Promise<boolean> {
-    try {
-      await verifyDeviceChain(chain, signer, this.deviceId, this.options.now());
-      return true;
-    } catch {
-      return false;
-    }
+  private async issuedMatches(issued: IssuedCertificate, signer: DeviceSigner): Promise<boolean> {
+    const [leaf] = parsePemCertificates(issued.chainPem, 'issued device certificate');
+    return leaf !== undefined && (await leafKeyIs({ leaf, intermediates: [], anchors: [] }, signer));
+  }
+
+  private async dropNext(): Promise<void> {
+    if (this.next === null) return;
+    this.next = null;
+    await this.options.keys.remove(this.deviceId, 'next').catch(() => undefined);
   }
 
   private async verifyIssued(issued: IssuedCertificate, signer: DeviceSigner): Promise<CertificateInfo> {
@@ -192,4 +257,11 @@ export class DeviceIdentity {
       return null;
     }
   }
+}
+
+/** Whether the chain's leaf carries this key (nothing else is checked: not the clock, not the issuer). */
+async function leafKeyIs(chain: StoredChain, signer: DeviceSigner): Promise<boolean> {
+  const key = await chain.leaf.publicKey.export({ name: 'ECDSA', namedCurve: 'P-256' }, ['verify']);
+  const jwk = await crypto.subtle.exportKey('jwk', key);
+  return jwk.x === signer.publicJwk.x && jwk.y === signer.publicJwk.y;
 }

@@ -21,6 +21,8 @@ import type { DeviceKeyStore, KeySlot } from './key-store.js';
 import { openPrivateFolder } from './private-folder.js';
 import type { DeviceSigner } from './signer.js';
 import { jwkThumbprint } from './signer.js';
+import type { TpmCredentialChallenge, TpmKeyAttestation, TpmSession } from './tpm-attest.js';
+import { activateCredential, certifyDeviceKey } from './tpm-attest.js';
 import type { WrappedKey } from './tpm-parse.js';
 import { joseSignatureFromDer, parseWrappedKey, publicJwkFromPem, serializeWrappedKey, TPM_RC, tpmResponseCode } from './tpm-parse.js';
 
@@ -32,8 +34,17 @@ export const TPM_TOOLS = {
   readpublic: '/usr/bin/tpm2_readpublic',
   sign: '/usr/bin/tpm2_sign',
   flushcontext: '/usr/bin/tpm2_flushcontext',
+  // Key attestation (tpm-attest.ts)
+  nvread: '/usr/bin/tpm2_nvread',
+  createek: '/usr/bin/tpm2_createek',
+  certify: '/usr/bin/tpm2_certify',
+  startauthsession: '/usr/bin/tpm2_startauthsession',
+  policysecret: '/usr/bin/tpm2_policysecret',
+  activatecredential: '/usr/bin/tpm2_activatecredential',
 } as const;
-export type TpmTools = { readonly [K in keyof typeof TPM_TOOLS]: string };
+type AttestToolName = 'nvread' | 'createek' | 'certify' | 'startauthsession' | 'policysecret' | 'activatecredential';
+/** The key store's own tools are required; the attestation ones default to TPM_TOOLS. */
+export type TpmTools = { readonly [K in Exclude<keyof typeof TPM_TOOLS, AttestToolName>]: string } & { readonly [K in AttestToolName]?: string };
 export const TPM_TOOL_PATHS: readonly string[] = Object.values(TPM_TOOLS);
 
 export interface TpmKeyStoreOptions {
@@ -105,9 +116,19 @@ function serialise<T>(tcti: string, work: () => Promise<T>): Promise<T> {
   return run;
 }
 
-export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
+export interface TpmKeyStore extends DeviceKeyStore {
+  /**
+   * Proves to the service that the key in `slot` lives in this TPM: certifies it with the
+   * attestation key, sends the EK certificate and the AK through `askChallenge` (the
+   * service's first round) and opens the credential it returns. The TPM is not held while
+   * the service answers.
+   */
+  attestKey(deviceId: string, slot: KeySlot, askChallenge: (first: { readonly ekCertificate: string; readonly akPublic: string }) => Promise<TpmCredentialChallenge>): Promise<TpmKeyAttestation>;
+}
+
+export function createTpmKeyStore(options: TpmKeyStoreOptions): TpmKeyStore {
   const { runner, keyDir, tcti } = options;
-  const tools = options.tools ?? TPM_TOOLS;
+  const tools: { readonly [K in keyof typeof TPM_TOOLS]: string } = { ...TPM_TOOLS, ...options.tools };
   const timeoutMs = options.timeoutMs ?? 20_000;
   const managed = hasResourceManager(tcti);
 
@@ -216,6 +237,14 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
     };
   }
 
+  const session = (dir: string): TpmSession => ({
+    dir,
+    tool: async (name, args) => {
+      await tool(tools[name], args);
+    },
+    flush,
+  });
+
   const slotFile = (deviceId: string, slot: KeySlot): string => {
     if (!SAFE_ID.test(deviceId)) throw new AgentError('VALIDATION_FAILED', 'A device id for the TPM key store is letters, digits, - and _ only.');
     return `device-key-${deviceId}.${slot}.tpm.json`;
@@ -264,6 +293,22 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): DeviceKeyStore {
     async promote(deviceId) {
       // Both blobs are in one file, so one rename replaces the current key atomically.
       if (!(await folder.rename(slotFile(deviceId, 'next'), slotFile(deviceId, 'current')))) throw new AgentError('KEY_MISSING', 'There is no new device key to switch to.');
+    },
+
+    async attestKey(deviceId, slot, askChallenge) {
+      const text = await folder.read(slotFile(deviceId, slot));
+      if (text === null) throw new AgentError('KEY_MISSING', 'There is no device key to attest.');
+      const key = parseWrappedKey(text);
+      const certification = await withTpm(async (dir) => {
+        const ctx = await loadKey(dir, key);
+        const parentPub = join(dir, 'primary.pub');
+        await tool(tools.readpublic, ['-c', join(dir, 'primary.ctx'), '-o', parentPub, '-Q']);
+        await flush();
+        return certifyDeviceKey(session(dir), ctx, parentPub, join(dir, 'key.pub'));
+      });
+      const challenge = await askChallenge({ ekCertificate: certification.ekCertificate, akPublic: certification.akPublic });
+      const secret = await withTpm((dir) => activateCredential(session(dir), challenge));
+      return { ...certification, challenge: challenge.challenge, secret };
     },
 
     async assertWritable() {

@@ -141,3 +141,21 @@ function isSigningKeyPublic(bytes: Buffer): boolean {
   }
   return at === bytes.length;
 }
+
+/**
+ * The length of the DER certificate at the start of `bytes` (a SEQUENCE with a long-form
+ * length), so padding after it in a fixed-size NV index is cut off rather than sent.
+ */
+export function derCertificateLength(bytes: Uint8Array): number {
+  const bad = new AgentError('VALIDATION_FAILED', 'The TPM\'s endorsement key certificate is not DER.');
+  if (bytes.length < 4 || bytes[0] !== 0x30) throw bad;
+  const first = bytes[1] ?? 0;
+  if (first < 0x80) return 2 + first;
+  const octets = first & 0x7f;
+  if (octets < 1 || octets > 3 || bytes.length < 2 + octets) throw bad;
+  let length = 0;
+  for (let i = 0; i < octets; i++) length = length * 256 + (bytes[2 + i] ?? 0);
+  const total = 2 + octets + length;
+  if (total > bytes.length) throw bad;
+  return total;
+}

@@ -16,8 +16,9 @@ import { createFileLog } from '../agent/agent-log.js';
 import { defaultUserSettingsPath, loadEffectiveConfig, managedKeys } from '../config/load-config.js';
 import { createLiveRegistrySource } from '../config/registry-live.js';
 import { LINUX_POLICY_DIR, MACOS_MANAGED_PREFERENCES } from '../config/config-sources.js';
-import { watchConfig } from '../config/watch-config.js';
-import { detectInstallType } from '../update/install-type.js';
+import { watchTrayConfig } from '../config/watch-tray-config.js';
+import { logConfigProblems } from '../config/log-config-problems.js';
+import { detectInstallType, writableFolder } from '../update/install-type.js';
 import { startUpdater } from './updater.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import { currentPlatform } from '../posture/platform.js';
@@ -25,11 +26,18 @@ import { guardIpc } from '../ui/ipc-guard.js';
 import { createNotificationPolicy } from '../ui/notification-policy.js';
 import { settingsLink } from '../ui/settings-links.js';
 import { trayModel, type MenuCommand } from '../ui/tray-model.js';
+import { helpDeskLinks, readHelpDesk } from '../ui/help-desk.js';
+import { APP_USER_MODEL_ID } from '../ui/app-user-model-id.js';
+import { detectTrayAvailability, GDBUS, trayUnavailableNotice } from '../ui/tray-availability.js';
+import { createCommandRunner } from '../posture/command-runner.js';
 
 // One tray per session: a second start (the login item racing a user's click) hands over
 // to the first and ends.
 const primary = app.requestSingleInstanceLock();
 if (!primary) app.quit();
+// Before any window or notification: Windows shows a notification only under the AUMID of the
+// installer's Start menu shortcut (main/ui/app-user-model-id.ts).
+if (currentPlatform() === 'win32') app.setAppUserModelId(APP_USER_MODEL_ID);
 // The installers start the tray at every login with --hidden (HKLM Run, the LaunchAgent,
 // XDG autostart); a start without it is a person asking for the status window.
 const HIDDEN = '--hidden';
@@ -56,18 +64,27 @@ void app.whenReady().then(async () => {
   const platform = currentPlatform();
   const registry = platform === 'win32' ? await createLiveRegistrySource() : undefined;
   const loadManaged = () => loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform), ...(registry ? { registry } : {}) });
-  // Replaced when IT's configuration changes (watchConfig below).
+  // Replaced when IT's configuration changes (watchTrayConfig below).
   let effective = await loadManaged();
   const log = createFileLog(join(app.getPath('userData'), 'logs'));
+  // A person's own file trying a security setting, or a bad value, is written where IT looks.
+  logConfigProblems(effective, log);
   const locale: Locale = app.getLocale().toLowerCase().startsWith('de') ? 'de' : 'en';
   const agent = linkToAgent({ path: IPC_PATH ?? defaultIpcPath(platform), locale });
   let allowQuit = effective.settings.allowQuit?.value === true;
   let managedSettings = managedKeys(effective);
+  // IT's help desk for the status window (managed only); a refused part is logged and left out.
+  const helpDeskOf = (config: typeof effective) => {
+    const reading = readHelpDesk(config.settings);
+    for (const refusal of reading.refusals) log.warn('help-desk-refused', { code: refusal.code, message: refusal.message });
+    return reading.helpDesk;
+  };
+  let helpDesk = helpDeskOf(effective);
   const notifications = createNotificationPolicy(locale);
   let window: BrowserWindow | null = null;
 
   const state = () => agent.status().agent;
-  const view = (): StatusView => ({ agent: state(), platform, locale, version: AGENT_VERSION, serviceUrl: agent.status().serviceUrl, managedSettings });
+  const view = (): StatusView => ({ agent: state(), platform, locale, version: AGENT_VERSION, serviceUrl: agent.status().serviceUrl, managedSettings, helpDesk });
   const icon = (name: string) => nativeImage.createFromPath(join(RESOURCES, 'build', 'icons', `tray-${name}.png`));
   const tray = new Tray(icon('checking'));
 
@@ -112,6 +129,13 @@ void app.whenReady().then(async () => {
         devTools: !app.isPackaged,
       },
     });
+    // The help desk's own links (tel:, https) open outside the app; nothing else the page asks for does.
+    window.webContents.setWindowOpenHandler(({ url }) => {
+      // electronegativity-justified OPEN_EXTERNAL_JS_CHECK: only the exact links made from IT's managed help-desk
+      // settings (main/ui/help-desk.ts: tel: or https) are opened; any other URL from the page is denied.
+      if (helpDeskLinks(helpDesk).has(url)) void shell.openExternal(url);
+      return { action: 'deny' };
+    });
     window.once('ready-to-show', () => window?.show());
     void window.loadURL(WINDOW_URL);
   };
@@ -145,22 +169,40 @@ void app.whenReady().then(async () => {
   };
   agent.subscribe(refresh);
   refresh();
+  // Stock GNOME shows no tray icons: then the status window opens at start, and the person is
+  // told once why and how to get the icon (main/ui/tray-availability.ts, docs/deploy/linux.md).
+  void detectTrayAvailability(platform, createCommandRunner({ allowList: new Set([GDBUS]) })).then((tray) => {
+    if (tray.available) return;
+    log.warn('tray-unavailable', { reason: tray.reason, detail: tray.detail });
+    openStatus();
+    const notice = trayUnavailableNotice(locale);
+    if (Notification.isSupported()) new Notification({ title: notice.title, body: notice.body }).show();
+  }).catch((e: unknown) => log.warn('tray-check-failed', { message: (e as Error).message }));
   const setting = <T>(key: string, fallback: T): T => (effective.settings[key]?.value as T | null | undefined) ?? fallback;
   startUpdater({
-    installType: detectInstallType({ platform, packaged: app.isPackaged, execPath: process.execPath, env: process.env, exists: existsSync }),
+    installType: detectInstallType({ platform, packaged: app.isPackaged, execPath: process.execPath, env: process.env, exists: existsSync, writable: writableFolder }),
     deviceId: () => state().deviceId,
     settings: () => ({ mode: setting('updateMode', 'automatic'), channel: setting('updateChannel', 'stable'), pinnedVersion: setting<string | null>('updatePinnedVersion', null), hold: setting('updateHold', false) }),
-    feedUrl: setting<string | null>('updateFeedUrl', null),
+    // Read at each check, so IT's new feed URL applies without a restart.
+    feedUrl: () => setting<string | null>('updateFeedUrl', null),
     log,
   });
   {
-    // IT's changes to the tray's own settings apply without a restart.
+    // IT's changes to the tray's own settings apply without a restart (Windows policy by the timed re-read).
     const folders = platform === 'linux' ? [LINUX_POLICY_DIR] : platform === 'darwin' ? [dirname(MACOS_MANAGED_PREFERENCES)] : [];
-    watchConfig(folders, loadManaged, (next) => {
-      effective = next;
-      allowQuit = next.settings.allowQuit?.value === true;
-      managedSettings = managedKeys(next);
-      refresh();
+    watchTrayConfig({
+      folders,
+      load: loadManaged,
+      initial: effective,
+      log,
+      onChange: (next) => {
+        effective = next;
+        logConfigProblems(next, log);
+        allowQuit = next.settings.allowQuit?.value === true;
+        managedSettings = managedKeys(next);
+        helpDesk = helpDeskOf(next);
+        refresh();
+      },
     });
   }
 

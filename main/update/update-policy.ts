@@ -3,8 +3,12 @@
 import { createHash } from 'node:crypto';
 import type { UpdateFeed } from './update-feed.js';
 
-/** How the agent was installed. MSI and pkg installs belong to the MDM that pushed them. */
-export type InstallType = 'nsis' | 'msi' | 'dmg' | 'pkg' | 'appimage' | 'deb' | 'rpm' | 'development';
+/**
+ * How the agent was installed. MSI and pkg installs belong to the MDM that pushed them; an
+ * NSIS install for the whole machine (`nsis-machine`) needs an administrator's consent to
+ * update, which a clinician cannot give; deb and rpm belong to the package manager.
+ */
+export type InstallType = 'nsis' | 'nsis-machine' | 'msi' | 'dmg' | 'pkg' | 'appimage' | 'deb' | 'rpm' | 'development';
 
 export interface UpdateSettings {
   readonly mode: 'automatic' | 'notify' | 'off';
@@ -31,10 +35,18 @@ export type UpdateDecision =
   | { readonly action: 'none'; readonly reason: string }
   | { readonly action: 'notify'; readonly version: string; readonly reason: string }
   | { readonly action: 'download'; readonly version: string }
-  | { readonly action: 'install-now'; readonly version: string; readonly reason: string }
+  /** restartAfter: start the agent again once installed; true for every unattended install. */
+  | { readonly action: 'install-now'; readonly version: string; readonly reason: string; readonly restartAfter: boolean }
   | { readonly action: 'install-later'; readonly version: string; readonly reason: string };
 
-export const SELF_UPDATING: readonly InstallType[] = ['nsis', 'dmg', 'appimage', 'deb', 'rpm'];
+/**
+ * The kinds that update themselves without asking anyone: a per-person NSIS install, a
+ * DMG-installed app and an AppImage, each writable by the person who runs it. Never deb or
+ * rpm: electron-updater would install the downloaded package as root through pkexec or sudo
+ * with the package manager's signature checks off (`dpkg -i`, `apt --allow-unauthenticated`,
+ * `dnf --nogpgcheck`); those update from IT's signed repository (docs/release.md).
+ */
+export const SELF_UPDATING: readonly InstallType[] = ['nsis', 'dmg', 'appimage'];
 const QUIET_HOURS = { from: 1, to: 5 }; // night: most wards are quiet, and shifts have not changed yet
 const IDLE_FOR_INSTALL_SECONDS = 15 * 60;
 
@@ -62,8 +74,21 @@ export function rolloutBucket(deviceId: string, version: string): number {
 
 /** Why this device does not look for updates at all, or null when it does. */
 export function whyNoUpdates(installType: InstallType, settings: UpdateSettings): string | null {
-  if (!SELF_UPDATING.includes(installType)) {
-    return installType === 'development' ? 'A development build does not update itself.' : `A ${installType.toUpperCase()} install is updated by the MDM that deployed it.`;
+  switch (installType) {
+    case 'development':
+      return 'A development build does not update itself.';
+    case 'nsis-machine':
+      return 'This install is for the whole machine: updating it needs administrator rights, which the agent does not ask a clinician for. IT updates it with the MSI through the MDM.';
+    case 'deb':
+    case 'rpm':
+      return `A ${installType} install is updated by the package manager from IT's signed repository, never by the agent.`;
+    case 'msi':
+    case 'pkg':
+      return `A ${installType.toUpperCase()} install is updated by the MDM that deployed it.`;
+    case 'nsis':
+    case 'dmg':
+    case 'appimage':
+      break;
   }
   if (settings.mode === 'off') return 'Updates are turned off by your organisation.';
   if (settings.hold) return 'Your organisation holds updates for now.';
@@ -87,8 +112,10 @@ export function decideUpdate(context: UpdateContext, feed: UpdateFeed | null, do
   if (settings.mode === 'notify') return { action: 'notify', version: target, reason: `Version ${target} is available; your organisation installs it.` };
   if (downloaded !== target) return { action: 'download', version: target };
   // Never in the middle of care: install on quit, or when the device has been idle in the quiet hours.
-  if (context.quitting) return { action: 'install-now', version: target, reason: 'Installing while the agent quits.' };
+  // On quit the person or the session ended the agent, so it stays ended; an install in the
+  // quiet hours is unattended, and the agent must be running again afterwards.
+  if (context.quitting) return { action: 'install-now', version: target, reason: 'Installing while the agent quits.', restartAfter: false };
   const quiet = context.localHour >= QUIET_HOURS.from && context.localHour < QUIET_HOURS.to;
-  if (quiet && context.idleSeconds >= IDLE_FOR_INSTALL_SECONDS) return { action: 'install-now', version: target, reason: 'The device is idle in the quiet hours.' };
+  if (quiet && context.idleSeconds >= IDLE_FOR_INSTALL_SECONDS) return { action: 'install-now', version: target, reason: 'The device is idle in the quiet hours.', restartAfter: true };
   return { action: 'install-later', version: target, reason: 'Waiting for the agent to quit or a quiet, idle moment.' };
 }

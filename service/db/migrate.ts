@@ -8,14 +8,17 @@ import { appendToChain } from '../audit/append-to-chain.js';
 import type { Db } from './connect.js';
 import type { Database } from './schema.js';
 import { grantServiceRole } from './service-role-grants.js';
+import { STATUS_INDEX_HOLD_MS, STATUS_LIST_CAPACITY } from '../status-index.js';
 
 /**
  * The schema this code needs. Raise it with every change to createSchema, so that a service
  * that runs as a role which cannot migrate refuses to start on an older schema instead of
- * failing on a missing column later. 1: before the version table; 2: the audit hash chain.
+ * failing on a missing column later. 1: before the version table; 2: the audit hash chain;
+ * 3: random status list indices (tokens.status_idx); 4: the attested device key (devices.key_attested_jkt).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 4;
 const CHAIN_VERSION = 2;
+const STATUS_IDX_VERSION = 3;
 /** The session advisory lock several instances starting at once take to migrate one at a time. */
 const MIGRATION_LOCK = 727274;
 
@@ -70,6 +73,11 @@ async function migrateSchema(db: Schema, options: MigrateOptions): Promise<void>
         const details = { unchainedRecords: Number(legacy.n), lastUnchainedId: legacy.last === null ? null : Number(legacy.last) };
         await appendToChain(trx, () => ({ actor: 'service', action: 'audit.chain-start', outcome: 'ok', details }), options.now().getTime());
       }
+      if (from < STATUS_IDX_VERSION) {
+        // Tokens issued before kept their index in their row id; those still held keep it, so
+        // a withdrawal already published stays where relying parties look for it.
+        await sql`UPDATE tokens SET status_idx = id % ${STATUS_LIST_CAPACITY} WHERE status_idx IS NULL AND expires_at > ${options.now().getTime() - STATUS_INDEX_HOLD_MS}`.execute(trx);
+      }
       await trx.deleteFrom('schema_version').execute();
       await trx.insertInto('schema_version').values({ version: SCHEMA_VERSION }).execute();
     });
@@ -106,6 +114,7 @@ async function createSchema(db: Schema): Promise<void> {
   await addColumnIfMissing(db, 'devices', 'rekey_csr_pem', 'text');
   await addColumnIfMissing(db, 'devices', 'rekey_jkt', 'text');
   await addColumnIfMissing(db, 'devices', 'key_protection', 'text');
+  await addColumnIfMissing(db, 'devices', 'key_attested_jkt', 'text');
   await k.schema
     .createTable('check_failures')
     .ifNotExists()
@@ -138,6 +147,9 @@ async function createSchema(db: Schema): Promise<void> {
     .execute();
   await k.schema.createIndex('tokens_device_expires').ifNotExists().on('tokens').columns(['device_id', 'expires_at']).execute();
   await k.schema.createIndex('tokens_expires').ifNotExists().on('tokens').column('expires_at').execute();
+  await addColumnIfMissing(db, 'tokens', 'status_idx', 'integer');
+  // Two instances drawing the same index: the second insert conflicts and draws again.
+  await k.schema.createIndex('tokens_status_idx').ifNotExists().unique().on('tokens').column('status_idx').execute();
   await k.schema
     .createTable('signing_keys')
     .ifNotExists()
@@ -188,7 +200,7 @@ async function createSchema(db: Schema): Promise<void> {
   }
 }
 
-async function addColumnIfMissing(db: Schema, table: 'devices' | 'audit', column: string, type: 'text'): Promise<void> {
+async function addColumnIfMissing(db: Schema, table: 'devices' | 'audit' | 'tokens', column: string, type: 'text' | 'integer'): Promise<void> {
   if (db.kind === 'postgres') {
     await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN IF NOT EXISTS ${sql.ref(column)} ${sql.raw(type)}`.execute(db.kysely);
     return;

@@ -30,6 +30,8 @@ export interface DeviceTable {
   rekey_jkt: string | null;
   /** What the device reports of its key: 'hardware' (TPM, Secure Enclave) or 'software'. */
   key_protection: string | null;
+  /** The thumbprint of the key whose place in a TPM the service verified (key attestation); attested only while it equals key_jkt. */
+  key_attested_jkt: string | null;
 }
 
 export interface CheckFailureTable {
@@ -56,6 +58,8 @@ export interface TokenTable {
   /** Token Status List value: 0 valid, 1 invalid, 2 suspended. */
   status: number;
   attestation_id: string;
+  /** The token's index in the status list (unique; null once released, see service/status-index.ts). */
+  status_idx: number | null;
 }
 
 export interface SigningKeyTable {

@@ -3,20 +3,21 @@
 // health and readiness, and admin routes behind a bearer token. Every refusal is audited:
 // the service logic writes its own; the refusals decided here (a bad body, a 429, a failed
 // admin sign-in) are counted per source, code and minute (refusal-tally.ts).
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Fastify from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
-import { AttestRequestSchema, EnrolRequestSchema, NonceRequestSchema, RenewRequestSchema } from '../../common/attestation.js';
-import type { AttestRequest, EnrolRequest, RenewRequest } from '../../common/attestation.js';
+import { AttestRequestSchema, EnrolRequestSchema, KeyAttestationChallengeRequestSchema, KeyAttestationRequestSchema, NonceRequestSchema, RenewRequestSchema } from '../../common/attestation.js';
+import type { AttestRequest, EnrolRequest, KeyAttestationChallengeRequest, KeyAttestationRequest, RenewRequest } from '../../common/attestation.js';
 import type { BreakGlassRecorder } from '../break-glass/record-break-glass.js';
 import type { DeviceTrustService } from '../device-trust-service.js';
 import { ServiceError, wasAudited } from '../errors.js';
+import { matchingSecretDigest } from '../secret-digest.js';
 import { jsonDepthExceeds } from '../../common/json-depth.js';
 import { MAX_JSON_DEPTH } from '../../common/jws-compact.js';
 import type { RateLimits } from './request-limits.js';
 import { createRequestLimits } from './request-limits.js';
+import { registerStatusListRoute } from './status-list-route.js';
 import { isTransientDbError } from './transient-errors.js';
 import { parseTrustedProxies } from './trusted-proxies.js';
 
@@ -61,7 +62,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {
-    if (error instanceof ServiceError && error.status >= 500) return reply.status(error.status).send(error.toJSON());
+    if (error instanceof ServiceError && error.status >= 500) {
+      // A 503 passes: agents wait at least this long before asking again (and spread out).
+      if (error.status === 503) void reply.header('retry-after', String(error.retryAfterSeconds ?? 5));
+      return reply.status(error.status).send(error.toJSON());
+    }
     const refusal = refusalOf(error);
     if (refusal) {
       // The service logic audited its own refusals; every other one is counted here.
@@ -114,7 +119,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       await service.ready();
       return { status: 'ready' };
     } catch {
-      return reply.status(503).send({ error: { code: 'UNAVAILABLE', message: 'The database is not reachable.' } });
+      return reply.status(503).header('retry-after', '5').send({ error: { code: 'UNAVAILABLE', message: 'The database is not reachable.' } });
     }
   });
   app.get('/.well-known/jwks.json', async (_req, reply) => {
@@ -122,10 +127,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return service.jwks();
   });
   app.get('/v1/ca', async (_req, reply) => reply.type('application/x-pem-file').send(service.caCertificate()));
-  app.get('/v1/status-list', async (_req, reply) => {
-    void reply.header('cache-control', 'no-cache');
-    return reply.type('application/statuslist+jwt').send(await service.statusList());
-  });
+  registerStatusListRoute(app, () => service.statusList());
 
   app.post<{ Body: EnrolRequest }>('/v1/enrol', unauthenticated(EnrolRequestSchema), async (request, reply) => {
     // The enrolment is judged first; only one that ends without a certificate spends the
@@ -138,6 +140,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // A nonce is stateless and costs one read: only one asked for an id with no key in force spends the global budget.
   app.post<{ Body: { deviceId: string } }>('/v1/nonce', body(NonceRequestSchema), async (request) => service.issueNonce(request.body.deviceId, request.ip, limits.unauthenticated));
   app.post('/v1/attest', body(AttestRequestSchema), async (request: FastifyRequest<{ Body: AttestRequest }>) => service.attest(request.body, request.ip, limits.device));
+  // TPM key attestation (docs/key-protection.md): round one writes nothing, round two one audit
+  // row, for an active device only; both spend the unauthenticated budget.
+  app.post<{ Body: KeyAttestationChallengeRequest }>('/v1/key-attestation/challenge', unauthenticated(KeyAttestationChallengeRequestSchema), (request) => Promise.resolve(service.keyAttestationChallenge(request.body)));
+  app.post<{ Body: KeyAttestationRequest }>('/v1/key-attestation', unauthenticated(KeyAttestationRequestSchema), async (request) => service.attestKey(request.body, request.ip));
 
   // ---- IT's administration ----
   // The token is checked first (a hash and a constant-time compare: cheap), and the right one
@@ -146,14 +152,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // budget; past it, wrong tokens from there wait, so guessing stays slow.
   const admin = (request: FastifyRequest): Promise<string> => {
     const header = request.headers.authorization ?? '';
-    const token = /^Bearer (.+)$/.exec(header)?.[1];
-    if (token !== undefined) {
-      const digest = createHash('sha256').update(token).digest();
-      for (const hex of options.adminTokenHashes) {
-        const expected = Buffer.from(hex, 'hex');
-        if (expected.length === digest.length && timingSafeEqual(expected, digest)) return Promise.resolve(`admin:${hex.slice(0, 8)}@${request.ip}`);
-      }
-    }
+    const matched = matchingSecretDigest(/^Bearer (.+)$/.exec(header)?.[1], options.adminTokenHashes);
+    if (matched !== null) return Promise.resolve(`admin:${matched.slice(0, 8)}@${request.ip}`);
     try {
       limits.adminFailed(request.ip);
     } catch (e) {

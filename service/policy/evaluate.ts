@@ -1,14 +1,17 @@
 // Posture to tier: the highest tier whose required verdicts the report meets, counting a
 // failing check as met while it is within its grace (the device is warned first and loses
-// the tier only when the grace runs out).
-import type { Ar4si, KeyProtection, Tier } from '../../common/attestation.js';
+// the tier only when the grace runs out). The attestation result (EAR status and vector) is
+// derived from the same judgement, so it can never contradict the tier.
+import type { EarAppraisal, KeyProtection, Tier } from '../../common/attestation.js';
 import type { CheckId, Platform, PostureReport, Verdict } from '../../common/posture.js';
+import { appraise } from './ear-appraisal.js';
 import type { Policy } from './policy-schema.js';
 
 export interface Evaluation {
   readonly tier: Tier;
   readonly checks: Partial<Record<CheckId, Verdict>>;
-  readonly ar4si: Ar4si;
+  /** The EAR appraisal of the device (ear.status and the trustworthiness vector). */
+  readonly appraisal: EarAppraisal;
   /** When the earliest grace in use ends (ms), if a tier is held only by grace. */
   readonly graceUntil: number | null;
   /** Plain reasons for what keeps the device from the top tier. */
@@ -16,10 +19,6 @@ export interface Evaluation {
   /** Checks some tier does not accept now (to start or keep their grace clocks). */
   readonly failing: CheckId[];
 }
-
-const AFFIRMING = 2;
-const WARNING = 32;
-const CONTRAINDICATED = 96;
 
 export function evaluatePosture(report: PostureReport, platform: Platform, policy: Policy, firstFailedAt: ReadonlyMap<string, number>, now: number, keyProtection: KeyProtection = 'software'): Evaluation {
   const hardwareOnly = new Set(keyProtection === 'hardware' ? [] : (policy.hardwareKeyRequiredFor ?? []));
@@ -36,9 +35,10 @@ export function evaluatePosture(report: PostureReport, platform: Platform, polic
   const failing = [...new Set([...unmet(policy.tiers.full), ...unmet(policy.tiers.limited)])];
   const reasons: string[] = [];
 
-  const meets = (requirements: Policy['tiers']['full'], collectReasons: boolean): { ok: boolean; graceUntil: number | null } => {
+  const meets = (requirements: Policy['tiers']['full'], collectReasons: boolean): { ok: boolean; graceUntil: number | null; lapsed: Set<CheckId> } => {
     let ok = true;
     let graceUntil: number | null = null;
+    const lapsed = new Set<CheckId>();
     for (const id of unmet(requirements)) {
       const graceMs = (policy.graceHours[id] ?? 0) * 3_600_000;
       const since = firstFailedAt.get(id) ?? now;
@@ -47,46 +47,34 @@ export function evaluatePosture(report: PostureReport, platform: Platform, polic
         continue;
       }
       ok = false;
+      lapsed.add(id);
       if (collectReasons) {
         const reason = report.checks.find((c) => c.id === id)?.reason ?? `The ${id} check did not report.`;
         reasons.push(reason);
       }
     }
-    return { ok, graceUntil };
+    return { ok, graceUntil, lapsed };
   };
 
   const full = meets(policy.tiers.full, true);
   if (hardwareOnly.has('full')) reasons.push('This device\'s key is not held in hardware (a TPM), which your organisation requires for patient records.');
+  const limited = meets(policy.tiers.limited, false);
   let tier: Tier = 'none';
   let graceUntil: number | null = null;
   if (full.ok && !hardwareOnly.has('full')) {
     tier = 'full';
     graceUntil = full.graceUntil;
-  } else {
-    const limited = meets(policy.tiers.limited, false);
-    if (limited.ok && !hardwareOnly.has('limited')) {
-      tier = 'limited';
-      graceUntil = limited.graceUntil;
+  } else if (limited.ok && !hardwareOnly.has('limited')) {
+    tier = 'limited';
+    graceUntil = limited.graceUntil;
+  }
+  // Every check a tier judges here, by the same rule as unmet(): a missing report is unknown.
+  const judged = new Map<CheckId, Verdict>();
+  for (const requirements of [policy.tiers.full, policy.tiers.limited]) {
+    for (const id of Object.keys(requirements) as CheckId[]) {
+      if (!(notApplicable.has(id) && checks[id] === undefined)) judged.set(id, checks[id] ?? 'unknown');
     }
   }
-  return { tier, checks, ar4si: ar4si(checks), graceUntil, reasons, failing };
-}
-
-function score(verdicts: (Verdict | undefined)[]): number {
-  const present = verdicts.filter((v): v is Verdict => v !== undefined);
-  if (present.length === 0) return 0;
-  if (present.some((v) => v === 'fail' || v === 'unknown')) return CONTRAINDICATED;
-  if (present.some((v) => v === 'warn')) return WARNING;
-  return AFFIRMING;
-}
-
-function ar4si(checks: Partial<Record<CheckId, Verdict>>): Ar4si {
-  return {
-    'instance-identity': AFFIRMING, // the evidence was signed by a key the device CA certified
-    configuration: score([checks['os-patch'], checks['screen-lock']]),
-    executables: score([checks.antivirus]),
-    'file-system': 0,
-    'storage-opaque': score([checks['disk-encryption']]),
-    'runtime-opaque': score([checks.firewall]),
-  };
+  const appraisal = appraise({ tier, keyProtection, judged, blockingLimited: limited.lapsed });
+  return { tier, checks, appraisal, graceUntil, reasons, failing };
 }

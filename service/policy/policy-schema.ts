@@ -22,6 +22,11 @@ export const PolicySchema = Type.Object(
     rotateDeviceKeyOnRenewal: Type.Boolean(),
     enrolment: Type.Object(
       {
+        /**
+         * How a new device enrols (docs/enrolment.md): `secret`, with the secret MDM provisions
+         * (nothing else); `approval`, always waiting for IT's approval (a valid secret too);
+         * `secret-or-approval`, at once with the secret, otherwise waiting for IT.
+         */
         mode: Type.Union([Type.Literal('secret'), Type.Literal('approval'), Type.Literal('secret-or-approval')]),
       },
       { additionalProperties: false },
@@ -44,7 +49,7 @@ tokenLifetimeMinutes: 5        # device tokens live this long (at most 15)
 certificateLifetimeDays: 90    # device certificates; renewal starts at two thirds
 rotateDeviceKeyOnRenewal: false
 enrolment:
-  mode: secret                 # secret | approval | secret-or-approval
+  mode: secret                 # secret: the MDM secret enrols | approval: every new device waits for IT | secret-or-approval: the secret enrols, without it the device waits for IT
 tiers:
   full:                        # patient records
     os-patch: [pass, warn]

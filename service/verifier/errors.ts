@@ -32,6 +32,14 @@ export const DENY_CODES = [
   'PROOF_STALE',
   'PROOF_REPLAYED',
   'PROOF_RATE_LIMITED',
+  /** This access service requires a server nonce (RFC 9449 §9) and the proof has none. */
+  'PROOF_NONCE_REQUIRED',
+  /** The proof's nonce was not issued by this access service. */
+  'PROOF_NONCE_INVALID',
+  /** The proof's nonce was issued here but is no longer current. */
+  'PROOF_NONCE_EXPIRED',
+  /** The replay store the replicas share cannot answer, so no proof is accepted. */
+  'REPLAY_STORE_UNAVAILABLE',
   /** Not the request's fault: the verifier itself failed unexpectedly (the reason says how). */
   'VERIFIER_ERROR',
 ] as const;

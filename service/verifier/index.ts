@@ -10,8 +10,10 @@ import { canonicalRequestUrl } from './canonical-path.js';
 import type { Decision } from './errors.js';
 import { VerifierConfigError, VerifierDenial, deny } from './errors.js';
 import { createRemoteKeySet } from './remote-keys.js';
-import type { ReplayCacheOptions } from './replay-cache.js';
-import { createReplayCache } from './replay-cache.js';
+import type { DpopNonceOptions } from './dpop-nonce.js';
+import { createDpopNonces } from './dpop-nonce.js';
+import type { ReplayCacheOptions, ReplayStore } from './replay-cache.js';
+import { createReplayCache, layeredReplayStore } from './replay-cache.js';
 import { checkSourceUrl } from './read-source.js';
 import { createStatusListClient } from './status-list-client.js';
 import { createTokenVerifier } from './verify-device-token.js';
@@ -21,7 +23,10 @@ import { weighToken } from './weigh-token.js';
 
 export type { ConfigErrorCode, Decision, DenyCode } from './errors.js';
 export { VerifierConfigError, VerifierDenial } from './errors.js';
-export type { ReplayCacheOptions } from './replay-cache.js';
+export type { ReplayCacheOptions, ReplayStore, ProofToAdmit, ProofAdmission } from './replay-cache.js';
+export type { DpopNonceOptions } from './dpop-nonce.js';
+export type { PostgresReplayStore, PostgresReplayStoreOptions, SqlQueryable } from './replay-store-postgres.js';
+export { createPostgresReplayStore, createTableSql as replayTableSql } from './replay-store-postgres.js';
 export { canonicalRequestPath } from './canonical-path.js';
 export { MAX_STATUS_STALE_MS } from './status-list-client.js';
 export type { BreakGlassAcceptance } from './break-glass-notices.js';
@@ -59,6 +64,7 @@ export interface DeviceVerifierOptions {
    */
   readonly audience: string;
   readonly fetch?: typeof fetch;
+  /** How often the status list is fetched in the background (default 2000 ms); a held list past its own ttl is fetched again at use regardless. */
   readonly statusRefreshMs?: number;
   /** How old (from its iat) the status list may be before tokens are denied: default 60 s, at most MAX_STATUS_STALE_MS. */
   readonly statusMaxStaleMs?: number;
@@ -70,6 +76,14 @@ export interface DeviceVerifierOptions {
   readonly statusStateFile?: string;
   /** Bounds of the proof replay cache (total and per device key). */
   readonly replayCache?: ReplayCacheOptions;
+  /**
+   * A replay store this access service's replicas share (createPostgresReplayStore), asked
+   * after this process's own cache. Without it each replica keeps its own: N replicas accept a
+   * captured proof up to N times within the proof's lifetime.
+   */
+  readonly replayStore?: ReplayStore;
+  /** Server-provided DPoP nonces (RFC 9449 §9): see DpopNonceOptions. Without it a proof carrying a nonce is refused. */
+  readonly dpopNonce?: DpopNonceOptions;
   readonly maxSkewSeconds?: number;
   /**
    * Where to read the signed status list, in order: the service's own URL first, then mirrors
@@ -119,7 +133,21 @@ export interface DeviceVerifier {
   verifyRequest(request: RequestToVerify): Promise<Decision>;
   /** Takes a break-glass notice or end message (compact JWS); throws BreakGlassError saying why not. */
   acceptBreakGlass(jws: string): Promise<BreakGlassAcceptance>;
+  /** The DPoP nonce to send now (DPoP-Nonce header), or undefined when this service issues none. */
+  currentDpopNonce(): string | undefined;
   close(): void;
+}
+
+/** "DPoP <token68>" with the scheme in any case (RFC 9110 §11.1), one or more spaces after it. */
+const DPOP_CREDENTIALS = /^DPoP +([A-Za-z0-9_.~+/-]+=*) *$/i;
+
+function tokenOf(authorization: string | undefined): string {
+  if (authorization === undefined || authorization.trim() === '') deny('TOKEN_MISSING', 'No device token (Authorization: DPoP <token>).');
+  const m = DPOP_CREDENTIALS.exec(authorization);
+  if (m?.[1] !== undefined) return m[1];
+  const scheme = /^(\S+)/.exec(authorization)?.[1] ?? '';
+  if (scheme.toLowerCase() !== 'dpop') deny('TOKEN_MISSING', 'No device token: this access service takes Authorization: DPoP <token>, not another scheme.');
+  deny('TOKEN_MALFORMED', 'The Authorization header names DPoP but carries no token.');
 }
 
 function checkedOptions(options: DeviceVerifierOptions): DeviceVerifierOptions {
@@ -146,6 +174,8 @@ function checkedOptions(options: DeviceVerifierOptions): DeviceVerifierOptions {
     if (typeof grace !== 'number' || !Number.isFinite(grace) || grace <= 0) throw new VerifierConfigError('OPTION_INVALID', 'outageMode "bounded" needs outageGraceMinutes: a positive number of minutes.');
     if (grace > MAX_OUTAGE_GRACE_MINUTES) throw new VerifierConfigError('OUTAGE_GRACE_TOO_LONG', `A token may be accepted at most ${MAX_OUTAGE_GRACE_MINUTES} minutes past its exp during an outage (asked: ${grace}): longer would keep a device whose posture nobody checks that long.`);
   }
+  const store = options.replayStore as Partial<ReplayStore> | null | undefined;
+  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.admit !== 'function')) throw new VerifierConfigError('OPTION_INVALID', 'replayStore must be a replay store (createPostgresReplayStore), with admit(proof, now).');
   for (const key of options.breakGlassKeys ?? []) {
     const k = key as Partial<BreakGlassPublicJwk> | null;
     if (typeof k !== 'object' || k === null || k.kty !== 'EC' || k.crv !== 'P-256' || typeof k.x !== 'string' || typeof k.y !== 'string' || 'd' in k) {
@@ -157,6 +187,8 @@ function checkedOptions(options: DeviceVerifierOptions): DeviceVerifierOptions {
 
 export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVerifier {
   const { audience } = checkedOptions(options);
+  // Before anything that starts a timer: a bad nonce option leaves nothing running.
+  const nonces = options.dpopNonce !== undefined ? createDpopNonces(options.dpopNonce, audience) : undefined;
   const now = options.now ?? (() => Date.now());
   const base = options.issuer.replace(/\/$/, '');
   const keys = createRemoteKeySet({
@@ -178,19 +210,19 @@ export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVeri
     ...(options.now ? { now: options.now } : {}),
   });
   const tokens = createTokenVerifier(keys, statusList);
-  const replay = createReplayCache(options.replayCache);
+  const localReplay = createReplayCache(options.replayCache);
+  const replay = options.replayStore !== undefined ? layeredReplayStore(localReplay, options.replayStore) : localReplay;
   const notices = createBreakGlassNotices(options.breakGlassKeys ?? [], audience, now);
   const outageMode = options.outageMode ?? 'secure';
   const outageGraceMs = (options.outageGraceMinutes ?? 0) * 60_000;
 
   return {
     acceptBreakGlass: (jws) => notices.accept(jws),
+    currentDpopNonce: () => nonces?.issue(now()),
     async verifyRequest(request) {
       try {
         const url = canonicalRequestUrl(request.url);
-        const m = /^DPoP ([A-Za-z0-9_.-]+)$/.exec(request.authorization ?? '');
-        if (!m?.[1]) deny('TOKEN_MISSING', 'No device token (Authorization: DPoP <token>).');
-        const token = m[1];
+        const token = tokenOf(request.authorization);
         if (!request.dpop) deny('PROOF_MISSING', 'No proof of possession (DPoP header).');
         const inspected = await tokens.inspect(token, {
           issuer: options.issuer,
@@ -205,7 +237,7 @@ export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVeri
         const weighed = weighToken(inspected, status, { requiredTier: request.requiredTier, outageMode, outageGraceMs, notice: notices.inForce(now()), nowMs: now() });
         // Every way in needs a fresh, single-use proof by the token's key: an outage or a
         // notice waives the list or the expiry, never the device's possession of its key.
-        verifyDpopProof(request.dpop, { token, method: request.method, url, jkt: claims.cnf.jkt, now }, replay);
+        await verifyDpopProof(request.dpop, { token, method: request.method, url, jkt: claims.cnf.jkt, ...(nonces !== undefined ? { nonces } : {}), now }, replay);
         const grant = { allow: true, deviceId: claims.sub, tier: weighed.tier, claims } as const;
         if (weighed.how === 'outage') {
           options.onOutageAccess?.({ at: new Date(now()).toISOString(), deviceId: claims.sub, method: request.method, url, tokenJti: claims.jti, outage: weighed.outage });

@@ -2,7 +2,9 @@
 // the device's token and proof are valid and its tier covers the route. The route is decided
 // once, as a canonical path: the tier is chosen for it, the proof must be made for it, and
 // the application is handed it (req.deviceTrust.path) to route on. A target parsers could
-// read as different paths is refused with 400 before anything else.
+// read as different paths is refused with 400 before anything else. Refusals carry a DPoP
+// challenge (RFC 9449 §7.1, RFC 6750 §3), and a service that issues DPoP nonces sends the
+// current one on every answer.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Tier } from '../../common/attestation.js';
 import { canonicalRequestPath } from './canonical-path.js';
@@ -40,14 +42,47 @@ const HTTP_STATUS: ReadonlyMap<DenyCode, number> = new Map([
   ['TIER_INSUFFICIENT', 403],
   ['PROOF_RATE_LIMITED', 429],
   ['VERIFIER_ERROR', 500],
+  ['REPLAY_STORE_UNAVAILABLE', 503],
 ]);
 
-function refuse(res: ServerResponse, code: DenyCode, reason: string): void {
+const NONCE_CODES: ReadonlySet<DenyCode> = new Set(['PROOF_NONCE_REQUIRED', 'PROOF_NONCE_INVALID', 'PROOF_NONCE_EXPIRED']);
+const PROOF_CODES: ReadonlySet<DenyCode> = new Set(['PROOF_MISSING', 'PROOF_INVALID', 'PROOF_KEY_MISMATCH', 'PROOF_BINDING', 'PROOF_STALE', 'PROOF_REPLAYED', ...NONCE_CODES]);
+
+/**
+ * The error code of the DPoP challenge (RFC 9449 §7.1, RFC 6750 §3.1), or null for none: no
+ * code when no token was sent, use_dpop_nonce when a fresh nonce is what the proof lacks,
+ * invalid_dpop_proof for the proof, insufficient_device_tier for a 403, invalid_token else.
+ */
+export function challengeError(code: DenyCode, status: number, nonceOffered: boolean): string | null {
+  if (code === 'TOKEN_MISSING') return null;
+  if (status === 403) return 'insufficient_device_tier';
+  if (NONCE_CODES.has(code)) return nonceOffered ? 'use_dpop_nonce' : 'invalid_dpop_proof';
+  return PROOF_CODES.has(code) ? 'invalid_dpop_proof' : 'invalid_token';
+}
+
+/** error_description is a quoted-string of printable ASCII without '"' or a backslash (RFC 6750 §3). */
+function description(reason: string): string {
+  return reason.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
+}
+
+function refuse(res: ServerResponse, code: DenyCode, reason: string, nonce: string | undefined): void {
   const status = HTTP_STATUS.get(code) ?? 401;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (status === 401 || status === 403) headers['www-authenticate'] = `DPoP algs="ES256", error="${status === 403 ? 'insufficient_device_tier' : 'invalid_token'}"`;
+  if (status === 401 || status === 403) {
+    const error = challengeError(code, status, nonce !== undefined);
+    headers['www-authenticate'] = error === null ? 'DPoP algs="ES256"' : `DPoP error="${error}", error_description="${description(reason)}", algs="ES256"`;
+  }
   res.writeHead(status, headers);
   res.end(JSON.stringify({ error: { code, message: reason } }));
+}
+
+/** One header's value, or a denial when it was sent more than once (RFC 9449 §4.3 step 1 for DPoP). */
+function singleHeader(req: IncomingMessage, name: 'authorization' | 'dpop'): string | undefined {
+  const values = req.headersDistinct[name];
+  if (values !== undefined && values.length > 1) {
+    throw new VerifierDenial(name === 'dpop' ? 'PROOF_INVALID' : 'TOKEN_MALFORMED', `The request carries more than one ${name === 'dpop' ? 'DPoP' : 'Authorization'} header.`);
+  }
+  return values?.[0];
 }
 
 export function deviceTrustMiddleware(options: MiddlewareOptions) {
@@ -63,11 +98,19 @@ export function deviceTrustMiddleware(options: MiddlewareOptions) {
     return origin;
   };
   return (req: DeviceTrustRequest, res: ServerResponse, next: (err?: unknown) => void): void => {
+    // Every answer of a service that issues nonces carries the current one (RFC 9449 §8.2), so
+    // clients learn a new one before the old expires.
+    const nonce = options.verifier.currentDpopNonce();
+    if (nonce !== undefined) res.setHeader('dpop-nonce', nonce);
     let path: string;
+    let authorization: string | undefined;
+    let dpop: string | undefined;
     try {
       path = canonicalRequestPath(req.url ?? '/');
+      authorization = singleHeader(req, 'authorization');
+      dpop = singleHeader(req, 'dpop');
     } catch (e) {
-      if (e instanceof VerifierDenial) refuse(res, e.code, e.message);
+      if (e instanceof VerifierDenial) refuse(res, e.code, e.message, nonce);
       else next(e);
       return;
     }
@@ -84,14 +127,14 @@ export function deviceTrustMiddleware(options: MiddlewareOptions) {
       return;
     }
     options.verifier
-      .verifyRequest({ method, url, authorization: req.headers.authorization, dpop: typeof req.headers.dpop === 'string' ? req.headers.dpop : undefined, requiredTier })
+      .verifyRequest({ method, url, authorization, dpop, requiredTier })
       .then((decision) => {
         if (decision.allow) {
           req.deviceTrust = { ...decision, path };
           next();
           return;
         }
-        refuse(res, decision.code, decision.reason);
+        refuse(res, decision.code, decision.reason, nonce);
       })
       .catch(next);
   };

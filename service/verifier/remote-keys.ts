@@ -3,6 +3,11 @@
 // unreachable the cached keys keep working, and with none cached every token is denied.
 // Keys rotate rarely, so a mirror or a pinned file (fallbackUrls, tried in order when the
 // service gives no keys) lets a verifier that starts during an outage still check tokens.
+//
+// After a failed fetch no request waits for the next one: a down or hanging service would
+// otherwise hold every request with an unknown kid for the whole timeout. Until the backoff
+// (doubling per failure, capped) runs out such lookups are refused at once; after it one
+// refetch starts in the background, and the lookup that started it is refused at once too.
 import type { KeyObject } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
 import { deny } from './errors.js';
@@ -18,7 +23,10 @@ export interface RemoteKeySetOptions {
   readonly fallbackUrls?: readonly string[];
   readonly fetch?: typeof fetch;
   readonly refreshMs?: number;
+  /** The least time between two fetches, and the first backoff after a failed one (default 1 s). */
   readonly minRefetchMs?: number;
+  /** The longest backoff after failed fetches in a row (default 60 s). */
+  readonly maxBackoffMs?: number;
   readonly now?: () => number;
   readonly timeoutMs?: number;
 }
@@ -28,23 +36,30 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): KeySource & { 
   const now = options.now ?? (() => Date.now());
   const refreshMs = options.refreshMs ?? 5 * 60_000;
   const minRefetchMs = options.minRefetchMs ?? 1_000;
+  const maxBackoffMs = Math.max(options.maxBackoffMs ?? 60_000, minRefetchMs);
   let keys = new Map<string, KeyObject>();
   let fetchedAt = -Infinity;
-  let attemptedAt = -Infinity;
+  /** No fetch starts before this time: minRefetchMs after a success, the backoff after a failure. */
+  let nextFetchAt = -Infinity;
+  let failuresInRow = 0;
   let inflight: Promise<void> | undefined;
 
   const refresh = (): Promise<void> => {
     inflight ??= (async () => {
-      attemptedAt = now();
+      const startedAt = now();
       try {
         for (const url of [options.url, ...(options.fallbackUrls ?? [])]) {
           const next = await readKeys(url, doFetch, options.timeoutMs ?? 5000);
           if (next !== undefined) {
             keys = next;
             fetchedAt = now();
+            failuresInRow = 0;
+            nextFetchAt = startedAt + minRefetchMs;
             return;
           }
         }
+        failuresInRow += 1;
+        nextFetchAt = now() + Math.min(maxBackoffMs, minRefetchMs * 2 ** Math.min(failuresInRow - 1, 30));
       } finally {
         inflight = undefined;
       }
@@ -52,19 +67,25 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): KeySource & { 
     return inflight;
   };
 
+  /** Starts a refetch when one may start; resolves when it is done (or at once when none may). */
+  const refetchIfDue = (): Promise<void> => (inflight ?? (now() >= nextFetchAt ? refresh() : Promise.resolve()));
+
   return {
     refresh,
     async get(kid) {
       // Known keys are used while a due refresh runs in the background: during an outage each
       // request would otherwise wait for the timeout. With no keys yet, there is nothing to use.
       if (now() - fetchedAt > refreshMs) {
-        if (fetchedAt === -Infinity) await refresh();
-        else if (now() - attemptedAt > minRefetchMs) void refresh();
+        if (fetchedAt === -Infinity && failuresInRow === 0) await refetchIfDue();
+        else void refetchIfDue();
       }
       let key = keys.get(kid);
-      if (!key && now() - attemptedAt > minRefetchMs) {
-        await refresh();
+      if (!key && failuresInRow === 0) {
+        // The last fetch worked: a new kid is most likely a rotation, worth waiting for.
+        await refetchIfDue();
         key = keys.get(kid);
+      } else if (!key) {
+        void refetchIfDue();
       }
       if (!key) {
         if (fetchedAt === -Infinity) deny('KEYS_UNAVAILABLE', 'The device trust service\'s keys could not be fetched.');

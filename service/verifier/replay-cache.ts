@@ -27,8 +27,32 @@ export interface ProofToAdmit {
 
 export type ProofAdmission = 'first-use' | 'replayed' | 'rate-limited';
 
-export interface ReplayCache {
+/**
+ * Where accepted proofs are remembered so each is used once: this process's cache, or a store
+ * the replicas of an access service share (replay-store-postgres.ts). Without a shared store an
+ * access service run as N replicas accepts a captured proof up to N times within its lifetime.
+ */
+export interface ReplayStore {
+  admit(proof: ProofToAdmit, now: number): ProofAdmission | Promise<ProofAdmission>;
+}
+
+/** The in-memory store, which answers at once. */
+export interface ReplayCache extends ReplayStore {
   admit(proof: ProofToAdmit, now: number): ProofAdmission;
+}
+
+/**
+ * This process's cache first (it answers replays and floods at once and keeps one key's
+ * proofs within its quota, so no key fills the shared store), then the shared store, which
+ * alone decides whether another replica already took the proof.
+ */
+export function layeredReplayStore(local: ReplayCache, shared: ReplayStore): ReplayStore {
+  return {
+    admit(proof, now) {
+      const here = local.admit(proof, now);
+      return here === 'first-use' ? shared.admit(proof, now) : here;
+    },
+  };
 }
 
 export const DEFAULT_REPLAY_CACHE_ENTRIES = 100_000;

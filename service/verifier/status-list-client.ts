@@ -2,6 +2,10 @@
 // off within seconds of the service saying so. Fails closed: a list is used only while it is
 // younger than `maxStaleMs` (from its own iat) and before its own exp, checked at every use;
 // past that, and when no newer list can be had, tokens are denied (STATUS_UNAVAILABLE).
+// The list's ttl (draft-ietf-oauth-status-list, "Status List Update Interval and Caching") is
+// honoured at use too: a list held longer than its ttl since it was fetched is fetched again
+// before it answers, whatever the background refresh interval; if that fails, the list held
+// still answers until its exp or maxStaleMs, as above.
 // A list older than one already accepted (a replay) is never taken; with `stateFile` that
 // holds across restarts too. Without it, a restarted verifier can be handed an older list,
 // but only one younger than maxStaleMs and not past its exp.
@@ -31,6 +35,13 @@ export const MAX_STATUS_STALE_MS = 15 * 60_000;
 export const DEFAULT_STATUS_STALE_MS = 60_000;
 /** A list dated further ahead of this verifier's clock is not taken: it would raise the mark past every honest list. */
 const MAX_FUTURE_IAT_MS = 60_000;
+/**
+ * The shortest ttl obeyed: a list may ask to be fetched again after any positive number of
+ * seconds, but fetching more than once a second per relying party would let a list turn every
+ * access service into load on the Status Provider (the draft's "Expiration and Caching").
+ */
+const MIN_TTL_MS = 1000;
+const STATUS_LIST_MEDIA_TYPE = 'application/statuslist+jwt';
 
 export interface StatusListClientOptions {
   /** The canonical status list URI: the tokens' status.status_list.uri and the list's sub. */
@@ -69,10 +80,15 @@ interface AcceptedList {
   readonly bits: number;
   readonly issuedAtMs: number;
   readonly expiresAtMs: number;
+  /** When (this clock) the list is due to be fetched again: when it was last fetched + its ttl. */
+  readonly refetchAtMs: number;
 }
 
 export function createStatusListClient(options: StatusListClientOptions): StatusListClient {
-  const doFetch = options.fetch ?? fetch;
+  const plainFetch = options.fetch ?? fetch;
+  // The media type the draft defines for the JWT form; Node's fetch adds Accept-Encoding
+  // (gzip, deflate, br) itself and decompresses.
+  const doFetch: typeof fetch = (input, init) => plainFetch(input, { ...init, headers: { accept: STATUS_LIST_MEDIA_TYPE } });
   const now = options.now ?? (() => Date.now());
   const refreshMs = options.refreshMs ?? 2_000;
   const maxStaleMs = options.maxStaleMs ?? DEFAULT_STATUS_STALE_MS;
@@ -98,16 +114,17 @@ export function createStatusListClient(options: StatusListClientOptions): Status
   const usable = (at: number): AcceptedList | undefined => (list !== undefined && at < list.expiresAtMs && at - list.issuedAtMs <= maxStaleMs ? list : undefined);
 
   /** Validates one served list; a denial's message says why it is not taken. */
-  const validate = async (jwt: string): Promise<{ claims: { iat: number; exp: number; status_list: { bits: unknown; lst: string } } }> => {
+  const validate = async (jwt: string): Promise<{ claims: { iat: number; exp: number; ttl: number | undefined; status_list: { bits: unknown; lst: string } } }> => {
     // A list with thousands of withdrawn tokens outgrows a token's size limit.
     const parts = parseJws(jwt, STATUS_LIST_TYP, ['alg', 'typ', 'kid'], MAX_JWS_LENGTH);
     const kid = parts.header.kid;
     if (typeof kid !== 'string' || !signatureValid(parts, await options.keys.get(kid))) deny('STATUS_UNAVAILABLE', 'the list served is not signed by the service');
-    const claims = parts.payload as { sub?: unknown; status_list?: { bits?: unknown; lst?: unknown }; exp?: unknown; iat?: unknown };
+    const claims = parts.payload as { sub?: unknown; status_list?: { bits?: unknown; lst?: unknown }; exp?: unknown; iat?: unknown; ttl?: unknown };
     if (claims.sub !== options.url || typeof claims.status_list?.lst !== 'string' || ![1, 2, 4, 8].includes(Number(claims.status_list.bits))) deny('STATUS_UNAVAILABLE', 'the list served is not a status list for this URL');
     if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || !Number.isFinite(claims.exp) || !Number.isFinite(claims.iat)) deny('STATUS_UNAVAILABLE', 'the list served has no valid iat and exp');
     if (claims.iat * 1000 > now() + MAX_FUTURE_IAT_MS) deny('STATUS_UNAVAILABLE', 'the list served is dated ahead of this verifier\'s clock');
-    return { claims: { iat: claims.iat, exp: claims.exp, status_list: { bits: claims.status_list.bits, lst: claims.status_list.lst } } };
+    if (claims.ttl !== undefined && (typeof claims.ttl !== 'number' || !Number.isFinite(claims.ttl) || claims.ttl <= 0)) deny('STATUS_UNAVAILABLE', 'the list served has a ttl that is not a positive number');
+    return { claims: { iat: claims.iat, exp: claims.exp, ttl: claims.ttl, status_list: { bits: claims.status_list.bits, lst: claims.status_list.lst } } };
   };
 
   /** Why a validly signed list is too old to use, or undefined when it is fresh enough. */
@@ -120,7 +137,7 @@ export function createStatusListClient(options: StatusListClientOptions): Status
   };
 
   const fetchAndAccept = async (): Promise<void> => {
-    let best: { iat: number; exp: number; bits: number; lst: string } | undefined;
+    let best: { iat: number; exp: number; ttl: number | undefined; bits: number; lst: string } | undefined;
     const failures: string[] = [];
     // A source that answers with a refusal or an invalid list rules out "outage": something
     // is there, and it is not vouching for anyone.
@@ -139,7 +156,7 @@ export function createStatusListClient(options: StatusListClientOptions): Status
           failures.push(`${source}: ${old}`);
           continue;
         }
-        if (best === undefined || claims.iat > best.iat) best = { iat: claims.iat, exp: claims.exp, bits: Number(claims.status_list.bits), lst: claims.status_list.lst };
+        if (best === undefined || claims.iat > best.iat) best = { iat: claims.iat, exp: claims.exp, ttl: claims.ttl, bits: Number(claims.status_list.bits), lst: claims.status_list.lst };
       } catch (e) {
         if (!(e instanceof VerifierDenial)) throw e;
         failures.push(`${source}: ${e.message}`);
@@ -163,7 +180,9 @@ export function createStatusListClient(options: StatusListClientOptions): Status
       }
     }
     newestIat = Math.max(newestIat, best.iat);
-    list = { bytes, bits: best.bits, issuedAtMs: best.iat * 1000, expiresAtMs: best.exp * 1000 };
+    // Without a ttl the draft says to look again at exp at the latest; exp and maxStaleMs bound use anyway.
+    const ttlMs = best.ttl === undefined ? Infinity : Math.max(MIN_TTL_MS, best.ttl * 1000);
+    list = { bytes, bits: best.bits, issuedAtMs: best.iat * 1000, expiresAtMs: best.exp * 1000, refetchAtMs: now() + ttlMs };
     problem = '';
     outageSince = undefined;
   };
@@ -197,7 +216,12 @@ export function createStatusListClient(options: StatusListClientOptions): Status
     // In a known outage the background refresh keeps trying; a request does not wait for
     // another timeout of its own more often than once a refresh interval.
     const recentlyFailed = outageSince !== undefined && now() - lastAttemptEnded < refreshMs;
-    if (usable(now()) === undefined && !recentlyFailed) await refresh();
+    const held = usable(now());
+    if (held === undefined && !recentlyFailed) await refresh();
+    // Past its ttl the list is fetched again before it answers, at most once a second. Not
+    // in a known outage: the background refresh retries, and requests answer from the held
+    // list while it is valid instead of each waiting for a source that hangs.
+    else if (held !== undefined && now() >= held.refetchAtMs && outageSince === undefined && now() - lastAttemptEnded >= MIN_TTL_MS) await refresh();
     const current = usable(now());
     if (current !== undefined) return { kind: 'fresh', status: bitAt(current, index) };
     if (outageSince !== undefined) return { kind: 'outage', since: outageSince, lastKnown: list === undefined ? undefined : bitAt(list, index) };

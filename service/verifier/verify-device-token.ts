@@ -2,10 +2,10 @@
 // claims against their schema, issuer, audience, time with bounded skew, the tier the
 // resource needs, and the status list. Verified signatures are cached per token, so a
 // token used for many requests costs one ECDSA verification.
-import { DeviceTokenClaimsSchema, POSTURE_ONLY_AUDIENCE, TIER_RANK, TOKEN_TYP } from '../../common/attestation.js';
+import { POSTURE_ONLY_AUDIENCE, TIER_RANK, TOKEN_TYP } from '../../common/attestation.js';
 import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
-import { isValid } from '../../common/validate.js';
 import { BoundedCache } from '../../common/bounded-cache.js';
+import { isDeviceTokenClaims } from './claims-check.js';
 import { deny } from './errors.js';
 import { parseJws, signatureValid } from './jws.js';
 import type { KeySource } from './remote-keys.js';
@@ -46,7 +46,7 @@ export function createTokenVerifier(keys: KeySource, statusList: StatusListClien
     const kid = parts.header.kid;
     if (typeof kid !== 'string') deny('HEADER_REFUSED', 'The token names no key (kid).');
     if (!signatureValid(parts, await keys.get(kid))) deny('SIGNATURE_INVALID', 'The token signature does not verify.');
-    if (!isValid(DeviceTokenClaimsSchema, parts.payload)) deny('CLAIMS_INVALID', 'The token claims do not match their schema.');
+    if (!isDeviceTokenClaims(parts.payload)) deny('CLAIMS_INVALID', 'The token claims do not match their schema.');
     const claims = parts.payload;
     cache.set(token, claims);
     return claims;

@@ -1,12 +1,18 @@
 // Proof of possession (RFC 9449 DPoP): a fresh JWS signed by the device key, bound to the
 // request's method and URL and to the token (ath). Only the device that holds the key
-// behind the token's cnf.jkt can make one; each proof is accepted once.
-import { cachedPublicKeyFromJwk, isEcPublicJwk, jwkThumbprint, sha256Base64url } from '../crypto/es256.js';
-import { DPOP_TYP, DpopClaimsSchema } from '../../common/attestation.js';
-import { isValid } from '../../common/validate.js';
+// behind the token's cnf.jkt can make one; each proof is accepted once, and a nonce it
+// carries must be one this access service issued and still current (§4.3 step 10, §9).
+import { isEcPublicJwk, sha256Base64url } from '../crypto/es256.js';
+import { DPOP_TYP } from '../../common/attestation.js';
+// The agent signs htu with the same function, so the two sides cannot drift apart.
+import { normalizeHtu } from '../../common/htu.js';
+import type { CompactParts } from '../../common/jws-compact.js';
+import { isDpopClaims } from './claims-check.js';
+import type { DpopNonces } from './dpop-nonce.js';
 import { deny } from './errors.js';
-import { parseJws, signatureValid } from './jws.js';
-import type { ReplayCache } from './replay-cache.js';
+import { MAX_TOKEN_LENGTH, signatureValid, splitJws } from './jws.js';
+import { proofKeyThumbprint, proofPublicKey } from './proof-key.js';
+import type { ReplayStore } from './replay-cache.js';
 
 export interface ProofCheck {
   readonly token: string;
@@ -15,27 +21,65 @@ export interface ProofCheck {
   readonly url: string;
   readonly jkt: string;
   readonly maxAgeSeconds?: number;
+  /** This access service's nonces; without them a proof carrying a nonce is refused (none was issued). */
+  readonly nonces?: DpopNonces;
   readonly now?: () => number;
 }
 
-export function normalizeHtu(url: string): string {
-  const u = new URL(url);
-  return `${u.protocol}//${u.host}${u.pathname}`;
+const PROOF_HEADER: ReadonlySet<string> = new Set(['alg', 'typ', 'jwk']);
+
+/**
+ * Whether a JWS typ names the DPoP proof type. RFC 7515 §4.1.9: a typ without "/" is read
+ * with "application/" before it, and media types compare case-insensitively (RFC 9110 §8.3.1),
+ * so "dpop+jwt", "application/dpop+jwt" and "DPoP+JWT" are one type.
+ */
+export function isDpopTyp(typ: unknown): boolean {
+  if (typeof typ !== 'string') return false;
+  const lower = typ.toLowerCase();
+  return (lower.includes('/') ? lower : `application/${lower}`) === `application/${DPOP_TYP}`;
 }
 
-export function verifyDpopProof(proof: string, check: ProofCheck, replay: ReplayCache): void {
-  const parts = parseJws(proof, DPOP_TYP, ['alg', 'typ', 'jwk']);
+/** The proof split and its header checked: ES256, the DPoP typ, nothing but alg, typ and jwk. */
+function parseProof(proof: string): CompactParts {
+  let parts: CompactParts;
+  try {
+    parts = splitJws(proof, MAX_TOKEN_LENGTH);
+  } catch (e) {
+    deny('PROOF_INVALID', `The proof is malformed: ${(e as Error).message}.`);
+  }
+  const { header } = parts;
+  if (header.alg !== 'ES256') deny('PROOF_INVALID', `The proof's algorithm ${JSON.stringify(header.alg)} is refused; only ES256 is accepted.`);
+  if (!isDpopTyp(header.typ)) deny('PROOF_INVALID', `The proof's typ must be "${DPOP_TYP}" (or "application/${DPOP_TYP}").`);
+  for (const name of Object.keys(header)) {
+    if (!PROOF_HEADER.has(name)) deny('PROOF_INVALID', `The proof's header parameter "${name}" is not accepted.`);
+  }
+  return parts;
+}
+
+function checkNonce(nonce: string | undefined, nonces: DpopNonces | undefined, now: number): void {
+  if (nonce === undefined) {
+    if (nonces?.required === true) deny('PROOF_NONCE_REQUIRED', 'This access service requires a nonce in the proof: retry with the one in the DPoP-Nonce header.');
+    return;
+  }
+  if (nonces === undefined) deny('PROOF_NONCE_INVALID', 'The proof carries a nonce, but this access service issues none.');
+  const state = nonces.check(nonce, now);
+  if (state === 'unknown') deny('PROOF_NONCE_INVALID', 'The proof\'s nonce was not issued by this access service.');
+  if (state === 'expired') deny('PROOF_NONCE_EXPIRED', 'The proof\'s nonce has expired: retry with the one in the DPoP-Nonce header.');
+}
+
+export async function verifyDpopProof(proof: string, check: ProofCheck, replay: ReplayStore): Promise<void> {
+  const parts = parseProof(proof);
   const jwk = parts.header.jwk;
   if (!isEcPublicJwk(jwk)) deny('PROOF_INVALID', 'The proof carries no P-256 public key.');
-  if (jwkThumbprint(jwk) !== check.jkt) deny('PROOF_KEY_MISMATCH', 'The proof is signed by another key than the one the token is bound to.');
+  if (proofKeyThumbprint(jwk) !== check.jkt) deny('PROOF_KEY_MISMATCH', 'The proof is signed by another key than the one the token is bound to.');
   let key;
   try {
-    key = cachedPublicKeyFromJwk(jwk);
+    key = proofPublicKey(jwk);
   } catch {
     deny('PROOF_INVALID', 'The proof key is not a valid P-256 point.');
   }
   if (!signatureValid(parts, key)) deny('PROOF_INVALID', 'The proof signature does not verify.');
-  if (!isValid(DpopClaimsSchema, parts.payload)) deny('PROOF_INVALID', 'The proof claims do not match their schema.');
+  if (!isDpopClaims(parts.payload)) deny('PROOF_INVALID', 'The proof claims do not match their schema.');
   const claims = parts.payload;
   if (claims.htm !== check.method.toUpperCase()) deny('PROOF_BINDING', 'The proof was made for another HTTP method.');
   let htu: string;
@@ -49,9 +93,11 @@ export function verifyDpopProof(proof: string, check: ProofCheck, replay: Replay
   const now = (check.now ?? Date.now)();
   const maxAge = (check.maxAgeSeconds ?? 60) * 1000;
   if (Math.abs(now - claims.iat * 1000) > maxAge) deny('PROOF_STALE', 'The proof is too old (or from a device with a wrong clock).');
+  // Before the replay store: a proof sent only to learn the nonce costs the store nothing.
+  checkNonce(claims.nonce, check.nonces, now);
   // A proof accepted now passes the freshness check for at most 2 × maxAge more (its iat may
   // be up to maxAge ahead): remember it that long, the same span for every proof.
-  const admission = replay.admit({ jkt: check.jkt, jti: claims.jti, issuedAt: claims.iat * 1000, rememberUntil: now + 2 * maxAge }, now);
+  const admission = await replay.admit({ jkt: check.jkt, jti: claims.jti, issuedAt: claims.iat * 1000, rememberUntil: now + 2 * maxAge }, now);
   if (admission === 'replayed') deny('PROOF_REPLAYED', 'This proof was already used.');
   if (admission === 'rate-limited') deny('PROOF_RATE_LIMITED', 'This device key has made more proofs than this access service will remember for it; retry in a minute.');
 }

@@ -1,8 +1,8 @@
-// Packaging can't run here (electron-builder can't download Electron), so its inputs are
-// checked: the config against electron-builder's own schema, the autostart entry with
-// desktop-file-validate, the LaunchAgent, LaunchDaemon and entitlements as property lists, the
-// install scripts' syntax, the fail-closed update signature settings, and the icons. The
-// system agent's services are checked in depth in system-service.test.ts.
+// The packaging inputs, checked on their own: the config against electron-builder's own schema,
+// the autostart entry with desktop-file-validate, the LaunchAgent, LaunchDaemon and entitlements
+// as property lists, the install scripts' syntax, the fail-closed update signature settings, and
+// the icons. A real build from them is electron-builder-build.test.ts (Linux, with a stub
+// Electron); the system agent's services are checked in depth in system-service.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -23,6 +23,17 @@ test('electron-builder.yml validates against electron-builder\'s own schema', ()
   const ok = validate(config);
   assert.ok(ok, JSON.stringify(validate.errors?.slice(0, 5), null, 2));
   assert.equal(ajv.compile(schema)({ ...config, nsis: { ...config.nsis, perMachin: true } }), false, 'a typo is caught');
+});
+
+test('electron-builder is a pinned devDependency in step with app-builder-lib, and the scripts call the local one', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; devDependencies: Record<string, string> };
+  const pinned = pkg.devDependencies['electron-builder'];
+  assert.match(pinned ?? '', /^\d+\.\d+\.\d+$/, 'an exact version: npx would otherwise fetch whatever is newest');
+  const installed = (name: string): string => (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+  assert.equal(installed('electron-builder'), pinned);
+  assert.equal(installed('app-builder-lib'), pinned, 'electron-builder and the app-builder-lib the tests read are one release');
+  assert.match(pkg.scripts.package ?? '', /^electron-builder /, 'npm run package runs node_modules/.bin/electron-builder');
+  assert.deepEqual(Object.values(pkg.scripts).filter((s) => /\bnpx\s+(--yes\s+)?electron-builder/.test(s)), []);
 });
 
 test('per-machine installers for every OS, and no signing secret in the config', () => {
@@ -60,6 +71,16 @@ test('the LaunchAgent and the entitlements parse as property lists (ours, Python
     execFileSync('xmllint', ['--noout', p]);
     execFileSync('python3', ['-c', 'import plistlib,sys; plistlib.load(open(sys.argv[1],"rb"))', p]);
   }
+});
+
+test('the entitlements hold only what the hardened runtime must relax, with no Xcode build variable left in', () => {
+  // codesign signs the file as it is: nothing outside Xcode expands $(AppIdentifierPrefix) or any
+  // other $(…), so such a value would be a wrong entitlement on every release.
+  const text = readFileSync(join(ROOT, 'build/mac/entitlements.mac.plist'), 'utf8');
+  assert.doesNotMatch(text, /\$\(/);
+  const entitlements = parsePlist(Buffer.from(text)) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(entitlements), ['com.apple.security.cs.allow-jit']);
+  assert.equal(config.mac?.entitlementsInherit, 'build/mac/entitlements.mac.plist');
 });
 
 test('the pkg and deb/rpm scripts are valid shell and executable', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { test } from 'node:test';
 import type { DeviceTokenClaims } from '../../common/attestation.js';
-import { POSTURE_ONLY_AUDIENCE, TOKEN_TYP } from '../../common/attestation.js';
+import { EAR_PROFILE, POSTURE_ONLY_AUDIENCE, TOKEN_TYP } from '../../common/attestation.js';
 import { signJws } from '../../service/crypto/es256.js';
 import { VerifierDenial } from '../../service/verifier/errors.js';
 import type { KeySource } from '../../service/verifier/remote-keys.js';
@@ -23,7 +23,9 @@ const keys: KeySource = {
 const now = Math.floor(Date.now() / 1000);
 const claims: DeviceTokenClaims = {
   iss: 'https://dts.example', sub: '0123456789abcdef0123456789abcdef', aud: 'ehr', iat: now, nbf: now, exp: now + 300, jti: 'abcdefghijklmnopqrstuv', cnf: { jkt: 'A'.repeat(43) }, tier: 'none',
-  checks: { firewall: 'fail' }, ar4si: { 'instance-identity': 2, configuration: 2, executables: 0, 'file-system': 0, 'storage-opaque': 2, 'runtime-opaque': 96 }, policy_version: 1,
+  checks: { firewall: 'fail' }, policy_version: 1,
+  eat_profile: EAR_PROFILE, 'ear.verifier-id': { developer: 'https://dts.example', build: 'test' },
+  submods: { device: { 'ear.status': 'contraindicated', 'ear.trustworthiness-vector': { configuration: 96 } } },
   status: { status_list: { idx: 1, uri: 'https://dts.example/v1/status-list' } },
 };
 const b64 = (s: string): string => Buffer.from(s).toString('base64url');

@@ -3,11 +3,11 @@
 // typed errors and write nothing to disk.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestCa } from '../kit/test-ca.js';
+import { tempFolderPath } from '../kit/temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCRIPT = join(ROOT, 'tests', 'kit', 'identity-process.ts');
@@ -30,8 +30,8 @@ function run(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, pref
 
 test('an identity enrolled in one process is found, unchanged, by the next', async () => {
   const service = `org.devicetrust.agent.itest-${process.pid}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-data-'));
-  const exchange = mkdtempSync(join(tmpdir(), 'dta-xchg-'));
+  const dataDir = tempFolderPath('dta-data-');
+  const exchange = tempFolderPath('dta-xchg-');
   const first = run([service, dataDir, 'csr', exchange]);
   assert.equal(first.ok, true, first.message);
   assert.equal(first.status, 'awaiting-certificate');
@@ -47,9 +47,9 @@ test('an identity enrolled in one process is found, unchanged, by the next', asy
 });
 
 test('with no Secret Service on the session bus, enrolment stops with KEYSTORE_UNAVAILABLE and writes nothing', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-data-'));
-  const exchange = mkdtempSync(join(tmpdir(), 'dta-xchg-'));
-  const config = join(mkdtempSync(join(tmpdir(), 'dta-bus-')), 'bus.xml');
+  const dataDir = tempFolderPath('dta-data-');
+  const exchange = tempFolderPath('dta-xchg-');
+  const config = join(tempFolderPath('dta-bus-'), 'bus.xml');
   // A session bus with no service files: nothing can provide org.freedesktop.secrets.
   writeFileSync(config, `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>
@@ -63,7 +63,7 @@ test('with no Secret Service on the session bus, enrolment stops with KEYSTORE_U
 });
 
 test('with no D-Bus session at all (a headless Linux), the error is KEYSTORE_UNAVAILABLE too', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-data-'));
+  const dataDir = tempFolderPath('dta-data-');
   const env = { ...process.env };
   delete env.DBUS_SESSION_BUS_ADDRESS;
   delete env.DISPLAY;
@@ -73,13 +73,13 @@ test('with no D-Bus session at all (a headless Linux), the error is KEYSTORE_UNA
 });
 
 test('a locked keyring gives KEYSTORE_LOCKED, not "no key"', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-data-'));
+  const dataDir = tempFolderPath('dta-data-');
   // Its own session and keyring, so locking it does not disturb other tests.
   const script = `set -e
 eval "$(printf dta-test | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)"
 gdbus call --session --dest org.freedesktop.secrets --object-path /org/freedesktop/secrets --method org.freedesktop.Secret.Service.Lock "['/org/freedesktop/secrets/collection/login']" >/dev/null
 exec "$@"`;
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: mkdtempSync(join(tmpdir(), 'dta-keyring-')) };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: tempFolderPath('dta-keyring-') };
   delete env.GNOME_KEYRING_CONTROL; // not the outer test session's keyring
   const result = run([`org.devicetrust.agent.locked-${process.pid}`, dataDir, 'status'], env, ['dbus-run-session', '--', 'bash', '-c', script, 'bash']);
   assert.equal(result.ok, false);

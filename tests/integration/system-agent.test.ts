@@ -60,7 +60,7 @@ before(async () => {
   let serviceLog = '';
   service.stdout?.on('data', (d: Buffer) => (serviceLog += d.toString()));
   service.stderr?.on('data', (d: Buffer) => (serviceLog += d.toString()));
-  await waitUntil('the service', () => /Server listening/.test(serviceLog), 30_000, () => serviceLog.slice(-500));
+  await waitUntil('the service', () => /Server listening/.test(serviceLog), 90_000, () => serviceLog.slice(-500));
   // This machine's disk is not encrypted: give that check grace (as the demo does), so the
   // device starts with full access and the firewall decides the block.
   const policyPath = join(serviceDir, 'policy.yaml');

@@ -2,7 +2,7 @@
 // CSRs, sign real evidence and DPoP proofs, and talk to the real service over HTTP.
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import type { AttestResponse, EnrolResponse, NonceResponse } from '../../common/attestation.js';
-import { DPOP_TYP, EVIDENCE_TYP } from '../../common/attestation.js';
+import { DPOP_TYP, EVIDENCE_PROFILE, EVIDENCE_TYP, VERSION_SCHEME_SEMVER } from '../../common/attestation.js';
 import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
 import type { CheckId, Platform, PostureReport, Verdict } from '../../common/posture.js';
 import { x509 } from '../../common/x509.js';
@@ -81,7 +81,7 @@ export class FakeDevice {
   async evidence(nonce: string, verdicts: Partial<Record<CheckId, Verdict>>, overrides: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
     return this.sign(
       { alg: 'ES256', typ: EVIDENCE_TYP, 'x5t#S256': this.certSha256, ...header },
-      { sub: this.deviceId, iat: Math.floor(Date.now() / 1000), eat_nonce: nonce, eat_profile: 'urn:dta:evidence:1', swname: 'fake-device', swversion: '1.0.0', platform: this.platform, posture: postureReport(this.platform, verdicts), ...overrides },
+      { sub: this.deviceId, iat: Math.floor(Date.now() / 1000), eat_nonce: nonce, eat_profile: EVIDENCE_PROFILE, swname: 'fake-device', swversion: ['1.0.0', VERSION_SCHEME_SEMVER], platform: this.platform, posture: postureReport(this.platform, verdicts), ...overrides },
     );
   }
 

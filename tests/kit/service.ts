@@ -70,7 +70,7 @@ export async function createPgDatabase(): Promise<{ url: string; drop(): Promise
 }
 
 /** `pgMigrationUrl`: the owner role's URL when `pgUrl` is a least-privilege service role (tests/kit/postgres-roles.ts). */
-export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; pgMigrationUrl?: string; masterKey?: Buffer; dataDir?: string; port?: number; auditCheckpointSeconds?: number } = {}): Promise<TestService> {
+export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; pgMigrationUrl?: string; masterKey?: Buffer; dataDir?: string; port?: number; auditCheckpointSeconds?: number; tpmManufacturerCas?: readonly string[] } = {}): Promise<TestService> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dta-svc-'));
   const policyPath = join(dataDir, 'policy.yaml');
   writeFileSync(policyPath, options.policyYaml ?? DEFAULT_POLICY_YAML);
@@ -103,6 +103,7 @@ export async function startTestService(options: { database?: TestDatabase; polic
     rateLimit: { perDevicePerMinute: 600, perClientPerMinute: 60_000 },
     ...(options.now ? { now: options.now } : {}),
     ...(options.auditCheckpointSeconds !== undefined ? { auditCheckpointSeconds: options.auditCheckpointSeconds } : {}),
+    ...(options.tpmManufacturerCas !== undefined ? { tpmManufacturerCas: options.tpmManufacturerCas } : {}),
   });
   await running.app.listen({ host: '127.0.0.1', port });
   return {

@@ -6,3 +6,13 @@ export async function waitUntil(what: string, condition: () => boolean, ms = 500
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Polls an agent until its state satisfies `predicate`, or fails saying where it stopped. */
+export async function waitForAgentState<S>(agent: { state(): S }, predicate: (s: S) => boolean, ms = 10_000): Promise<S> {
+  const end = Date.now() + ms;
+  while (!predicate(agent.state())) {
+    if (Date.now() > end) throw new Error(`state not reached; last: ${JSON.stringify({ ...agent.state(), report: undefined })}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return agent.state();
+}

@@ -101,10 +101,10 @@ describe('status window during an outage', () => {
       const { page, close } = await open(outageView(locale, outage));
       try {
         const until = formatTime(outage.accessUntil ?? '', locale);
-        assert.equal(await text(page, '#outage-heading'), t(locale, 'outage.heading'));
-        assert.equal(await text(page, '.outage-works'), t(locale, 'outage.works', { time: until }));
-        assert.equal(await text(page, '.outage-todo'), t(locale, 'outage.todo', { time: until }));
-        assert.match(await text(page, '.outage-works'), locale === 'en' ? /stay open on this device until/ : /bis spätestens/);
+        assert.match(await text(page, '.happened'), locale === 'en' ? /cannot be reached since .+ not a problem with this device/ : /seit .+ nicht erreichbar\. Das liegt nicht an diesem Gerät/);
+        assert.equal(await text(page, '.works'), t(locale, 'outage.works', { time: until }));
+        assert.equal(await text(page, '.todo'), t(locale, 'outage.todo', { time: until }));
+        assert.match(await text(page, '.works'), locale === 'en' ? /stay open on this device until/ : /bis spätestens/);
         assert.equal(await text(page, '.tier'), t(locale, 'tier.full'));
         assert.deepEqual(await axeViolations(page), []);
         await page.screenshot({ path: join(SHOTS, `offline-outage-open-${locale}.png`), fullPage: true });
@@ -117,8 +117,8 @@ describe('status window during an outage', () => {
       const { page, close } = await open(outageView(locale, BLOCKED()));
       try {
         const checks = t(locale, 'check.firewall');
-        assert.equal(await text(page, '.outage-works'), t(locale, 'outage.blocked', { checks }));
-        assert.equal(await text(page, '.outage-todo'), t(locale, 'outage.todo.blocked', { checks }));
+        assert.equal(await text(page, '.works'), t(locale, 'outage.blocked', { checks }));
+        assert.equal(await text(page, '.todo'), t(locale, 'outage.todo.blocked', { checks }));
         assert.equal(await text(page, '.tier'), t(locale, 'tier.none'), 'not "records are open" while no proof is made');
         assert.ok(await page.$('.outage.outage-blocked'));
         assert.ok(await page.$('.verdict-fail .steps'), 'the steps to fix the firewall are there');
@@ -134,8 +134,8 @@ describe('status window during an outage', () => {
     const outage = NO_GRACE();
     const { page, close } = await open(outageView('en', outage));
     try {
-      assert.equal(await text(page, '.outage-works'), t('en', 'outage.works.unknownGrace', { time: formatTime(outage.accessUntil ?? '', 'en') }));
-      assert.match(await text(page, '.outage-works'), /or sooner/);
+      assert.equal(await text(page, '.works'), t('en', 'outage.works.unknownGrace', { time: formatTime(outage.accessUntil ?? '', 'en') }));
+      assert.match(await text(page, '.works'), /or sooner/);
     } finally {
       await close();
     }
@@ -144,8 +144,8 @@ describe('status window during an outage', () => {
   test('past the time access services allow: it says records are closed and what to do instead (German)', async () => {
     const { page, close } = await open(outageView('de', ENDED()));
     try {
-      assert.equal(await text(page, '.outage-works'), t('de', 'outage.ended'));
-      assert.equal(await text(page, '.outage-todo'), t('de', 'outage.todo.ended'));
+      assert.equal(await text(page, '.works'), t('de', 'outage.ended'));
+      assert.equal(await text(page, '.todo'), t('de', 'outage.todo.ended'));
       assert.deepEqual(await axeViolations(page), []);
     } finally {
       await close();

@@ -3,8 +3,7 @@
 // evidence is still refused.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
@@ -13,6 +12,7 @@ import { connectDatabase } from '../../service/db/connect.js';
 import { freePort, waitReady } from '../kit/ports.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
 import { readAudit } from '../kit/service.js';
+import { tempFolderPath } from '../kit/temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -26,7 +26,7 @@ async function start(configPath: string, url: string): Promise<ChildProcess> {
 const DEVICES = Number(process.env.LOAD_DEVICES ?? 2000);
 
 test('SIGKILL during a burst of attestations loses no answered attestation and duplicates none', { timeout: 300_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dta-crash-'));
+  const dir = tempFolderPath('dta-crash-');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const init = initServiceDir(dir, port);

@@ -6,43 +6,15 @@
 // service answers again the normal rules apply. The verifier's clock is moved forward
 // (injected) so the test does not wait minutes; the service is down for real throughout.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import type { AccessLogLine } from '../../examples/patient-records/server.js';
 import { startPatientRecords } from '../../examples/patient-records/server.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
-import { freePort, waitReady } from '../kit/ports.js';
+import type { ServiceProcess } from '../kit/service-process.js';
+import { spawnServiceProcess } from '../kit/service-process.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const AUDIENCE = 'patient-records';
 const GRACE_MINUTES = 10;
-
-interface ServiceProcess {
-  readonly url: string;
-  readonly secret: string;
-  readonly child: ChildProcess;
-  stop(): void;
-}
-
-async function spawnService(): Promise<ServiceProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'dta-outage-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--init', dir, '--port', String(port)], { stdio: ['ignore', 'ignore', 'ignore'] });
-  const stop = (): void => {
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  if (!(await waitReady(url))) {
-    stop();
-    throw new Error('the service did not become ready');
-  }
-  return { url, secret: readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim(), child, stop };
-}
 
 /** The verifier's clock: real time plus an offset the test moves. */
 function movableClock() {
@@ -87,7 +59,7 @@ async function eventually<T>(what: string, attempt: () => Promise<T>, done: (val
 }
 
 test('bounded: with the service hung (SIGSTOP), a healthy device reads records until its token is the grace past exp and not a second longer; each such read is logged; a withdrawn device stays refused; normal rules return with the service', async () => {
-  const svc = await spawnService();
+  const svc = await spawnServiceProcess();
   const clock = movableClock();
   const log: AccessLogLine[] = [];
   const app = await startPatientRecords({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 200, statusTimeoutMs: 300, outageMode: 'bounded', outageGraceMinutes: GRACE_MINUTES, now: clock.now, log: (line) => log.push(line) });
@@ -144,7 +116,7 @@ test('bounded: with the service hung (SIGSTOP), a healthy device reads records u
 });
 
 test('secure: with the service killed (SIGKILL), access goes on while the last list is under 60 s old and ends after, as documented; nothing is served in outage mode', async () => {
-  const svc = await spawnService();
+  const svc = await spawnServiceProcess();
   const clock = movableClock();
   const log: AccessLogLine[] = [];
   const app = await startPatientRecords({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 200, statusTimeoutMs: 300, now: clock.now, log: (line) => log.push(line) });

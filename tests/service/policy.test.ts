@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { evaluatePosture } from '../../service/policy/evaluate.js';
 import { openPolicyFile, parsePolicy } from '../../service/policy/load-policy.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
 import { postureReport } from '../kit/fake-device.js';
+import { tempFolderPath } from '../kit/temp-folder.js';
 
 test('the default policy is valid', () => {
   const policy = parsePolicy(DEFAULT_POLICY_YAML);
@@ -27,7 +27,7 @@ test('a typo in a key, a wrong verdict and broken YAML are refused with their li
 });
 
 test('the policy file is reloaded without a restart; a bad edit keeps the last good policy; an older version is refused', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dta-policy-'));
+  const dir = tempFolderPath('dta-policy-');
   const path = join(dir, 'policy.yaml');
   writeFileSync(path, DEFAULT_POLICY_YAML);
   const changes: boolean[] = [];
@@ -69,7 +69,9 @@ test('tiers: full needs every check; limited survives a screen lock failure; gra
   assert.deepEqual(expired.reasons, ['screen-lock is fail.']);
   const unknownFirewall = evaluatePosture(postureReport('linux', { ...healthy, firewall: 'unknown' }), 'linux', policy, none, now);
   assert.equal(unknownFirewall.tier, 'none', 'unknown is not a pass');
-  assert.equal(unknownFirewall.ar4si['runtime-opaque'], 96);
+  // AR4SI: a check that could not run is "unavailable to the verifier" (configuration 36), not
+  // a contraindication; the status follows the tier the device got.
+  assert.deepEqual(unknownFirewall.appraisal, { 'ear.status': 'contraindicated', 'ear.trustworthiness-vector': { configuration: 36 } });
 });
 
 test('a "warn" where a tier needs "pass" starts its grace clock too, so that grace runs out', () => {
@@ -84,7 +86,7 @@ test('a "warn" where a tier needs "pass" starts its grace clock too, so that gra
 });
 
 test('the watcher keeps following the policy file when it is saved by renaming a new file over it (editors, sed -i)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dta-policy-'));
+  const dir = tempFolderPath('dta-policy-');
   const path = join(dir, 'policy.yaml');
   writeFileSync(path, DEFAULT_POLICY_YAML);
   const store = await openPolicyFile(path, () => undefined);

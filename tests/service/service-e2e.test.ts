@@ -52,7 +52,7 @@ for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
         assert.equal(decision.deviceId, device.deviceId);
         assert.equal(decision.claims.cnf.jkt, device.jkt);
         assert.equal(decision.claims.checks.firewall, 'pass');
-        assert.equal(decision.claims.ar4si['runtime-opaque'], 2);
+        assert.equal(decision.claims.submods.device['ear.status'], 'affirming');
         assert.ok(decision.claims.exp - decision.claims.iat <= 300);
       }
     });

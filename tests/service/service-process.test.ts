@@ -2,12 +2,12 @@
 // SIGTERM drains and exits cleanly; a restart keeps devices, CA and keys.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, waitReady } from '../kit/ports.js';
 import { FakeDevice } from '../kit/fake-device.js';
+import { tempFolderPath } from '../kit/temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -19,7 +19,7 @@ async function start(dir: string, port: number): Promise<ChildProcess> {
 }
 
 test('dta-service --init serves, keeps its secrets private, drains on SIGTERM, and keeps state across a restart', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dta-svc-proc-'));
+  const dir = tempFolderPath('dta-svc-proc-');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let child = await start(dir, port);

@@ -1,18 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { withStatementCache } from '../../service/db/statement-cache.js';
+import { tempFolderPath } from '../kit/temp-folder.js';
 
 interface Db {
   items: { id: number; name: string };
 }
 
 function open(capacity: number): { k: Kysely<Db>; prepared: string[] } {
-  const sqlite = new BetterSqlite3(join(mkdtempSync(join(tmpdir(), 'dta-stmt-')), 'db.sqlite'));
+  const sqlite = new BetterSqlite3(join(tempFolderPath('dta-stmt-'), 'db.sqlite'));
   const prepared: string[] = [];
   const prepare = sqlite.prepare.bind(sqlite);
   // Count what reaches SQLite's prepare: the cache should keep repeats from it.

@@ -2,15 +2,15 @@
 // page names become Maps, origins are normalized as browsers send them, and every access
 // service URL is checked, a bad one refused with the file and the URL named.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAgentError } from '../../../common/errors.js';
 import { readAgentConfig } from '../../../main/agent/create-agent.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 function configFile(extra: Record<string, unknown>): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'dta-config-file-')), 'agent.json');
+  const path = join(tempFolderPath('dta-config-file-'), 'agent.json');
   writeFileSync(path, JSON.stringify({ serviceUrl: 'https://dts.hospital.example', dataDir: '/var/lib/dta', ...extra }));
   return path;
 }
@@ -46,7 +46,7 @@ test('a bad access service URL or origin is CONFIG_INVALID naming the file and t
 });
 
 test('a "__proto__" key in the file is data, refused by the schema like any unknown origin', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'dta-config-file-')), 'agent.json');
+  const path = join(tempFolderPath('dta-config-file-'), 'agent.json');
   writeFileSync(path, '{"serviceUrl": "https://dts.hospital.example", "dataDir": "/x", "allowedOrigins": {"__proto__": ["ehr"]}, "accessServices": {"__proto__": ["https://evil.example"]}}');
   assert.throws(() => readAgentConfig(path), (e: unknown) => isAgentError(e, 'CONFIG_INVALID') && /allowedOrigins/.test(e.message));
   writeFileSync(path, '{"serviceUrl": "https://dts.hospital.example", "dataDir": "/x", "accessServices": {"__proto__": ["https://ehr.hospital.example"]}}');

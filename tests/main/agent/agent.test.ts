@@ -3,10 +3,7 @@
 // tests/integration/drift-e2e.test.ts).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { AgentState } from '../../../common/agent-state.js';
 import { accessServicesFrom } from '../../../common/agent-config.js';
@@ -21,6 +18,8 @@ import { createSoftwareKeyStore } from '../../../main/identity/software-key-stor
 import { HEALTHY_LINUX, postureReport } from '../../kit/fake-device.js';
 import type { TestService } from '../../kit/service.js';
 import { startTestService } from '../../kit/service.js';
+import { waitForAgentState } from '../../kit/wait.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 const services: TestService[] = [];
 after(async () => {
@@ -42,7 +41,7 @@ function scriptedPosture(initial: Partial<Record<CheckId, Verdict>>) {
 
 function makeAgent(svc: TestService, posture: ReturnType<typeof scriptedPosture>, extra: { now?: () => Date; identityNow?: () => Date; rotate?: boolean; fastSeconds?: number; url?: string } = {}) {
   const keystore = createKeytarKeystore(`org.devicetrust.agent.agenttest-${randomBytes(4).toString('hex')}`);
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-agent-'));
+  const dataDir = tempFolderPath('dta-agent-');
   const deviceId = randomBytes(16).toString('hex');
   const states: AgentState[] = [];
   const agent = new Agent({
@@ -58,15 +57,6 @@ function makeAgent(svc: TestService, posture: ReturnType<typeof scriptedPosture>
   });
   agent.subscribe((s) => states.push(s));
   return { agent, states, deviceId };
-}
-
-async function waitFor(agent: Agent, predicate: (s: AgentState) => boolean, ms = 10_000): Promise<AgentState> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (predicate(agent.state())) return agent.state();
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`state not reached; last: ${JSON.stringify({ ...agent.state(), report: undefined })}`);
 }
 
 test('start: enrols, attests, and publishes starting -> enrolling -> compliant with the token\'s expiry', async () => {
@@ -94,12 +84,12 @@ test('drift: a check that starts failing is seen by the fast poll and re-atteste
   try {
     const started = Date.now();
     posture.set({ firewall: 'fail' });
-    const blocked = await waitFor(agent, (s) => s.state === 'blocked', 5000);
+    const blocked = await waitForAgentState(agent, (s) => s.state === 'blocked', 5000);
     assert.equal(blocked.tier, 'none');
     assert.match(blocked.reason, /may not open patient data/);
     assert.ok(Date.now() - started < 2000, `drift seen in ${Date.now() - started} ms`);
     posture.set({ firewall: 'pass' });
-    await waitFor(agent, (s) => s.state === 'compliant', 5000);
+    await waitForAgentState(agent, (s) => s.state === 'compliant', 5000);
   } finally {
     agent.stop();
   }
@@ -126,7 +116,7 @@ test('offline: the last token is kept with an honest message; when the service i
     // The same service (database, keys, port) starts again; the agent's backoff finds it.
     const again = await startTestService({ dataDir: svc.dataDir, port });
     services.push(again);
-    const back = await waitFor(agent, (s) => s.state === 'compliant', 10_000);
+    const back = await waitForAgentState(agent, (s) => s.state === 'compliant', 10_000);
     assert.notEqual(agent.currentToken()?.token, token.token, 'a new token');
     assert.equal(back.tier, 'full');
   } finally {
@@ -147,7 +137,7 @@ test('a service that no longer knows the device (rebuilt with an empty database)
     const rebuilt = await startTestService({ port }); // a new database, a new device CA
     services.push(rebuilt);
     await agent.checkNow();
-    const back = await waitFor(agent, (s) => s.state === 'compliant' && agent.currentToken()?.token !== first.token, 10_000);
+    const back = await waitForAgentState(agent, (s) => s.state === 'compliant' && agent.currentToken()?.token !== first.token, 10_000);
     assert.equal(back.tier, 'full');
     assert.ok(states.some((s) => s.state === 'enrolling' && /must register again/.test(s.reason)), 'it said it registers again');
     const { devices } = (await (await rebuilt.admin('GET', '/v1/admin/devices')).json()) as { devices: { id: string }[] };

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PostureReportSchema } from '../../../common/posture.js';
@@ -9,6 +8,7 @@ import { isValid } from '../../../common/validate.js';
 import { main } from '../../../main/agent/cli.js';
 import { DEFAULT_POLICY_YAML } from '../../../service/policy/policy-schema.js';
 import { startTestService } from '../../kit/service.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 
@@ -28,7 +28,7 @@ test('`dta posture --json` prints a schema-valid report; the exit code says whet
 });
 
 test('`dta posture --bundle` then `--replay` prints the same table', async () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'dta-cli-')), 'b.json');
+  const path = join(tempFolderPath('dta-cli-'), 'b.json');
   const live = capture();
   const liveCode = await main(['posture', '--bundle', path], live.io);
   const replay = capture();
@@ -57,7 +57,7 @@ test('`dta token` needs --audience (a token without one opens nothing) and print
   // This machine's disk is not encrypted: give that check grace, as the demo does, so the tier is the firewall's.
   const svc = await startTestService({ policyYaml: DEFAULT_POLICY_YAML.replace('disk-encryption: 0', 'disk-encryption: 720') });
   try {
-    const dir = mkdtempSync(join(tmpdir(), 'dta-cli-token-'));
+    const dir = tempFolderPath('dta-cli-token-');
     const config = join(dir, 'agent.json');
     writeFileSync(config, JSON.stringify({ serviceUrl: svc.url, enrolmentSecret: svc.enrolmentSecret, dataDir: join(dir, 'agent'), keyStorage: 'file', loopbackPort: 0, cadence: { fastSeconds: 1, fullSeconds: 300 }, backoff: { initialMs: 500, maxMs: 30_000 } }));
     const attestations = async () => (await svc.audit()).filter((r) => r.action === 'attest' && r.outcome === 'ok').length;
@@ -82,7 +82,7 @@ test('`dta token` needs --audience (a token without one opens nothing) and print
 });
 
 test('`dta token` as an account other than root says that it must run as root, whether or not it can read the configuration', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dta-cli-nobody-'));
+  const dir = tempFolderPath('dta-cli-nobody-');
   chmodSync(dir, 0o755);
   const readable = join(dir, 'readable.json');
   const rootOnly = join(dir, 'root-only.json');

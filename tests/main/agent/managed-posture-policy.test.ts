@@ -2,16 +2,15 @@
 // in a temporary /etc-like root changes the limits and adds support data; a person's own
 // settings are never read; a bad entry is reported and the rest applies.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { defaultPosturePolicy } from '../../../common/posture.js';
 import { managedPosturePolicy } from '../../../main/agent/managed-posture-policy.js';
 import { LINUX_POLICY_DIR } from '../../../main/config/config-sources.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 function policyRoot(policy: Record<string, unknown>): string {
-  const root = mkdtempSync(join(tmpdir(), 'dta-managed-posture-'));
+  const root = tempFolderPath('dta-managed-posture-');
   mkdirSync(root + LINUX_POLICY_DIR, { recursive: true });
   writeFileSync(`${root}${LINUX_POLICY_DIR}/policy.json`, JSON.stringify(policy));
   return root;
@@ -32,7 +31,7 @@ test('IT\'s managed limits and support data reach the system agent\'s posture po
 });
 
 test('with no managed configuration the defaults apply and nothing is reported', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'dta-managed-posture-none-'));
+  const root = tempFolderPath('dta-managed-posture-none-');
   const { policy, problems } = await managedPosturePolicy('linux', { root });
   assert.deepEqual(problems, []);
   assert.equal(policy.updates.failAfterDays, defaultPosturePolicy().updates.failAfterDays);

@@ -4,8 +4,6 @@
 // the old per-person key can no longer take the device back.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { AgentState } from '../../../common/agent-state.js';
@@ -18,12 +16,13 @@ import { createSoftwareKeyStore } from '../../../main/identity/software-key-stor
 import { HEALTHY_LINUX, postureReport } from '../../kit/fake-device.js';
 import type { TestService } from '../../kit/service.js';
 import { startTestService } from '../../kit/service.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 let svc: TestService | undefined;
 after(() => svc?.close());
 
 function agentFor(service: TestService, deviceId: string, keys: ReturnType<typeof createSoftwareKeyStore>): Agent {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-migrate-'));
+  const dataDir = tempFolderPath('dta-migrate-');
   return new Agent({
     loadIdentity: () => DeviceIdentity.load({ deviceId, keys, dataDir, now: () => new Date() }),
     posture: { run: () => Promise.resolve(postureReport('linux', HEALTHY_LINUX)) },
@@ -44,7 +43,7 @@ test('per-person agent to system agent: no gap while IT approves, then the syste
   assert.equal(personal.state().state, 'compliant', brief(personal.state()));
 
   // The update installs the system agent: a machine key of its own, the same device id.
-  const system = agentFor(svc, deviceId, createSoftwareKeyStore(createFileKeystore({ dir: join(mkdtempSync(join(tmpdir(), 'dta-migrate-keys-')), 'keys') }), 'file'));
+  const system = agentFor(svc, deviceId, createSoftwareKeyStore(createFileKeystore({ dir: join(tempFolderPath('dta-migrate-keys-'), 'keys') }), 'file'));
   await system.checkNow();
   assert.equal(system.state().state, 'enrolling');
   assert.equal(system.state().errorCode, 'KEY_CHANGE_NEEDS_APPROVAL');

@@ -5,14 +5,11 @@
 // driven end to end in tests/integration/drift-e2e.test.ts). Measured: the time from a drift
 // to the first proof the agent refuses.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { accessServicesFrom } from '../../../common/agent-config.js';
-import type { AgentState } from '../../../common/agent-state.js';
 import type { CheckId, Verdict } from '../../../common/posture.js';
 import { Agent } from '../../../main/agent/agent.js';
 import { checksWorseThan } from '../../../main/agent/local-enforcement.js';
@@ -23,9 +20,11 @@ import { createFileKeystore } from '../../../main/identity/file-keystore.js';
 import { DeviceIdentity } from '../../../main/identity/identity.js';
 import { createSoftwareKeyStore } from '../../../main/identity/software-key-store.js';
 import { HEALTHY_LINUX, postureReport } from '../../kit/fake-device.js';
-import { freePort, waitReady } from '../../kit/ports.js';
+import type { ServiceProcess } from '../../kit/service-process.js';
+import { spawnServiceProcess } from '../../kit/service-process.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
+import { waitForAgentState } from '../../kit/wait.js';
 
-const ROOT = join(import.meta.dirname, '..', '..', '..');
 const EHR = 'https://ehr.example.org';
 const API = `${EHR}/api/patients/42`;
 const GRACE_MINUTES = 30;
@@ -38,14 +37,11 @@ after(() => {
   }
 });
 
-async function startServiceProcess(): Promise<{ child: ChildProcess; url: string; secret: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'dta-outage-svc-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--init', dir, '--port', String(port)], { stdio: ['ignore', 'ignore', 'ignore'] });
-  children.push(child);
-  if (!(await waitReady(url))) throw new Error('the service did not become ready');
-  return { child, url, secret: readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim() };
+async function startServiceProcess(): Promise<ServiceProcess> {
+  const service = await spawnServiceProcess();
+  children.push(service.child);
+  after(() => service.stop());
+  return service;
 }
 
 function scriptedPosture() {
@@ -76,7 +72,7 @@ function makeAgent(url: string, secret: string, posture: ReturnType<typeof scrip
 }
 
 async function startAgent(url: string, secret: string, posture: ReturnType<typeof scriptedPosture>): Promise<{ agent: Agent; endpoint: TokenEndpoint; dataDir: string; deviceId: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-outage-agent-'));
+  const dataDir = tempFolderPath('dta-outage-agent-');
   const deviceId = randomBytes(16).toString('hex');
   const agent = makeAgent(url, secret, posture, dataDir, deviceId);
   await agent.start();
@@ -104,15 +100,6 @@ async function askUntil(endpoint: TokenEndpoint, done: (a: Answer) => boolean, f
     if (Date.now() - from > ms) throw new Error(`not reached in ${ms} ms; last answer ${answer.status} ${JSON.stringify(answer.body.error ?? null)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-async function waitForState(agent: Agent, predicate: (s: AgentState) => boolean, ms: number): Promise<AgentState> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (predicate(agent.state())) return agent.state();
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`state not reached; last: ${JSON.stringify({ ...agent.state(), report: undefined })}`);
 }
 
 test('service stopped (SIGSTOP): proofs go on from the last token; the firewall off stops them within 5 s; back on, they resume; the service back, the outage ends', { timeout: 90_000 }, async () => {
@@ -154,7 +141,7 @@ test('service stopped (SIGSTOP): proofs go on from the last token; the firewall 
     assert.match(refused.answer.body.error?.message ?? '', /firewall/);
     assert.ok(refused.elapsedMs < 5000, `firewall off -> first refused proof after ${refused.elapsedMs} ms`);
     process.stdout.write(`# SIGSTOP outage: firewall off -> first refused proof after ${refused.elapsedMs} ms\n`);
-    const blocked = await waitForState(agent, (s) => (s.outage?.blockedBy.length ?? 0) > 0, 5000);
+    const blocked = await waitForAgentState(agent, (s) => (s.outage?.blockedBy.length ?? 0) > 0, 5000);
     assert.equal(blocked.state, 'offline');
     assert.deepEqual(blocked.outage?.blockedBy, ['firewall']);
     assert.match(blocked.reason, /no longer passes what its access was granted on \(firewall\): patient data is blocked/);
@@ -167,10 +154,10 @@ test('service stopped (SIGSTOP): proofs go on from the last token; the firewall 
     posture.set({ firewall: 'pass' });
     const resumed = await askUntil(endpoint, (a) => a.status === 200, fixed, 5000);
     assert.ok(resumed.answer.body.dpop);
-    await waitForState(agent, (s) => s.outage?.blockedBy.length === 0, 5000);
+    await waitForAgentState(agent, (s) => s.outage?.blockedBy.length === 0, 5000);
 
     service.child.kill('SIGCONT');
-    const back = await waitForState(agent, (s) => s.state === 'compliant', 20_000);
+    const back = await waitForAgentState(agent, (s) => s.state === 'compliant', 20_000);
     assert.equal(back.outage, undefined, 'no outage once the service answers');
   } finally {
     agent.stop();

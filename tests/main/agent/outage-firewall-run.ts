@@ -4,8 +4,7 @@
 // ruleset); prints one JSON line: the answers, the time to the first refused proof, and the
 // time until the example access service (bounded outage mode) stops serving the record.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { accessServicesFrom } from '../../../common/agent-config.js';
 import { defaultPosturePolicy } from '../../../common/posture.js';
@@ -20,12 +19,13 @@ import { initServiceDir } from '../../../service/config.js';
 import { DEFAULT_POLICY_YAML } from '../../../service/policy/policy-schema.js';
 import { startPatientRecords } from '../../../examples/patient-records/server.js';
 import { freePort, waitReady } from '../../kit/ports.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const EHR = 'https://ehr.example.org';
 const summary: Record<string, unknown> = {};
 
-const dir = mkdtempSync(join(tmpdir(), 'dta-outage-fw-'));
+const dir = tempFolderPath('dta-outage-fw-');
 const port = await freePort();
 const init = initServiceDir(join(dir, 'service'), port);
 // This VM's disk is not encrypted: that check is warned, not blocked, so the device starts

@@ -3,8 +3,7 @@
 // Windows registry export (UTF-16, as `reg export` writes it), with every bad case.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LINUX_POLICY_DIR, MACOS_MANAGED_PREFERENCES, readLinuxPolicies, readMacManagedPreferences, readUserSettings, readWindowsPolicies } from '../../../main/config/config-sources.js';
@@ -13,11 +12,12 @@ import { decodeRegFile, parseRegExport } from '../../../main/config/registry-exp
 import { resolveConfig } from '../../../main/config/resolve-config.js';
 import { watchConfig } from '../../../main/config/watch-config.js';
 import { FIXTURES } from '../../kit/probe-records.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 const fixture = (p: string): Buffer => readFileSync(join(FIXTURES, 'config', p));
 
 function etcRoot(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), 'dta-etc-'));
+  const root = tempFolderPath('dta-etc-');
   mkdirSync(root + LINUX_POLICY_DIR, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(root + LINUX_POLICY_DIR, name), text);
   return root;
@@ -48,7 +48,7 @@ test('Linux: a half-written file, an unknown key and a wrong type are reported b
 
 test('macOS: managed preferences in binary and XML plists give the same forced values', async () => {
   for (const name of ['managed-binary.plist', 'managed-xml.plist']) {
-    const root = mkdtempSync(join(tmpdir(), 'dta-mac-'));
+    const root = tempFolderPath('dta-mac-');
     mkdirSync(join(root, '/Library/Managed Preferences'), { recursive: true });
     writeFileSync(root + MACOS_MANAGED_PREFERENCES, fixture(`macos/${name}`));
     const { layers, problems } = await readMacManagedPreferences(root);
@@ -62,7 +62,7 @@ test('macOS: managed preferences in binary and XML plists give the same forced v
 });
 
 test('macOS: a plist with bad values keeps the good ones; a corrupt plist is reported and skipped', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'dta-mac-'));
+  const root = tempFolderPath('dta-mac-');
   mkdirSync(join(root, '/Library/Managed Preferences'), { recursive: true });
   writeFileSync(root + MACOS_MANAGED_PREFERENCES, fixture('macos/managed-bad-binary.plist'));
   const bad = resolveConfig(...Object.values(await readMacManagedPreferences(root)) as [never, never]);
@@ -98,7 +98,7 @@ test('Windows: a GPO that sets only a list (the policy key itself has no values)
 });
 
 test('the user\'s own settings apply where IT set nothing, and never weaker than the default', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dta-user-'));
+  const dir = tempFolderPath('dta-user-');
   const path = join(dir, 'settings.json');
   writeFileSync(path, JSON.stringify({ allowQuit: true, checkFastSeconds: 1, maxScreenLockIdleSeconds: 3600, logLevel: 'debug', serviceUrl: 'https://elsewhere.example' }));
   const root = etcRoot({ 'policy.json': JSON.stringify({ serviceUrl: 'https://dts.hospital.example' }) });
@@ -146,7 +146,7 @@ test('the agent\'s settings and posture policy come from the effective configura
   assert.deepEqual(agent.cadence, { fastSeconds: 2, fullSeconds: 300 });
   assert.equal(posturePolicyFrom(config).policy.screenLock.maxIdleSeconds, 300);
   assert.deepEqual(managedKeys(config).sort(), ['accessServices', 'allowedOrigins', 'enrolmentSecret', 'maxScreenLockIdleSeconds', 'serviceUrl']);
-  const empty = await loadEffectiveConfig('linux', { root: mkdtempSync(join(tmpdir(), 'dta-none-')), userSettingsPath: '/nonexistent' });
+  const empty = await loadEffectiveConfig('linux', { root: tempFolderPath('dta-none-'), userSettingsPath: '/nonexistent' });
   assert.throws(() => agentConfigFrom(empty, '/x'), /No device trust service is configured/);
 });
 
@@ -202,7 +202,7 @@ test('a plist key named __proto__ is a key like any other: reported as unknown, 
     const parsed = parsePlist(data) as Record<string, unknown>;
     assert.ok(Object.hasOwn(parsed, '__proto__'), 'an own key');
     assert.equal((parsed as { serviceUrl?: unknown }).serviceUrl, undefined, 'not inherited');
-    const root = mkdtempSync(join(tmpdir(), 'dta-mac-'));
+    const root = tempFolderPath('dta-mac-');
     mkdirSync(join(root, '/Library/Managed Preferences'), { recursive: true });
     writeFileSync(root + MACOS_MANAGED_PREFERENCES, data);
     const { layers, problems } = await readMacManagedPreferences(root);

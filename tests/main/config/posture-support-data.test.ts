@@ -3,8 +3,7 @@
 // policy files in a temporary /etc-like root, read and resolved as the agent does, then the
 // real os-patch judges run on recorded outputs with the policy that came out.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -20,12 +19,13 @@ import { darwinOsPatchCheck } from '../../../main/posture/checks/os-patch/probe.
 import { linuxOsPatchCheck } from '../../../main/posture/checks/os-patch/probe.linux.js';
 import { windowsOsPatchCheck } from '../../../main/posture/checks/os-patch/probe.win32.js';
 import { fixture, judge, missingTool, rec } from '../../kit/probe-records.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 const NOW = new Date('2026-11-29T12:00:00Z');
 const POLICY_FILE = `${LINUX_POLICY_DIR}/policy.json`;
 
 async function policyFrom(policy: Record<string, unknown>, user?: Record<string, unknown>) {
-  const root = mkdtempSync(join(tmpdir(), 'dta-support-'));
+  const root = tempFolderPath('dta-support-');
   mkdirSync(root + LINUX_POLICY_DIR, { recursive: true });
   writeFileSync(root + POLICY_FILE, JSON.stringify(policy));
   const userSettingsPath = join(root, 'settings.json');

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAgentError } from '../../../common/errors.js';
 import { DEVICE_ID_PATTERN, deriveDeviceId, normalizeMachineId } from '../../../main/identity/device-id.js';
 import { parseIoregPlatformUuid, readMachineId } from '../../../main/identity/machine-id.js';
 import { createCommandRunner } from '../../../main/posture/command-runner.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 const MACHINE_ID = '4c4c4544004d3510804bb4c04f4e5632';
 
@@ -34,7 +34,7 @@ test('a hostname (node-machine-id\'s Linux fallback), an empty or an all-zero id
 
 test('Linux: /etc/machine-id is read first, /var/lib/dbus/machine-id second; neither gives MACHINE_ID_UNAVAILABLE', async () => {
   const runner = createCommandRunner({ allowList: new Set() });
-  const root = mkdtempSync(join(tmpdir(), 'dta-root-'));
+  const root = tempFolderPath('dta-root-');
   mkdirSync(join(root, 'etc'));
   mkdirSync(join(root, 'var/lib/dbus'), { recursive: true });
   await assert.rejects(readMachineId({ platform: 'linux', runner, fileRoot: root }), (e) => isAgentError(e, 'MACHINE_ID_UNAVAILABLE'));

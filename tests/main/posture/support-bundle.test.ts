@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAgentError } from '../../../common/errors.js';
 import { defaultPosturePolicy } from '../../../common/posture.js';
 import { livePosture } from '../../../main/agent/posture-command.js';
 import { createSupportBundle, parseSupportBundle, readSupportBundle, replaySupportBundle, writeSupportBundle } from '../../../main/posture/support-bundle.js';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'dta-bundle-'));
+const dir = tempFolderPath('dta-bundle-');
 
 const strip = (checks: { id: string; verdict: string; reason: string; remediation: string; facts: unknown }[]) =>
   checks.map(({ id, verdict, reason, remediation, facts }) => ({ id, verdict, reason, remediation, facts }));

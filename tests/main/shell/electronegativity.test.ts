@@ -3,10 +3,10 @@
 // by an `electronegativity-justified <RULE_ID>` comment just above the flagged line.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempFolderPath } from '../../kit/temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 
@@ -17,7 +17,7 @@ interface SarifResult {
 }
 
 test('electronegativity leaves no finding unexplained', { timeout: 120_000 }, () => {
-  const input = mkdtempSync(join(tmpdir(), 'dta-eneg-'));
+  const input = tempFolderPath('dta-eneg-');
   cpSync(join(ROOT, 'main'), join(input, 'main'), { recursive: true });
   cpSync(join(ROOT, 'renderer'), join(input, 'renderer'), { recursive: true });
   const sarif = join(input, 'result.sarif');

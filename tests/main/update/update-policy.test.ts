@@ -1,12 +1,13 @@
 // Update decisions with the real latest.yml format, including a tampered download.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { detectInstallType } from '../../../main/update/install-type.js';
+import { detectInstallType, writableFolder } from '../../../main/update/install-type.js';
 import { checkDownload, checkDownloadedUpdate, parseUpdateFeed } from '../../../main/update/update-feed.js';
 import type { UpdateContext } from '../../../main/update/update-policy.js';
-import { compareVersions, decideUpdate, rolloutBucket } from '../../../main/update/update-policy.js';
+import { compareVersions, decideUpdate, rolloutBucket, SELF_UPDATING } from '../../../main/update/update-policy.js';
 import { FIXTURES } from '../../kit/probe-records.js';
 
 const feedText = readFileSync(join(FIXTURES, 'update', 'latest.yml'), 'utf8');
@@ -65,6 +66,22 @@ test('download, then install only on quit or when idle in the quiet hours: never
   assert.equal(decideUpdate({ ...base, quitting: true }, full, '0.2.0').action, 'install-now');
 });
 
+test('an unattended install in the quiet hours starts the agent again; an install on quit leaves it ended', () => {
+  assert.deepEqual(decideUpdate({ ...base, localHour: 3, idleSeconds: 3600 }, full, '0.2.0'), { action: 'install-now', version: '0.2.0', reason: 'The device is idle in the quiet hours.', restartAfter: true });
+  assert.deepEqual(decideUpdate({ ...base, quitting: true }, full, '0.2.0'), { action: 'install-now', version: '0.2.0', reason: 'Installing while the agent quits.', restartAfter: false });
+});
+
+test('per-machine NSIS, deb and rpm never update themselves, and say who updates them', () => {
+  const machine = decideUpdate({ ...base, installType: 'nsis-machine' }, full, '0.2.0');
+  assert.deepEqual(machine, { action: 'none', reason: 'This install is for the whole machine: updating it needs administrator rights, which the agent does not ask a clinician for. IT updates it with the MSI through the MDM.' });
+  for (const installType of ['deb', 'rpm'] as const) {
+    for (const context of [base, { ...base, quitting: true }, { ...base, localHour: 3, idleSeconds: 3600 }]) {
+      assert.deepEqual(decideUpdate({ ...context, installType }, full, '0.2.0'), { action: 'none', reason: `A ${installType} install is updated by the package manager from IT's signed repository, never by the agent.` });
+    }
+  }
+  assert.deepEqual([...SELF_UPDATING].sort(), ['appimage', 'dmg', 'nsis']);
+});
+
 test('MSI and pkg installs are left to the MDM; off, hold and notify are honoured', () => {
   assert.match(JSON.stringify(decideUpdate({ ...base, installType: 'msi' }, full, null)), /updated by the MDM/);
   assert.equal(decideUpdate({ ...base, installType: 'pkg' }, full, null).action, 'none');
@@ -89,7 +106,15 @@ test('a pinned version, staged rollout, no downgrade and the stable channel', ()
 test('install type: NSIS vs MSI by the uninstaller, pkg vs DMG by the receipt, AppImage / deb / rpm', () => {
   const facts = (platform: 'win32' | 'darwin' | 'linux', files: string[], env: Record<string, string> = {}) =>
     detectInstallType({ platform, packaged: true, execPath: platform === 'win32' ? 'C:\\Program Files\\Device Trust Agent\\Device Trust Agent.exe' : '/opt/x/agent', env, exists: (p) => files.includes(p) });
-  assert.equal(facts('win32', ['C:\\Program Files\\Device Trust Agent\\Uninstall Device Trust Agent.exe']), 'nsis');
+  assert.equal(facts('win32', ['C:\\Program Files\\Device Trust Agent\\Uninstall Device Trust Agent.exe']), 'nsis-machine', 'per machine: needs elevation to update');
+  const perPerson = (env: Record<string, string>, execPath: string, writable: ((dir: string) => boolean) | null = () => true) =>
+    detectInstallType({ platform: 'win32', packaged: true, execPath, env, exists: (p) => p === execPath.replace(/[^\\]+$/, 'Uninstall Device Trust Agent.exe'), ...(writable !== null ? { writable } : {}) });
+  assert.equal(perPerson({ LOCALAPPDATA: 'C:\\Program Files' }, 'C:\\Program Files\\Device Trust Agent\\Device Trust Agent.exe', () => false), 'nsis-machine', 'LOCALAPPDATA pointed at Program Files: not writable, so per machine');
+  assert.equal(perPerson({ LOCALAPPDATA: 'C:\\Users\\nurse\\AppData\\Local' }, 'C:\\Users\\nurse\\AppData\\Local\\Programs\\device-trust-agent\\Device Trust Agent.exe', null), 'nsis-machine', 'writability unknown: per machine');
+  assert.equal(perPerson({ LOCALAPPDATA: 'C:\\Users\\nurse\\AppData\\Local' }, 'C:\\Users\\nurse\\AppData\\Local\\Programs\\device-trust-agent\\Device Trust Agent.exe'), 'nsis');
+  assert.equal(perPerson({ LOCALAPPDATA: 'c:/users/NURSE/appdata/local/' }, 'C:\\Users\\nurse\\AppData\\Local\\Programs\\device-trust-agent\\Device Trust Agent.exe'), 'nsis', 'case and separators');
+  assert.equal(perPerson({ LOCALAPPDATA: 'C:\\Users\\nurse\\AppData\\Local' }, 'C:\\Users\\nurse\\AppData\\LocalX\\Device Trust Agent.exe'), 'nsis-machine', 'a sibling folder is not inside');
+  assert.equal(perPerson({}, 'C:\\Users\\nurse\\AppData\\Local\\Programs\\device-trust-agent\\Device Trust Agent.exe'), 'nsis-machine', 'no LOCALAPPDATA: treated as per machine');
   assert.equal(facts('win32', []), 'msi');
   assert.equal(facts('darwin', ['/var/db/receipts/org.devicetrust.agent.pkg.plist']), 'pkg');
   assert.equal(facts('darwin', []), 'dmg');
@@ -97,4 +122,17 @@ test('install type: NSIS vs MSI by the uninstaller, pkg vs DMG by the receipt, A
   assert.equal(facts('linux', ['/var/lib/dpkg/info/device-trust-agent.list']), 'deb');
   assert.equal(facts('linux', []), 'rpm');
   assert.equal(detectInstallType({ platform: 'linux', packaged: false, execPath: '', env: {}, exists: () => false }), 'development');
+});
+
+test('writableFolder tries a real file: a writable folder yes, a missing folder or a file no, and nothing is left', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dta-writable-'));
+  try {
+    assert.equal(writableFolder(dir), true);
+    assert.deepEqual(readdirSync(dir), [], 'the probe file is removed');
+    assert.equal(writableFolder(join(dir, 'missing')), false);
+    writeFileSync(join(dir, 'file'), 'x');
+    assert.equal(writableFolder(join(dir, 'file')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,0 +1,56 @@
+// Where a new token's entry sits in the status list. The index is drawn uniformly at random
+// from the free ones (draft-ietf-oauth-status-list, privacy considerations: indices handed out
+// in issuance order let anyone who sees two tokens tell which device enrolled or attested
+// first, and count how many tokens the service issues). An index is held while a token
+// carrying it may still be accepted anywhere, and only then drawn again; a unique index on
+// tokens.status_idx settles two instances drawing the same index at once (the loser draws
+// again), on SQLite and on PostgreSQL alike.
+import { randomInt } from 'node:crypto';
+import type { Insertable, Kysely } from 'kysely';
+import type { Database, TokenTable } from './db/schema.js';
+import { ServiceError } from './errors.js';
+import { MAX_OUTAGE_GRACE_MINUTES } from './verifier/index.js';
+
+/** How many entries the list has: 2^20 (256 KiB before compression at 2 bits an entry). */
+export const STATUS_LIST_CAPACITY = 1 << 20;
+
+/**
+ * How long after its token's exp an index stays held, and a withdrawn token stays marked in
+ * the list: a relying party in bounded outage mode may accept a token up to
+ * MAX_OUTAGE_GRACE_MINUTES past its exp by the last list it had, so that list must still
+ * mark a withdrawn token then (and never show another token's status in its place); one
+ * minute more for clock skew.
+ */
+export const STATUS_INDEX_HOLD_MS = (MAX_OUTAGE_GRACE_MINUTES + 1) * 60_000;
+
+/**
+ * Draws before giving up. Each draw hits a held index with the probability that the list is
+ * full; at half full, 64 draws all fail once in 2^64 issuances. A list that full means the
+ * capacity no longer fits the issuance rate, which IT must hear about (503, logged).
+ */
+const MAX_DRAWS = 64;
+
+export type NewToken = Omit<Insertable<TokenTable>, 'id' | 'status_idx'>;
+
+export interface StatusIndexOptions {
+  /** The service's clock (ms). */
+  readonly now: number;
+  /** Draws a candidate index in [0, STATUS_LIST_CAPACITY); tests give a fixed sequence. */
+  readonly draw?: () => number;
+}
+
+/** Inserts the token with a free status list index, drawn at random; returns the index. */
+export async function insertTokenWithStatusIndex(db: Kysely<Database>, token: NewToken, options: StatusIndexOptions): Promise<number> {
+  const draw = options.draw ?? (() => randomInt(STATUS_LIST_CAPACITY));
+  for (let attempt = 0; attempt < MAX_DRAWS; attempt++) {
+    const idx = draw();
+    if (!Number.isInteger(idx) || idx < 0 || idx >= STATUS_LIST_CAPACITY) throw new RangeError(`A status list index must be an integer in [0, ${STATUS_LIST_CAPACITY}), not ${idx}.`);
+    // The token that last held it expired longer ago than anyone may accept it: free again.
+    // Its row stays (the audit of its issuance refers to it) until the daily purge.
+    await db.updateTable('tokens').set({ status_idx: null }).where('status_idx', '=', idx).where('expires_at', '<', options.now - STATUS_INDEX_HOLD_MS).execute();
+    // A held index, or one another instance took a moment ago, conflicts: draw again.
+    const inserted = await db.insertInto('tokens').values({ ...token, status_idx: idx }).onConflict((oc) => oc.column('status_idx').doNothing()).returning('id').executeTakeFirst();
+    if (inserted !== undefined) return idx;
+  }
+  throw new ServiceError('UNAVAILABLE', `The device status list has no free entry after ${MAX_DRAWS} draws: more tokens are held than its capacity (${STATUS_LIST_CAPACITY}) fits. Lower the issuance rate or raise the capacity.`);
+}
