@@ -4,7 +4,7 @@
 // run still alive fails the run: a test folder can hold a service's secrets or a device key.
 // Usage: node --import tsx scripts/run-tests.ts [path-filter ...]
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, watch } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { attributeByPrefix, dtaNamesIn, leftoversIn, otherTestRuns, processesOf, selfAndAncestors, toolCacheNames, type RunProcess } from './test-leftovers.js';
@@ -34,6 +34,10 @@ if (files.length === 0) {
 
 const runTmp = mkdtempSync(join(tmpdir(), 'dta-test-run-'));
 const runTmpName = runTmp.slice(runTmp.lastIndexOf('/') + 1);
+// The tests' TMPDIR stands in for /tmp, so it has /tmp's mode: tests run commands as other
+// accounts (postgres's initdb, ordinary users reaching the agent's socket), which must get
+// through it as they get through /tmp; the sticky bit keeps each account's entries its own.
+chmodSync(runTmp, 0o1777);
 // tsx keeps its transform cache in os.tmpdir(); an empty one in every run makes each spawned
 // service and agent compile the whole tree again (seconds each on 2 cores, past the tests'
 // readiness waits). The run's entry points at the usual, lasting cache instead.

@@ -10,7 +10,8 @@ import { join, relative } from 'node:path';
  */
 export function toolCacheNames(): ReadonlySet<string> {
   const uid = process.geteuid?.() ?? 0;
-  return new Set([`tsx-${uid}`]);
+  // jiti: the config loader electron-builder uses caches its transforms in os.tmpdir().
+  return new Set([`tsx-${uid}`, 'jiti']);
 }
 
 /** What is in `runTmp` besides the named tool caches, sorted. */

@@ -19,6 +19,12 @@ import type { CommandRunner } from '../../main/posture/command-runner.js';
 import { createCommandRunner } from '../../main/posture/command-runner.js';
 import { freePort } from '../kit/ports.js';
 
+// This file's own temporary folder (os.tmpdir() reads TMPDIR at each call): the store's
+// working folders are counted below, and other TPM tests running beside this one make theirs.
+const sharedTmp = tmpdir();
+process.env.TMPDIR = mkdtempSync(join(sharedTmp, 'dta-tpmstore-tmp-'));
+after(() => rmSync(tmpdir(), { recursive: true, force: true }));
+
 const deviceId = '0123456789abcdef0123456789abcdef';
 const runner = createCommandRunner({ allowList: new Set(TPM_TOOL_PATHS) });
 

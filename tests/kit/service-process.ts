@@ -2,10 +2,10 @@
 // stop it (SIGSTOP), kill it or restart it, which the in-process service of service.ts cannot.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitReady } from './ports.js';
+import { kitFolderPath } from './temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -21,7 +21,7 @@ export interface ServiceProcess {
 
 /** Starts a new service set up in a fresh folder on a free loopback port, ready to answer. */
 export async function spawnServiceProcess(): Promise<ServiceProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'dta-svc-process-'));
+  const dir = kitFolderPath('dta-svc-process-');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--init', dir, '--port', String(port)], { stdio: ['ignore', 'ignore', 'ignore'] });

@@ -3,8 +3,7 @@
 // loopback address (127.0.0.2): a second client, as the service sees it.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningService, ServiceConfig } from '../../service/create-service.js';
 import { createService } from '../../service/create-service.js';
@@ -13,6 +12,7 @@ import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
 import { freePort } from './ports.js';
 import { readAudit } from './service.js';
 import type { AuditRecord } from '../../service/audit-log.js';
+import { kitFolderPath } from './temp-folder.js';
 
 export interface LimitedService {
   readonly url: string;
@@ -26,7 +26,7 @@ export interface LimitedService {
 
 /** A SQLite-backed service with these rate limits; `keepDataDir` leaves the database for the test to read after close. */
 export async function startServiceWithLimits(options: { rateLimit: NonNullable<ServiceConfig['rateLimit']>; now?: () => Date; keepDataDir?: boolean; policyYaml?: string }): Promise<LimitedService> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dta-lim-'));
+  const dataDir = kitFolderPath('dta-lim-');
   const policyPath = join(dataDir, 'policy.yaml');
   writeFileSync(policyPath, options.policyYaml ?? DEFAULT_POLICY_YAML);
   const adminToken = 'admin-token-for-tests';

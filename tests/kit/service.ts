@@ -2,8 +2,7 @@
 // SQLite file, or a fresh database on the PostgreSQL server that .ci/run starts
 // (DTA_TEST_PG_URL).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports.js';
@@ -12,6 +11,7 @@ import { createService } from '../../service/create-service.js';
 import { openPolicyFile } from '../../service/policy/load-policy.js';
 import type { AuditRecord } from '../../service/audit-log.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
+import { kitFolderPath } from './temp-folder.js';
 
 export type TestDatabase = 'sqlite' | 'postgres';
 
@@ -71,7 +71,7 @@ export async function createPgDatabase(): Promise<{ url: string; drop(): Promise
 
 /** `pgMigrationUrl`: the owner role's URL when `pgUrl` is a least-privilege service role (tests/kit/postgres-roles.ts). */
 export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; pgMigrationUrl?: string; masterKey?: Buffer; dataDir?: string; port?: number; auditCheckpointSeconds?: number; tpmManufacturerCas?: readonly string[] } = {}): Promise<TestService> {
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dta-svc-'));
+  const dataDir = options.dataDir ?? kitFolderPath('dta-svc-');
   const policyPath = join(dataDir, 'policy.yaml');
   writeFileSync(policyPath, options.policyYaml ?? DEFAULT_POLICY_YAML);
   const adminToken = 'admin-token-for-tests';

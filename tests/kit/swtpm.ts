@@ -4,11 +4,11 @@
 // TCP with no resource manager (like /dev/tpm0). Everything is removed by stop().
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
+import { kitFolderPath } from './temp-folder.js';
 
 export interface ManufacturedSwtpm {
   readonly tcti: string;
@@ -18,7 +18,7 @@ export interface ManufacturedSwtpm {
 }
 
 export async function startManufacturedSwtpm(): Promise<ManufacturedSwtpm> {
-  const root = mkdtempSync(join(tmpdir(), 'dta-swtpm-ek-'));
+  const root = kitFolderPath('dta-swtpm-ek-');
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   const orphan = (): void => {

@@ -57,3 +57,15 @@ export function tempFolder(prefix: string): { readonly path: string; remove(): v
 export function tempFolderPath(prefix: string): string {
   return tempFolder(prefix).path;
 }
+
+/**
+ * A folder for a kit that removes it itself when its service or process is closed: removed at
+ * process exit too (a test that failed before it closed the kit), but never by a test's `after`
+ * hook, which may run while the kit's process still uses it.
+ */
+export function kitFolderPath(prefix: string): string {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  open.add(path);
+  hookProcessEnd();
+  return path;
+}
