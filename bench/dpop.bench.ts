@@ -6,11 +6,11 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DPOP_TYP } from '../common/attestation.js';
 import { jwkThumbprint, publicJwkOf, sha256Base64url, signJws } from '../service/crypto/es256.js';
-import { createDpopNonces } from '../service/verifier/dpop-nonce.js';
-import { createReplayCache, layeredReplayStore } from '../service/verifier/replay-cache.js';
-import type { ReplayStore } from '../service/verifier/replay-cache.js';
-import { createPostgresReplayStore } from '../service/verifier/replay-store-postgres.js';
-import { verifyDpopProof } from '../service/verifier/verify-dpop.js';
+import { createDpopNonces } from '../service/relying-party/dpop-nonce.js';
+import { createReplayCache, layeredReplayStore } from '../service/relying-party/replay-cache.js';
+import type { ReplayStore } from '../service/relying-party/replay-cache.js';
+import { createPostgresReplayStore } from '../service/relying-party/replay-store-postgres.js';
+import { verifyDpopProof } from '../service/relying-party/verify-dpop.js';
 
 const N = Number(process.env.BENCH_PROOFS ?? 2000);
 const ROUNDS = 3;

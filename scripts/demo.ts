@@ -18,8 +18,8 @@ import { formatReportTable } from '../main/posture/report-table.js';
 import { initServiceDir } from '../service/config.js';
 import { runService } from '../service/main.js';
 import { DEFAULT_POLICY_YAML } from '../service/policy/policy-schema.js';
-import { createRemoteKeySet } from '../service/verifier/remote-keys.js';
-import { createStatusListClient } from '../service/verifier/status-list-client.js';
+import { createRemoteKeySet } from '../service/relying-party/remote-keys.js';
+import { createStatusListClient } from '../service/relying-party/status-list-client.js';
 import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, port: { type: 'string', default: '8787' } } });

@@ -9,7 +9,7 @@ import { randomInt } from 'node:crypto';
 import type { Insertable, Kysely } from 'kysely';
 import type { Database, TokenTable } from './db/schema.js';
 import { ServiceError } from './errors.js';
-import { MAX_OUTAGE_GRACE_MINUTES } from './verifier/index.js';
+import { MAX_OUTAGE_GRACE_MINUTES } from './relying-party/index.js';
 
 /** How many entries the list has: 2^20 (256 KiB before compression at 2 bits an entry). */
 export const STATUS_LIST_CAPACITY = 1 << 20;

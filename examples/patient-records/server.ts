@@ -13,10 +13,10 @@ import type { Tier } from '../../common/attestation.js';
 import type { BreakGlassPublicJwk } from '../../common/break-glass.js';
 import { BreakGlassError, MAX_BREAK_GLASS_JWS_LENGTH } from '../../common/break-glass.js';
 import pg from 'pg';
-import type { DeviceVerifier, DpopNonceOptions, OutageMode, ReplayStore } from '../../service/verifier/index.js';
-import { createDeviceVerifier, createPostgresReplayStore } from '../../service/verifier/index.js';
-import type { DeviceTrustGrant, DeviceTrustRequest, RouteToServe } from '../../service/verifier/middleware.js';
-import { deviceTrustMiddleware } from '../../service/verifier/middleware.js';
+import type { RelyingParty, DpopNonceOptions, OutageMode, ReplayStore } from '../../service/relying-party/index.js';
+import { createRelyingParty, createPostgresReplayStore } from '../../service/relying-party/index.js';
+import type { DeviceTrustGrant, DeviceTrustRequest, RouteToServe } from '../../service/relying-party/middleware.js';
+import { deviceTrustMiddleware } from '../../service/relying-party/middleware.js';
 
 interface PatientRecord {
   readonly name: string;
@@ -106,7 +106,7 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /** POST /admin/break-glass: the body is a notice or an end message (compact JWS, text). */
-function handBreakGlass(req: IncomingMessage, res: ServerResponse, verifier: DeviceVerifier, adminToken: string, log: (line: AccessLogLine) => void, now: () => number): void {
+function handBreakGlass(req: IncomingMessage, res: ServerResponse, verifier: RelyingParty, adminToken: string, log: (line: AccessLogLine) => void, now: () => number): void {
   if (!sameSecret(req.headers.authorization ?? '', `Bearer ${adminToken}`)) {
     json(res, 401, { error: { code: 'UNAUTHORIZED', message: 'The admin token is missing or wrong.' } });
     return;
@@ -139,7 +139,7 @@ function handBreakGlass(req: IncomingMessage, res: ServerResponse, verifier: Dev
 export async function startPatientRecords(options: PatientRecordsOptions): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const log = options.log ?? writeLine;
   const now = options.now ?? (() => Date.now());
-  const verifier = createDeviceVerifier({
+  const verifier = createRelyingParty({
     issuer: options.issuer,
     audience: options.audience,
     statusRefreshMs: options.statusRefreshMs ?? 1000,

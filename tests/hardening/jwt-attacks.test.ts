@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import type { DeviceTokenClaims } from '../../common/attestation.js';
 import { EAR_PROFILE, POSTURE_ONLY_AUDIENCE, TOKEN_TYP } from '../../common/attestation.js';
 import { signJws } from '../../service/crypto/es256.js';
-import { VerifierDenial } from '../../service/verifier/errors.js';
-import type { KeySource } from '../../service/verifier/remote-keys.js';
-import { createTokenVerifier } from '../../service/verifier/verify-device-token.js';
+import { VerifierDenial } from '../../service/relying-party/errors.js';
+import type { KeySource } from '../../service/relying-party/remote-keys.js';
+import { createTokenVerifier } from '../../service/relying-party/verify-device-token.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { createHmac, createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
-import { createDeviceVerifier } from '../../service/verifier/index.js';
-import type { DeviceVerifier } from '../../service/verifier/index.js';
+import { createRelyingParty } from '../../service/relying-party/index.js';
+import type { RelyingParty } from '../../service/relying-party/index.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
@@ -14,11 +14,11 @@ const RESOURCE = 'https://ehr.example.org/patients/42';
 
 describe('bad input', () => {
   let svc: TestService;
-  let verifier: DeviceVerifier;
+  let verifier: RelyingParty;
   let device: FakeDevice;
   before(async () => {
     svc = await startTestService();
-    verifier = createDeviceVerifier({ issuer: svc.url, audience: 'ehr', statusRefreshMs: 200 });
+    verifier = createRelyingParty({ issuer: svc.url, audience: 'ehr', statusRefreshMs: 200 });
     device = await FakeDevice.create();
     await device.enrol(svc.url, svc.enrolmentSecret);
   });
@@ -134,7 +134,7 @@ describe('bad input', () => {
     assert.equal(await check(`${encodeJsonSegment({ ...header, typ: 'JWT' })}.${p}.${s}`), 'TYP_MISMATCH');
     const wrongAudience = await device.attest(svc.url, HEALTHY_LINUX, { audience: 'pacs' });
     assert.equal(await check(wrongAudience.body.token), 'AUDIENCE_MISMATCH');
-    const otherIssuer = createDeviceVerifier({ issuer: 'https://other.example', audience: 'ehr', statusRefreshMs: 60_000 });
+    const otherIssuer = createRelyingParty({ issuer: 'https://other.example', audience: 'ehr', statusRefreshMs: 60_000 });
     try {
       const d = await otherIssuer.verifyRequest({ method: 'GET', url: RESOURCE, authorization: `DPoP ${token}`, dpop: await device.dpop('GET', RESOURCE, token), requiredTier: 'full' });
       assert.equal(d.allow ? 'allowed' : d.code, 'KEYS_UNAVAILABLE');
@@ -152,7 +152,7 @@ describe('bad input', () => {
   test('an expired token is denied (frozen clock far ahead)', async () => {
     const { body } = await device.attest(svc.url, HEALTHY_LINUX, { audience: 'ehr' });
     const later = Date.now() + 20 * 60_000;
-    const future = createDeviceVerifier({ issuer: svc.url, audience: 'ehr', now: () => later });
+    const future = createRelyingParty({ issuer: svc.url, audience: 'ehr', now: () => later });
     try {
       await new Promise((r) => setTimeout(r, 200));
       const proof = await device.dpop('GET', RESOURCE, body.token, { iat: Math.floor(later / 1000) });

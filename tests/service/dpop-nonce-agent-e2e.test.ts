@@ -11,7 +11,7 @@ import { startPatientRecords } from '../../examples/patient-records/server.js';
 import type { Agent } from '../../main/agent/agent.js';
 import type { TokenEndpoint } from '../../main/agent/token-endpoint.js';
 import { startTokenEndpoint } from '../../main/agent/token-endpoint.js';
-import { createDpopNonces } from '../../service/verifier/dpop-nonce.js';
+import { createDpopNonces } from '../../service/relying-party/dpop-nonce.js';
 import { healthyAgent } from '../kit/healthy-agent.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';

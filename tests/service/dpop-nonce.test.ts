@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { fetchWithDevice, nonceToRetryWith } from '../../examples/patient-records/client.js';
 import { startPatientRecords } from '../../examples/patient-records/server.js';
-import { createDpopNonces } from '../../service/verifier/dpop-nonce.js';
-import { createDeviceVerifier } from '../../service/verifier/index.js';
+import { createDpopNonces } from '../../service/relying-party/dpop-nonce.js';
+import { createRelyingParty } from '../../service/relying-party/index.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
@@ -30,7 +30,7 @@ after(async () => {
 });
 
 test('a proof carrying a nonce this access service never issued is refused (it was accepted unchecked)', async () => {
-  const verifier = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE });
+  const verifier = createRelyingParty({ issuer: svc.url, audience: AUDIENCE });
   try {
     const forged = await device.dpop('GET', RESOURCE, token, { nonce: 'made-up-by-the-client-0123456789' });
     const decision = await verifier.verifyRequest({ method: 'GET', url: RESOURCE, authorization: `DPoP ${token}`, dpop: forged, requiredTier: 'limited' });
@@ -63,7 +63,7 @@ test('nonces: current in the window they were issued in and the next, expired af
 });
 
 test('nonce options that would weaken them are refused when the verifier is built', () => {
-  const build = (dpopNonce: unknown) => () => createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, dpopNonce: dpopNonce as { required: boolean; secret: string } }).close();
+  const build = (dpopNonce: unknown) => () => createRelyingParty({ issuer: svc.url, audience: AUDIENCE, dpopNonce: dpopNonce as { required: boolean; secret: string } }).close();
   assert.throws(build({ required: true, secret: 'short' }), configError('OPTION_INVALID'), 'a short secret');
   assert.throws(build({ required: true }), configError('OPTION_INVALID'), 'no secret');
   assert.throws(build({ required: 'yes', secret: SECRET }), configError('OPTION_INVALID'), 'required not a boolean');
@@ -125,7 +125,7 @@ test('an access service requiring nonces: the first request gets use_dpop_nonce 
 });
 
 test('replicas given the same secret take each other\'s nonces; a service with another secret does not', async () => {
-  const replica = (secret: string) => createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, dpopNonce: { required: true, secret } });
+  const replica = (secret: string) => createRelyingParty({ issuer: svc.url, audience: AUDIENCE, dpopNonce: { required: true, secret } });
   const [a, b, other] = [replica(SECRET), replica(SECRET), replica(`${SECRET}-of-another-ehr`)];
   try {
     const nonce = a.currentDpopNonce();
@@ -143,7 +143,7 @@ test('replicas given the same secret take each other\'s nonces; a service with a
 
 test('nonces offered but not required: a proof may omit one, but one it carries must be current', async () => {
   const options = { required: false, secret: SECRET, lifetimeSeconds: 10 };
-  const v = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, dpopNonce: options });
+  const v = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, dpopNonce: options });
   const ask = async (claims: Record<string, unknown>) => {
     const decision = await v.verifyRequest({ method: 'GET', url: RESOURCE, authorization: `DPoP ${token}`, dpop: await device.dpop('GET', RESOURCE, token, claims), requiredTier: 'limited' });
     return decision.allow ? 'allowed' : decision.code;

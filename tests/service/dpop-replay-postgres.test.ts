@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import type { DeviceVerifier } from '../../service/verifier/index.js';
-import { createDeviceVerifier, createPostgresReplayStore, replayTableSql } from '../../service/verifier/index.js';
+import type { RelyingParty } from '../../service/relying-party/index.js';
+import { createRelyingParty, createPostgresReplayStore, replayTableSql } from '../../service/relying-party/index.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import type { TestService } from '../kit/service.js';
 import { createPgDatabase, startTestService } from '../kit/service.js';
@@ -35,7 +35,7 @@ after(async () => {
   await svc.close();
 });
 
-async function outcome(verifier: DeviceVerifier, proof: string): Promise<string> {
+async function outcome(verifier: RelyingParty, proof: string): Promise<string> {
   const decision = await verifier.verifyRequest({ method: 'GET', url: RESOURCE, authorization: `DPoP ${token}`, dpop: proof, requiredTier: 'limited' });
   return decision.allow ? 'allowed' : decision.code;
 }
@@ -45,8 +45,8 @@ test('two replicas sharing the PostgreSQL store accept a captured proof exactly 
   await store.createTable();
   // Each replica its own store object over its own pool, as separate processes would have.
   const otherPool = new pg.Pool({ connectionString: db.url, max: 4 });
-  const a = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, replayStore: store });
-  const b = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, replayStore: createPostgresReplayStore({ db: otherPool }) });
+  const a = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, replayStore: store });
+  const b = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, replayStore: createPostgresReplayStore({ db: otherPool }) });
   try {
     const captured = await device.dpop('GET', RESOURCE, token);
     assert.equal(await outcome(a, captured), 'allowed');
@@ -66,8 +66,8 @@ test('two replicas sharing the PostgreSQL store accept a captured proof exactly 
 });
 
 test('without a shared store, each of two replicas accepts the same captured proof (what the docs warn of)', async () => {
-  const a = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE });
-  const b = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE });
+  const a = createRelyingParty({ issuer: svc.url, audience: AUDIENCE });
+  const b = createRelyingParty({ issuer: svc.url, audience: AUDIENCE });
   try {
     const captured = await device.dpop('GET', RESOURCE, token);
     assert.deepEqual([await outcome(a, captured), await outcome(b, captured), await outcome(a, captured)], ['allowed', 'allowed', 'PROOF_REPLAYED']);
@@ -100,11 +100,11 @@ test('the store: one row per proof, expired rows pruned (and then takeable), the
 test('a shared store that cannot answer refuses every proof (REPLAY_STORE_UNAVAILABLE), it never accepts one unchecked', async () => {
   const gone = new pg.Pool({ connectionString: db.url, max: 1 });
   await gone.end();
-  const v = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, replayStore: createPostgresReplayStore({ db: gone }) });
+  const v = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, replayStore: createPostgresReplayStore({ db: gone }) });
   try {
     assert.equal(await outcome(v, await device.dpop('GET', RESOURCE, token)), 'REPLAY_STORE_UNAVAILABLE');
   } finally {
     v.close();
   }
-  assert.throws(() => createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, replayStore: {} as never }), configError('OPTION_INVALID'));
+  assert.throws(() => createRelyingParty({ issuer: svc.url, audience: AUDIENCE, replayStore: {} as never }), configError('OPTION_INVALID'));
 });

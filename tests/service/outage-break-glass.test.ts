@@ -10,7 +10,7 @@ import type { BreakGlassNoticeClaims, BreakGlassPublicJwk } from '../../common/b
 import { BreakGlassError, signBreakGlassEnd, signBreakGlassNotice, verifyBreakGlassNotice } from '../../common/break-glass.js';
 import type { AccessLogLine } from '../../examples/patient-records/server.js';
 import { startPatientRecords } from '../../examples/patient-records/server.js';
-import { createDeviceVerifier } from '../../service/verifier/index.js';
+import { createRelyingParty } from '../../service/relying-party/index.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { startTestService } from '../kit/service.js';
 
@@ -115,7 +115,7 @@ test('break glass: a notice longer than 12 hours cannot be signed or verified; o
 
   // A notice waives the list and the expiry, never the proof of possession.
   const svc = await startTestService();
-  const verifier = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, breakGlassKeys: [it.publicJwk] });
+  const verifier = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, breakGlassKeys: [it.publicJwk] });
   try {
     await verifier.acceptBreakGlass(current);
     const device = await FakeDevice.create();

@@ -18,11 +18,11 @@ import { openPolicyFile } from '../../service/policy/load-policy.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
 import { JWKS_FILE, STATUS_LIST_FILE } from '../../service/status-list-folder.js';
 import { encodeStatusList } from '../../service/status-list.js';
-import { VerifierDenial } from '../../service/verifier/errors.js';
-import { createDeviceVerifier } from '../../service/verifier/index.js';
-import type { DeviceVerifier } from '../../service/verifier/index.js';
-import { createRemoteKeySet } from '../../service/verifier/remote-keys.js';
-import { createTokenVerifier } from '../../service/verifier/verify-device-token.js';
+import { VerifierDenial } from '../../service/relying-party/errors.js';
+import { createRelyingParty } from '../../service/relying-party/index.js';
+import type { RelyingParty } from '../../service/relying-party/index.js';
+import { createRemoteKeySet } from '../../service/relying-party/remote-keys.js';
+import { createTokenVerifier } from '../../service/relying-party/verify-device-token.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { freePort } from '../kit/ports.js';
 import { waitUntil } from '../kit/wait.js';
@@ -64,7 +64,7 @@ async function deadUrl(path: string): Promise<string> {
   return `http://127.0.0.1:${await freePort()}${path}`; // nothing listens there
 }
 
-async function decide(verifier: DeviceVerifier, device: FakeDevice, token: string, now = Date.now()) {
+async function decide(verifier: RelyingParty, device: FakeDevice, token: string, now = Date.now()) {
   const url = 'https://records.example/patients/42';
   return verifier.verifyRequest({ method: 'GET', url, authorization: `DPoP ${token}`, dpop: await device.dpop('GET', url, token, { iat: Math.floor(now / 1000) }), requiredTier: 'full' });
 }
@@ -77,7 +77,7 @@ test('mirrors: the service publishes its list to a folder on each change; a veri
   await waitUntil('the published list', () => existsSync(listFile) && existsSync(join(svc.publishDir, JWKS_FILE)));
   const payload = JSON.parse(Buffer.from(readFileSync(listFile, 'utf8').split('.')[1] ?? '', 'base64url').toString()) as { sub: string };
   assert.equal(payload.sub, `${svc.url}/v1/status-list`, 'the mirror\'s list names the service\'s own status list');
-  const verifier = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 200, statusTimeoutMs: 300, statusListUrls: [await deadUrl('/v1/status-list'), pathToFileURL(listFile).href] });
+  const verifier = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 200, statusTimeoutMs: 300, statusListUrls: [await deadUrl('/v1/status-list'), pathToFileURL(listFile).href] });
   try {
     const device = await FakeDevice.create();
     await device.enrol(svc.url, SECRET);
@@ -132,7 +132,7 @@ test('bounded: a mirror that is down (503) is an outage and is served in outage 
   const mirrorUrl = `http://127.0.0.1:${(mirror.address() as { port: number }).port}/status-list.jwt`;
   let offset = 0;
   const now = () => Date.now() + offset;
-  const verifier = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 100, statusTimeoutMs: 300, statusListUrls: [mirrorUrl], outageMode: 'bounded', outageGraceMinutes: 5, now });
+  const verifier = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 100, statusTimeoutMs: 300, statusListUrls: [mirrorUrl], outageMode: 'bounded', outageGraceMinutes: 5, now });
   try {
     const device = await FakeDevice.create();
     await device.enrol(svc.url, SECRET);
@@ -169,7 +169,7 @@ test('bounded: when the service stops, a file mirror holding only its last list 
   await waitUntil('the published list', () => existsSync(listFile));
   let offset = 0;
   const now = () => Date.now() + offset;
-  const verifier = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 100, statusTimeoutMs: 300, statusListUrls: [`${svc.url}/v1/status-list`, pathToFileURL(listFile).href], outageMode: 'bounded', outageGraceMinutes: 5, now });
+  const verifier = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 100, statusTimeoutMs: 300, statusListUrls: [`${svc.url}/v1/status-list`, pathToFileURL(listFile).href], outageMode: 'bounded', outageGraceMinutes: 5, now });
   try {
     const device = await FakeDevice.create();
     await device.enrol(svc.url, SECRET);

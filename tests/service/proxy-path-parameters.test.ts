@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import { test } from 'node:test';
-import { createDeviceVerifier } from '../../service/verifier/index.js';
-import { deviceTrustMiddleware, type DeviceTrustRequest } from '../../service/verifier/middleware.js';
+import { createRelyingParty } from '../../service/relying-party/index.js';
+import { deviceTrustMiddleware, type DeviceTrustRequest } from '../../service/relying-party/middleware.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { startTestService } from '../kit/service.js';
 
@@ -30,7 +30,7 @@ test('a limited device cannot reach a full-tier record behind a servlet containe
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(path === '/patients/42' ? { patient: 'Jane Example (full tier data)' } : { served: path }));
   });
   const backendPort = await listen(backend);
-  const verifier = createDeviceVerifier({ issuer: svc.url, audience: 'ehr', statusRefreshMs: 200 });
+  const verifier = createRelyingParty({ issuer: svc.url, audience: 'ehr', statusRefreshMs: 200 });
   let origin = '';
   const guard = deviceTrustMiddleware({
     verifier,

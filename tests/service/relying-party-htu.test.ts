@@ -8,9 +8,9 @@ import { normalizeHtu } from '../../common/htu.js';
 import { signDpopProof } from '../../main/attest/device-jws.js';
 import type { DeviceSigner, PublicEcJwk } from '../../main/identity/signer.js';
 import { jwkThumbprint } from '../../main/identity/signer.js';
-import { VerifierDenial } from '../../service/verifier/errors.js';
-import { createReplayCache } from '../../service/verifier/replay-cache.js';
-import { verifyDpopProof } from '../../service/verifier/verify-dpop.js';
+import { VerifierDenial } from '../../service/relying-party/errors.js';
+import { createReplayCache } from '../../service/relying-party/replay-cache.js';
+import { verifyDpopProof } from '../../service/relying-party/verify-dpop.js';
 
 /** [the URL the agent signs for, the URL of the request the relying party checks, same proof target?] */
 const TABLE: readonly (readonly [string, string, boolean])[] = [

@@ -7,8 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { VerifierDenial } from '../../service/verifier/errors.js';
-import { createRemoteKeySet } from '../../service/verifier/remote-keys.js';
+import { VerifierDenial } from '../../service/relying-party/errors.js';
+import { createRemoteKeySet } from '../../service/relying-party/remote-keys.js';
 import { waitUntil } from '../kit/wait.js';
 
 type Mode = 'keys' | 'fail' | 'hang';

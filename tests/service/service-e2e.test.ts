@@ -3,8 +3,8 @@
 // disable and key rotation.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createDeviceVerifier } from '../../service/verifier/index.js';
-import type { DeviceVerifier } from '../../service/verifier/index.js';
+import { createRelyingParty } from '../../service/relying-party/index.js';
+import type { RelyingParty } from '../../service/relying-party/index.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import type { TestDatabase, TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
@@ -15,10 +15,10 @@ const AUDIENCE = 'ehr';
 for (const database of ['sqlite', 'postgres'] as TestDatabase[]) {
   describe(`device trust service on ${database}`, () => {
     let svc: TestService;
-    let verifier: DeviceVerifier;
+    let verifier: RelyingParty;
     before(async () => {
       svc = await startTestService({ database });
-      verifier = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 200, statusMaxStaleMs: 5000 });
+      verifier = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 200, statusMaxStaleMs: 5000 });
     });
     after(async () => {
       verifier.close();

@@ -11,8 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { acceptsStatusListJwt, chooseContentCoding } from '../../service/http/status-list-route.js';
-import { createRemoteKeySet } from '../../service/verifier/remote-keys.js';
-import { createStatusListClient } from '../../service/verifier/status-list-client.js';
+import { createRemoteKeySet } from '../../service/relying-party/remote-keys.js';
+import { createStatusListClient } from '../../service/relying-party/status-list-client.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
 

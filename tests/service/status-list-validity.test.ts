@@ -12,10 +12,10 @@ import { test } from 'node:test';
 import { STATUS_LIST_TYP } from '../../common/attestation.js';
 import { signJws } from '../../service/crypto/es256.js';
 import { encodeStatusList } from '../../service/status-list.js';
-import { VerifierDenial } from '../../service/verifier/errors.js';
-import { createDeviceVerifier, MAX_OUTAGE_GRACE_MINUTES } from '../../service/verifier/index.js';
-import { createRemoteKeySet } from '../../service/verifier/remote-keys.js';
-import { createStatusListClient } from '../../service/verifier/status-list-client.js';
+import { VerifierDenial } from '../../service/relying-party/errors.js';
+import { createRelyingParty, MAX_OUTAGE_GRACE_MINUTES } from '../../service/relying-party/index.js';
+import { createRemoteKeySet } from '../../service/relying-party/remote-keys.js';
+import { createStatusListClient } from '../../service/relying-party/status-list-client.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { startTestService } from '../kit/service.js';
 
@@ -184,7 +184,7 @@ test('bounded outage mode: a token withdrawn before it expired stays refused whe
   const clock = (): number => Date.now() + offset;
   const svc = await startTestService({ now: () => new Date(clock()) });
   let serviceOpen = true;
-  const verifier = createDeviceVerifier({ issuer: svc.url, audience: 'ehr', outageMode: 'bounded', outageGraceMinutes: 30, statusRefreshMs: 3_600_000, now: clock });
+  const verifier = createRelyingParty({ issuer: svc.url, audience: 'ehr', outageMode: 'bounded', outageGraceMinutes: 30, statusRefreshMs: 3_600_000, now: clock });
   const resource = 'https://ehr.example.org/patients/42';
   try {
     const device = await FakeDevice.create();

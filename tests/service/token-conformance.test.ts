@@ -20,11 +20,11 @@ import type { DeviceTokenClaims } from '../../common/attestation.js';
 import { signDpopProof } from '../../main/attest/device-jws.js';
 import type { DeviceSigner } from '../../main/identity/signer.js';
 import { encodeStatusList } from '../../service/status-list.js';
-import { createDeviceVerifier, VerifierDenial } from '../../service/verifier/index.js';
-import type { DeviceVerifier, DeviceVerifierOptions } from '../../service/verifier/index.js';
-import { createRemoteKeySet } from '../../service/verifier/remote-keys.js';
-import type { KeySource } from '../../service/verifier/remote-keys.js';
-import { createStatusListClient } from '../../service/verifier/status-list-client.js';
+import { createRelyingParty, VerifierDenial } from '../../service/relying-party/index.js';
+import type { RelyingParty, RelyingPartyOptions } from '../../service/relying-party/index.js';
+import { createRemoteKeySet } from '../../service/relying-party/remote-keys.js';
+import type { KeySource } from '../../service/relying-party/remote-keys.js';
+import { createStatusListClient } from '../../service/relying-party/status-list-client.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
@@ -53,7 +53,7 @@ let jwks: JSONWebKeySet;
 let statusUri: string;
 let token: string;
 let claims: DeviceTokenClaims;
-const verifiers: DeviceVerifier[] = [];
+const verifiers: RelyingParty[] = [];
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 before(async () => {
@@ -189,8 +189,8 @@ async function oursStatusList(jws: string, index: number, keys: KeySource = crea
   }
 }
 
-function newVerifier(options: Partial<DeviceVerifierOptions> = {}): DeviceVerifier {
-  const verifier = createDeviceVerifier({ issuer: svc.url, audience: AUDIENCE, ...options });
+function newVerifier(options: Partial<RelyingPartyOptions> = {}): RelyingParty {
+  const verifier = createRelyingParty({ issuer: svc.url, audience: AUDIENCE, ...options });
   verifiers.push(verifier);
   return verifier;
 }

@@ -41,7 +41,7 @@ export const DENY_CODES = [
   /** The replay store the replicas share cannot answer, so no proof is accepted. */
   'REPLAY_STORE_UNAVAILABLE',
   /** Not the request's fault: the verifier itself failed unexpectedly (the reason says how). */
-  'VERIFIER_ERROR',
+  'RELYING_PARTY_ERROR',
 ] as const;
 export type DenyCode = (typeof DENY_CODES)[number];
 

@@ -1,4 +1,4 @@
-// The verifier's fast JWS split (service/verifier/jws.ts, Node's native codecs and a cache of
+// The verifier's fast JWS split (service/relying-party/jws.ts, Node's native codecs and a cache of
 // decoded headers) must accept and refuse exactly what the portable splitCompact does, with
 // the same message and the same parts: any difference would be a check weakened (or a token
 // refused) by a speed-up. Property-based over arbitrary strings and over near-valid tokens
@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { CompactParts } from '../../common/jws-compact.js';
 import { splitCompact } from '../../common/jws-compact.js';
-import { splitJws } from '../../service/verifier/jws.js';
+import { splitJws } from '../../service/relying-party/jws.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 400);
 

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { canonicalRequestPath, canonicalRequestUrl } from '../../service/verifier/canonical-path.js';
-import { VerifierDenial } from '../../service/verifier/errors.js';
+import { canonicalRequestPath, canonicalRequestUrl } from '../../service/relying-party/canonical-path.js';
+import { VerifierDenial } from '../../service/relying-party/errors.js';
 
 const codeOf = (f: () => string): string => {
   try {

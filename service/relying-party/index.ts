@@ -55,7 +55,7 @@ export interface BreakGlassAccess {
   readonly breakGlass: BreakGlassMark;
 }
 
-export interface DeviceVerifierOptions {
+export interface RelyingPartyOptions {
   /** The device trust service's base URL (its tokens' `iss`). */
   readonly issuer: string;
   /**
@@ -129,7 +129,7 @@ export interface RequestToVerify {
   readonly rpNonce?: string;
 }
 
-export interface DeviceVerifier {
+export interface RelyingParty {
   verifyRequest(request: RequestToVerify): Promise<Decision>;
   /** Takes a break-glass notice or end message (compact JWS); throws BreakGlassError saying why not. */
   acceptBreakGlass(jws: string): Promise<BreakGlassAcceptance>;
@@ -150,7 +150,7 @@ function tokenOf(authorization: string | undefined): string {
   deny('TOKEN_MALFORMED', 'The Authorization header names DPoP but carries no token.');
 }
 
-function checkedOptions(options: DeviceVerifierOptions): DeviceVerifierOptions {
+function checkedOptions(options: RelyingPartyOptions): RelyingPartyOptions {
   // Checked at run time too: JavaScript callers and configuration files bypass the types.
   const audience: unknown = options.audience;
   if (typeof audience !== 'string' || audience.trim() === '') throw new VerifierConfigError('AUDIENCE_INVALID', 'The verifier needs this access service\'s audience (the name its device tokens are asked for).');
@@ -185,7 +185,7 @@ function checkedOptions(options: DeviceVerifierOptions): DeviceVerifierOptions {
   return options;
 }
 
-export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVerifier {
+export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
   const { audience } = checkedOptions(options);
   // Before anything that starts a timer: a bad nonce option leaves nothing running.
   const nonces = options.dpopNonce !== undefined ? createDpopNonces(options.dpopNonce, audience) : undefined;
@@ -251,7 +251,7 @@ export function createDeviceVerifier(options: DeviceVerifierOptions): DeviceVeri
       } catch (e) {
         if (e instanceof VerifierDenial) return { allow: false, code: e.code, reason: e.message };
         // Not the request's fault: say so, so nobody hunts for a malformed token.
-        return { allow: false, code: 'VERIFIER_ERROR', reason: `The verifier failed unexpectedly: ${e instanceof Error ? e.message : String(e)}` };
+        return { allow: false, code: 'RELYING_PARTY_ERROR', reason: `The verifier failed unexpectedly: ${e instanceof Error ? e.message : String(e)}` };
       }
     },
     close: () => statusList.close(),

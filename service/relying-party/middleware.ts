@@ -10,7 +10,7 @@ import type { Tier } from '../../common/attestation.js';
 import { canonicalRequestPath } from './canonical-path.js';
 import type { Decision, DenyCode } from './errors.js';
 import { VerifierDenial } from './errors.js';
-import type { DeviceVerifier } from './index.js';
+import type { RelyingParty } from './index.js';
 
 /** The route the application will serve: route on `path`, never on `req.url` again. */
 export interface RouteToServe {
@@ -26,7 +26,7 @@ export interface DeviceTrustRequest extends IncomingMessage {
 }
 
 export interface MiddlewareOptions {
-  readonly verifier: DeviceVerifier;
+  readonly verifier: RelyingParty;
   /**
    * The tier the route needs. Decide it with the same matcher the application routes with
    * (on `route.path`), and ask the strictest tier for a route it does not know.
@@ -41,7 +41,7 @@ const HTTP_STATUS: ReadonlyMap<DenyCode, number> = new Map([
   ['PATH_AMBIGUOUS', 400],
   ['TIER_INSUFFICIENT', 403],
   ['PROOF_RATE_LIMITED', 429],
-  ['VERIFIER_ERROR', 500],
+  ['RELYING_PARTY_ERROR', 500],
   ['REPLAY_STORE_UNAVAILABLE', 503],
 ]);
 

@@ -13,10 +13,10 @@ import fc from 'fast-check';
 import { DPOP_TYP, STATUS_LIST_TYP } from '../../common/attestation.js';
 import { jwkThumbprint, publicJwkOf, sha256Base64url, signJws } from '../../service/crypto/es256.js';
 import { encodeStatusList, STATUS_LIST_CAPACITY } from '../../service/status-list.js';
-import { VerifierDenial } from '../../service/verifier/errors.js';
-import { createStatusListClient } from '../../service/verifier/status-list-client.js';
-import { createReplayCache } from '../../service/verifier/replay-cache.js';
-import { verifyDpopProof } from '../../service/verifier/verify-dpop.js';
+import { VerifierDenial } from '../../service/relying-party/errors.js';
+import { createStatusListClient } from '../../service/relying-party/status-list-client.js';
+import { createReplayCache } from '../../service/relying-party/replay-cache.js';
+import { verifyDpopProof } from '../../service/relying-party/verify-dpop.js';
 
 const URI = 'https://dts.example/v1/status-list';
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

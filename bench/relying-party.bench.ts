@@ -1,5 +1,5 @@
 // What the verifier library costs against the cryptography it cannot avoid, measured on the
-// library as it ships: service/verifier/index.ts bundled by esbuild into one ESM file (as the
+// library as it ships: service/relying-party/index.ts bundled by esbuild into one ESM file (as the
 // release hands it to access services) and imported from there, not run through tsx.
 //
 // A request carries a device token and a DPoP proof: TWO ECDSA P-256 verifications (the
@@ -20,13 +20,13 @@ import { DPOP_TYP, EAR_PROFILE, STATUS_LIST_TYP, TOKEN_TYP } from '../common/att
 import type { DeviceTokenClaims } from '../common/attestation.js';
 import { jwkThumbprint, publicJwkOf, sha256Base64url, signJws } from '../service/crypto/es256.js';
 import { encodeStatusList } from '../service/status-list.js';
-import type { createDeviceVerifier } from '../service/verifier/index.js';
-import type { createReplayCache } from '../service/verifier/replay-cache.js';
-import type { createTokenVerifier } from '../service/verifier/verify-device-token.js';
+import type { createRelyingParty } from '../service/relying-party/index.js';
+import type { createReplayCache } from '../service/relying-party/replay-cache.js';
+import type { createTokenVerifier } from '../service/relying-party/verify-device-token.js';
 
 /** The shapes of the bundles' exports (types only: the code run is the bundles'). */
 interface VerifierModule {
-  readonly createDeviceVerifier: typeof createDeviceVerifier;
+  readonly createRelyingParty: typeof createRelyingParty;
 }
 interface InternalsModule {
   readonly createTokenVerifier: typeof createTokenVerifier;
@@ -47,11 +47,11 @@ try {
   // the two internal modules those figures exercise, bundled the same way.
   const internalsEntry = join(folder, 'internals.ts');
   writeFileSync(internalsEntry, [
-    `export { createTokenVerifier } from ${JSON.stringify(join(ROOT, 'service/verifier/verify-device-token.ts'))};`,
-    `export { createReplayCache } from ${JSON.stringify(join(ROOT, 'service/verifier/replay-cache.ts'))};`,
+    `export { createTokenVerifier } from ${JSON.stringify(join(ROOT, 'service/relying-party/verify-device-token.ts'))};`,
+    `export { createReplayCache } from ${JSON.stringify(join(ROOT, 'service/relying-party/replay-cache.ts'))};`,
   ].join('\n'));
   const bundle = (entry: string, name: string) => build({ entryPoints: [entry], outfile: join(folder, name), bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'error' });
-  await bundle(join(ROOT, 'service/verifier/index.ts'), 'verifier.mjs');
+  await bundle(join(ROOT, 'service/relying-party/index.ts'), 'verifier.mjs');
   await bundle(internalsEntry, 'internals.mjs');
   const lib = (await import(pathToFileURL(join(folder, 'verifier.mjs')).href)) as VerifierModule;
   const internals = (await import(pathToFileURL(join(folder, 'internals.mjs')).href)) as InternalsModule;
@@ -146,7 +146,7 @@ async function run(lib: VerifierModule, internals: InternalsModule): Promise<voi
   };
 
   const libraryRequests = async (batch: readonly { token: string; dpop: string }[]): Promise<number> => {
-    const verifier = lib.createDeviceVerifier({ issuer: ISSUER, audience: AUDIENCE, fetch: fetchStub });
+    const verifier = lib.createRelyingParty({ issuer: ISSUER, audience: AUDIENCE, fetch: fetchStub });
     try {
       // Warm: the keys and the status list are fetched once, before the clock starts.
       const warm = await verifier.verifyRequest({ method: 'GET', url: URL_, authorization: `DPoP ${tokenOf(N)}`, dpop: undefined, requiredTier: 'full' });
@@ -195,7 +195,7 @@ async function run(lib: VerifierModule, internals: InternalsModule): Promise<voi
     tokenRatios.push((await libraryTokens(0, tokens)) / rawT);
     repeatedRatios.push((await libraryTokens(1000, repeated)) / rawT);
   }
-  console.log(`library: the esbuild bundle of service/verifier/index.ts; ${N} requests from ${DEVICES} device keys, median of ${ROUNDS} rounds`);
+  console.log(`library: the esbuild bundle of service/relying-party/index.ts; ${N} requests from ${DEVICES} device keys, median of ${ROUNDS} rounds`);
   console.log('baseline for a request: TWO raw node:crypto ECDSA verifications (its token and its DPoP proof)');
   console.log(`raw, token + proof signatures:    ${median(rawRequestRates).toFixed(0)} per CPU second`);
   console.log(`verifyRequest (token + proof):    ${median(libraryRequestRates).toFixed(0)} per CPU second  (ratio ${median(requestRatios).toFixed(2)})`);

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { POSTURE_ONLY_AUDIENCE } from '../../common/attestation.js';
 import { startPatientRecords } from '../../examples/patient-records/server.js';
-import type { DeviceVerifierOptions } from '../../service/verifier/index.js';
-import { createDeviceVerifier } from '../../service/verifier/index.js';
+import type { RelyingPartyOptions } from '../../service/relying-party/index.js';
+import { createRelyingParty } from '../../service/relying-party/index.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
@@ -24,7 +24,7 @@ after(async () => {
 
 test('a verifier without an audience, with an empty one, or with the posture-only audience cannot be created', async () => {
   // As a JavaScript caller (or a config file) could pass them, past the types.
-  const untyped = (options: Record<string, unknown>) => () => createDeviceVerifier(options as unknown as DeviceVerifierOptions).close();
+  const untyped = (options: Record<string, unknown>) => () => createRelyingParty(options as unknown as RelyingPartyOptions).close();
   assert.throws(untyped({ issuer: svc.url }), configError('AUDIENCE_INVALID'), 'no audience');
   assert.throws(untyped({ issuer: svc.url, audience: '' }), configError('AUDIENCE_INVALID'), 'empty audience');
   assert.throws(untyped({ issuer: svc.url, audience: 42 }), configError('AUDIENCE_INVALID'), 'not a string');
@@ -33,23 +33,23 @@ test('a verifier without an audience, with an empty one, or with the posture-onl
 });
 
 test('an issuer that is not an http(s) URL, or a refresh interval that is not a positive number, is refused', () => {
-  assert.throws(() => createDeviceVerifier({ issuer: 'dts.hospital.example', audience: 'ehr' }), configError('ISSUER_INVALID'));
-  assert.throws(() => createDeviceVerifier({ issuer: 'ftp://dts.hospital.example', audience: 'ehr' }), configError('ISSUER_INVALID'));
-  assert.throws(() => createDeviceVerifier({ issuer: svc.url, audience: 'ehr', statusRefreshMs: 0 }), configError('OPTION_INVALID'));
+  assert.throws(() => createRelyingParty({ issuer: 'dts.hospital.example', audience: 'ehr' }), configError('ISSUER_INVALID'));
+  assert.throws(() => createRelyingParty({ issuer: 'ftp://dts.hospital.example', audience: 'ehr' }), configError('ISSUER_INVALID'));
+  assert.throws(() => createRelyingParty({ issuer: svc.url, audience: 'ehr', statusRefreshMs: 0 }), configError('OPTION_INVALID'));
 });
 
 test('statusMaxStaleMs above the cap (15 minutes), or not a positive number, is refused; at the cap it is accepted', () => {
-  assert.throws(() => createDeviceVerifier({ issuer: svc.url, audience: 'ehr', statusMaxStaleMs: 15 * 60_000 + 1 }), configError('STATUS_STALENESS_TOO_LONG'));
-  assert.throws(() => createDeviceVerifier({ issuer: svc.url, audience: 'ehr', statusMaxStaleMs: Number.NaN }), configError('OPTION_INVALID'));
-  createDeviceVerifier({ issuer: svc.url, audience: 'ehr', statusMaxStaleMs: 15 * 60_000 }).close();
+  assert.throws(() => createRelyingParty({ issuer: svc.url, audience: 'ehr', statusMaxStaleMs: 15 * 60_000 + 1 }), configError('STATUS_STALENESS_TOO_LONG'));
+  assert.throws(() => createRelyingParty({ issuer: svc.url, audience: 'ehr', statusMaxStaleMs: Number.NaN }), configError('OPTION_INVALID'));
+  createRelyingParty({ issuer: svc.url, audience: 'ehr', statusMaxStaleMs: 15 * 60_000 }).close();
 });
 
-test('an unexpected failure inside the verifier (here its clock) is VERIFIER_ERROR, not TOKEN_MALFORMED', async () => {
+test('an unexpected failure inside the verifier (here its clock) is RELYING_PARTY_ERROR, not TOKEN_MALFORMED', async () => {
   const device = await FakeDevice.create();
   await device.enrol(svc.url, svc.enrolmentSecret);
   const { body } = await device.attest(svc.url, HEALTHY_LINUX, { audience: 'ehr' });
   let clockBroken = false;
-  const verifier = createDeviceVerifier({
+  const verifier = createRelyingParty({
     issuer: svc.url,
     audience: 'ehr',
     now: () => {
@@ -63,7 +63,7 @@ test('an unexpected failure inside the verifier (here its clock) is VERIFIER_ERR
     assert.equal(working.allow, true, JSON.stringify(working));
     clockBroken = true;
     const broken = await ask();
-    assert.equal(broken.allow ? 'allowed' : broken.code, 'VERIFIER_ERROR');
+    assert.equal(broken.allow ? 'allowed' : broken.code, 'RELYING_PARTY_ERROR');
     assert.match(broken.allow ? '' : broken.reason, /clock source failed/);
   } finally {
     verifier.close();
@@ -71,7 +71,7 @@ test('an unexpected failure inside the verifier (here its clock) is VERIFIER_ERR
 });
 
 test('outage policy: bounded needs a grace of at most 60 minutes, secure takes none; mirrors must be http(s) or file: URLs; a break-glass key must be a P-256 public JWK', () => {
-  const untyped = (options: Record<string, unknown>) => () => createDeviceVerifier({ issuer: svc.url, audience: 'ehr', ...options }).close();
+  const untyped = (options: Record<string, unknown>) => () => createRelyingParty({ issuer: svc.url, audience: 'ehr', ...options }).close();
   assert.throws(untyped({ outageMode: 'bounded', outageGraceMinutes: 61 }), configError('OUTAGE_GRACE_TOO_LONG'));
   assert.throws(untyped({ outageMode: 'bounded' }), configError('OPTION_INVALID'), 'bounded without a grace');
   assert.throws(untyped({ outageMode: 'bounded', outageGraceMinutes: 0 }), configError('OPTION_INVALID'));
