@@ -34,7 +34,7 @@ const ROTATION_MAY_HAVE_LANDED: readonly string[] = ['EVIDENCE_CERT_MISMATCH', '
 /**
  * During an outage the last token of an audience is handed out after its expiry for at most
  * this long: the longest outage grace any verifier accepts (MAX_OUTAGE_GRACE_MINUTES in
- * service/verifier). The access service decides how long it accepts one.
+ * service/relying-party). The access service decides how long it accepts one.
  */
 const OUTAGE_TOKEN_MAX_AGE_MS = 60 * 60_000;
 /** Tokens whose posture the agent remembers, to judge a proof for them (more than the audiences it serves). */

@@ -13,6 +13,7 @@ import type { CompactParts } from '../../common/jws-compact.js';
 import { MAX_JSON_DEPTH, MAX_JWS_LENGTH, findDuplicateKey } from '../../common/jws-compact.js';
 import { BoundedCache } from '../../common/bounded-cache.js';
 import { deny } from './errors.js';
+import { scanJson } from '../../common/json-depth.js';
 
 /** Tokens and proofs are small; the status list (a signed bitmap) may be larger. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -24,29 +25,6 @@ function decodeBase64url(text: string): Buffer {
   // Buffer.from skips characters it does not know; the alphabet and length checks come first.
   if (!BASE64URL.test(text) || text.length % 4 === 1) throw new Error('not base64url');
   return Buffer.from(text, 'base64url');
-}
-
-/**
- * One pass over JSON text, skipping strings: whether it nests deeper than `maxDepth` (as
- * jsonDepthExceeds), and how many member names it holds (each is followed by the one ':'
- * outside a string that valid JSON has per member).
- */
-function scanJson(text: string, maxDepth: number): { tooDeep: boolean; members: number } {
-  let depth = 0;
-  let members = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 58) members++;
-    else if (c === 123 || c === 91) {
-      if (++depth > maxDepth) return { tooDeep: true, members };
-    } else if (c === 125 || c === 93) depth--;
-  }
-  return { tooDeep: false, members };
 }
 
 /** Member names of every object in a parsed JSON value (JSON.parse keeps one per distinct name). */

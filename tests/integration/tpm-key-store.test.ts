@@ -7,7 +7,6 @@ import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,6 +17,7 @@ import { createTpmKeyStore, detectTpm, hasResourceManager, TPM_TOOL_PATHS } from
 import type { CommandRunner } from '../../main/posture/command-runner.js';
 import { createCommandRunner } from '../../main/posture/command-runner.js';
 import { freePort } from '../kit/ports.js';
+import { freePortPair, waitForPort } from '../kit/swtpm.js';
 
 // This file's own temporary folder (os.tmpdir() reads TMPDIR at each call): the store's
 // working folders are counted below, and other TPM tests running beside this one make theirs.
@@ -73,34 +73,6 @@ async function startSwtpm(): Promise<Swtpm> {
       rmSync(state, { recursive: true, force: true });
     },
   };
-}
-
-async function freePortPair(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    const next = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port + 1, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (next && port < 65535) return port;
-  }
-}
-
-async function waitForPort(port: number, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`swtpm did not listen on port ${port} within ${ms} ms`);
 }
 
 function verifies(signer: DeviceSigner, data: Uint8Array, signature: Uint8Array): boolean {

@@ -64,7 +64,8 @@ export async function startManufacturedSwtpm(): Promise<ManufacturedSwtpm> {
   }
 }
 
-async function freePortPair(): Promise<number> {
+/** A free port whose next port is free too (swtpm's server and control ports). */
+export async function freePortPair(): Promise<number> {
   for (;;) {
     const port = await freePort();
     const next = await new Promise<boolean>((resolve) => {
@@ -76,7 +77,8 @@ async function freePortPair(): Promise<number> {
   }
 }
 
-async function waitForPort(port: number, ms = 10_000): Promise<void> {
+/** Waits until something listens on the loopback port (swtpm up). */
+export async function waitForPort(port: number, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const open = await new Promise<boolean>((resolve) => {
