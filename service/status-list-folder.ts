@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatusListPublisher } from './status-list.js';
-import { replaceFile } from '../common/replace-file.js';
+import { replaceFile } from './relying-party/replace-file.js';
 
 export const STATUS_LIST_FILE = 'status-list.jwt';
 export const JWKS_FILE = 'jwks.json';

@@ -1,12 +1,12 @@
 // The device certificate: the CSR the agent sends, and the chain it gets back, checked on
 // every load against the key, the device id, the trust anchor and the clock. The chain
 // is public, so it lives in the agent's data folder (not the size-limited keystore).
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../common/errors.js';
 import type { DeviceSigner } from './signer.js';
 import { x509 } from '../../common/x509.js';
-import { replaceFile } from '../../common/replace-file.js';
 
 /** The chain, then the trust anchor after ANCHOR_MARKER: one file, so they are replaced in one rename. */
 export const CHAIN_FILE = 'device-certificate.pem';
@@ -107,7 +107,21 @@ async function readLegacyAnchor(dataDir: string): Promise<string> {
 export async function writeStoredChain(dataDir: string, chainPem: string, anchorPem: string): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, CHAIN_FILE);
-  await replaceFile(path, `${chainPem.trimEnd()}\n${ANCHOR_MARKER}\n${anchorPem.trimEnd()}\n`, 0o644);
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const content = `${chainPem.trimEnd()}\n${ANCHOR_MARKER}\n${anchorPem.trimEnd()}\n`;
+  try {
+    const file = await open(temporary, 'wx', 0o644);
+    try {
+      await file.writeFile(content);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, path);
+  } catch (e) {
+    await rm(temporary, { force: true });
+    throw e;
+  }
   await rm(join(dataDir, ANCHOR_FILE), { force: true });
 }
 

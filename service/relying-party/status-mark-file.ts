@@ -5,7 +5,7 @@
 // error, because silently starting without the mark would drop the protection.
 import { readFileSync } from 'node:fs';
 import { VerifierConfigError } from './errors.js';
-import { replaceFile } from '../../common/replace-file.js';
+import { replaceFile } from './replace-file.js';
 
 const MARK_VERSION = 1;
 /** The same bound the token schemas put on a NumericDate (2100-01-01). */
