@@ -79,6 +79,11 @@ agentProcess.stdout.on('data', (chunk: Buffer) => {
       say(`agent: listening on 127.0.0.1:${loopbackPort} (web pages) and ${ipcPath} (trays, dta status)\n`);
       continue;
     }
+    if (typeof event.state !== 'string') {
+      // A log line of the agent's own (its network route, a configuration problem).
+      say(`agent: ${event.event ?? 'log'} ${JSON.stringify({ ...event, event: undefined, level: undefined })}\n`);
+      continue;
+    }
     say(`agent: ${describeState({ ...event, report: null })}`);
     if (['compliant', 'warning', 'blocked', 'error'].includes(event.state)) settled ??= event;
   }
