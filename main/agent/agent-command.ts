@@ -28,6 +28,7 @@ import { startIpcServer } from './ipc-server.js';
 import { liveSupportBundle } from './posture-command.js';
 import { currentAccount, isSystemAccount } from './system-account.js';
 import { startTokenEndpoint } from './token-endpoint.js';
+import type { PosturePolicy } from '../../common/posture.js';
 import type { ManagedPosturePolicy } from './managed-posture-policy.js';
 import { managedPolicyFolders, managedPosturePolicy, openManagedPosturePolicy } from './managed-posture-policy.js';
 import { createLiveRegistrySource } from '../config/registry-live.js';
@@ -180,6 +181,8 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
   const startedAt = new Date().toISOString();
   const status = (): AgentStatus => (running !== null ? agentStatusOf(running.agent, running.config.serviceUrl) : waitingStatus(unconfigured?.error ?? null, unconfigured?.since ?? startedAt));
   const posturePolicy = async (): Promise<ManagedPosturePolicy> => managedPosturePolicy(place.platform, place.where);
+  // The running agent's policy in force (a refused broken file does not show up in the bundle); read afresh only while none runs.
+  let livePolicy: (() => PosturePolicy) | null = null;
 
   const setUnconfigured = (error: AgentError): void => {
     if (unconfigured?.error.code === error.code && unconfigured.error.message === error.message) return;
@@ -193,6 +196,7 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
   const startAgent = async (config: AgentConfig, text: string): Promise<RunningAgent> => {
     // IT's posture policy as it is at each check: a change applies without a restart.
     const policy = await openManagedPosturePolicy(place.platform, place.where);
+    livePolicy = policy.current;
     const { agent, log } = createAgent(config, { posturePolicy: policy.current, logLevel });
     for (const problem of policy.problems) log.warn('managed-config-problem', { problem });
     const stopPolicy = policy.follow({ log, onChange: () => void agent.checkNow() });
@@ -276,7 +280,7 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
         reload();
         await loading;
       },
-      supportBundle: async () => ({ fileName: `device-trust-support-${new Date().toISOString().slice(0, 10)}.json`, content: JSON.stringify(await liveSupportBundle((await posturePolicy()).policy)) }),
+      supportBundle: async () => ({ fileName: `device-trust-support-${new Date().toISOString().slice(0, 10)}.json`, content: JSON.stringify(await liveSupportBundle(livePolicy?.() ?? (await posturePolicy()).policy)) }),
     },
   });
   if (first instanceof AgentError) setUnconfigured(first);

@@ -82,13 +82,17 @@ export async function verifyDpopProof(proof: string, check: ProofCheck, replay: 
   if (!isDpopClaims(parts.payload)) deny('PROOF_INVALID', 'The proof claims do not match their schema.');
   const claims = parts.payload;
   if (claims.htm !== check.method.toUpperCase()) deny('PROOF_BINDING', 'The proof was made for another HTTP method.');
-  let htu: string;
-  try {
-    htu = normalizeHtu(claims.htu);
-  } catch {
-    deny('PROOF_BINDING', 'The proof URL is not a URL.');
+  // The same text needs no parsing: both sides normalise with one function. Otherwise both
+  // are brought to the form the agent signs.
+  if (claims.htu !== check.url) {
+    let htu: string;
+    try {
+      htu = normalizeHtu(claims.htu);
+    } catch {
+      deny('PROOF_BINDING', 'The proof URL is not a URL.');
+    }
+    if (htu !== normalizeHtu(check.url)) deny('PROOF_BINDING', 'The proof was made for another URL.');
   }
-  if (htu !== normalizeHtu(check.url)) deny('PROOF_BINDING', 'The proof was made for another URL.');
   if (claims.ath !== sha256Base64url(check.token)) deny('PROOF_BINDING', 'The proof was made for another token.');
   const now = (check.now ?? Date.now)();
   const maxAge = (check.maxAgeSeconds ?? 60) * 1000;
