@@ -444,6 +444,9 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             };
             const token = signJws({ typ: TOKEN_TYP, kid }, tokenClaims, privateKey);
             await trx.updateTable('devices').set({ last_attested_at: t, last_tier: evaluation.tier, key_protection: keyProtection, updated_at: t }).where('id', '=', device.id).execute();
+            // The posture as reported (signed, checked above): what IT's policy what-if evaluates.
+            const posture = { device_id: device.id, reported_at: t, platform: claims.platform, key_protection: keyProtection, posture: JSON.stringify(claims.posture) };
+            await trx.insertInto('device_posture').values(posture).onConflict((oc) => oc.column('device_id').doUpdateSet({ reported_at: t, platform: posture.platform, key_protection: keyProtection, posture: posture.posture })).execute();
             await writeAudit(
               trx,
               {

@@ -14,9 +14,11 @@ import { STATUS_INDEX_HOLD_MS, STATUS_LIST_CAPACITY } from '../status-index.js';
  * The schema this code needs. Raise it with every change to createSchema, so that a service
  * that runs as a role which cannot migrate refuses to start on an older schema instead of
  * failing on a missing column later. 1: before the version table; 2: the audit hash chain;
- * 3: random status list indices (tokens.status_idx); 4: the attested device key (devices.key_attested_jkt).
+ * 3: random status list indices (tokens.status_idx); 4: the attested device key (devices.key_attested_jkt);
+ * 5: what IT's console reads (device_posture, device_inventory, policy_versions) and the tables
+ * of the console's sessions and of Shared Signals, each added with its own createTable below.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 const CHAIN_VERSION = 2;
 const STATUS_IDX_VERSION = 3;
 /** The session advisory lock several instances starting at once take to migrate one at a time. */
@@ -184,6 +186,32 @@ async function createSchema(db: Schema): Promise<void> {
   await addColumnIfMissing(db, 'audit', 'hash', 'text');
   await addColumnIfMissing(db, 'audit', 'prev_hash', 'text');
   await k.schema.createIndex('audit_device').ifNotExists().on('audit').column('device_id').execute();
+  // The last posture each device reported (what a policy what-if evaluates), its inventory
+  // (to find the machine; never used for the tier) and every policy the service applied.
+  await k.schema
+    .createTable('device_posture')
+    .ifNotExists()
+    .addColumn('device_id', 'text', (c) => c.primaryKey())
+    .addColumn('reported_at', time, (c) => c.notNull())
+    .addColumn('platform', 'text', (c) => c.notNull())
+    .addColumn('key_protection', 'text', (c) => c.notNull())
+    .addColumn('posture', 'text', (c) => c.notNull())
+    .execute();
+  await k.schema
+    .createTable('device_inventory')
+    .ifNotExists()
+    .addColumn('device_id', 'text', (c) => c.primaryKey())
+    .addColumn('collected_at', time, (c) => c.notNull())
+    .addColumn('inventory', 'text', (c) => c.notNull())
+    .execute();
+  await k.schema
+    .createTable('policy_versions')
+    .ifNotExists()
+    .addColumn('version', 'integer', (c) => c.primaryKey())
+    .addColumn('applied_at', time, (c) => c.notNull())
+    .addColumn('sha256', 'text', (c) => c.notNull())
+    .addColumn('text', 'text', (c) => c.notNull())
+    .execute();
   await k.schema.createTable('schema_version').ifNotExists().addColumn('version', 'integer', (c) => c.notNull()).execute();
 
   if (pg) {

@@ -94,6 +94,30 @@ export interface AuditTable {
 }
 
 /** One row: the schema version the migrations brought the database to. */
+/** The last posture a device reported (the evidence's `posture` claim as JSON). */
+export interface DevicePostureTable {
+  device_id: string;
+  reported_at: number;
+  platform: string;
+  key_protection: string;
+  posture: string;
+}
+
+/** What the agent reported to find the machine (JSON, schema-checked, size-bounded); never decides a tier. */
+export interface DeviceInventoryTable {
+  device_id: string;
+  collected_at: number;
+  inventory: string;
+}
+
+/** Every policy the service applied, by its version (the policy file's text as applied). */
+export interface PolicyVersionTable {
+  version: number;
+  applied_at: number;
+  sha256: string;
+  text: string;
+}
+
 export interface SchemaVersionTable {
   version: number;
 }
@@ -106,5 +130,8 @@ export interface Database {
   signing_keys: SigningKeyTable;
   device_ca: CaTable;
   audit: AuditTable;
+  device_posture: DevicePostureTable;
+  device_inventory: DeviceInventoryTable;
+  policy_versions: PolicyVersionTable;
   schema_version: SchemaVersionTable;
 }

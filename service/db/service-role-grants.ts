@@ -24,6 +24,11 @@ export const SERVICE_ROLE_GRANTS: ReadonlyMap<keyof Database, readonly Privilege
   // Made once, by the first instance to start.
   ['device_ca', ['SELECT', 'INSERT']],
   ['audit', ['SELECT', 'INSERT']],
+  // One row per device, replaced by each attestation (inventory: when the agent sends one).
+  ['device_posture', ['SELECT', 'INSERT', 'UPDATE']],
+  ['device_inventory', ['SELECT', 'INSERT', 'UPDATE']],
+  // Added when a policy is applied; history is never rewritten.
+  ['policy_versions', ['SELECT', 'INSERT']],
   ['schema_version', ['SELECT']],
 ]);
 
