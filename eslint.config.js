@@ -68,6 +68,17 @@ export default tseslint.config(
     },
   },
   {
+    files: ['browser/**'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: [...nodeBuiltins, 'electron', '**/common/**', '**/main/**', '**/service/**', '**/renderer/**'], message: 'the browser library for web apps imports nothing: it ships as one file.' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['renderer/**'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {

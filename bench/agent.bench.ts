@@ -4,6 +4,8 @@
 // process (with tsx) idle for the same minute in the same run. The first token is set against
 // a baseline from the same run: a fresh Node process that only enrols and attests with a raw
 // key over HTTP (bench/raw-first-token.ts).
+// The agent as it ships (the single executable), idle in both modes (OS change events, polling)
+// and its drift to deny: bench/agent-shipped.bench.ts.
 // Run: node --import tsx bench/agent.bench.ts
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -35,6 +35,8 @@ export const AgentConfigFileSchema = Type.Object(
         fastSeconds: Type.Number({ minimum: 0.5, maximum: 600 }),
         /** All checks run this often. */
         fullSeconds: Type.Number({ minimum: 10, maximum: 86_400 }),
+        /** The cheap checks' poll while the OS reports their changes (postureEvents); 60 when absent. */
+        safetySeconds: Type.Optional(Type.Number({ minimum: 5, maximum: 3600 })),
       },
       { additionalProperties: false },
     ),
@@ -49,6 +51,13 @@ export const AgentConfigFileSchema = Type.Object(
     tpmTcti: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     /** The local IPC endpoint for the trays and `dta status` (a Unix socket path or a named pipe). */
     ipcPath: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /**
+     * Whether the agent follows the OS's change notifications (nftables changes, the Windows
+     * firewall's and BitLocker's event logs, the macOS firewall's preferences) to check a change
+     * at once, polling the cheap checks only every cadence.safetySeconds while they work. On
+     * (true) when absent; false polls every cadence.fastSeconds.
+     */
+    postureEvents: Type.Optional(Type.Boolean()),
     /** The access services' outage grace (minutes), shown to clinicians during an outage; the agent does not enforce it. */
     outageGraceMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 60 })),
   },

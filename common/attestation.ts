@@ -66,6 +66,12 @@ export const EvidenceClaimsSchema = Type.Object(
     posture: PostureReportSchema,
     /** Where the signing key lives; absent (older agents) counts as software. */
     key_protection: Type.Optional(KeyProtectionSchema),
+    /**
+     * The device inventory (common/inventory.ts), when it changed or daily. Informational and never
+     * used for the tier: the service checks it on its own (InventorySchema, INVENTORY_MAX_BYTES)
+     * and drops a bad one with an audit detail instead of refusing the evidence.
+     */
+    dta_inventory: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: false },
 );

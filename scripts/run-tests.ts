@@ -53,10 +53,11 @@ const watcher = watch(SYSTEM_TMP, (_event, name) => {
   if (name !== null && name.startsWith('dta-') && name !== runTmpName && !dtaBefore.has(name)) dtaAppeared.add(name);
 });
 
-// A test that names no timeout of its own gets four minutes: a wait that never resolves
-// (seen once, not reproduced) must fail by name, not hang CI until its 90 minutes run out;
-// and a file whose tests all ended exits even if a handle stayed open.
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-force-exit', '--test-reporter=spec', ...files], {
+// A wait that never resolves (seen once, not reproduced) must fail by name, not hang CI until
+// its 90 minutes run out: the runner applies this bound to each test file as a whole (and to
+// each test that names none), so it is well above the slowest file on a busy machine. A file
+// whose tests all ended exits even if a handle stayed open.
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=900000', '--test-force-exit', '--test-reporter=spec', ...files], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, TMPDIR: runTmp },

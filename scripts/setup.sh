@@ -17,6 +17,8 @@ APT_PACKAGES=(
   python3 make g++                    # node-gyp builds keytar and better-sqlite3
   python3-jwcrypto                    # an independent JOSE implementation the token conformance test checks our tokens with
   tinyproxy-bin                       # a real HTTP proxy for the agent's proxy tests (no service started)
+  nginx                               # a real reverse proxy in front of dta-authz (auth_request) in its tests, run in the test's folder
+  python3-jwt                         # PyJWT: docs/access-services.md's Python verifier is run against real tokens
 )
 
 missing=()

@@ -7,6 +7,7 @@ bash scripts/setup.sh
 
 echo "== type-check"
 npx tsc --noEmit -p tsconfig.json
+npx tsc --noEmit -p browser/tsconfig.json   # the browser library: DOM types only, no Node
 echo "== lint"
 npx eslint --max-warnings 0 .
 echo "== services"

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseWith } from '../common/validate.js';
 import { ServiceError } from './errors.js';
 import { DEFAULT_POLICY_YAML } from './policy/policy-schema.js';
+import { ConsoleConfigSchema } from './console/console-config.js';
 
 const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
@@ -56,6 +57,33 @@ export const ServiceConfigFileSchema = Type.Object(
     ),
     /** Proxies (a TLS terminator, a load balancer) whose X-Forwarded-For gives the client's address: addresses or CIDR ranges; none by default. */
     trustProxy: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 256 })),
+    /** Shared Signals delivery (docs/shared-signals.md): pushes are checked every pushIntervalSeconds (default 1), an empty poll waits at most longPollSeconds (default 25), a stream shows as failing after maxAttempts failed pushes in a row (default 8). */
+    sharedSignals: Type.Optional(
+      Type.Object(
+        {
+          pushIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
+          longPollSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 60 })),
+          maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** IT's console at /console/ behind the hospital's OpenID provider (docs/console.md); absent, there is no console. */
+    console: Type.Optional(ConsoleConfigSchema),
+    /**
+     * Prometheus metrics at /metrics (docs/metrics.md); absent, none are served. bind 'main' (the
+     * default) serves them on `listen` behind bearerTokenHashes (required there); a host and port
+     * serve them on a listener of their own, with a token only when hashes are given.
+     */
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          bind: Type.Optional(Type.Union([Type.Literal('main'), Type.Object({ host: Type.String({ minLength: 1, maxLength: 255 }), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, { additionalProperties: false })])),
+          bearerTokenHashes: Type.Optional(Type.Array(Sha256Hex, { maxItems: 16 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },

@@ -14,6 +14,8 @@ import type { CsrFacts, DeviceCa } from './ca/device-ca.js';
 import { claimedIdFromCsr, claimedIdFromJws } from './claimed-device-id.js';
 import { signJws } from './crypto/es256.js';
 import type { Db } from './db/connect.js';
+import { commitEachAlone, createGroupCommit } from './db/group-commit.js';
+import type { SpendDeviceBudget } from './db/shared-device-budget.js';
 import type { DeviceStatus, DeviceTable } from './db/schema.js';
 import { noKeyInForce, verifyDeviceJws } from './device-jws.js';
 import { matchingSecretDigest } from './secret-digest.js';
@@ -25,11 +27,13 @@ import type { PolicyStore } from './policy/load-policy.js';
 import type { CountedRefusal, RefusalTallyOptions } from './refusal-tally.js';
 import { createRefusalTally } from './refusal-tally.js';
 import { createNonceIssuer } from './stateless-nonce.js';
+import { inventoryAuditDetails, judgeInventory } from './inventory/accept-inventory.js';
 import type { StatusListPublisher } from './status-list.js';
 import { STATUS_INVALID, STATUS_SUSPENDED, STATUS_VALID } from './status-list.js';
-import { insertTokenWithStatusIndex } from './status-index.js';
+import { freeExpiredStatusIndices, insertTokenWithStatusIndex } from './status-index.js';
 import { createKeyAttestationOperations } from './tpm-attestation/key-attestation-operations.js';
 import type { KeyAttestationVerifier } from './tpm-attestation/verify-key-attestation.js';
+import type { ComplianceEvents } from './ssf/compliance-events.js';
 
 export interface ServiceOptions {
   readonly issuer: string;
@@ -56,6 +60,14 @@ export interface ServiceDeps {
   readonly onBackgroundError?: (error: unknown, what: string) => void;
   /** TPM key attestation (tpmManufacturerCas configured); absent, every key stays an unattested claim. */
   readonly keyAttestation?: KeyAttestationVerifier | null;
+  /**
+   * A device's request budget in the database, shared by every instance on it (PostgreSQL:
+   * db/shared-device-budget.ts); it replaces the per-process AdmitDevice the HTTP layer passes.
+   * Absent (SQLite, one process), that one counts.
+   */
+  readonly sharedDeviceBudget?: SpendDeviceBudget | null;
+  /** Shared Signals: compliance changes written to the receivers' outbox with the change (service/ssf/). */
+  readonly complianceEvents?: ComplianceEvents;
 }
 
 /** A refusal whose audit record names its own action and facts (a possible takeover, say). */
@@ -86,6 +98,9 @@ interface Claimant {
 const DEVICE_ID_PATTERN = new RegExp(DEVICE_ID);
 /** The `sub` a decoded (unchecked) payload names, if it is a device id: for a refusal's audit record only. */
 const claimedSub = (payload: Record<string, unknown>): string | null => (Object.hasOwn(payload, 'sub') && typeof payload.sub === 'string' && DEVICE_ID_PATTERN.test(payload.sub) ? payload.sub : null);
+
+/** IT's reason for an action (the console asks for one), kept in the action's audit record. */
+const reasonDetails = (reason: string | undefined): Record<string, unknown> => (reason === undefined ? {} : { reason });
 
 /** Spends a device's own request budget once its signature verified; throws RATE_LIMITED when it is spent. */
 export type AdmitDevice = (deviceId: string) => void;
@@ -148,7 +163,8 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         deviceId,
         outcome: refused ? 'refused' : 'error',
         code: refused?.code ?? 'INTERNAL',
-        details: { ...base.details, ...refusal?.details, ...(claimant ? { deviceIdVerified: claimant.verified } : {}), message: e instanceof Error ? e.message.slice(0, 300) : String(e) },
+        // The policy in force names what decided the refusal (IT's console shows it with the reason).
+        details: { ...base.details, ...refusal?.details, ...(claimant ? { deviceIdVerified: claimant.verified } : {}), policyVersion: policy.current().version, message: e instanceof Error ? e.message.slice(0, 300) : String(e) },
       });
       if (refused) markAudited(refused);
       throw e;
@@ -219,6 +235,14 @@ export function createDeviceTrustService(deps: ServiceDeps) {
     return { state: 'issued', deviceId: device.id, chainPem: cert.pem, anchorPem: ca.certPem };
   }
 
+  // SQLite: one connection, one fsync per commit, so concurrent attestations share commits.
+  const commits = db.kind === 'sqlite' ? createGroupCommit(k) : commitEachAlone(k);
+  /** Spends the device's budget: the shared one when the instances share it, else the caller's. */
+  const admit = async (deviceId: string, local: AdmitDevice | undefined): Promise<void> => {
+    if (!deps.sharedDeviceBudget) return local?.(deviceId);
+    const wait = await deps.sharedDeviceBudget(deviceId);
+    if (wait !== null) throw new ServiceError('RATE_LIMITED', `Too many requests; retry in ${wait} s.`, { retryAfterSeconds: wait });
+  };
   const keyAttestation = createKeyAttestationOperations({ kysely: k, verifier: deps.keyAttestation ?? null, now });
 
   return {
@@ -317,7 +341,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         { actor: `device@${client}`, action: 'renew' },
         async () => {
           const { claims, device } = await verifyDeviceJws(k, request, { typ: RENEWAL_TYP, schema: RenewalClaimsSchema, now: now().getTime(), maxSkewMs: options.maxClockSkewMs, onDecoded: claimant.seen, onSignatureVerified: onSignatureVerified(claimant) });
-          admitDevice?.(device.id);
+          await admit(device.id, admitDevice);
           const facts = await ca.inspectCsr(claims.csr);
           if (facts.deviceId !== device.id) throw new ServiceError('CSR_INVALID', 'The CSR is for another device.');
           const sameKey = facts.jkt === device.key_jkt;
@@ -378,7 +402,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             throw refusal;
           }
           if (nonce.expiresAt <= t) throw new ServiceError('NONCE_EXPIRED', 'The nonce expired; ask for a new one.');
-          admitDevice?.(device.id);
+          await admit(device.id, admitDevice);
           // The platform decides which checks apply: a device never changes it by saying so.
           if (device.platform !== null && device.platform !== claims.platform) throw platformChanged('attest', device.platform, claims.platform);
           const problems = postureReportInconsistencies(claims.posture, { platform: claims.platform, signedAtMs: claims.iat * 1000, nowMs: t, maxSkewMs: options.maxClockSkewMs });
@@ -387,8 +411,11 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           const lifetimeMs = current.tokenLifetimeMinutes * 60_000;
           // Outside the transaction: on SQLite it holds the only connection.
           const { kid, privateKey } = await keys.active();
+          const inventory = judgeInventory(claims.dta_inventory, t);
 
-          return k.transaction().execute(async (trx) => {
+          // On SQLite with the attestations that arrive meanwhile, in one transaction
+          // (db/group-commit.ts): answered only once it committed, undone alone if it fails.
+          const { answer, drifted } = await commits.run(async (trx) => {
             // Single use, atomically, across every instance sharing the database: the spent
             // nonce's row is unique, and it is written with the token or not at all (the read
             // above only spares the budget; two racing requests are settled here).
@@ -447,18 +474,23 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             // The posture as reported (signed, checked above): what IT's policy what-if evaluates.
             const posture = { device_id: device.id, reported_at: t, platform: claims.platform, key_protection: keyProtection, posture: JSON.stringify(claims.posture) };
             await trx.insertInto('device_posture').values(posture).onConflict((oc) => oc.column('device_id').doUpdateSet({ reported_at: t, platform: posture.platform, key_protection: keyProtection, posture: posture.posture })).execute();
+            // The inventory, when the agent sent one that passes: for IT to find the machine, never for the tier (judged above without it).
+            if (inventory.outcome === 'stored') {
+              const row = { device_id: device.id, collected_at: inventory.collectedAt, inventory: inventory.json };
+              await trx.insertInto('device_inventory').values(row).onConflict((oc) => oc.column('device_id').doUpdateSet({ collected_at: row.collected_at, inventory: row.inventory })).execute();
+            }
+            await deps.complianceEvents?.record(trx, { kind: 'posture', deviceId: device.id, tier: evaluation.tier, policyVersion: current.version, failing: evaluation.failing, checks: evaluation.checks, attestationId, at: t });
             await writeAudit(
               trx,
               {
                 ...base,
                 deviceId: device.id,
                 outcome: 'ok',
-                details: { ...base.details, jti, tier: evaluation.tier, keyProtection, previousTier: previous, drifted, checks: evaluation.checks, policyVersion: current.version, agent: `${claims.swname}/${swversionText(claims.swversion)}`, graceUntil: evaluation.graceUntil },
+                details: { ...base.details, jti, tier: evaluation.tier, keyProtection, previousTier: previous, drifted, checks: evaluation.checks, policyVersion: current.version, agent: `${claims.swname}/${swversionText(claims.swversion)}`, graceUntil: evaluation.graceUntil, ...inventoryAuditDetails(inventory) },
               },
               t,
             );
-            if (drifted) statusList.invalidate();
-            return {
+            const answer: AttestResponse = {
               token,
               expiresAt: new Date(t + lifetimeMs).toISOString(),
               tier: evaluation.tier,
@@ -466,7 +498,12 @@ export function createDeviceTrustService(deps: ServiceDeps) {
               ...(evaluation.graceUntil !== null ? { graceUntil: new Date(evaluation.graceUntil).toISOString() } : {}),
               reasons: evaluation.reasons,
             };
+            return { answer, drifted };
           });
+          // After the commit: a list rebuilt now (on any instance) shows the withdrawal.
+          if (drifted) statusList.invalidate();
+          deps.complianceEvents?.committed();
+          return answer;
         },
         claimant,
       );
@@ -494,43 +531,43 @@ export function createDeviceTrustService(deps: ServiceDeps) {
       }));
     },
 
-    async approve(deviceId: string, actor: string): Promise<EnrolResponse> {
-      return audited({ actor, action: 'admin.approve', deviceId }, async () => {
+    async approve(deviceId: string, actor: string, reason?: string): Promise<EnrolResponse> {
+      return audited({ actor, action: 'admin.approve', deviceId, details: reasonDetails(reason) }, async () => {
         const device = await k.selectFrom('devices').selectAll().where('id', '=', deviceId).executeTakeFirst();
         if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
         if (device.status !== 'pending' || device.csr_pem === null) throw new ServiceError('BAD_REQUEST', 'This device is not waiting for approval.');
-        return issueFor(device, await ca.inspectCsr(device.csr_pem), actor, 'admin.approve');
+        return issueFor(device, await ca.inspectCsr(device.csr_pem), actor, 'admin.approve', { auditDetails: reasonDetails(reason) });
       });
     },
 
     /** IT approves the new key an enrolled device asked for; the audit keeps both thumbprints. */
-    async approveRekey(deviceId: string, actor: string): Promise<EnrolResponse> {
-      return audited({ actor, action: 'admin.approve-rekey', deviceId }, async () => {
+    async approveRekey(deviceId: string, actor: string, reason?: string): Promise<EnrolResponse> {
+      return audited({ actor, action: 'admin.approve-rekey', deviceId, details: reasonDetails(reason) }, async () => {
         const device = await k.selectFrom('devices').selectAll().where('id', '=', deviceId).executeTakeFirst();
         if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
         if (device.status !== 'active' || device.rekey_csr_pem === null) throw new ServiceError('BAD_REQUEST', 'No new key of this device waits for approval.');
-        return issueFor(device, await ca.inspectCsr(device.rekey_csr_pem), actor, 'admin.approve-rekey', { auditDetails: { previousKeyThumbprint: device.key_jkt } });
+        return issueFor(device, await ca.inspectCsr(device.rekey_csr_pem), actor, 'admin.approve-rekey', { auditDetails: { previousKeyThumbprint: device.key_jkt, ...reasonDetails(reason) } });
       });
     },
 
     /** IT refuses the waiting new key (not the device's own request, or a takeover attempt). */
-    async rejectRekey(deviceId: string, actor: string): Promise<void> {
-      await audited({ actor, action: 'admin.reject-rekey', deviceId }, async () => {
+    async rejectRekey(deviceId: string, actor: string, reason?: string): Promise<void> {
+      await audited({ actor, action: 'admin.reject-rekey', deviceId, details: reasonDetails(reason) }, async () => {
         const device = await k.selectFrom('devices').select(['rekey_jkt', 'key_jkt']).where('id', '=', deviceId).executeTakeFirst();
         if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
         if (device.rekey_jkt === null) throw new ServiceError('BAD_REQUEST', 'No new key of this device waits for approval.');
         const t = now().getTime();
         await k.transaction().execute(async (trx) => {
           await trx.updateTable('devices').set({ rekey_csr_pem: null, rekey_jkt: null, updated_at: t }).where('id', '=', deviceId).execute();
-          await writeAudit(trx, { actor, action: 'admin.reject-rekey', deviceId, outcome: 'ok', details: { keyThumbprint: device.key_jkt, rejectedKeyThumbprint: device.rekey_jkt } }, t);
+          await writeAudit(trx, { actor, action: 'admin.reject-rekey', deviceId, outcome: 'ok', details: { keyThumbprint: device.key_jkt, rejectedKeyThumbprint: device.rekey_jkt, ...reasonDetails(reason) } }, t);
         });
       });
     },
 
     /** Disable (reversible), enable, or revoke (final): the device's live tokens are cut off at once. */
-    async setDeviceStatus(deviceId: string, status: 'disabled' | 'active' | 'revoked', actor: string): Promise<void> {
+    async setDeviceStatus(deviceId: string, status: 'disabled' | 'active' | 'revoked', actor: string, reason?: string): Promise<void> {
       const action = status === 'active' ? 'admin.enable' : status === 'disabled' ? 'admin.disable' : 'admin.revoke';
-      await audited({ actor, action, deviceId }, async () => {
+      await audited({ actor, action, deviceId, details: reasonDetails(reason) }, async () => {
         const device = await k.selectFrom('devices').select(['status', 'cert_pem']).where('id', '=', deviceId).executeTakeFirst();
         if (!device) throw new ServiceError('NOT_FOUND', 'No such device.');
         if (device.status === 'revoked') throw new ServiceError('DEVICE_REVOKED', 'A revoked device stays revoked; it must be re-imaged and enrol as a new device.');
@@ -541,15 +578,18 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           if (status !== 'active') {
             await trx.updateTable('tokens').set({ status: status === 'revoked' ? STATUS_INVALID : STATUS_SUSPENDED }).where('device_id', '=', deviceId).where('expires_at', '>', t).where('status', '=', STATUS_VALID).execute();
           }
-          await writeAudit(trx, { actor, action, deviceId, outcome: 'ok' }, t);
+          await writeAudit(trx, { actor, action, deviceId, outcome: 'ok', details: reasonDetails(reason) }, t);
+          // Enabling tells receivers nothing: the device's next attestation decides its compliance.
+          if (status !== 'active') await deps.complianceEvents?.record(trx, { kind: 'admin', deviceId, action: status, at: t });
         });
         statusList.invalidate();
+        deps.complianceEvents?.committed();
       });
     },
 
-    async rotateSigningKey(actor: string): Promise<string> {
+    async rotateSigningKey(actor: string, reason?: string): Promise<string> {
       const kid = await keys.rotate();
-      await audit({ actor, action: 'admin.rotate-signing-key', outcome: 'ok', details: { kid } });
+      await audit({ actor, action: 'admin.rotate-signing-key', outcome: 'ok', details: { kid, ...reasonDetails(reason) } });
       return kid;
     },
 
@@ -570,11 +610,16 @@ export function createDeviceTrustService(deps: ServiceDeps) {
       return true;
     },
 
-    /** Drops spent nonces a day after they expired (until then they keep their nonce single use) and long-expired tokens. */
+    /**
+     * Drops spent nonces a day after they expired (until then they keep their nonce single use)
+     * and long-expired tokens, and lets go of the status list indices no token holds any more
+     * (issuance then takes a free index in one INSERT: status-index.ts).
+     */
     async purgeExpired(): Promise<void> {
       const t = now().getTime();
       await k.deleteFrom('nonces').where('expires_at', '<', t - 86_400_000).execute();
       await k.deleteFrom('tokens').where('expires_at', '<', t - 86_400_000).execute();
+      await freeExpiredStatusIndices(k, t);
     },
   };
 }

@@ -13,6 +13,9 @@ import { createService } from './create-service.js';
 import { runMigrate } from './db/migrate-command.js';
 import { initServiceDir, readMasterKey, readServiceConfig } from './config.js';
 import { openPolicyFile } from './policy/load-policy.js';
+import { sharedSignalsSettings } from './ssf/create-shared-signals.js';
+import { metricsConfigFromFile } from './metrics/metrics-http.js';
+import { resolveConsoleSettings } from './console/console-config.js';
 
 export async function runService(argv: readonly string[]): Promise<{ close(): Promise<void>; url: string }> {
   const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, init: { type: 'string' }, port: { type: 'string', default: '8787' } }, strict: true });
@@ -41,6 +44,9 @@ export async function runService(argv: readonly string[]): Promise<{ close(): Pr
     ...(config.statusList ? { statusListPublishDir: config.statusList.publishDir } : {}),
     ...(config.statusList?.publishIntervalSeconds !== undefined ? { statusListPublishIntervalSeconds: config.statusList.publishIntervalSeconds } : {}),
     ...(config.tpmManufacturerCas !== undefined ? { tpmManufacturerCas: readManufacturerCasFile(config.tpmManufacturerCas) } : {}),
+    ...(config.sharedSignals ? { sharedSignals: sharedSignalsSettings(config.sharedSignals) } : {}),
+    ...(config.metrics ? { metrics: metricsConfigFromFile(config.metrics) } : {}),
+    ...(config.console ? { console: resolveConsoleSettings(config.console) } : {}),
   });
   onPolicy = (r) => {
     running.app.log[r.applied ? 'info' : 'warn']({ policy: r }, r.applied ? 'policy applied' : 'policy refused; the last good policy stays');

@@ -39,18 +39,31 @@ export interface StatusIndexOptions {
   readonly draw?: () => number;
 }
 
-/** Inserts the token with a free status list index, drawn at random; returns the index. */
+/**
+ * Inserts the token with a free status list index, drawn at random; returns the index. The
+ * common case is one INSERT: indices whose hold ended are let go in bulk by the hourly purge
+ * (freeExpiredStatusIndices), so a draw meets a row still naming its index only when that row
+ * is held, or expired since the last purge; only then is that one row let go, if its hold ended.
+ */
 export async function insertTokenWithStatusIndex(db: Kysely<Database>, token: NewToken, options: StatusIndexOptions): Promise<number> {
   const draw = options.draw ?? (() => randomInt(STATUS_LIST_CAPACITY));
+  const insert = async (idx: number): Promise<boolean> => (await db.insertInto('tokens').values({ ...token, status_idx: idx }).onConflict((oc) => oc.column('status_idx').doNothing()).returning('id').executeTakeFirst()) !== undefined;
   for (let attempt = 0; attempt < MAX_DRAWS; attempt++) {
     const idx = draw();
     if (!Number.isInteger(idx) || idx < 0 || idx >= STATUS_LIST_CAPACITY) throw new RangeError(`A status list index must be an integer in [0, ${STATUS_LIST_CAPACITY}), not ${idx}.`);
-    // The token that last held it expired longer ago than anyone may accept it: free again.
-    // Its row stays (the audit of its issuance refers to it) until the daily purge.
-    await db.updateTable('tokens').set({ status_idx: null }).where('status_idx', '=', idx).where('expires_at', '<', options.now - STATUS_INDEX_HOLD_MS).execute();
-    // A held index, or one another instance took a moment ago, conflicts: draw again.
-    const inserted = await db.insertInto('tokens').values({ ...token, status_idx: idx }).onConflict((oc) => oc.column('status_idx').doNothing()).returning('id').executeTakeFirst();
-    if (inserted !== undefined) return idx;
+    // A held index, or one another instance took a moment ago, conflicts.
+    if (await insert(idx)) return idx;
+    // The token that last held it expired longer ago than anyone may accept it: free again, and
+    // taken (another instance may take it first: then draw again). Its row stays (the audit of
+    // its issuance refers to it) until the purge a day after its expiry.
+    const freed = await db.updateTable('tokens').set({ status_idx: null }).where('status_idx', '=', idx).where('expires_at', '<', options.now - STATUS_INDEX_HOLD_MS).executeTakeFirst();
+    if (Number(freed.numUpdatedRows) > 0 && (await insert(idx))) return idx;
   }
   throw new ServiceError('UNAVAILABLE', `The device status list has no free entry after ${MAX_DRAWS} draws: more tokens are held than its capacity (${STATUS_LIST_CAPACITY}) fits. Lower the issuance rate or raise the capacity.`);
+}
+
+/** Lets go of every index whose token expired longer ago than anyone may accept it (the hourly purge); returns how many. */
+export async function freeExpiredStatusIndices(db: Kysely<Database>, now: number): Promise<number> {
+  const freed = await db.updateTable('tokens').set({ status_idx: null }).where('expires_at', '<', now - STATUS_INDEX_HOLD_MS).where('status_idx', 'is not', null).executeTakeFirst();
+  return Number(freed.numUpdatedRows);
 }

@@ -22,6 +22,7 @@ import type { Agent, AgentLog } from './agent.js';
 import type { LogLevel } from './agent-log.js';
 import { logs } from './agent-log.js';
 import { createAgent, readAgentConfig } from './create-agent.js';
+import { selfCommand } from '../inventory/self-command.js';
 import { fetchAgentStatus } from './ipc-client.js';
 import { defaultIpcPath } from './ipc-path.js';
 import { startIpcServer } from './ipc-server.js';
@@ -197,7 +198,7 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
     // IT's posture policy as it is at each check: a change applies without a restart.
     const policy = await openManagedPosturePolicy(place.platform, place.where);
     livePolicy = policy.current;
-    const { agent, log } = createAgent(config, { posturePolicy: policy.current, logLevel });
+    const { agent, log } = createAgent(config, { posturePolicy: policy.current, logLevel, inventoryCommand: selfCommand(process.execPath, process.execArgv, process.argv) });
     for (const problem of policy.problems) log.warn('managed-config-problem', { problem });
     const stopPolicy = policy.follow({ log, onChange: () => void agent.checkNow() });
     const unsubscribe = agent.subscribe((s) => {

@@ -12,6 +12,9 @@ import { AgentError, isAgentError } from '../../common/errors.js';
 import type { CheckId, PostureReport, Verdict } from '../../common/posture.js';
 import { signDpopProof, signEvidence, signRenewalRequest } from '../attest/device-jws.js';
 import type { DeviceIdentity } from '../identity/identity.js';
+import type { InventoryForEvidence } from '../inventory/inventory-reporter.js';
+import type { Inventory } from '../../common/inventory.js';
+import type { PostureChange, PostureEvents, WatchMode } from '../posture/events/posture-events.js';
 import type { BackoffPolicy } from './backoff.js';
 import { AudienceTokens } from './audience-tokens.js';
 import { backoffDelay, retryDelay } from './backoff.js';
@@ -39,6 +42,18 @@ const ROTATION_MAY_HAVE_LANDED: readonly string[] = ['EVIDENCE_CERT_MISMATCH', '
 const OUTAGE_TOKEN_MAX_AGE_MS = 60 * 60_000;
 /** Tokens whose posture the agent remembers, to judge a proof for them (more than the audiences it serves). */
 const REMEMBERED_TOKENS = 256;
+/**
+ * The wait between an OS change event and its check: a ruleset reload arrives as a burst of
+ * events, checked once, and a watch restarted after its event is in place again before the check.
+ */
+const EVENT_CHECK_DELAY_MS = 250;
+/**
+ * How old the last full report may be for a drift to be attested on it with the fast checks'
+ * newer results (well inside the service's MAX_REPORT_AGE_MS); an older one runs every check.
+ */
+const REUSED_REPORT_MAX_AGE_MS = 10 * 60_000;
+/** The fast poll's period while OS events report every fast check's changes (cadence.safetySeconds by default). */
+export const DEFAULT_SAFETY_SECONDS = 60;
 
 export interface PostureSource {
   /** Runs the checks (all, or only those named) and returns the report. */
@@ -56,9 +71,12 @@ export interface AgentDeps {
   readonly client: ServiceClient;
   readonly enrolmentSecret?: string;
   readonly platformHostname?: string;
-  readonly cadence: { readonly fastSeconds: number; readonly fullSeconds: number };
+  /** safetySeconds: the fast poll's period while OS events report the fast checks' changes. */
+  readonly cadence: { readonly fastSeconds: number; readonly fullSeconds: number; readonly safetySeconds?: number };
   /** The cheap checks polled every fastSeconds. */
   readonly fastChecks: readonly CheckId[];
+  /** The OS's change notifications (main/posture/events): a change is checked at once, and the fast poll slows while they work. */
+  readonly postureEvents?: PostureEvents;
   readonly backoff: BackoffPolicy;
   /** Make a new device key when the certificate is renewed (policy). */
   readonly rotateKeyOnRenewal?: boolean;
@@ -69,6 +87,8 @@ export interface AgentDeps {
   readonly log?: AgentLog;
   /** The outage grace IT set for the access services (managed setting outageGraceMinutes), shown to clinicians only. */
   readonly outageGraceMinutes?: number;
+  /** The device inventory for IT (collected at start, then daily; sent in the evidence when it changed or daily). */
+  readonly inventory?: InventoryForEvidence;
 }
 
 export interface IssuedToken {
@@ -99,6 +119,12 @@ export class Agent {
   private attesting: Promise<void> | null = null;
   private stopped = false;
   private unwatch: (() => void) | null = null;
+  /** The checks whose changes OS events report now (their poll may slow down). */
+  private readonly watchedByEvents = new Set<CheckId>();
+  /** Checks to run again once the cycle in flight ends (it may have used verdicts from before their drift). */
+  private readonly recheckAfterCycle = new Set<CheckId>();
+  /** Changes reported and not yet checked: what to check, and what reported them (for the log). */
+  private readonly pendingChange = { checks: new Set<CheckId>(), sources: new Set<string>() };
   private readonly audienceTokens: AudienceTokens;
   /** Each check's latest verdict, from the full checks and from the fast poll. */
   private readonly observed = new Map<CheckId, Verdict>();
@@ -139,9 +165,10 @@ export class Agent {
   async start(): Promise<void> {
     this.stopped = false;
     await this.cycle();
-    this.every('fast', this.deps.cadence.fastSeconds * 1000, () => this.watchFast());
-    this.every('full', this.deps.cadence.fullSeconds * 1000, () => this.checkNow());
-    this.unwatch = watchSystemEvents({
+    this.every('fast', () => this.fastPollMs(), () => this.watchFast(this.deps.fastChecks, 'poll'));
+    this.every('full', () => this.deps.cadence.fullSeconds * 1000, () => this.checkNow());
+    const unwatchPosture = this.deps.postureEvents?.start({ onChange: (c) => this.onPostureChange(c), onMode: (m, checks) => this.onWatchMode(m, checks) });
+    const unwatchSystem = watchSystemEvents({
       onWake: () => {
         this.deps.log?.info('wake');
         void this.checkNow();
@@ -151,6 +178,10 @@ export class Agent {
         void this.checkNow();
       },
     });
+    this.unwatch = () => {
+      unwatchPosture?.();
+      unwatchSystem();
+    };
   }
 
   stop(): void {
@@ -235,24 +266,27 @@ export class Agent {
 
   // ---- the loop ----
 
-  private cycle(): Promise<void> {
+  /** `known`: attest on this report instead of running every check (a drift the fast checks just saw). */
+  private cycle(known?: PostureReport): Promise<void> {
     // One attestation at a time; a request during one waits for it.
-    this.attesting ??= this.runCycle().finally(() => {
+    this.attesting ??= this.runCycle(known).finally(() => {
       this.attesting = null;
     });
     return this.attesting;
   }
 
-  private async runCycle(): Promise<void> {
+  private async runCycle(known?: PostureReport): Promise<void> {
     if (this.stopped) return;
     try {
       const identity = await this.ensureEnrolled();
       if (!identity) return;
       await this.renewIfDue(identity);
-      const report = await this.deps.posture.run();
+      // Beside the checks: the inventory is collected while they run (and is never waited for long).
+      const inventory = this.deps.inventory?.forEvidence() ?? Promise.resolve(null);
+      const report = known ?? (await this.deps.posture.run());
       this.report = report;
       this.observe(report);
-      const response = await this.attestWith(identity, report, undefined, undefined);
+      const response = await this.attestWith(identity, report, undefined, undefined, (await inventory) ?? undefined);
       this.failures = 0;
       this.token = { ...response, expires: Date.parse(response.expiresAt) };
       this.publishFromToken();
@@ -384,7 +418,7 @@ export class Agent {
     }
   }
 
-  private async attestWith(identity: DeviceIdentity, report: PostureReport, audience: string | undefined, rpNonce: string | undefined): Promise<AttestResponse> {
+  private async attestWith(identity: DeviceIdentity, report: PostureReport, audience: string | undefined, rpNonce: string | undefined, inventory?: Inventory): Promise<AttestResponse> {
     const status = identity.status();
     if (status.state !== 'enrolled') throw new AgentError('KEY_MISSING', 'This device is not enrolled.');
     const certificateSha256 = status.certificate.sha256;
@@ -400,6 +434,7 @@ export class Agent {
         swname: AGENT_NAME,
         swversion: AGENT_VERSION,
         now: this.now(),
+        ...(inventory !== undefined ? { inventory } : {}),
       });
       response = await this.deps.client.attest({ evidence, ...(audience !== undefined ? { audience } : {}), ...(rpNonce !== undefined ? { rpNonce } : {}) });
     } catch (e) {
@@ -408,28 +443,90 @@ export class Agent {
       throw e;
     }
     this.unreachableSince = null;
+    if (inventory !== undefined) this.deps.inventory?.sent(inventory);
     this.basisOf.set(response.token, verdictsOf(report));
     this.lastTokenExpires = Math.max(this.lastTokenExpires ?? 0, Date.parse(response.expiresAt));
     this.deps.log?.info('attested', { attestationId: response.attestationId, tier: response.tier, audience: audience ?? null, verdicts: Object.fromEntries(report.checks.map((c) => [c.id, c.verdict])) });
     return response;
   }
 
+  /** The fast poll's period: slow while OS events report every fast check's changes, else fastSeconds. */
+  private fastPollMs(): number {
+    const all = this.deps.fastChecks.length > 0 && this.deps.fastChecks.every((c) => this.watchedByEvents.has(c));
+    return (all ? (this.deps.cadence.safetySeconds ?? DEFAULT_SAFETY_SECONDS) : this.deps.cadence.fastSeconds) * 1000;
+  }
+
+  /** An OS event: its checks run shortly (one run for a burst), whatever the poll's period. */
+  private onPostureChange(change: PostureChange): void {
+    this.deps.log?.info('posture-event', { source: change.source, checks: change.checks });
+    for (const c of change.checks) this.pendingChange.checks.add(c);
+    this.pendingChange.sources.add(change.source);
+    if (this.schedule.dueIn('event') !== null) return;
+    this.after('event', EVENT_CHECK_DELAY_MS, () => {
+      const checks = [...this.pendingChange.checks];
+      const trigger = [...this.pendingChange.sources].join(',');
+      this.pendingChange.checks.clear();
+      this.pendingChange.sources.clear();
+      this.watchFast(checks, `event:${trigger}`).catch((e: unknown) => this.deps.log?.warn('check-failed', { message: (e as Error).message }));
+    });
+  }
+
+  /** Events stopped (or started) reporting these checks: the fast poll speeds up at once (or slows at its next run). */
+  private onWatchMode(mode: WatchMode, checks: readonly CheckId[]): void {
+    for (const c of checks) {
+      if (mode === 'events') this.watchedByEvents.add(c);
+      else this.watchedByEvents.delete(c);
+    }
+    if (mode === 'polling' && !this.stopped) this.every('fast', () => this.fastPollMs(), () => this.watchFast(this.deps.fastChecks, 'poll'));
+  }
+
   /**
-   * The fast poll runs whatever else is going on: an attestation can hang on a stopped service
-   * until the client's deadline, and the proofs must stop at the drift, not after it.
+   * The fast poll (and an OS event's check) runs whatever else is going on: an attestation can
+   * hang on a stopped service until the client's deadline, and the proofs must stop at the
+   * drift, not after it. `trigger` names what asked for the check, in the drift's log line.
    */
-  private async watchFast(): Promise<void> {
-    if (!this.report || this.deps.fastChecks.length === 0) return;
-    const quick = await this.deps.posture.run(this.deps.fastChecks);
+  private async watchFast(checks: readonly CheckId[], trigger: string): Promise<void> {
+    if (!this.report || checks.length === 0) return;
+    const quick = await this.deps.posture.run(checks);
     this.lastFast = quick;
     this.observe(quick);
     const changed = quick.checks.some((c) => this.report?.checks.find((p) => p.id === c.id)?.verdict !== c.verdict);
     if (!changed) return;
-    this.deps.log?.info('drift', { checks: quick.checks.map((c) => ({ id: c.id, verdict: c.verdict })) });
+    this.deps.log?.info('drift', { trigger, checks: quick.checks.map((c) => ({ id: c.id, verdict: c.verdict })) });
     // Not awaited: the poll goes on while the service is asked (a stopped one holds the
-    // request until the client's deadline). A check already in flight used the old verdicts:
-    // the next poll sees the difference again and re-attests then.
-    if (!this.attesting) void this.cycle();
+    // request until the client's deadline). The drift is attested on the checks just run and
+    // the others of the last full check (judged by the service already), not after a run of
+    // every check: the deny comes seconds sooner. A cycle already in flight may have used the
+    // old verdicts: once it ends these checks run again, and re-attest if they still differ
+    // (with OS events the next poll may be a minute away).
+    if (!this.attesting) {
+      void this.cycle(this.withNewer(quick));
+      return;
+    }
+    // One re-check after the cycle, for every drift seen during it (a poll during an outage
+    // sees the same drift every few seconds).
+    const pending = this.recheckAfterCycle.size > 0;
+    for (const c of checks) this.recheckAfterCycle.add(c);
+    if (pending) return;
+    void this.attesting
+      .then(() => {
+        const again = [...this.recheckAfterCycle];
+        this.recheckAfterCycle.clear();
+        return this.watchFast(again, trigger);
+      })
+      .catch((e: unknown) => this.deps.log?.warn('check-failed', { message: (e as Error).message }));
+  }
+
+  /**
+   * The last full report with the newer results of `quick` in place, while that report is
+   * recent (REUSED_REPORT_MAX_AGE_MS); else undefined, and every check runs. It keeps the full
+   * run's collectedAt, the older of the two.
+   */
+  private withNewer(quick: PostureReport): PostureReport | undefined {
+    const full = this.report;
+    if (full === null || this.now().getTime() - Date.parse(full.collectedAt) > REUSED_REPORT_MAX_AGE_MS) return undefined;
+    const checks = full.checks.map((c) => quick.checks.find((f) => f.id === c.id) ?? c);
+    return { ...full, checks, verdict: worstVerdict(checks.map((c) => c.verdict)), durationMs: Math.max(full.durationMs, quick.durationMs) };
   }
 
   private onFailure(e: unknown): void {
@@ -548,13 +645,14 @@ export class Agent {
     else this.schedule.at(name, ms, f);
   }
 
-  private every(name: string, ms: number, f: () => Promise<void>): void {
+  /** Runs `f` every `ms()` (read again at each run), replacing the job pending under `name`. */
+  private every(name: string, ms: () => number, f: () => Promise<void>): void {
     const tick = (): void => {
       void f()
         .catch((e: unknown) => this.deps.log?.warn('check-failed', { message: (e as Error).message }))
-        .finally(() => this.after(name, ms, tick));
+        .finally(() => this.after(name, ms(), tick));
     };
-    this.after(name, ms, tick);
+    this.after(name, ms(), tick);
   }
 }
 

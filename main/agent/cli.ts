@@ -4,6 +4,8 @@ import { AgentError, isAgentError } from '../../common/errors.js';
 import { agentCommand, statusCommand, tokenCommand } from './agent-command.js';
 import { ProofWithheld } from './local-enforcement.js';
 import { postureCommand } from './posture-command.js';
+import { inventoryCommand } from '../inventory/inventory-command.js';
+import { browserPoliciesCommand } from './browser-policies-command.js';
 
 const USAGE = `Usage: dta <command> [options]
 
@@ -23,6 +25,12 @@ Commands:
                        Exit 0 when the device may open patient data, 1 when not.
   token --config FILE --audience X [--nonce N] [--htm GET --htu URL]
                        Print a fresh device token (and a proof for one request).
+  inventory [--json]   Print the device inventory the agent sends to the service
+                       (maker, model, serial, OS build, MAC addresses); parts that
+                       could not be read in time are listed under "missing".
+  browser-policies --config FILE --out DIR [--loopback-only]
+                       Write Chrome's and Edge's Local Network Access policies for the
+                       managed allowedOrigins (docs/deploy/browsers.md).
 
 Exit codes: 0 the device passes, 1 it does not, 2 the command failed.
 `;
@@ -63,6 +71,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         return await tokenCommand(rest, io);
       case 'status':
         return await statusCommand(rest, io);
+      case 'inventory':
+        return await inventoryCommand(rest, io.out);
+      case 'browser-policies':
+        return await browserPoliciesCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -22,6 +22,7 @@ import { createSoftwareKeyStore } from '../identity/software-key-store.js';
 import { createTpmKeyStore, detectTpm, TPM_TOOL_PATHS, type TpmKeyStore } from '../identity/tpm-key-store.js';
 import { IOREG, readMachineId } from '../identity/machine-id.js';
 import { createCommandRunner } from '../posture/command-runner.js';
+import { postureEventsFor } from '../posture/events/posture-events-for.js';
 import { currentPlatform, powershellPath } from '../posture/platform.js';
 import type { AgentLog, PostureSource } from './agent.js';
 import { Agent } from './agent.js';
@@ -29,6 +30,8 @@ import { createFileLog, type LogLevel } from './agent-log.js';
 import { createLivePostureSource, fastChecksFor } from './posture-source.js';
 import { createServiceClient } from './service-client.js';
 import { attestDeviceKey } from './key-attestation.js';
+import { collectInventory } from '../inventory/collect-inventory.js';
+import { createInventoryReporter } from '../inventory/inventory-reporter.js';
 
 export function readAgentConfig(path: string): AgentConfig {
   let json: Record<string, unknown>;
@@ -48,7 +51,8 @@ export interface AgentParts {
 }
 
 /** `posturePolicy`: a fixed policy, or where to read the one in force at each check (IT may change it while the agent runs). */
-export function createAgent(config: AgentConfig, options: { keystore?: Keystore; echo?: (line: string) => void; posturePolicy?: PosturePolicy | (() => PosturePolicy); logLevel?: () => LogLevel } = {}): AgentParts {
+/** `inventoryCommand`: how to start this agent's CLI again (self-command.ts), to collect the device inventory; absent, none is collected (`dta token`). */
+export function createAgent(config: AgentConfig, options: { keystore?: Keystore; echo?: (line: string) => void; posturePolicy?: PosturePolicy | (() => PosturePolicy); logLevel?: () => LogLevel; inventoryCommand?: readonly string[] } = {}): AgentParts {
   const platform = currentPlatform();
   // IT's logLevel is read at every line, so a change applies without a restart.
   const log = createFileLog(join(config.dataDir, 'logs'), { ...(options.echo ? { echo: options.echo } : {}), ...(options.logLevel ? { level: options.logLevel } : {}) });
@@ -62,9 +66,22 @@ export function createAgent(config: AgentConfig, options: { keystore?: Keystore;
     return DeviceIdentity.load({ deviceId, keys, dataDir: config.dataDir, now: () => new Date() });
   };
   const client = createServiceClient({ baseUrl: config.serviceUrl });
+  const posturePolicy = options.posturePolicy ?? defaultPosturePolicy();
+  const inventoryCommand = options.inventoryCommand;
+  const inventory = inventoryCommand?.[0] === undefined
+    ? undefined
+    : createInventoryReporter({
+        // Each systeminformation call gets the probes' limit (IT's checkDeadlineMs in force).
+        collect: () => collectInventory({ runner: createCommandRunner({ allowList: new Set([inventoryCommand[0] ?? '']) }), command: inventoryCommand, deadlineMs: (typeof posturePolicy === 'function' ? posturePolicy() : posturePolicy).checkDeadlineMs, now: () => new Date() }),
+        now: () => new Date(),
+        log,
+      });
+  // IT may turn the OS's change events off (postureEvents: false): the cheap checks are then polled every fastSeconds.
+  const postureEvents = config.postureEvents === false ? null : postureEventsFor(platform, { log });
+  if (postureEvents === null) log.info('posture-events', { mode: 'polling', reason: 'postureEvents is false in the configuration' });
   const agent = new Agent({
     loadIdentity,
-    posture: postureFollowing(platform, options.posturePolicy ?? defaultPosturePolicy()),
+    posture: postureFollowing(platform, posturePolicy),
     client,
     // A key in the TPM is proven to be there (key attestation), once per key.
     ...(isTpmKeyStore(keys) ? { attestKey: (id: string) => attestDeviceKey(keys, client, id) } : {}),
@@ -72,8 +89,10 @@ export function createAgent(config: AgentConfig, options: { keystore?: Keystore;
     platformHostname: hostname(),
     cadence: config.cadence,
     fastChecks: fastChecksFor(platform),
+    ...(postureEvents !== null ? { postureEvents } : {}),
     backoff: config.backoff,
     ...(config.outageGraceMinutes !== undefined ? { outageGraceMinutes: config.outageGraceMinutes } : {}),
+    ...(inventory !== undefined ? { inventory } : {}),
     log,
   });
   return { agent, log };

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { CurrentEvidenceClaims, KeyProtection } from '../../common/attestation.js';
 import { DPOP_TYP, EVIDENCE_PROFILE, EVIDENCE_TYP, RENEWAL_TYP, VERSION_SCHEME_SEMVER } from '../../common/attestation.js';
 import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
+import type { Inventory } from '../../common/inventory.js';
 import type { PostureReport } from '../../common/posture.js';
 import type { DeviceSigner } from '../identity/signer.js';
 import { normalizeHtu } from '../../common/htu.js';
@@ -15,7 +16,7 @@ async function signCompact(signer: DeviceSigner, header: Record<string, unknown>
 
 export function signEvidence(
   signer: DeviceSigner,
-  input: { deviceId: string; nonce: string; report: PostureReport; certificateSha256: string; keyProtection: KeyProtection; swname: string; /** A semantic version (our releases are). */ swversion: string; now: Date },
+  input: { deviceId: string; nonce: string; report: PostureReport; certificateSha256: string; keyProtection: KeyProtection; swname: string; /** A semantic version (our releases are). */ swversion: string; now: Date; /** Sent only when it changed or daily (inventory-reporter.ts). */ inventory?: Inventory },
 ): Promise<string> {
   const claims: CurrentEvidenceClaims = {
     sub: input.deviceId,
@@ -27,6 +28,7 @@ export function signEvidence(
     platform: input.report.platform,
     posture: input.report,
     key_protection: input.keyProtection,
+    ...(input.inventory !== undefined ? { dta_inventory: input.inventory } : {}),
   };
   return signCompact(signer, { typ: EVIDENCE_TYP, 'x5t#S256': input.certificateSha256 }, claims);
 }

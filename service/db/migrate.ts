@@ -197,6 +197,16 @@ async function createSchema(db: Schema): Promise<void> {
     .addColumn('key_protection', 'text', (c) => c.notNull())
     .addColumn('posture', 'text', (c) => c.notNull())
     .execute();
+  // Each device's request budget, shared by the instances (db/shared-device-budget.ts):
+  // UNLOGGED on PostgreSQL, a spend waits for no WAL flush (lost in a crash: budgets start full).
+  await k.schema
+    .createTable('device_budgets')
+    .ifNotExists()
+    .$call((b) => (pg ? b.modifyFront(sql`unlogged`) : b))
+    .addColumn('device_id', 'text', (c) => c.primaryKey())
+    .addColumn('tokens', pg ? 'double precision' : 'real', (c) => c.notNull())
+    .addColumn('at', time, (c) => c.notNull())
+    .execute();
   await k.schema
     .createTable('device_inventory')
     .ifNotExists()
@@ -212,6 +222,73 @@ async function createSchema(db: Schema): Promise<void> {
     .addColumn('sha256', 'text', (c) => c.notNull())
     .addColumn('text', 'text', (c) => c.notNull())
     .execute();
+  // The console's fleet trend, one row a day; and the audit's reads by action, by time and by
+  // device newest first (the console's filters, a device's attestations) through an index, not a scan.
+  await k.schema
+    .createTable('fleet_tier_days')
+    .ifNotExists()
+    .addColumn('day', 'text', (c) => c.primaryKey())
+    .addColumn('full', 'integer', (c) => c.notNull())
+    .addColumn('limited', 'integer', (c) => c.notNull())
+    .addColumn('none', 'integer', (c) => c.notNull())
+    .addColumn('recorded_at', time, (c) => c.notNull())
+    .execute();
+  await k.schema.createIndex('audit_action_at').ifNotExists().on('audit').columns(['action', 'at']).execute();
+  await k.schema.createIndex('audit_at').ifNotExists().on('audit').column('at').execute();
+  await k.schema.createIndex('audit_device_id').ifNotExists().on('audit').columns(['device_id', 'id']).execute();
+  // Shared Signals (service/ssf/): the streams, their outbox, and what receivers were last told per device.
+  await k.schema
+    .createTable('ssf_streams')
+    .ifNotExists()
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('token_sha256', 'text', (c) => c.notNull().unique())
+    .addColumn('method', 'text', (c) => c.notNull())
+    .addColumn('config', 'text', (c) => c.notNull())
+    .addColumn('authorization_sealed', 'text')
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('status_reason', 'text')
+    .addColumn('delivery_state', 'text', (c) => c.notNull())
+    .addColumn('attempts', 'integer', (c) => c.notNull())
+    .addColumn('next_attempt_at', time, (c) => c.notNull())
+    .addColumn('claimed_until', time, (c) => c.notNull())
+    .addColumn('claimed_by', 'text')
+    .addColumn('last_error', 'text')
+    .addColumn('created_at', time, (c) => c.notNull())
+    .addColumn('updated_at', time, (c) => c.notNull())
+    .execute();
+  await k.schema
+    .createTable('ssf_events')
+    .ifNotExists()
+    .addColumn('id', pg ? 'bigserial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('stream_id', 'text', (c) => c.notNull())
+    .addColumn('jti', 'text', (c) => c.notNull().unique())
+    .addColumn('device_id', 'text')
+    .addColumn('claims', 'text', (c) => c.notNull())
+    .addColumn('created_at', time, (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('delivered_at', time)
+    .addColumn('error', 'text')
+    .execute();
+  await k.schema.createIndex('ssf_events_stream_state').ifNotExists().on('ssf_events').columns(['stream_id', 'state', 'id']).execute();
+  await k.schema
+    .createTable('ssf_device_compliance')
+    .ifNotExists()
+    .addColumn('device_id', 'text', (c) => c.primaryKey())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('changed_at', time, (c) => c.notNull())
+    .execute();
+  // IT's console sign-ins, shared by every instance (service/console/session-store.ts).
+  await k.schema
+    .createTable('console_sessions')
+    .ifNotExists()
+    .addColumn('id_hash', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('created_at', time, (c) => c.notNull())
+    .addColumn('last_seen_at', time, (c) => c.notNull())
+    .addColumn('expires_at', time, (c) => c.notNull())
+    .addColumn('data', 'text', (c) => c.notNull())
+    .execute();
+  await k.schema.createIndex('console_sessions_expires').ifNotExists().on('console_sessions').column('expires_at').execute();
   await k.schema.createTable('schema_version').ifNotExists().addColumn('version', 'integer', (c) => c.notNull()).execute();
 
   if (pg) {

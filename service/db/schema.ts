@@ -103,6 +103,13 @@ export interface DevicePostureTable {
   posture: string;
 }
 
+/** A device's request budget shared by every instance (db/shared-device-budget.ts): tokens left at `at` (ms). */
+export interface DeviceBudgetTable {
+  device_id: string;
+  tokens: number;
+  at: number;
+}
+
 /** What the agent reported to find the machine (JSON, schema-checked, size-bounded); never decides a tier. */
 export interface DeviceInventoryTable {
   device_id: string;
@@ -118,6 +125,74 @@ export interface PolicyVersionTable {
   text: string;
 }
 
+/** The fleet trend: per day (UTC), active devices by the tier they held, as last recorded that day (service/console/data/fleet-overview.ts). */
+export interface FleetTierDayTable {
+  /** YYYY-MM-DD. */
+  day: string;
+  full: number;
+  limited: number;
+  none: number;
+  recorded_at: number;
+}
+
+/** A Shared Signals stream (service/ssf/): one receiver (an IdP) and where and how its events go. */
+export interface SsfStreamTable {
+  id: string;
+  /** SHA-256 (hex) of the receiver's bearer token for this stream (shown once, at creation). */
+  token_sha256: string;
+  /** 'urn:ietf:rfc:8935' (push) or 'urn:ietf:rfc:8936' (poll). */
+  method: string;
+  /** The stream's configuration as JSON (aud, events, push endpoint, description). */
+  config: string;
+  /** The push endpoint's Authorization header value, sealed under the master key. */
+  authorization_sealed: string | null;
+  status: 'enabled' | 'paused' | 'disabled';
+  status_reason: string | null;
+  /** 'ok', or 'failing' once pushes failed maxAttempts times in a row (still retried). */
+  delivery_state: 'ok' | 'failing';
+  /** Failed pushes in a row of the stream's oldest pending event. */
+  attempts: number;
+  next_attempt_at: number;
+  /** The lease of the instance delivering this stream now (0: none). */
+  claimed_until: number;
+  claimed_by: string | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The outbox: each event of each stream, written in the transaction that decided it. */
+export interface SsfEventTable {
+  id: Generated<number>;
+  stream_id: string;
+  jti: string;
+  device_id: string | null;
+  /** The SET's claims as JSON; signed when delivered, with the signing key in force then. */
+  claims: string;
+  created_at: number;
+  state: 'pending' | 'delivered' | 'rejected';
+  delivered_at: number | null;
+  error: string | null;
+}
+
+/** What the receivers were last told of a device: an event goes out when this changes. */
+export interface SsfDeviceComplianceTable {
+  device_id: string;
+  status: 'compliant' | 'not-compliant';
+  changed_at: number;
+}
+
+/** IT's console sign-ins (service/console/session-store.ts): a sign-in under way or a session, keyed by the SHA-256 of the browser's random id. */
+export interface ConsoleSessionTable {
+  id_hash: string;
+  kind: 'sign-in' | 'session';
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  /** JSON: the pending sign-in's state, nonce and PKCE verifier, or the session's person, role and CSRF token. */
+  data: string;
+}
+
 export interface SchemaVersionTable {
   version: number;
 }
@@ -131,7 +206,13 @@ export interface Database {
   device_ca: CaTable;
   audit: AuditTable;
   device_posture: DevicePostureTable;
+  device_budgets: DeviceBudgetTable;
   device_inventory: DeviceInventoryTable;
   policy_versions: PolicyVersionTable;
+  ssf_streams: SsfStreamTable;
+  ssf_events: SsfEventTable;
+  ssf_device_compliance: SsfDeviceComplianceTable;
+  fleet_tier_days: FleetTierDayTable;
+  console_sessions: ConsoleSessionTable;
   schema_version: SchemaVersionTable;
 }

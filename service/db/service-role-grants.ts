@@ -27,13 +27,24 @@ export const SERVICE_ROLE_GRANTS: ReadonlyMap<keyof Database, readonly Privilege
   // One row per device, replaced by each attestation (inventory: when the agent sends one).
   ['device_posture', ['SELECT', 'INSERT', 'UPDATE']],
   ['device_inventory', ['SELECT', 'INSERT', 'UPDATE']],
+  // A device's request budget, spent by each verified request on every instance; never deleted.
+  ['device_budgets', ['SELECT', 'INSERT', 'UPDATE']],
   // Added when a policy is applied; history is never rewritten.
   ['policy_versions', ['SELECT', 'INSERT']],
+  // Today's row is rewritten through the day (the last write is the day's end).
+  ['fleet_tier_days', ['SELECT', 'INSERT', 'UPDATE']],
+  // Shared Signals: IT creates, changes and deletes streams; the outbox is written with each
+  // change, marked delivered, and emptied with its stream; the last state told per device.
+  ['ssf_streams', ['SELECT', 'INSERT', 'UPDATE', 'DELETE']],
+  ['ssf_events', ['SELECT', 'INSERT', 'UPDATE', 'DELETE']],
+  ['ssf_device_compliance', ['SELECT', 'INSERT', 'UPDATE']],
+  // Console sign-ins: added at sign-in, touched while used, removed at sign-out or expiry.
+  ['console_sessions', ['SELECT', 'INSERT', 'UPDATE', 'DELETE']],
   ['schema_version', ['SELECT']],
 ]);
 
 /** Sequences behind serial ids: nextval for the rows the service adds. */
-const SERVICE_ROLE_SEQUENCES = ['tokens', 'audit'] as const;
+const SERVICE_ROLE_SEQUENCES = ['tokens', 'audit', 'ssf_events'] as const;
 
 /** Grants `role` exactly SERVICE_ROLE_GRANTS: whatever it or PUBLIC held before on these tables is revoked first. */
 export async function grantServiceRole(db: Kysely<Database>, role: string): Promise<void> {

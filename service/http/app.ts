@@ -10,6 +10,10 @@ import { Type } from '@sinclair/typebox';
 import { AttestRequestSchema, EnrolRequestSchema, KeyAttestationChallengeRequestSchema, KeyAttestationRequestSchema, NonceRequestSchema, RenewRequestSchema } from '../../common/attestation.js';
 import type { AttestRequest, EnrolRequest, KeyAttestationChallengeRequest, KeyAttestationRequest, RenewRequest } from '../../common/attestation.js';
 import type { BreakGlassRecorder } from '../break-glass/record-break-glass.js';
+import type { ConsoleData } from '../console/data/console-data.js';
+import { registerConsoleDataRoutes } from '../console/data/console-data-routes.js';
+import type { ConsoleWiring } from '../console/console-routes.js';
+import { registerConsole } from '../console/console-routes.js';
 import type { DeviceTrustService } from '../device-trust-service.js';
 import { ServiceError, wasAudited } from '../errors.js';
 import { matchingSecretDigest } from '../secret-digest.js';
@@ -34,6 +38,14 @@ export interface AppOptions {
   readonly now?: () => Date;
   /** Records IT's break-glass notices and ends in the audit log (POST /v1/admin/break-glass). */
   readonly breakGlass?: BreakGlassRecorder;
+  /** Called before any route is added: hooks it adds apply to every route (the metrics: service/metrics/metrics-http.ts). */
+  readonly extend?: (app: FastifyInstance) => void;
+  /** IT's console's data (fleet, devices, audit search, policy history and what-if) as JSON admin routes. */
+  readonly consoleData?: ConsoleData;
+  /** IT's console at /console/ (service/console/), when the configuration has a console section; needs consoleData. */
+  readonly console?: ConsoleWiring;
+  /** Shared Signals (service/ssf/): the transmitter's metadata, streams and poll endpoint. */
+  readonly sharedSignals?: { register(app: FastifyInstance, admin: (request: FastifyRequest) => Promise<string>): void };
 }
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -49,6 +61,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   const now = options.now ?? (() => new Date());
   const limits = createRequestLimits(options.rateLimit, () => now().getTime());
+  options.extend?.(app);
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -186,6 +199,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply.status(201).send(await options.breakGlass.record(request.body.message, actor));
   });
   app.post('/v1/admin/signing-keys/rotate', async (request) => ({ kid: await service.rotateSigningKey(await admin(request)) }));
+  if (options.consoleData !== undefined) registerConsoleDataRoutes(app, { data: options.consoleData, admin });
+  if (options.console !== undefined && options.consoleData !== undefined) registerConsole(app, { ...options.console, service, data: options.consoleData, now });
+  options.sharedSignals?.register(app, admin);
   app.get('/v1/admin/audit', { schema: { querystring: Type.Object({ after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })) }) } }, async (request: FastifyRequest<{ Querystring: { after?: string; limit?: string } }>, reply) => {
     await admin(request);
     const records = await service.exportAudit(Number(request.query.after ?? 0), Math.min(Number(request.query.limit ?? 1000), 10_000));

@@ -1,10 +1,17 @@
 // A token bucket per key (a client address, a proven device id, or one global key), in
 // memory per instance: enough to stop one device or host from flooding the service; the
-// agent's own backoff with jitter keeps a recovering fleet from stampeding.
+// agent's own backoff with jitter keeps a recovering fleet from stampeding. Instances on one
+// PostgreSQL share each device's budget through the database instead (db/shared-device-budget.ts).
 export interface RateLimiter {
   /** Takes one token; returns the seconds to wait when none is left. */
   take(key: string): number | null;
 }
+
+/**
+ * A device's burst for `perMinute`: a wake from sleep asks for several tokens at once. One
+ * formula for the per-process budget and the one instances share (db/shared-device-budget.ts).
+ */
+export const deviceBurst = (perMinute: number): number => Math.max(10, Math.ceil(perMinute / 3));
 
 export function createRateLimiter(options: { perMinute: number; burst: number; now?: () => number; maxKeys?: number }): RateLimiter {
   const now = options.now ?? (() => Date.now());

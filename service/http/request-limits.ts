@@ -14,7 +14,7 @@
 //     terminator) could lock IT out by guessing.
 import { ServiceError } from '../errors.js';
 import { clientKey } from './client-key.js';
-import { createRateLimiter } from './rate-limit.js';
+import { createRateLimiter, deviceBurst } from './rate-limit.js';
 
 export interface RateLimits {
   /** Verified requests of one device (attest, renew). */
@@ -58,7 +58,7 @@ export function rateLimited(waitSeconds: number): ServiceError {
 export function createRequestLimits(limits: RateLimits | undefined, now: () => number): RequestLimits {
   const l = { ...DEFAULT_RATE_LIMITS, ...limits };
   // A device attests a few times a minute at most; bursts allow a wake from sleep with several tokens asked at once.
-  const perDevice = createRateLimiter({ perMinute: l.perDevicePerMinute, burst: Math.max(10, Math.ceil(l.perDevicePerMinute / 3)), now });
+  const perDevice = createRateLimiter({ perMinute: l.perDevicePerMinute, burst: deviceBurst(l.perDevicePerMinute), now });
   const perClient = createRateLimiter({ perMinute: l.perClientPerMinute, burst: Math.max(10, Math.ceil(l.perClientPerMinute / 6)), now });
   const global = createRateLimiter({ perMinute: l.unauthenticatedPerMinute, burst: Math.max(10, Math.ceil(l.unauthenticatedPerMinute / 6)), now, maxKeys: 1 });
   const enrolments = createRateLimiter({ perMinute: l.enrolmentRefusalsPerClientPerMinute, burst: l.enrolmentRefusalsPerClientPerMinute, now });

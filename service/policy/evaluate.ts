@@ -18,6 +18,10 @@ export interface Evaluation {
   readonly reasons: string[];
   /** Checks some tier does not accept now (to start or keep their grace clocks). */
   readonly failing: CheckId[];
+  /** Per tier, the checks that keep the device from it now (unmet, no grace left): what decided the tier. */
+  readonly lapsed: { readonly full: readonly CheckId[]; readonly limited: readonly CheckId[] };
+  /** Tiers refused only because the device key is not held in hardware (hardwareKeyRequiredFor). */
+  readonly needsHardwareKey: readonly ('full' | 'limited')[];
 }
 
 export function evaluatePosture(report: PostureReport, platform: Platform, policy: Policy, firstFailedAt: ReadonlyMap<string, number>, now: number, keyProtection: KeyProtection = 'software'): Evaluation {
@@ -76,5 +80,5 @@ export function evaluatePosture(report: PostureReport, platform: Platform, polic
     }
   }
   const appraisal = appraise({ tier, keyProtection, judged, blockingLimited: limited.lapsed });
-  return { tier, checks, appraisal, graceUntil, reasons, failing };
+  return { tier, checks, appraisal, graceUntil, reasons, failing, lapsed: { full: [...full.lapsed], limited: [...limited.lapsed] }, needsHardwareKey: [...hardwareOnly] };
 }

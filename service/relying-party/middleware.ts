@@ -65,13 +65,21 @@ function description(reason: string): string {
   return reason.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
 }
 
-function refuse(res: ServerResponse, code: DenyCode, reason: string, nonce: string | undefined): void {
+/**
+ * The HTTP status of a refusal and its DPoP challenge (WWW-Authenticate, on 401 and 403 only):
+ * one answer for this middleware and for dta-authz, which answers reverse proxies' subrequests.
+ */
+export function refusalAnswer(code: DenyCode, reason: string, nonce: string | undefined): { readonly status: number; readonly wwwAuthenticate: string | undefined } {
   const status = HTTP_STATUS.get(code) ?? 401;
+  if (status !== 401 && status !== 403) return { status, wwwAuthenticate: undefined };
+  const error = challengeError(code, status, nonce !== undefined);
+  return { status, wwwAuthenticate: error === null ? 'DPoP algs="ES256"' : `DPoP error="${error}", error_description="${description(reason)}", algs="ES256"` };
+}
+
+function refuse(res: ServerResponse, code: DenyCode, reason: string, nonce: string | undefined): void {
+  const { status, wwwAuthenticate } = refusalAnswer(code, reason, nonce);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (status === 401 || status === 403) {
-    const error = challengeError(code, status, nonce !== undefined);
-    headers['www-authenticate'] = error === null ? 'DPoP algs="ES256"' : `DPoP error="${error}", error_description="${description(reason)}", algs="ES256"`;
-  }
+  if (wwwAuthenticate !== undefined) headers['www-authenticate'] = wwwAuthenticate;
   res.writeHead(status, headers);
   res.end(JSON.stringify({ error: { code, message: reason } }));
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { linkedPair, type LinkedPair } from '../kit/netns.js';
 import { waitUntil } from '../kit/wait.js';
+import { spawnService } from '../kit/service-process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const TINYPROXY = '/usr/bin/tinyproxy';
@@ -28,7 +29,6 @@ interface Proxy {
 let pair: LinkedPair;
 let work: string;
 let service: ChildProcess;
-let serviceLog = '';
 let enrolmentSecret = '';
 const proxies = new Map<string, Proxy>();
 const agents: ChildProcess[] = [];
@@ -107,10 +107,9 @@ before(async () => {
   pair.server.exec(['ip', 'link', 'set', 'lo', 'up']);
   pair.client.exec(['ip', 'link', 'set', 'lo', 'up']);
   const serviceDir = join(work, 'service');
-  service = spawn('ip', ['netns', 'exec', pair.server.name, process.execPath, '--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--init', serviceDir, '--port', String(SERVICE_PORT)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  service.stdout?.on('data', (d: Buffer) => (serviceLog += d.toString()));
-  service.stderr?.on('data', (d: Buffer) => (serviceLog += d.toString()));
-  await waitUntil('the service', () => /Server listening/.test(serviceLog), 90_000, () => serviceLog.slice(-500));
+  const started = spawnService(['--init', serviceDir, '--port', String(SERVICE_PORT)], { netns: pair.server.name, capture: true });
+  service = started.child;
+  await waitUntil('the service', () => /Server listening/.test(started.log()), 90_000, () => started.log().slice(-500));
   enrolmentSecret = readFileSync(join(serviceDir, 'enrolment-secret.txt'), 'utf8').trim();
   await Promise.all([
     startProxy('good', 3128, []),

@@ -7,7 +7,6 @@
 // the survivor keeps the shared mirror folder's status list fresh.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -24,12 +23,12 @@ import { STATUS_LIST_FILE } from '../../service/status-list-folder.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { createPgRoles } from '../kit/postgres-roles.js';
 import { freePort, waitReady } from '../kit/ports.js';
+import { spawnService } from '../kit/service-process.js';
 
 const AUDIENCE = 'patient-records';
 const DEVICES = 6;
 const BEFORE_KILL_MS = 4_000;
 const AFTER_KILL_MS = 6_000;
-const REPO = new URL('../../', import.meta.url).pathname;
 
 interface Backend {
   readonly name: string;
@@ -89,9 +88,7 @@ function startBalancer(backends: readonly Backend[], log: BalancerLog): Promise<
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port })));
 }
 
-function startInstance(configPath: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(REPO, 'service/main.ts'), '--config', configPath], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
-}
+const startInstance = (configPath: string): ChildProcess => spawnService(['--config', configPath], { capture: true }).child;
 
 test('two instances on one PostgreSQL: one SIGKILLed under load, no device and no clinician is refused', { timeout: 60_000 }, async (t) => {
   const roles = await createPgRoles();

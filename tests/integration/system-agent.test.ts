@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { NetNamespace } from '../kit/netns.js';
 import { waitUntil } from '../kit/wait.js';
+import { spawnService } from '../kit/service-process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const USERS = ['dtanurse1', 'dtanurse2'];
@@ -59,16 +60,15 @@ before(async () => {
   ns.nft('table inet filter {\n chain input {\n  type filter hook input priority 0; policy drop;\n  ct state established,related accept\n  iif "lo" accept\n }\n}');
 
   serviceDir = join(work, 'service');
-  service = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--init', serviceDir, '--port', String(PORT)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let serviceLog = '';
-  service.stdout?.on('data', (d: Buffer) => (serviceLog += d.toString()));
-  service.stderr?.on('data', (d: Buffer) => (serviceLog += d.toString()));
-  await waitUntil('the service', () => /Server listening/.test(serviceLog), 90_000, () => serviceLog.slice(-500));
+  const started = spawnService(['--init', serviceDir, '--port', String(PORT)], { netns: ns.name, capture: true });
+  service = started.child;
+  const serviceLog = (): string => started.log();
+  await waitUntil('the service', () => /Server listening/.test(serviceLog()), 90_000, () => serviceLog().slice(-500));
   // This machine's disk is not encrypted: give that check grace (as the demo does), so the
   // device starts with full access and the firewall decides the block.
   const policyPath = join(serviceDir, 'policy.yaml');
   writeFileSync(policyPath, readFileSync(policyPath, 'utf8').replace('version: 1', 'version: 2').replace(/disk-encryption: 0\b/, 'disk-encryption: 720'));
-  await waitUntil('the policy edit', () => /policy applied/.test(serviceLog), 10_000, () => serviceLog.slice(-500));
+  await waitUntil('the policy edit', () => /policy applied/.test(serviceLog()), 10_000, () => serviceLog().slice(-500));
 
   dataDir = join(work, 'agent-data');
   ipcPath = join(work, 'run', 'dta', 'agent.sock');

@@ -8,6 +8,66 @@ import { freePort, waitReady } from './ports.js';
 import { kitFolderPath } from './temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const SERVICE_MAIN = join(ROOT, 'service', 'main.ts');
+
+/**
+ * The service's command line (`dta-service ARGS`) as tests run it: one place, so a change to
+ * how the service runs (a flag, the bundle) is made once. Inside `netns` it runs through
+ * `ip netns exec`.
+ */
+export function serviceCommand(args: readonly string[], options: { readonly netns?: string } = {}): { readonly file: string; readonly args: string[] } {
+  const node = ['--import', 'tsx', SERVICE_MAIN, ...args];
+  return options.netns === undefined ? { file: process.execPath, args: node } : { file: 'ip', args: ['netns', 'exec', options.netns, process.execPath, ...node] };
+}
+
+export interface ServiceChild {
+  readonly child: ChildProcess;
+  /** What it printed so far (stdout and stderr), when started with `capture`. */
+  log(): string;
+  /** Resolves with its exit code once it exited (at once if it already has). */
+  exited(): Promise<number | null>;
+}
+
+export interface SpawnServiceOptions {
+  readonly netns?: string;
+  /** Collect stdout and stderr (else they are ignored). */
+  readonly capture?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Spawns `dta-service ARGS` (serving, or one of its commands). */
+export function spawnService(args: readonly string[], options: SpawnServiceOptions = {}): ServiceChild {
+  const command = serviceCommand(args, options);
+  const child = spawn(command.file, command.args, { cwd: ROOT, stdio: ['ignore', options.capture === true ? 'pipe' : 'ignore', options.capture === true ? 'pipe' : 'ignore'], env: options.env ?? process.env });
+  let log = '';
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, log: () => log, exited: () => exit };
+}
+
+/** Spawns the service with `args` and waits until `url` answers /readyz; a service that does not become ready is killed and the error carries its log. */
+export async function startServiceAt(args: readonly string[], url: string, options: SpawnServiceOptions & { readonly readyMs?: number } = {}): Promise<ServiceChild> {
+  const service = spawnService(args, options);
+  // A minute: on a busy machine loading the service through tsx alone can take many seconds.
+  if (await waitReady(url, options.readyMs ?? 60_000)) return service;
+  service.child.kill('SIGKILL');
+  throw new Error(`the service did not become ready at ${url}: ${service.log().slice(-500)}`);
+}
+
+/** Runs a command of the service's command line to its end: its exit code and what it printed. */
+export function runServiceCommand(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }> {
+  const command = serviceCommand(args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command.file, command.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
@@ -24,14 +84,14 @@ export async function spawnServiceProcess(): Promise<ServiceProcess> {
   const dir = kitFolderPath('dta-svc-process-');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--init', dir, '--port', String(port)], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const { child } = spawnService(['--init', dir, '--port', String(port)]);
   const stop = (): void => {
     // A process stopped by SIGSTOP must be continued to take its SIGKILL at once.
     child.kill('SIGCONT');
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
-  if (!(await waitReady(url))) {
+  if (!(await waitReady(url, 60_000))) {
     stop();
     throw new Error('the service did not become ready');
   }

@@ -2,7 +2,6 @@
 // checkpoints reach its log (for the SIEM), a checkpoint from there exposes a cut-off tail, a
 // break exits 1 naming the record, and a database role with too many rights exits 2.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,45 +9,20 @@ import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { initServiceDir } from '../../service/config.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
-import { freePort, waitReady } from '../kit/ports.js';
+import { freePort } from '../kit/ports.js';
 import { createPgRoles } from '../kit/postgres-roles.js';
+import { runServiceCommand, startServiceAt } from '../kit/service-process.js';
 
-const MAIN = join(import.meta.dirname, '..', '..', 'service', 'main.ts');
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: readonly string[], env: Record<string, string> = {}) => runServiceCommand(args, { ...process.env, ...env });
 
 /** The service in its own process; its log (JSON lines on stdout) collected. */
-async function serve(configPath: string, url: string): Promise<{ child: ChildProcess; log: () => string; stop(): Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  if (!(await waitReady(url))) {
-    child.kill('SIGKILL');
-    throw new Error(`the service did not start: ${log}`);
-  }
+async function serve(configPath: string, url: string): Promise<{ log: () => string; stop(): Promise<number | null> }> {
+  const service = await startServiceAt(['--config', configPath], url, { capture: true });
   return {
-    child,
-    log: () => log,
-    async stop() {
-      child.kill('SIGTERM');
-      return exited;
+    log: () => service.log(),
+    stop() {
+      service.child.kill('SIGTERM');
+      return service.exited();
     },
   };
 }

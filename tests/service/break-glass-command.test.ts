@@ -2,18 +2,16 @@
 // signs verify offline with the public key it wrote; what it refuses, it refuses before
 // signing anything, with a reason.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import type { BreakGlassPublicJwk } from '../../common/break-glass.js';
 import { BreakGlassError, verifyBreakGlassEnd, verifyBreakGlassNotice } from '../../common/break-glass.js';
 import { MAX_BREAK_GLASS_MINUTES, runBreakGlass } from '../../service/break-glass/break-glass-command.js';
 import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, readBreakGlassPublicKeys } from '../../service/break-glass/break-glass-key-files.js';
+import { runServiceCommand } from '../kit/service-process.js';
 
-const REPO = new URL('../../', import.meta.url).pathname;
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -106,10 +104,12 @@ test('a private key others can read is refused as exposed; a public key is no si
 
 test('the service\'s command line runs it: dta-service break-glass declare prints only the notice on stdout', { timeout: 30_000 }, async () => {
   const { privatePath, publicJwk } = await keys();
-  const run = promisify(execFile);
-  const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(REPO, 'service/main.ts'), 'break-glass', 'declare', ...declareArgs(privatePath, { minutes: '15', aud: 'patient-records' })], { cwd: REPO });
+  const { code, stdout, stderr } = await runServiceCommand(['break-glass', 'declare', ...declareArgs(privatePath, { minutes: '15', aud: 'patient-records' })]);
+  assert.equal(code, 0, stderr);
   const { claims } = await verifyBreakGlassNotice(stdout.trim(), [publicJwk], Date.now());
   assert.equal(claims.exp - claims.nbf, 900);
   assert.match(stderr, /declared by A\. Admin/);
-  await assert.rejects(run(process.execPath, ['--import', 'tsx', join(REPO, 'service/main.ts'), 'break-glass', 'declare', ...declareArgs(privatePath, { minutes: '721' })], { cwd: REPO }), (e: { code?: number; stdout?: string }) => e.code === 2 && e.stdout === '');
+  const tooLong = await runServiceCommand(['break-glass', 'declare', ...declareArgs(privatePath, { minutes: '721' })]);
+  assert.equal(tooLong.code, 2);
+  assert.equal(tooLong.stdout, '');
 });

@@ -5,8 +5,6 @@
 // the record is refused again. Separately: the service, when reachable, records notices in its
 // hash-chained audit log, and refuses (and logs) one its configured keys did not sign.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,10 +20,10 @@ import { ServiceError } from '../../service/errors.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { freePort, waitReady } from '../kit/ports.js';
 import { startTestService } from '../kit/service.js';
+import { spawnService } from '../kit/service-process.js';
 
 const AUDIENCE = 'patient-records';
 const ADMIN = 'records-admin-token';
-const REPO = new URL('../../', import.meta.url).pathname;
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -55,7 +53,7 @@ test('break glass: service killed, record refused; declared, served and logged; 
   const dir = tempDir();
   const port = await freePort();
   const serviceUrl = `http://127.0.0.1:${port}`;
-  const service: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'service/main.ts'), '--init', join(dir, 'svc'), '--port', String(port)], { cwd: REPO, stdio: 'ignore' });
+  const { child: service } = spawnService(['--init', join(dir, 'svc'), '--port', String(port)]);
   const { privatePath, publicJwk } = await makeKeys(join(dir, 'it-keys'));
   let access: Awaited<ReturnType<typeof startPatientRecords>> | undefined;
   const log: AccessLogLine[] = [];

@@ -2,26 +2,19 @@
 // after the restart, none twice, the log's hash chain holds, and a replay of answered
 // evidence is still refused.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import { initServiceDir, readMasterKey } from '../../service/config.js';
 import { connectDatabase } from '../../service/db/connect.js';
-import { freePort, waitReady } from '../kit/ports.js';
+import { freePort } from '../kit/ports.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
 import { readAudit } from '../kit/service.js';
+import { startServiceAt } from '../kit/service-process.js';
 import { tempFolderPath } from '../kit/temp-folder.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-
-async function start(configPath: string, url: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', configPath], { stdio: 'ignore' });
-  if (await waitReady(url)) return child;
-  child.kill('SIGKILL');
-  throw new Error('service not ready');
-}
+const start = async (configPath: string, url: string) => (await startServiceAt(['--config', configPath], url)).child;
 
 const DEVICES = Number(process.env.LOAD_DEVICES ?? 2000);
 

@@ -3,7 +3,7 @@
 // service is stopped (SIGSTOP), then the namespace's firewall is turned off (nft flush
 // ruleset); prints one JSON line: the answers, the time to the first refused proof, and the
 // time until the example access service (bounded outage mode) stops serving the record.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { accessServicesFrom } from '../../../common/agent-config.js';
@@ -19,9 +19,9 @@ import { initServiceDir } from '../../../service/config.js';
 import { DEFAULT_POLICY_YAML } from '../../../service/policy/policy-schema.js';
 import { startPatientRecords } from '../../../examples/patient-records/server.js';
 import { freePort, waitReady } from '../../kit/ports.js';
+import { spawnService } from '../../kit/service-process.js';
 import { tempFolderPath } from '../../kit/temp-folder.js';
 
-const ROOT = join(import.meta.dirname, '..', '..', '..');
 const EHR = 'https://ehr.example.org';
 const summary: Record<string, unknown> = {};
 
@@ -32,7 +32,7 @@ const init = initServiceDir(join(dir, 'service'), port);
 // with full access and the firewall alone decides (as in scripts/demo.ts).
 writeFileSync(join(dir, 'service', 'policy.yaml'), DEFAULT_POLICY_YAML.replace('disk-encryption: 0', 'disk-encryption: 720'));
 const serviceUrl = `http://127.0.0.1:${port}`;
-const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', init.configPath], { stdio: ['ignore', 'ignore', 'ignore'] });
+const { child: service } = spawnService(['--config', init.configPath]);
 try {
   if (!(await waitReady(serviceUrl))) throw new Error('the service did not become ready');
   const dataDir = join(dir, 'agent');

@@ -1,0 +1,170 @@
+// What the service benches share: a service set-up in a temporary folder, instances of it in
+// their own processes (started as the service ships: `node --import tsx service/main.ts`, the
+// repository with its dependencies, docs/release.md), devices enrolled and their evidence
+// signed before the clock starts, the attestation loop with its latencies, and the
+// crypto-only baseline.
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initServiceDir } from '../service/config.js';
+import { freePort, waitReady } from '../tests/kit/ports.js';
+import { FakeDevice, HEALTHY_LINUX, post } from '../tests/kit/fake-device.js';
+
+export interface BenchSetup {
+  readonly dir: string;
+  readonly enrolmentSecret: string;
+  /** Writes a configuration for one more instance of this set-up (its own port; same keys, policy and database); returns its path and URL. */
+  instanceConfig(): Promise<{ configPath: string; url: string }>;
+}
+
+/**
+ * A set-up in `dir`: SQLite by default, or the PostgreSQL database at `postgresUrl`. One bench
+ * client stands for many devices, so the per-client limit is lifted; the per-device one stays.
+ */
+export async function benchSetup(dir: string, postgresUrl?: string): Promise<BenchSetup> {
+  const init = initServiceDir(dir, await freePort());
+  const base = JSON.parse(readFileSync(init.configPath, 'utf8')) as Record<string, unknown>;
+  let instances = 0;
+  return {
+    dir,
+    enrolmentSecret: readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim(),
+    async instanceConfig() {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const configPath = join(dir, `service-${instances++}.json`);
+      writeFileSync(
+        configPath,
+        JSON.stringify({
+          ...base,
+          listen: { host: '127.0.0.1', port },
+          publicUrl: url,
+          ...(postgresUrl !== undefined ? { database: { kind: 'postgres', url: postgresUrl } } : {}),
+          logLevel: 'warn',
+          rateLimit: { perDevicePerMinute: 60, perClientPerMinute: 1_000_000 },
+        }),
+      );
+      return { configPath, url };
+    },
+  };
+}
+
+export interface BenchInstance {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** One service process; `profileDir`: a V8 CPU profile of it is written there when it stops. */
+export async function startInstance(setup: BenchSetup, profileDir?: string): Promise<BenchInstance> {
+  const { configPath, url } = await setup.instanceConfig();
+  const child = spawn(process.execPath, [...(profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', 'tsx', join(import.meta.dirname, '..', 'service', 'main.ts'), '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  // A bench that fails half-way does not leave its service running.
+  const kill = (): void => void child.kill('SIGTERM');
+  process.once('exit', kill);
+  const stop = async (): Promise<void> => {
+    process.removeListener('exit', kill);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  // tsx compiles every module at the first start on a busy machine: a minute, not 15 s.
+  if (!(await waitReady(url, 60_000))) {
+    await stop();
+    throw new Error(`the service at ${url} did not start: ${stderr}`);
+  }
+  return { url, stop };
+}
+
+export interface Prepared {
+  /** Evidence in the order it is sent, each for the instance its device talks to. */
+  readonly requests: readonly { readonly url: string; readonly evidence: string }[];
+  readonly devices: number;
+}
+
+/**
+ * Enrols `devices` devices (spread over `urls` in turn: device i talks to urls[i % n]) and signs
+ * `attestations` pieces of evidence with fresh nonces, before any clock starts.
+ */
+export async function prepareEvidence(urls: readonly string[], enrolmentSecret: string, devices: number, attestations: number): Promise<Prepared> {
+  const fleet = await Promise.all(Array.from({ length: devices }, () => FakeDevice.create()));
+  const home = (i: number): string => urls[i % urls.length] ?? '';
+  // Sixteen devices at a time: the nonces (valid two minutes) must still be fresh when the last is signed.
+  const inParallel = async (count: number, each: (i: number) => Promise<void>): Promise<void> => {
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < count) await each(next++);
+    }));
+  };
+  await inParallel(devices, async (i) => {
+    const enrolled = await fleet[i]?.enrol(home(i), enrolmentSecret);
+    if (enrolled?.status !== 201) throw new Error(`enrolment answered ${enrolled?.status ?? 'nothing'}`);
+  });
+  const requests: { url: string; evidence: string }[] = new Array<{ url: string; evidence: string }>(attestations);
+  await inParallel(attestations, async (i) => {
+    const d = fleet[i % devices];
+    if (d === undefined) throw new Error('no device');
+    const url = home(i % devices);
+    requests[i] = { url, evidence: await d.evidence(await d.nonce(url), HEALTHY_LINUX) };
+  });
+  return { requests, devices };
+}
+
+export interface AttestationRun {
+  readonly rate: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly failed: number;
+  /** The error codes of the failed ones, with their counts. */
+  readonly failures: ReadonlyMap<string, number>;
+}
+
+/** Sends every prepared attestation, `concurrency` at a time; attestations/s and latency percentiles (ms). */
+export async function runAttestations(prepared: Prepared, concurrency: number): Promise<AttestationRun> {
+  const latencies: number[] = [];
+  let next = 0;
+  let failed = 0;
+  const failures = new Map<string, number>();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < prepared.requests.length) {
+        const r = prepared.requests[next++];
+        if (r === undefined) break;
+        const t0 = performance.now();
+        const res = await post(`${r.url}/v1/attest`, { evidence: r.evidence });
+        const body = await res.text();
+        latencies.push(performance.now() - t0);
+        if (res.status !== 200) {
+          failed++;
+          const code = /"code":"([A-Z_]+)"/.exec(body)?.[1] ?? `HTTP ${res.status}`;
+          failures.set(code, (failures.get(code) ?? 0) + 1);
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+  return { rate: prepared.requests.length / seconds, p50: pct(50), p99: pct(99), failed, failures };
+}
+
+/**
+ * The cryptography an attestation cannot avoid, per attestation: one ECDSA P-256 verify (the
+ * evidence's signature by the device key) and one sign (the device token). Nothing else in an
+ * attestation is a signature: the certificate is matched by its hash (x5t#S256), the nonce by
+ * an HMAC, the audit record by SHA-256. One core, like the loop the service runs its requests on.
+ */
+export function cryptoOnlyRate(iterations: number, data: Buffer): number {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const sig = sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const c0 = performance.now();
+  for (let i = 0; i < iterations; i++) {
+    verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig);
+    sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  }
+  return iterations / ((performance.now() - c0) / 1000);
+}
