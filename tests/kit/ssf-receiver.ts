@@ -24,12 +24,14 @@ export interface TestReceiver {
   setDown(down: boolean): void;
   /** How many pushes were answered 503 while down. */
   downAnswers(): number;
+  /** Fetch the transmitter's keys from `base` from now on (the same issuer, served from another address). */
+  keysFrom(base: string): void;
   close(): Promise<void>;
 }
 
 /** `answerDelayMs`: how long each push waits for its answer (a slow IdP). */
 export async function startTestReceiver(options: { issuer: string; audience: string; answerDelayMs?: number }): Promise<TestReceiver> {
-  const jwks = createRemoteJWKSet(new URL(`${options.issuer}/.well-known/jwks.json`));
+  let jwks = createRemoteJWKSet(new URL(`${options.issuer}/.well-known/jwks.json`));
   const received: ReceivedSet[] = [];
   const refused: string[] = [];
   const authorizations: (string | undefined)[] = [];
@@ -75,6 +77,9 @@ export async function startTestReceiver(options: { issuer: string; audience: str
       down = d;
     },
     downAnswers: () => downCount,
+    keysFrom(base) {
+      jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

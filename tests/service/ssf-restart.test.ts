@@ -33,7 +33,10 @@ test('events written while the receiver was down are delivered after the service
     await first.close();
   }
   receiver.setDown(false);
-  second = await startSsfService({ database: 'sqlite', dataDir, port: first.port });
+  // The same issuer on a fresh port: the first one's port, free again, may already be another
+  // test's (a restart on it raced them once in CI).
+  second = await startSsfService({ database: 'sqlite', dataDir, publicUrl: first.url });
+  receiver.keysFrom(second.url);
   await waitUntil('both events', () => receiver.received.length >= 2, 15_000, () => receiver.refused.join('; '));
   const statuses = receiver.received.map((s) => s.payload.events?.[DEVICE_COMPLIANCE_CHANGE]?.current_status);
   assert.deepEqual(statuses, ['compliant', 'not-compliant']);
