@@ -7,32 +7,24 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { FakeDevice } from '../kit/fake-device.js';
-import { freePort } from '../kit/ports.js';
 import { tempFolder } from '../kit/temp-folder.js';
 import type { ConsoleService } from './console-service.js';
-import { startConsoleService } from './console-service.js';
-import { axeViolations, launchChromium, newPerson, signIn } from './console-browser.js';
-import type { TestAccount, TestProvider } from './oidc-test-provider.js';
-import { startTestProvider } from './oidc-test-provider.js';
+import { startConsoleScene, type ConsoleScene } from './console-service.js';
+import { axeViolations, newPerson, signIn } from './console-browser.js';
+import type { TestAccount } from './oidc-test-provider.js';
 
 const ACCOUNTS = new Map<string, TestAccount>([['alice', { name: 'Alice Admin', groups: ['dta-admins'] }]]);
 
-let provider: TestProvider;
+let scene: ConsoleScene;
 let svc: ConsoleService;
 let browser: Browser;
 
 before(async () => {
-  const port = await freePort();
-  provider = await startTestProvider(ACCOUNTS, [`http://127.0.0.1:${port}`]);
-  svc = await startConsoleService({ port, issuer: provider.issuer });
-  browser = await launchChromium();
+  scene = await startConsoleScene(ACCOUNTS);
+  ({ svc, browser } = scene);
 });
 
-after(async () => {
-  await browser?.close();
-  await svc?.close();
-  await provider?.close();
-});
+after(() => scene?.close());
 
 async function check(page: Page, shots: string, name: string): Promise<void> {
   const violations = await axeViolations(page);

@@ -1,19 +1,20 @@
 // The real device trust service on loopback with IT's console configured against a test
 // provider: SQLite in a temp folder, or a fresh PostgreSQL database (shared by two instances
 // when a test passes the same `pgUrl`). Removes what it made on close.
-import { createHash } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningService } from '../../service/create-service.js';
-import { createService } from '../../service/create-service.js';
 import type { ConsoleConfig } from '../../service/console/console-config.js';
 import { resolveConsoleSettings } from '../../service/console/console-config.js';
 import type { AuditRecord } from '../../service/audit-log.js';
-import { openPolicyFile } from '../../service/policy/load-policy.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
-import { readAudit } from '../kit/service.js';
+import { startTestService } from '../kit/service.js';
 import { kitFolderPath } from '../kit/temp-folder.js';
-import { CLIENT_ID, CLIENT_SECRET } from './oidc-test-provider.js';
+import type { Browser } from 'playwright-core';
+import { freePort } from '../kit/ports.js';
+import { launchChromium } from './console-browser.js';
+import type { TestAccount } from './oidc-test-provider.js';
+import { CLIENT_ID, CLIENT_SECRET, startTestProvider } from './oidc-test-provider.js';
 
 export const ROLE_GROUPS = { 'dta-admins': 'admin', 'dta-helpdesk': 'helpdesk', 'dta-viewers': 'viewer' } as const;
 
@@ -35,42 +36,61 @@ export async function startConsoleService(options: {
   policyYaml?: string;
 }): Promise<ConsoleService> {
   const dir = kitFolderPath('dta-console-svc-');
-  const policyPath = join(dir, 'policy.yaml');
-  // Devices without the enrolment secret wait for IT's approval: the console's first action.
-  writeFileSync(policyPath, options.policyYaml ?? DEFAULT_POLICY_YAML.replace(/^ {2}mode: secret\b/m, '  mode: secret-or-approval'));
+  // Devices without the enrolment secret wait for IT's approval (policyYaml below): the console's first action.
   const secretFile = join(dir, 'client-secret');
   writeFileSync(secretFile, `${CLIENT_SECRET}\n`, { mode: 0o600 });
   const url = `http://127.0.0.1:${options.port}`;
-  const adminToken = 'admin-token-for-console-tests';
-  const enrolmentSecret = 'enrolment-secret-for-console-tests';
-  const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
-  let running: RunningService;
-  try {
-    running = await createService({
-      publicUrl: url,
-      database: options.database?.kind === 'postgres' ? { kind: 'postgres', url: options.database.url } : { kind: 'sqlite', path: join(dir, 'service.db') },
-      masterKey: Buffer.alloc(32, 9),
-      policy: await openPolicyFile(policyPath),
-      enrolmentSecretHashes: [sha(enrolmentSecret)],
-      adminTokenHashes: [sha(adminToken)],
-      rateLimit: { perDevicePerMinute: 600, perClientPerMinute: 60_000 },
-      console: resolveConsoleSettings({ issuer: options.issuer, clientId: CLIENT_ID, clientSecretFile: secretFile, publicUrl: url, scopes: ['profile', 'groups'], roles: { ...ROLE_GROUPS }, ...options.console }),
-      ...(options.now ? { now: options.now } : {}),
-    });
-    await running.app.listen({ host: '127.0.0.1', port: options.port });
-  } catch (e) {
+  const svc = await startTestService({
+    port: options.port,
+    dataDir: dir,
+    policyYaml: options.policyYaml ?? DEFAULT_POLICY_YAML.replace(/^ {2}mode: secret\b/m, '  mode: secret-or-approval'),
+    masterKey: Buffer.alloc(32, 9),
+    ...(options.database?.kind === 'postgres' ? { database: 'postgres' as const, pgUrl: options.database.url } : {}),
+    console: resolveConsoleSettings({ issuer: options.issuer, clientId: CLIENT_ID, clientSecretFile: secretFile, publicUrl: url, scopes: ['profile', 'groups'], roles: { ...ROLE_GROUPS }, ...options.console }),
+    ...(options.now ? { now: options.now } : {}),
+  }).catch((e: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw e;
-  }
+  });
   return {
     url,
-    running,
-    adminToken,
-    enrolmentSecret,
-    audit: () => readAudit(url, adminToken),
+    running: svc.running,
+    adminToken: svc.adminToken,
+    enrolmentSecret: svc.enrolmentSecret,
+    audit: () => svc.audit(),
     async close() {
-      await running.close();
+      await svc.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What a browser test of the console starts: the test provider with `accounts`, the service with the console against it, and Chromium. */
+export interface ConsoleScene {
+  readonly svc: ConsoleService;
+  readonly browser: Browser;
+  close(): Promise<void>;
+}
+
+export async function startConsoleScene(accounts: ReadonlyMap<string, TestAccount>): Promise<ConsoleScene> {
+  const port = await freePort();
+  const provider = await startTestProvider(accounts, [`http://127.0.0.1:${port}`]);
+  const svc = await startConsoleService({ port, issuer: provider.issuer }).catch(async (e: unknown) => {
+    await provider.close();
+    throw e;
+  });
+  const browser = await launchChromium().catch(async (e: unknown) => {
+    await svc.close();
+    await provider.close();
+    throw e;
+  });
+  return {
+    svc,
+    browser,
+    async close() {
+      await browser.close();
+      await svc.close();
+      await provider.close();
     },
   };
 }

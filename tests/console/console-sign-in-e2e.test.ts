@@ -6,33 +6,25 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { FakeDevice } from '../kit/fake-device.js';
-import { freePort } from '../kit/ports.js';
 import type { ConsoleService } from './console-service.js';
-import { startConsoleService } from './console-service.js';
-import { launchChromium, newPerson, signIn } from './console-browser.js';
-import type { TestAccount, TestProvider } from './oidc-test-provider.js';
-import { startTestProvider } from './oidc-test-provider.js';
+import { startConsoleScene, type ConsoleScene } from './console-service.js';
+import { newPerson, signIn } from './console-browser.js';
+import type { TestAccount } from './oidc-test-provider.js';
 
 const ACCOUNTS = new Map<string, TestAccount>([
   ['hannah', { name: 'Hannah Help', groups: ['dta-helpdesk', 'staff'] }],
 ]);
 
-let provider: TestProvider;
+let scene: ConsoleScene;
 let svc: ConsoleService;
 let browser: Browser;
 
 before(async () => {
-  const port = await freePort();
-  provider = await startTestProvider(ACCOUNTS, [`http://127.0.0.1:${port}`]);
-  svc = await startConsoleService({ port, issuer: provider.issuer });
-  browser = await launchChromium();
+  scene = await startConsoleScene(ACCOUNTS);
+  ({ svc, browser } = scene);
 });
 
-after(async () => {
-  await browser?.close();
-  await svc?.close();
-  await provider?.close();
-});
+after(() => scene?.close());
 
 test('a help desk person signs in, approves a waiting device with a reason that the audit keeps, and signs out', async () => {
   const device = await FakeDevice.create();

@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports.js';
-import type { RunningService } from '../../service/create-service.js';
+import type { RunningService, ServiceConfig } from '../../service/create-service.js';
 import { createService } from '../../service/create-service.js';
 import { openPolicyFile } from '../../service/policy/load-policy.js';
 import type { AuditRecord } from '../../service/audit-log.js';
@@ -22,6 +22,8 @@ export interface TestService {
   readonly enrolmentSecret: string;
   readonly policyPath: string;
   readonly dataDir: string;
+  /** Its PostgreSQL database (null on SQLite): another instance given it shares the service's state. */
+  readonly pgUrl: string | null;
   admin(method: string, path: string): Promise<Response>;
   /** The audit log as IT exports it (JSON lines), parsed. */
   audit(): Promise<AuditRecord[]>;
@@ -70,7 +72,11 @@ export async function createPgDatabase(): Promise<{ url: string; drop(): Promise
 }
 
 /** `pgMigrationUrl`: the owner role's URL when `pgUrl` is a least-privilege service role (tests/kit/postgres-roles.ts). */
-export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; pgMigrationUrl?: string; masterKey?: Buffer; dataDir?: string; port?: number; auditCheckpointSeconds?: number; tpmManufacturerCas?: readonly string[] } = {}): Promise<TestService> {
+/**
+ * `publicUrl`: another instance's, so that several instances are one service (the same issuer);
+ * `dataDir` and `port`: a service's before, to start it again on its database.
+ */
+export async function startTestService(options: { database?: TestDatabase; policyYaml?: string; now?: () => Date; pgUrl?: string; pgMigrationUrl?: string; masterKey?: Buffer; dataDir?: string; port?: number; publicUrl?: string; auditCheckpointSeconds?: number; tpmManufacturerCas?: readonly string[]; rateLimit?: ServiceConfig['rateLimit']; sharedSignals?: ServiceConfig['sharedSignals']; console?: ServiceConfig['console'] } = {}): Promise<TestService> {
   const dataDir = options.dataDir ?? kitFolderPath('dta-svc-');
   const policyPath = join(dataDir, 'policy.yaml');
   writeFileSync(policyPath, options.policyYaml ?? DEFAULT_POLICY_YAML);
@@ -93,17 +99,19 @@ export async function startTestService(options: { database?: TestDatabase; polic
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const running = await createService({
-    publicUrl: url,
+    publicUrl: options.publicUrl ?? url,
     database,
     masterKey: options.masterKey ?? Buffer.alloc(32, 7),
     policy: await openPolicyFile(policyPath),
     enrolmentSecretHashes: [sha(enrolmentSecret)],
     adminTokenHashes: [sha(adminToken)],
     statusListTtlSeconds: 1,
-    rateLimit: { perDevicePerMinute: 600, perClientPerMinute: 60_000 },
+    rateLimit: options.rateLimit ?? { perDevicePerMinute: 600, perClientPerMinute: 60_000 },
     ...(options.now ? { now: options.now } : {}),
     ...(options.auditCheckpointSeconds !== undefined ? { auditCheckpointSeconds: options.auditCheckpointSeconds } : {}),
     ...(options.tpmManufacturerCas !== undefined ? { tpmManufacturerCas: options.tpmManufacturerCas } : {}),
+    ...(options.sharedSignals !== undefined ? { sharedSignals: options.sharedSignals } : {}),
+    ...(options.console !== undefined ? { console: options.console } : {}),
   });
   await running.app.listen({ host: '127.0.0.1', port });
   return {
@@ -113,6 +121,7 @@ export async function startTestService(options: { database?: TestDatabase; polic
     enrolmentSecret,
     policyPath,
     dataDir,
+    pgUrl: database.kind === 'postgres' ? database.url : null,
     admin: (method, path) => fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${adminToken}` } }),
     audit: () => readAudit(url, adminToken),
     async close() {
