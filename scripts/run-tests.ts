@@ -4,7 +4,7 @@
 // run still alive fails the run: a test folder can hold a service's secrets or a device key.
 // Usage: node --import tsx scripts/run-tests.ts [path-filter ...]
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, watch } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { attributeByPrefix, dtaNamesIn, leftoversIn, otherTestRuns, processesOf, selfAndAncestors, toolCacheNames, type RunProcess } from './test-leftovers.js';
@@ -57,10 +57,12 @@ const watcher = watch(SYSTEM_TMP, (_event, name) => {
 // its 90 minutes run out: the runner applies this bound to each test file as a whole (and to
 // each test that names none), so it is well above the slowest file on a busy machine. A file
 // whose tests all ended exits even if a handle stayed open.
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=900000', '--test-force-exit', '--test-reporter=spec', ...files], {
+// The file-times reporter's record (scripts/file-times-reporter.mjs), read and removed before the leftovers check.
+const fileTimesPath = join(runTmp, 'file-times.jsonl');
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=900000', '--test-force-exit', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=./scripts/file-times-reporter.mjs', '--test-reporter-destination=stdout', ...files], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, TMPDIR: runTmp },
+  env: { ...process.env, TMPDIR: runTmp, DTA_FILE_TIMES: fileTimesPath },
 });
 const ours = selfAndAncestors();
 const others = new Map<number, RunProcess>();
@@ -74,6 +76,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => ch
 const status = await new Promise<number>((resolve) => child.once('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))));
 watcher.close();
 clearInterval(othersTimer);
+printSlowestFiles(fileTimesPath);
 lookForOthers();
 
 const problems: string[] = [];
@@ -113,3 +116,22 @@ if (problems.length > 0) {
   process.exit(status === 0 ? 1 : status);
 }
 process.exit(status);
+
+/** The files whose top-level tests took longest (their hooks outside tests not counted). */
+function printSlowestFiles(path: string): void {
+  const perFile = new Map<string, number>();
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+  } catch {
+    // no test ended
+  }
+  rmSync(path, { force: true });
+  for (const line of lines) {
+    const { file, ms } = JSON.parse(line) as { file: string; ms: number };
+    perFile.set(file, (perFile.get(file) ?? 0) + ms);
+  }
+  const total = [...perFile.values()].reduce((a, b) => a + b, 0);
+  console.log(`\n# slowest test files (sum of their top-level tests; all: ${(total / 1000).toFixed(0)} s over ${perFile.size} files)`);
+  for (const [file, ms] of [...perFile.entries()].sort(([, a], [, b]) => b - a).slice(0, 15)) console.log(`#   ${(ms / 1000).toFixed(1).padStart(6)} s  ${relative(root, file)}`);
+}
