@@ -67,6 +67,27 @@ function nativeModulesFor(platform: NodeJS.Platform): Map<string, string> {
   return modules;
 }
 
+/**
+ * The agent as one CommonJS script, the executable's code: `node FILE ARGS` runs it as the
+ * executable would (the tests start the inventory collector this way, in milliseconds instead
+ * of tsx compiling the tree).
+ */
+export async function bundleAgent(outfile: string): Promise<void> {
+  await build({
+    entryPoints: [join(ROOT, 'main', 'agent', 'sea-main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile,
+    plugins: [nativeBesideExecutable, withoutDirectRun],
+    // import.meta is empty in CommonJS: agent code that reads it (a path beside a source file)
+    // would break only in the executable, so it fails the build instead.
+    logOverride: { 'empty-import-meta': 'error' },
+    logLevel: 'error',
+  });
+}
+
 export async function buildAgent(options: AgentBuildOptions = {}): Promise<AgentBuild> {
   const outDir = options.outDir ?? join(ROOT, 'out', 'agent');
   const archDir = join(outDir, process.arch);
@@ -75,19 +96,7 @@ export async function buildAgent(options: AgentBuildOptions = {}): Promise<Agent
 
   // 1. Bundle: one CommonJS script (reflect-metadata is imported first by common/x509.ts).
   const bundle = join(outDir, 'dta-agent.cjs');
-  await build({
-    entryPoints: [join(ROOT, 'main', 'agent', 'sea-main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outfile: bundle,
-    plugins: [nativeBesideExecutable, withoutDirectRun],
-    // import.meta is empty in CommonJS: agent code that reads it (a path beside a source file)
-    // would break only in the executable, so it fails the build instead.
-    logOverride: { 'empty-import-meta': 'error' },
-    logLevel: 'error',
-  });
+  await bundleAgent(bundle);
 
   // 2. Blob, made by the Node.js whose binary is copied in step 3 (a blob fits one version).
   const blob = join(outDir, 'sea-prep.blob');

@@ -112,7 +112,7 @@ export async function policyPageText(browser: Browser, policy: string): Promise<
       }
       const all = parts.join(' ').replace(/\s+/g, ' ');
       return all.includes(name) ? all : false;
-    }, policy, { timeout: 10_000 });
+    }, policy, { timeout: 30_000 }); // chrome://policy fills in late on a busy machine
     const value = await text.jsonValue();
     return value === false ? '' : value;
   } finally {

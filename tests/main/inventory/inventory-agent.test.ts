@@ -20,7 +20,7 @@ import type { TestService } from '../../kit/service.js';
 import { startTestService } from '../../kit/service.js';
 import { tempFolderPath } from '../../kit/temp-folder.js';
 import { waitForAgentState, waitUntil } from '../../kit/wait.js';
-import { AGENT_CLI, hangingTools } from '../../kit/hanging-tools.js';
+import { agentCli, hangingTools, TEST_STARTUP_MS } from '../../kit/hanging-tools.js';
 
 let svc: TestService;
 before(async () => {
@@ -37,7 +37,7 @@ test('with a hanging systeminformation command the agent attests at once, and th
   const seen: { inventory: Inventory | null } = { inventory: null };
   const collected = (): Inventory | null => seen.inventory;
   const reporter = createInventoryReporter({
-    collect: async () => (seen.inventory = await collectInventory({ runner, command: AGENT_CLI, deadlineMs: 1000, startupMs: 20_000, now: () => new Date() })),
+    collect: async () => (seen.inventory = await collectInventory({ runner, command: await agentCli(), deadlineMs: 1000, startupMs: TEST_STARTUP_MS, now: () => new Date() })),
     now: () => new Date(),
   });
   const dataDir = tempFolderPath('dta-inventory-agent-');
@@ -57,7 +57,7 @@ test('with a hanging systeminformation command the agent attests at once, and th
     await agent.start();
     const state = await waitForAgentState(agent, (s) => s.state === 'compliant', 60_000);
     assert.equal(state.tier, 'full');
-    // The collector is blocked until its limit (1 s for the parts, 20 s to start): the token came first.
+    // The collector is blocked until its limit (1 s for each part, 8 s to start): the token came first.
     assert.equal(collected(), null, 'the agent attested while the collection was still under way');
     const audit = () => svc.audit().then((records) => records.filter((r) => r.action === 'attest' && r.deviceId === deviceId && r.outcome === 'ok'));
     assert.deepEqual((await audit()).map((r) => (r.details as { inventory?: string }).inventory), ['absent']);
