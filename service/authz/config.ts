@@ -4,9 +4,8 @@
 // a whole with every problem and its line, so dta-authz never starts on half a configuration.
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
-import { LineCounter, parseDocument } from 'yaml';
 import { pathAmbiguity } from '../../common/request-path.js';
-import { schemaIssues } from '../../common/validate.js';
+import { readYamlWithLines, schemaProblems } from '../yaml-with-lines.js';
 import { AuthzConfigError, type ConfigProblem } from './errors.js';
 import { PROXY_MODES } from './proxy-modes.js';
 
@@ -69,37 +68,17 @@ export type AuthzConfigFile = Static<typeof AuthzConfigSchema>;
 export type ListenerConfig = AuthzConfigFile['listeners'][number];
 export type RouteConfig = AuthzConfigFile['routes'][number];
 
-/** Where in the document a value sits (yaml's node range), for the line of a problem. */
-interface Located {
-  range?: [number, number, number];
-}
-
 /**
  * Parses and checks the configuration text; throws AuthzConfigError CONFIG_INVALID listing every
  * problem with its line (`source:line: message`).
  */
 export function parseAuthzConfig(text: string, source = 'dta-authz.yaml'): AuthzConfigFile {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  // Without prettyErrors yaml leaves linePos empty: the line comes from the error's offset.
-  const problems: ConfigProblem[] = doc.errors.map((error) => ({ line: lineCounter.linePos(error.pos[0]).line, message: error.message.split('\n')[0] ?? error.message }));
-  const lineOf = (path: readonly (string | number)[]): number | null => {
-    let node: Located | undefined;
-    for (let i = path.length; !node?.range && i >= 0; i--) node = doc.getIn(path.slice(0, i), true) as Located | undefined;
-    return node?.range ? lineCounter.linePos(node.range[0]).line : null;
-  };
-  if (problems.length === 0) {
-    const value: unknown = doc.toJS();
-    for (const issue of schemaIssues(AuthzConfigSchema, value, 10)) {
-      const path = issue.path.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-      const message = issue.message === 'Expected union value' ? 'is not one of the allowed values' : issue.message;
-      problems.push({ line: lineOf(path), message: `${issue.path === '/' ? 'the configuration' : issue.path}: ${message}` });
-    }
-    if (problems.length === 0) {
-      const config = value as AuthzConfigFile;
-      for (const problem of meaningProblems(config)) problems.push({ line: lineOf(problem.path), message: problem.message });
-      if (problems.length === 0) return config;
-    }
+  const read = readYamlWithLines(text);
+  const problems: ConfigProblem[] = read.ok ? schemaProblems(AuthzConfigSchema, read.value, 10, read.lineOf, 'the configuration') : read.problems;
+  if (read.ok && problems.length === 0) {
+    const config = read.value as AuthzConfigFile;
+    for (const problem of meaningProblems(config)) problems.push({ line: read.lineOf(problem.path), message: problem.message });
+    if (problems.length === 0) return config;
   }
   const summary = problems.map((p) => `${source}${p.line !== null ? `:${p.line}` : ''}: ${p.message}`).join('; ');
   throw new AuthzConfigError('CONFIG_INVALID', `The configuration was refused: ${summary}`, problems);

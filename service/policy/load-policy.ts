@@ -3,9 +3,8 @@
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
 import { basename, dirname } from 'node:path';
-import { schemaIssues } from '../../common/validate.js';
+import { readYamlWithLines, schemaProblems } from '../yaml-with-lines.js';
 import { ServiceError } from '../errors.js';
 import type { Policy } from './policy-schema.js';
 import { PolicySchema } from './policy-schema.js';
@@ -17,33 +16,9 @@ export interface PolicyProblem {
 
 /** Parses and validates policy text; throws POLICY_INVALID naming the line(s). */
 export function parsePolicy(text: string, source = 'policy'): Policy {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const problems: PolicyProblem[] = [];
-  for (const error of doc.errors) {
-    // Without prettyErrors the error carries its offset, not its line: the counter gives the line.
-    problems.push({ line: error.linePos?.[0]?.line ?? lineCounter.linePos(error.pos[0]).line, message: error.message.split('\n')[0] ?? error.message });
-  }
-  let value: unknown;
-  if (problems.length === 0) {
-    try {
-      // yaml refuses aliases that would expand past its limit (a "billion laughs" policy).
-      value = doc.toJS({ maxAliasCount: 100 });
-    } catch (e) {
-      problems.push({ line: null, message: e instanceof Error ? e.message : String(e) });
-    }
-  }
-  if (problems.length === 0) {
-    for (const issue of schemaIssues(PolicySchema, value, 5)) {
-      const path = issue.path.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-      let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-      for (let i = path.length - 1; !node?.range && i >= 0; i--) node = doc.getIn(path.slice(0, i), true) as typeof node;
-      const line = node?.range ? lineCounter.linePos(node.range[0]).line : null;
-      const message = issue.message === 'Expected union value' ? 'is not one of the allowed values' : issue.message;
-      problems.push({ line, message: `${issue.path === '/' ? 'the policy' : issue.path}: ${message}` });
-    }
-    if (problems.length === 0) return value as Policy;
-  }
+  const read = readYamlWithLines(text);
+  const problems: PolicyProblem[] = read.ok ? schemaProblems(PolicySchema, read.value, 5, read.lineOf, 'the policy') : read.problems;
+  if (read.ok && problems.length === 0) return read.value as Policy;
   const summary = problems.map((p) => `${source}${p.line !== null ? `:${p.line}` : ''}: ${p.message}`).join('; ');
   throw Object.assign(new ServiceError('POLICY_INVALID', `The policy was refused: ${summary}`), { problems });
 }

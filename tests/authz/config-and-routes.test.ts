@@ -63,6 +63,13 @@ test('each bad configuration is refused naming the line of the problem', () => {
   assert.ok(missing.some((p) => /audience/.test(p.message)), JSON.stringify(missing));
 });
 
+test('a "billion laughs" configuration (aliases that expand past the limit) is a typed CONFIG_INVALID, not a crash', () => {
+  const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 9; i++) laughs.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array.from({ length: 10 }, () => `*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+  const found = problems(`${VALID}${laughs.join('\n')}\n`);
+  assert.ok(found.some((p) => /alias/i.test(p.message)), JSON.stringify(found));
+});
+
 test('routes: exact beats prefix, the longest prefix wins, prefixes end at segment boundaries, and unmatched paths are refused unless configured', () => {
   const table = createRouteTable({
     routes: [
