@@ -3,13 +3,13 @@
 // repository with its dependencies, docs/release.md), devices enrolled and their evidence
 // signed before the clock starts, the attestation loop with its latencies, and the
 // crypto-only baseline.
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initServiceDir } from '../service/config.js';
 import { freePort, waitReady } from '../tests/kit/ports.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../tests/kit/fake-device.js';
+import { spawnService } from '../tests/kit/service-process.js';
 
 export interface BenchSetup {
   readonly dir: string;
@@ -51,32 +51,41 @@ export async function benchSetup(dir: string, postgresUrl?: string): Promise<Ben
 
 export interface BenchInstance {
   readonly url: string;
+  /** CPU time (user + system, ms) the instance's process has used so far: what a run costs it, however busy the machine is with other work. */
+  cpuMs(): number;
   stop(): Promise<void>;
+}
+
+/** CPU time (ms) of process `pid` from /proc (Linux; the bench machine's): utime + stime, in clock ticks of 10 ms. */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** One service process; `profileDir`: a V8 CPU profile of it is written there when it stops. */
 export async function startInstance(setup: BenchSetup, profileDir?: string): Promise<BenchInstance> {
   const { configPath, url } = await setup.instanceConfig();
-  const child = spawn(process.execPath, [...(profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', 'tsx', join(import.meta.dirname, '..', 'service', 'main.ts'), '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  // The service's command line as the tests run it (tests/kit/service-process.ts).
+  const service = spawnService(['--config', configPath], { capture: true, ...(profileDir !== undefined ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}) });
+  const { child } = service;
   // A bench that fails half-way does not leave its service running.
   const kill = (): void => void child.kill('SIGTERM');
   process.once('exit', kill);
   const stop = async (): Promise<void> => {
     process.removeListener('exit', kill);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
+    await service.exited();
   };
   // tsx compiles every module at the first start on a busy machine: a minute, not 15 s.
   if (!(await waitReady(url, 60_000))) {
     await stop();
-    throw new Error(`the service at ${url} did not start: ${stderr}`);
+    throw new Error(`the service at ${url} did not start: ${service.log().slice(-4000)}`);
   }
-  return { url, stop };
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the service process has no pid');
+  return { url, cpuMs: () => processCpuMs(pid), stop };
 }
 
 export interface Prepared {
@@ -159,12 +168,19 @@ export async function runAttestations(prepared: Prepared, concurrency: number): 
  * an HMAC, the audit record by SHA-256. One core, like the loop the service runs its requests on.
  */
 export function cryptoOnlyRate(iterations: number, data: Buffer): number {
+  return cryptoOnly(iterations, data).rate;
+}
+
+/** The crypto-only loop's rate (per second of wall time) and its CPU time per iteration (ms), which other work on the machine hardly changes. */
+export function cryptoOnly(iterations: number, data: Buffer): { rate: number; cpuMsEach: number } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const sig = sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
   const c0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < iterations; i++) {
     verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig);
     sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
   }
-  return iterations / ((performance.now() - c0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
+  return { rate: iterations / ((performance.now() - c0) / 1000), cpuMsEach: (cpu.user + cpu.system) / 1000 / iterations };
 }

@@ -26,8 +26,12 @@ export const TIER_RANK: Record<Tier, number> = { none: 0, limited: 1, full: 2 };
 
 /** The project's home: the namespace of the identifiers below, which the project controls. */
 export const PROJECT_URL = 'https://github.com/device-trust-agent/device-trust-agent';
-/** The EAT profile of our evidence (RFC 9711 §4.3.2, §6): a URL naming the document that defines it. */
-export const EVIDENCE_PROFILE = `${PROJECT_URL}/blob/main/docs/tokens.md#evidence`;
+/**
+ * The EAT profile of our evidence (RFC 9711 §4.3.2, §6): a URL naming the document that defines
+ * it, at a tag (`evidence-profile-1`), not a branch, so the text it names cannot change under
+ * it; a new form of evidence gets a new tag and a new identifier (docs/release.md).
+ */
+export const EVIDENCE_PROFILE = `${PROJECT_URL}/blob/evidence-profile-1/docs/tokens.md#evidence`;
 /** The profile agents of release 0.1 sent (an unregistered URN namespace); accepted for one more release only. */
 export const LEGACY_EVIDENCE_PROFILE = 'urn:dta:evidence:1';
 /** The EAR profile (draft-ietf-rats-ear, "EAT Attestation Result"): the device token is an EAR. */
@@ -192,6 +196,18 @@ export type DpopClaims = Static<typeof DpopClaimsSchema>;
 
 // ---- HTTP messages of the service ----
 
+/**
+ * Why a device that was enrolled asks with a new key, as its agent saw it (a closed set, never
+ * free text): `tpm-cleared` the TPM refuses the key as not its own (its storage seed changed:
+ * a cleared TPM, or another TPM on the board, which the key alone cannot tell apart),
+ * `key-damaged` the stored key is unreadable, `key-missing` the key store no longer holds it.
+ * It is the device's word, shown to IT beside the request: it never decides the request,
+ * which needs IT's approval either way.
+ */
+export const KEY_LOST_REASONS = ['tpm-cleared', 'key-damaged', 'key-missing'] as const;
+export const KeyLostSchema = Type.Union(KEY_LOST_REASONS.map((r) => Type.Literal(r)));
+export type KeyLost = (typeof KEY_LOST_REASONS)[number];
+
 export const EnrolRequestSchema = Type.Object(
   {
     csr: Type.String({ minLength: 100, maxLength: 16384 }),
@@ -200,6 +216,8 @@ export const EnrolRequestSchema = Type.Object(
     hostname: Type.Optional(Type.String({ maxLength: 255 })),
     /** Where the device key lives: 'hardware' (TPM, Secure Enclave) or 'software'. */
     keyProtection: Type.Optional(KeyProtectionSchema),
+    /** Sent only when the device was enrolled before and lost its key: why (KEY_LOST_REASONS). */
+    keyLost: Type.Optional(KeyLostSchema),
   },
   { additionalProperties: false },
 );

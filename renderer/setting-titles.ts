@@ -27,6 +27,7 @@ const GERMAN: ReadonlyMap<string, string> = new Map([
   ['logLevel', 'Protokollstufe'],
   ['outageGraceMinutes', 'Kulanzzeit der Zugriffsdienste bei Ausfall (Minuten)'],
   ['proxy', 'Proxy'],
+  ['proxyAutoConfigUrl', 'Adresse der Proxy-Autokonfiguration (PAC)'],
   ['helpDeskName', 'Name des Helpdesks'],
   ['helpDeskPhone', 'Telefonnummer des Helpdesks'],
   ['helpDeskUrl', 'Webseite des Helpdesks'],

@@ -80,6 +80,7 @@ const CAUSE_OF_CODE: ReadonlyMap<string, Cause> = new Map<string, Cause>([
   ['UNAUTHORIZED', 'check-refused'],
   ['FORBIDDEN', 'check-refused'],
   ['NOT_FOUND', 'check-refused'],
+  ['ADMIN_SCOPE_INSUFFICIENT', 'check-refused'],
   // The agent's own faults.
   ['COMMAND_NOT_ALLOWED', 'agent-fault'],
   ['BUNDLE_INVALID', 'agent-fault'],

@@ -54,6 +54,22 @@ const withoutDirectRun: Plugin = {
   },
 };
 
+// quickjs-wasi (the PAC sandbox's engine) finds its WebAssembly file through import.meta when
+// it is not handed one; the agent always hands it the file it keeps beside the executable
+// (main/net/pac-sandbox.ts), so that fallback is replaced by an error instead of failing the
+// build on an empty import.meta.
+const QUICKJS_DEFAULT_WASM = "new URL('../quickjs.wasm', import.meta.url)";
+const quickJsWasmGiven: Plugin = {
+  name: 'quickjs-wasm-given',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]quickjs-wasi[\\/]dist[\\/]index\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!source.includes(QUICKJS_DEFAULT_WASM)) throw new Error(`${args.path} no longer reads its engine as the agent's build expects: check quickjs-wasi's update.`);
+      return { contents: source.replace(QUICKJS_DEFAULT_WASM, "(() => { throw new Error('the agent hands quickjs-wasi its engine file'); })()"), loader: 'js' };
+    });
+  },
+};
+
 // A step's output is shown only when it fails (postject warns about ELF note names it
 // cannot map, which is harmless: nodejs/postject issue 83).
 function run(file: string, args: readonly string[]): void {
@@ -62,7 +78,11 @@ function run(file: string, args: readonly string[]): void {
 
 /** The native modules the agent may load on this OS, from node_modules. */
 function nativeModulesFor(platform: NodeJS.Platform): Map<string, string> {
-  const modules = new Map([['keytar.node', join(ROOT, 'node_modules', 'keytar', 'build', 'Release', 'keytar.node')]]);
+  const modules = new Map([
+    ['keytar.node', join(ROOT, 'node_modules', 'keytar', 'build', 'Release', 'keytar.node')],
+    // The PAC sandbox's engine (WebAssembly, the same on every OS), read from beside the agent.
+    ['quickjs.wasm', join(ROOT, 'node_modules', 'quickjs-wasi', 'quickjs.wasm')],
+  ]);
   if (platform === 'win32') modules.set('registry.node', join(ROOT, 'node_modules', 'registry-js', 'build', 'Release', 'registry.node'));
   return modules;
 }
@@ -80,7 +100,7 @@ export async function bundleAgent(outfile: string): Promise<void> {
     format: 'cjs',
     target: 'node20',
     outfile,
-    plugins: [nativeBesideExecutable, withoutDirectRun],
+    plugins: [nativeBesideExecutable, withoutDirectRun, quickJsWasmGiven],
     // import.meta is empty in CommonJS: agent code that reads it (a path beside a source file)
     // would break only in the executable, so it fails the build instead.
     logOverride: { 'empty-import-meta': 'error' },

@@ -9,6 +9,7 @@ import { parseWith } from '../common/validate.js';
 import { ServiceError } from './errors.js';
 import { DEFAULT_POLICY_YAML } from './policy/policy-schema.js';
 import { ConsoleConfigSchema } from './console/console-config.js';
+import { AdminTokenEntrySchema } from './http/admin-scope.js';
 
 const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
@@ -42,7 +43,8 @@ export const ServiceConfigFileSchema = Type.Object(
     masterKeyFile: Type.String(),
     policyFile: Type.String(),
     enrolmentSecretHashes: Type.Array(Sha256Hex),
-    adminTokenHashes: Type.Array(Sha256Hex),
+    /** IT's admin bearer tokens: a bare digest has every right; `{ sha256, scope: 'read' }` only reads (service/http/admin-scope.ts). */
+    adminTokenHashes: Type.Array(AdminTokenEntrySchema),
     rateLimit: Type.Optional(
       Type.Object(
         {

@@ -14,6 +14,8 @@ import { createDeviceTrustService } from './device-trust-service.js';
 import type { BreakGlassPublicJwk } from '../common/break-glass.js';
 import { createBreakGlassRecorder } from './break-glass/record-break-glass.js';
 import { buildApp } from './http/app.js';
+import type { AdminTokenEntry } from './http/admin-scope.js';
+import { writeAudit } from './audit-log.js';
 import { isTransientDbError } from './http/transient-errors.js';
 import { ServiceError } from './errors.js';
 import type { MetricsConfig } from './metrics/metrics-http.js';
@@ -41,7 +43,8 @@ export interface ServiceConfig {
   readonly masterKey: Buffer;
   readonly policy: PolicyStore;
   readonly enrolmentSecretHashes: readonly string[];
-  readonly adminTokenHashes: readonly string[];
+  /** IT's admin tokens: bare SHA-256 digests (every right) or `{ sha256, scope }` (service/http/admin-scope.ts). */
+  readonly adminTokenHashes: readonly AdminTokenEntry[];
   readonly caName?: string;
   readonly nonceTtlSeconds?: number;
   readonly maxClockSkewSeconds?: number;
@@ -133,6 +136,7 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
       ...(config.console ? { console: { settings: config.console, db: db.kysely } } : {}),
       sharedSignals: ssf,
       adminTokenHashes: config.adminTokenHashes,
+      writeAudit: (entry) => writeAudit(db.kysely, entry, now().getTime()),
       ...(metrics !== null && config.metrics ? { extend: metricsOnMainApp(metrics, config.metrics) } : {}),
       breakGlass: createBreakGlassRecorder({ db: db.kysely, keys: config.breakGlassKeys ?? [], now }),
       ...(config.logger !== undefined ? { logger: config.logger } : {}),

@@ -118,6 +118,8 @@ export interface DeviceSummary {
   keyAttested: boolean;
   /** A new key waiting for IT's approval (approve-rekey / reject-rekey). */
   pendingKeyThumbprint: string | null;
+  /** Why the device says it lost its key, when it said (KEY_LOST_REASONS): the device's word, not proof. */
+  pendingKeyReason: string | null;
   enrolledAt: string;
   certificateNotAfter: string | null;
   lastAttestedAt: string | null;
@@ -211,6 +213,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           csr_pem: null,
           rekey_csr_pem: null,
           rekey_jkt: null,
+          rekey_reason: null,
           ...(extra.keyProtection !== undefined ? { key_protection: extra.keyProtection } : {}),
           // Only ever fills in a platform not known yet: a different one was refused before.
           ...(extra.platform !== undefined ? { platform: extra.platform } : {}),
@@ -309,11 +312,13 @@ export function createDeviceTrustService(deps: ServiceDeps) {
           if (waiting !== null && waiting !== facts.jkt) {
             throw new RefusalWithAudit(new ServiceError('DEVICE_PENDING', 'Another new key for this device already waits for IT\'s approval; IT must reject that request first.'), 'enrol.rekey-refused', { currentKeyThumbprint: existing.key_jkt, requestedKeyThumbprint: facts.jkt, waitingKeyThumbprint: waiting });
           }
-          if (waiting === null) await k.updateTable('devices').set({ rekey_csr_pem: req.csr, rekey_jkt: facts.jkt, updated_at: t }).where('id', '=', existing.id).where('status', '=', 'active').where('rekey_jkt', 'is', null).execute();
+          // The device's word on why its key is gone (a cleared TPM) goes to IT with the request;
+          // it decides nothing: anyone with the secret could say it, so IT still approves.
+          if (waiting === null) await k.updateTable('devices').set({ rekey_csr_pem: req.csr, rekey_jkt: facts.jkt, rekey_reason: req.keyLost ?? null, updated_at: t }).where('id', '=', existing.id).where('status', '=', 'active').where('rekey_jkt', 'is', null).execute();
           throw new RefusalWithAudit(
             new ServiceError('KEY_CHANGE_NEEDS_APPROVAL', 'This device is enrolled with another key. A new key needs IT\'s approval; the request is waiting for it.'),
             'enrol.rekey-refused',
-            { currentKeyThumbprint: existing.key_jkt, requestedKeyThumbprint: facts.jkt, possibleTakeover: true, keyProtection: req.keyProtection ?? null, enrolledPlatform: existing.platform, requestedPlatform: req.platform ?? null },
+            { currentKeyThumbprint: existing.key_jkt, requestedKeyThumbprint: facts.jkt, possibleTakeover: true, keyLost: req.keyLost ?? null, keyProtection: req.keyProtection ?? null, enrolledPlatform: existing.platform, requestedPlatform: req.platform ?? null },
           );
         }
         if (!existing) {
@@ -432,7 +437,9 @@ export function createDeviceTrustService(deps: ServiceDeps) {
             const failures = await trx.selectFrom('check_failures').selectAll().where('device_id', '=', device.id).execute();
             const firstFailedAt = new Map(failures.map((f) => [f.check_id, f.first_failed_at]));
             const keyProtection = claims.key_protection ?? 'software';
-            const evaluation = evaluatePosture(claims.posture, claims.platform, current, firstFailedAt, t, keyProtection);
+            // The TPM-attested key is the one in force: only then may the result vouch for the device's identity.
+            const keyAttested = device.key_attested_jkt !== null && device.key_attested_jkt === device.key_jkt;
+            const evaluation = evaluatePosture(claims.posture, claims.platform, current, firstFailedAt, t, keyProtection, keyAttested);
             for (const id of evaluation.failing) {
               if (!firstFailedAt.has(id)) await trx.insertInto('check_failures').values({ device_id: device.id, check_id: id, first_failed_at: t }).execute();
             }
@@ -524,6 +531,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         keyProtection: r.key_protection,
         keyAttested: r.key_attested_jkt !== null && r.key_attested_jkt === r.key_jkt,
         pendingKeyThumbprint: r.rekey_jkt,
+        pendingKeyReason: r.rekey_jkt !== null ? r.rekey_reason : null,
         enrolledAt: new Date(r.created_at).toISOString(),
         certificateNotAfter: r.cert_not_after !== null ? new Date(r.cert_not_after).toISOString() : null,
         lastAttestedAt: r.last_attested_at !== null ? new Date(r.last_attested_at).toISOString() : null,
@@ -558,7 +566,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
         if (device.rekey_jkt === null) throw new ServiceError('BAD_REQUEST', 'No new key of this device waits for approval.');
         const t = now().getTime();
         await k.transaction().execute(async (trx) => {
-          await trx.updateTable('devices').set({ rekey_csr_pem: null, rekey_jkt: null, updated_at: t }).where('id', '=', deviceId).execute();
+          await trx.updateTable('devices').set({ rekey_csr_pem: null, rekey_jkt: null, rekey_reason: null, updated_at: t }).where('id', '=', deviceId).execute();
           await writeAudit(trx, { actor, action: 'admin.reject-rekey', deviceId, outcome: 'ok', details: { keyThumbprint: device.key_jkt, rejectedKeyThumbprint: device.rekey_jkt, ...reasonDetails(reason) } }, t);
         });
       });

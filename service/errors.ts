@@ -5,6 +5,8 @@ export const SERVICE_ERROR_CODES = {
   BODY_TOO_DEEP: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  /** A read-scoped admin token asked for a route that changes something (service/http/admin-scope.ts). */
+  ADMIN_SCOPE_INSUFFICIENT: 403,
   NOT_FOUND: 404,
   RATE_LIMITED: 429,
   ENROLMENT_SECRET_INVALID: 403,

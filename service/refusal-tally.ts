@@ -9,6 +9,9 @@
 // An IPv6 source is its /64 (client-key.ts): a host picks any address in it, so counting by
 // address would give it as many budgets of single rows as it likes; and past a global number
 // of single rows a minute, every source's unverified refusals are only counted.
+// Not the metrics' refusal count (dta_refusals_total, service/metrics/): that one counts every
+// refused answer by code alone, those audited one row each too, and is lost at restart, while
+// this keeps who was refused, where and how often as audit evidence in the database.
 import type { Kysely } from 'kysely';
 import { writeAudit } from './audit-log.js';
 import type { AuditEntry } from './audit-log.js';

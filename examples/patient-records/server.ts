@@ -1,5 +1,5 @@
 // An example access service: a tiny "patient records" API that trusts a device only
-// through the verifier library. Patient records need a "full" device; the ward schedule
+// through the relying-party library. Patient records need a "full" device; the ward schedule
 // needs "limited". One route table decides both the tier and what is served, on the
 // canonical path the middleware hands over (req.deviceTrust.path), so the two cannot
 // disagree. Every request served in outage mode or under a break-glass notice is logged as
@@ -106,7 +106,7 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /** POST /admin/break-glass: the body is a notice or an end message (compact JWS, text). */
-function handBreakGlass(req: IncomingMessage, res: ServerResponse, verifier: RelyingParty, adminToken: string, log: (line: AccessLogLine) => void, now: () => number): void {
+function handBreakGlass(req: IncomingMessage, res: ServerResponse, relyingParty: RelyingParty, adminToken: string, log: (line: AccessLogLine) => void, now: () => number): void {
   if (!sameSecret(req.headers.authorization ?? '', `Bearer ${adminToken}`)) {
     json(res, 401, { error: { code: 'UNAUTHORIZED', message: 'The admin token is missing or wrong.' } });
     return;
@@ -118,7 +118,7 @@ function handBreakGlass(req: IncomingMessage, res: ServerResponse, verifier: Rel
     if (body.length > MAX_BREAK_GLASS_JWS_LENGTH) req.destroy();
   });
   req.on('end', () => {
-    verifier.acceptBreakGlass(body.trim()).then(
+    relyingParty.acceptBreakGlass(body.trim()).then(
       (accepted) => {
         const at = new Date(now()).toISOString();
         if (accepted.kind === 'end') log({ event: 'break-glass-end', at, jti: accepted.jti, endedBy: accepted.endedBy });
@@ -139,7 +139,7 @@ function handBreakGlass(req: IncomingMessage, res: ServerResponse, verifier: Rel
 export async function startPatientRecords(options: PatientRecordsOptions): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const log = options.log ?? writeLine;
   const now = options.now ?? (() => Date.now());
-  const verifier = createRelyingParty({
+  const relyingParty = createRelyingParty({
     issuer: options.issuer,
     audience: options.audience,
     statusRefreshMs: options.statusRefreshMs ?? 1000,
@@ -157,7 +157,7 @@ export async function startPatientRecords(options: PatientRecordsOptions): Promi
   });
   let origin = '';
   const guard = deviceTrustMiddleware({
-    verifier,
+    relyingParty,
     // A route this service does not serve asks for the strictest tier, so a lesser device
     // learns nothing about which routes exist.
     requiredTier: (route) => match(route)?.route.tier ?? 'full',
@@ -172,13 +172,13 @@ export async function startPatientRecords(options: PatientRecordsOptions): Promi
       return;
     }
     if (req.method === 'POST' && req.url === '/admin/break-glass' && options.adminToken !== undefined) {
-      handBreakGlass(req, res, verifier, options.adminToken, log, now);
+      handBreakGlass(req, res, relyingParty, options.adminToken, log, now);
       return;
     }
     guard(req, res, (err?: unknown) => {
       const device = req.deviceTrust;
       if (err || device === undefined) {
-        json(res, 500, { error: { code: 'INTERNAL', message: 'verifier failed' } });
+        json(res, 500, { error: { code: 'INTERNAL', message: 'the relying party failed' } });
         return;
       }
       const found = match({ method: req.method ?? 'GET', path: device.path });
@@ -193,7 +193,7 @@ export async function startPatientRecords(options: PatientRecordsOptions): Promi
     server,
     close: () =>
       new Promise((resolve) => {
-        verifier.close();
+        relyingParty.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -223,7 +223,7 @@ if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const [issuer, port, audience] = process.argv.slice(2);
   if (!issuer) throw new Error('usage: server.ts <device-trust-service-url> [port] [audience (default patient-records)]');
   // Outage policy and break glass from the environment (docs/outage.md); a bad value is the
-  // verifier's typed configuration error, before the port opens.
+  // relying party's typed configuration error, before the port opens.
   const mode = process.env.DTA_OUTAGE_MODE;
   const grace = process.env.DTA_OUTAGE_GRACE_MINUTES;
   const keysFile = process.env.DTA_BREAK_GLASS_KEYS_FILE;

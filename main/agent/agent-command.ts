@@ -13,8 +13,11 @@ import type { RegistrySource } from '../config/registry-export.js';
 import type { EffectiveConfig } from '../config/resolve-config.js';
 import { checkConfigFileTrust } from '../config/trusted-config-file.js';
 import { watchFolders } from '../config/watch-config.js';
+import { decideNetworkRoute } from '../net/network-route.js';
+import type { PacDecider } from '../net/pac-decision.js';
+import { createPacDecider } from '../net/pac-decision.js';
 import type { ProxyChoice } from '../net/proxy-route.js';
-import { chooseProxyRoute, describeRoute } from '../net/proxy-route.js';
+import { describeRoute, routeInWords } from '../net/proxy-route.js';
 import { createServiceDispatcher } from '../net/service-dispatcher.js';
 import { readSystemProxy } from '../net/system-proxy.js';
 import { currentPlatform } from '../posture/platform.js';
@@ -28,7 +31,9 @@ import { defaultIpcPath } from './ipc-path.js';
 import { startIpcServer } from './ipc-server.js';
 import { liveSupportBundle } from './posture-command.js';
 import { currentAccount, isSystemAccount } from './system-account.js';
-import { startTokenEndpoint } from './token-endpoint.js';
+import type { LoopbackPortTaken } from './token-endpoint.js';
+import { DPOP_NONCE } from './token-endpoint.js';
+import { keepTokenEndpoint } from './token-endpoint-keeper.js';
 import type { PosturePolicy } from '../../common/posture.js';
 import type { ManagedPosturePolicy } from './managed-posture-policy.js';
 import { managedPolicyFolders, managedPosturePolicy, openManagedPosturePolicy } from './managed-posture-policy.js';
@@ -40,6 +45,8 @@ const RECHECK_SECONDS = 30;
 
 export interface AgentIo {
   readonly out: (text: string) => void;
+  /** Notes for the person beside the result (stderr), so `--json` output stays one object. */
+  readonly err?: (text: string) => void;
 }
 
 export function describeState(s: AgentState): string {
@@ -47,10 +54,17 @@ export function describeState(s: AgentState): string {
   return `[${s.since}] ${s.state.toUpperCase()}${s.tier ? ` tier=${s.tier}` : ''}${expires}: ${s.reason} Next: ${s.nextAction}\n`;
 }
 
-/** What any local client may see of the agent (no key, token or secret). */
-export function agentStatusOf(agent: Agent, serviceUrl: string): AgentStatus {
+/**
+ * What any local client may see of the agent (no key, token or secret). A taken loopback
+ * port is told beside the device's state (which it does not change): its code where the
+ * state has none, and a sentence after the reason, so the tray and `dta status` say why web
+ * pages get no token.
+ */
+export function agentStatusOf(agent: Agent, serviceUrl: string, loopbackProblem: LoopbackPortTaken | null = null): AgentStatus {
   const key = agent.keyInfo();
-  return { agent: agent.state(), agentVersion: AGENT_VERSION, keyProtection: key?.protection ?? null, keyStorage: key?.storage ?? null, serviceUrl };
+  const state = agent.state();
+  const shown = loopbackProblem === null ? state : { ...state, errorCode: state.errorCode ?? loopbackProblem.code, reason: `${state.reason} ${loopbackProblem.message} The agent tries again by itself; IT: see which program holds the port.` };
+  return { agent: shown, agentVersion: AGENT_VERSION, keyProtection: key?.protection ?? null, keyStorage: key?.storage ?? null, serviceUrl };
 }
 
 /** Where the agent's own configuration and IT's managed policy come from. */
@@ -70,14 +84,27 @@ function loadManaged(place: ConfigPlace): Promise<EffectiveConfig> {
 }
 
 /**
- * The way to the device trust service: the proxy IT set, else the environment's, else the
- * machine's WinHTTP proxy. It becomes undici's global dispatcher, which the service client's
+ * The way to the device trust service: the proxy IT set, else IT's PAC file, else the
+ * environment's, else the machine's (its PAC file, WinHTTP, macOS's proxies); see
+ * main/net/network-route.ts. It becomes undici's global dispatcher, which the service client's
  * fetch uses, so one process has one route; returns it with what could not be used.
  */
-async function networkRoute(place: ConfigPlace, managed: EffectiveConfig): Promise<ProxyChoice & { systemProblem: string | null }> {
+async function networkRoute(place: ConfigPlace, managed: EffectiveConfig, serviceUrl: string | null, pac: PacDecider): Promise<ProxyChoice & { systemProblem: string | null }> {
   const system = await readSystemProxy(place.platform);
   const proxy = managed.settings.proxy?.value;
-  return { ...chooseProxyRoute({ managed: typeof proxy === 'string' ? proxy : null, env: process.env, winhttp: system.winhttp }), systemProblem: system.problem };
+  const pacUrl = managed.settings.proxyAutoConfigUrl?.value;
+  const choice = await decideNetworkRoute({ managedProxy: typeof proxy === 'string' ? proxy : null, managedPacUrl: typeof pacUrl === 'string' ? pacUrl : null, env: process.env, system, serviceUrl }, pac);
+  return { ...choice, systemProblem: system.problem };
+}
+
+/** The service URL in IT's configuration file, which a PAC file is asked about; null while there is no usable file. */
+function configuredServiceUrl(path: string, platform: Platform): string | null {
+  try {
+    return readTrustedConfig(path, platform).config.serviceUrl;
+  } catch (e) {
+    if (isAgentError(e)) return null;
+    throw e;
+  }
 }
 
 /** The system agent's configuration file, once it is IT's (owner and mode checked) and valid. */
@@ -120,6 +147,8 @@ interface RunningAgent {
   readonly config: AgentConfig;
   readonly agent: Agent;
   readonly log: AgentLog;
+  /** Why web pages get no token now (the loopback port is taken), or null. */
+  loopbackProblem(): LoopbackPortTaken | null;
   stop(): Promise<void>;
 }
 
@@ -152,16 +181,19 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
   for (const p of managed.problems) report('warn', 'config-problem', { key: p.key, source: p.source, message: p.message }, p.message);
 
   let routeKey = '';
+  // PAC decisions are kept for a while (pac-decision.ts); one keeper for the agent's life.
+  const pac = createPacDecider({ fetch: { uid: process.getuid?.() } });
   const applyRoute = async (): Promise<void> => {
-    const choice = await networkRoute(place, managed);
+    const choice = await networkRoute(place, managed, configuredServiceUrl(configPath, place.platform), pac);
     const key = JSON.stringify(choice.route);
     if (key === routeKey) return;
     routeKey = key;
     // undici is loaded here, not with the module: `dta status` shares this module and never needs it.
     (await import('undici')).setGlobalDispatcher(await createServiceDispatcher(choice.route));
     const shown = describeRoute(choice.route);
-    report('info', 'network-route', shown, choice.route.source === 'none' ? 'reaching the device trust service directly (no proxy set)' : `reaching the device trust service through ${String(shown.httpsProxy ?? shown.httpProxy)} (from ${choice.route.source})`);
+    report('info', 'network-route', shown, routeInWords(choice.route));
     for (const problem of [...choice.problems, ...(choice.systemProblem !== null ? [choice.systemProblem] : [])]) report('warn', 'proxy-problem', { problem }, problem);
+    for (const p of choice.pacProblems) report('warn', 'proxy-problem', { code: p.code, problem: p.message }, `${p.code}: ${p.message}`);
   };
   await applyRoute();
 
@@ -180,7 +212,7 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
     for (const listener of listeners) listener();
   };
   const startedAt = new Date().toISOString();
-  const status = (): AgentStatus => (running !== null ? agentStatusOf(running.agent, running.config.serviceUrl) : waitingStatus(unconfigured?.error ?? null, unconfigured?.since ?? startedAt));
+  const status = (): AgentStatus => (running !== null ? agentStatusOf(running.agent, running.config.serviceUrl, running.loopbackProblem()) : waitingStatus(unconfigured?.error ?? null, unconfigured?.since ?? startedAt));
   const posturePolicy = async (): Promise<ManagedPosturePolicy> => managedPosturePolicy(place.platform, place.where);
   // The running agent's policy in force (a refused broken file does not show up in the bundle); read afresh only while none runs.
   let livePolicy: (() => PosturePolicy) | null = null;
@@ -205,22 +237,35 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
       io.out(json ? `${JSON.stringify({ ...s, report: undefined })}\n` : describeState(s));
       notify();
     });
+    // The lines IT reads (the agent's output) and the agent's own log file, for the endpoint's port problems.
+    const endpointLog: AgentLog = {
+      info: (event, fields = {}) => report('info', event, fields, `${event}: ${JSON.stringify(fields)}`),
+      warn: (event, fields = {}) => report('warn', event, fields, `dta agent: ${typeof fields.message === 'string' ? fields.message : event} Web pages get no device token until then; the agent tries again in ${Math.ceil(Number(fields.retryInMs ?? 0) / 1000)} s.`),
+    };
     let endpoint;
     try {
-      endpoint = await startTokenEndpoint({ agent, allowedOrigins: config.allowedOrigins, accessServices: config.accessServices, port: config.loopbackPort, log });
+      endpoint = await keepTokenEndpoint(
+        { agent, allowedOrigins: config.allowedOrigins, accessServices: config.accessServices, port: config.loopbackPort, log },
+        {
+          log: endpointLog,
+          onListening: (port) => io.out(json ? `${JSON.stringify({ event: 'listening', port, ipc: ipcPath })}\n` : `loopback token endpoint on 127.0.0.1:${port}; local clients on ${ipcPath}\n`),
+          onChange: notify,
+        },
+      );
     } catch (e) {
       stopPolicy();
       unsubscribe();
       agent.stop();
       throw e;
     }
-    io.out(json ? `${JSON.stringify({ event: 'listening', port: endpoint.port, ipc: ipcPath })}\n` : `loopback token endpoint on 127.0.0.1:${endpoint.port}; local clients on ${ipcPath}\n`);
+    const loopbackProblem = (): LoopbackPortTaken | null => (running?.agent === agent ? endpoint.problem() : null);
     if (config.ipcPath !== undefined && config.ipcPath !== ipcPath) report('warn', 'ipc-path-unchanged', { ipcPath: config.ipcPath, serving: ipcPath }, `The configuration names the IPC endpoint ${config.ipcPath}; the trays keep using ${ipcPath} until the agent restarts.`);
     const started: RunningAgent = {
       text,
       config,
       agent,
       log,
+      loopbackProblem,
       stop: async () => {
         stopPolicy();
         unsubscribe();
@@ -315,10 +360,42 @@ function outageLine(s: AgentState): string {
   return `Outage:         service unreachable since ${o.since}; access until ${o.accessUntil ?? '—'}${o.graceMinutes !== null ? ` (token expiry + ${o.graceMinutes} min grace)` : ' (no grace configured)'}${blocked}\n`;
 }
 
+/**
+ * Where `dta status --config FILE` finds the agent: the file's `ipcPath`, the only setting it
+ * needs. The deployed file is IT's and root-only (0600), so an ordinary account (support staff
+ * over SSH) cannot read it: then, and when the file names no usable path, the default place
+ * is asked, and the note says so.
+ */
+export function statusIpcPath(configPath: string, platform: Platform): { readonly path: string; readonly note: string | null } {
+  const fallback = defaultIpcPath(platform);
+  let text: string;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'EACCES' ? 'this account may not read it (it is IT\'s, readable by the agent alone)' : (e as Error).message;
+    return { path: fallback, note: `dta status: the agent configuration ${configPath} cannot be read: ${why}. Asking the agent at its default place, ${fallback}.` };
+  }
+  let ipcPath: unknown;
+  try {
+    const json: unknown = JSON.parse(text);
+    ipcPath = typeof json === 'object' && json !== null && Object.hasOwn(json, 'ipcPath') ? (json as { ipcPath: unknown }).ipcPath : undefined;
+  } catch {
+    return { path: fallback, note: `dta status: the agent configuration ${configPath} is not JSON. Asking the agent at its default place, ${fallback}.` };
+  }
+  if (ipcPath === undefined) return { path: fallback, note: null };
+  if (typeof ipcPath !== 'string' || ipcPath.length === 0 || ipcPath.length > 200) return { path: fallback, note: `dta status: the ipcPath in ${configPath} is not a usable path. Asking the agent at its default place, ${fallback}.` };
+  return { path: ipcPath, note: null };
+}
+
 /** `dta status`: the machine agent's state, for any local account (support staff over SSH too). */
 export async function statusCommand(args: readonly string[], io: AgentIo): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, ipc: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
-  const path = values.ipc ?? (values.config !== undefined ? readAgentConfig(values.config).ipcPath : undefined) ?? defaultIpcPath(currentPlatform());
+  let path = values.ipc ?? defaultIpcPath(currentPlatform());
+  if (values.ipc === undefined && values.config !== undefined) {
+    const found = statusIpcPath(values.config, currentPlatform());
+    path = found.path;
+    if (found.note !== null) (io.err ?? io.out)(`${found.note}\n`);
+  }
   const status = await fetchAgentStatus(path);
   const s = status.agent;
   if (values.json) {
@@ -335,10 +412,14 @@ export async function statusCommand(args: readonly string[], io: AgentIo): Promi
  * the device key, so it runs as the system agent's account (root / SYSTEM) only.
  */
 export async function tokenCommand(args: readonly string[], io: AgentIo): Promise<number> {
-  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, audience: { type: 'string' }, nonce: { type: 'string' }, htm: { type: 'string' }, htu: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, audience: { type: 'string' }, nonce: { type: 'string' }, htm: { type: 'string' }, htu: { type: 'string' }, 'dpop-nonce': { type: 'string' } }, strict: true });
   if (values.config === undefined) throw new AgentError('USAGE', 'dta token needs --config FILE.');
   if (values.audience === undefined || values.audience === '') throw new AgentError('USAGE', 'dta token needs --audience X: the access service the token is for.');
   if ((values.htm === undefined) !== (values.htu === undefined)) throw new AgentError('USAGE', 'Give both --htm and --htu for a proof, or neither.');
+  // The access service's DPoP-Nonce (RFC 9449 §9), for a native client to retry with after use_dpop_nonce.
+  const dpopNonce = values['dpop-nonce'];
+  if (dpopNonce !== undefined && values.htm === undefined) throw new AgentError('USAGE', '--dpop-nonce goes into a proof: give --htm and --htu with it.');
+  if (dpopNonce !== undefined && !DPOP_NONCE.test(dpopNonce)) throw new AgentError('USAGE', 'The --dpop-nonce must be 1 to 128 printable ASCII characters without quotes or backslashes, as the access service sent it in DPoP-Nonce.');
   const platform = currentPlatform();
   const privileged = isSystemAccount(platform, currentAccount());
   const notPrivileged = (cause?: unknown): AgentError =>
@@ -354,7 +435,7 @@ export async function tokenCommand(args: readonly string[], io: AgentIo): Promis
   if (!privileged && config.keyStorage !== 'os-keystore') throw notPrivileged();
   // The same way to the service as the machine's agent (IT's proxy, the environment's, WinHTTP).
   const place = await configPlace();
-  (await import('undici')).setGlobalDispatcher(await createServiceDispatcher((await networkRoute(place, await loadManaged(place))).route));
+  (await import('undici')).setGlobalDispatcher(await createServiceDispatcher((await networkRoute(place, await loadManaged(place), config.serviceUrl, createPacDecider({ fetch: { uid: process.getuid?.() } }))).route));
   const { agent } = createAgent(config);
   await agent.checkNow();
   const state = agent.state();
@@ -366,7 +447,7 @@ export async function tokenCommand(args: readonly string[], io: AgentIo): Promis
   let issued, dpop;
   try {
     issued = await agent.tokenFor(values.audience, values.nonce);
-    dpop = values.htm !== undefined && values.htu !== undefined ? await agent.proofFor(values.htm, values.htu, issued.token) : undefined;
+    dpop = values.htm !== undefined && values.htu !== undefined ? await agent.proofFor(values.htm, values.htu, issued.token, dpopNonce) : undefined;
   } finally {
     agent.stop();
   }

@@ -337,6 +337,8 @@ export class Agent {
       result = await this.deps.client.enrol({
         csr,
         keyProtection: identity.keyProtection,
+        // Why a known device asks for a new key (a cleared TPM), for IT: it never decides anything.
+        ...identity.enrolmentFields(),
         ...(this.deps.enrolmentSecret !== undefined ? { enrolmentSecret: this.deps.enrolmentSecret } : {}),
         ...(this.report ? { platform: this.report.platform } : {}),
         ...(this.deps.platformHostname ? { hostname: this.deps.platformHostname } : {}),

@@ -22,9 +22,13 @@ Commands:
                        changes as JSON.
   status [--config FILE | --ipc PATH] [--json]
                        Ask the machine's agent for its state (any local account).
+                       --config reads only the file's ipcPath; an account that may
+                       not read the file asks the default place (and says so).
                        Exit 0 when the device may open patient data, 1 when not.
-  token --config FILE --audience X [--nonce N] [--htm GET --htu URL]
+  token --config FILE --audience X [--nonce N] [--htm GET --htu URL [--dpop-nonce N]]
                        Print a fresh device token (and a proof for one request).
+                       --dpop-nonce puts the access service's DPoP-Nonce in the
+                       proof, for the retry after it answered use_dpop_nonce.
   inventory [--json]   Print the device inventory the agent sends to the service
                        (maker, model, serial, OS build, MAC addresses); parts that
                        could not be read in time are listed under "missing".

@@ -60,8 +60,24 @@ export type LoopbackErrorCode =
 /** The relying party's nonce goes into the evidence's eat_nonce: RFC 9711's bound, as the service checks it. */
 const NONCE = new RegExp(EAT_NONCE_PATTERN);
 /** A DPoP nonce as RFC 9449 §8.1 allows it (1*NQCHAR: printable ASCII but '"' and a backslash), bounded. */
-const DPOP_NONCE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+export const DPOP_NONCE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 const PARAMETERS = ['audience', 'nonce', 'htm', 'htu', 'dpop_nonce'] as const;
+
+/**
+ * The loopback port cannot be had (another program listens on it, or it is a port this
+ * account may not open): web pages get no token until it is free, but nothing else of the
+ * agent depends on it, so the agent keeps running and tries again (token-endpoint-keeper.ts).
+ */
+export class LoopbackPortTaken extends Error {
+  override readonly name = 'LoopbackPortTaken';
+  readonly code = 'LOOPBACK_PORT_TAKEN';
+  constructor(
+    readonly port: number,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super(`127.0.0.1:${port} is ${cause.code === 'EACCES' ? 'a port the agent may not open' : 'used by another program'}, so web pages on this device cannot get the device token.`, { cause });
+  }
+}
 
 export async function startTokenEndpoint(options: TokenEndpointOptions): Promise<TokenEndpoint> {
   let port = options.port;
@@ -158,7 +174,7 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
   server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => refuseOnSocket(socket));
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' || e.code === 'EACCES' ? new LoopbackPortTaken(options.port, e) : e));
     server.listen(options.port, '127.0.0.1', () => resolve());
   });
   port = (server.address() as { port: number }).port;

@@ -8,9 +8,11 @@
 // for a certificate. A key that is gone (a TPM that was cleared) is not a dead end: the
 // identity starts over with a new key, which the service holds for IT's approval.
 import { AgentError, isAgentError } from '../../common/errors.js';
+import type { KeyLost } from '../../common/attestation.js';
 import type { CertificateInfo, StoredChain } from './certificate.js';
 import { createCsr, parsePemCertificates, readStoredChain, removeStoredChain, verifyDeviceChain, writeStoredChain } from './certificate.js';
 import type { DeviceKeyStore, KeyProtection } from './key-store.js';
+import { keyLostReasonOf } from './key-lost.js';
 import type { DeviceSigner } from './signer.js';
 
 export interface IdentityOptions {
@@ -50,6 +52,8 @@ export class DeviceIdentity {
   private next: DeviceSigner | null = null;
   private problem: CertificateProblem | null = null;
   private lost: string | null = null;
+  /** The same, as the closed set the service takes (sent with the enrolment of the new key). */
+  private lostReason: KeyLost | null = null;
 
   private constructor(options: IdentityOptions) {
     this.options = options;
@@ -79,6 +83,20 @@ export class DeviceIdentity {
   /** Why the previous key was given up at load (a cleared TPM, say), or null. */
   get lostKeyReason(): string | null {
     return this.lost;
+  }
+
+  /** Why the previous key was given up at load, as the service takes it, until the new key has its certificate. */
+  get keyLost(): KeyLost | null {
+    return this.lostReason;
+  }
+
+  /**
+   * What the enrolment request says beside the CSR about this identity: why the key it had is
+   * gone (so IT sees a cleared TPM as that, not as an unexplained new key), until the new key
+   * has its certificate. The service decides nothing on it: the new key still needs IT.
+   */
+  enrolmentFields(): { readonly keyLost?: KeyLost } {
+    return this.lostReason !== null ? { keyLost: this.lostReason } : {};
   }
 
   status(): IdentityStatus {
@@ -126,6 +144,7 @@ export class DeviceIdentity {
     await writeStoredChain(this.options.dataDir, issued.chainPem, issued.anchorPem);
     this.certificate = info;
     this.problem = null;
+    this.lostReason = null;
     await this.dropNext();
     return info;
   }
@@ -212,6 +231,7 @@ export class DeviceIdentity {
         // Enrolled, but the key is gone (deleted, a TPM cleared or replaced): start over with
         // a new key, which the service keeps for IT's approval. The old chain is useless.
         this.lost ??= `The device key is missing from its ${keys.kind} store although this device was enrolled.`;
+        this.lostReason ??= 'key-missing';
         await this.forgetCertificate();
       }
       return;
@@ -252,7 +272,10 @@ export class DeviceIdentity {
       return await this.options.keys.load(this.deviceId, slot);
     } catch (e) {
       if (!(e instanceof AgentError && e.code === 'KEY_MISSING')) throw e;
-      if (slot === 'current') this.lost = e.message;
+      if (slot === 'current') {
+        this.lost = e.message;
+        this.lostReason = keyLostReasonOf(e);
+      }
       await this.options.keys.remove(this.deviceId, slot);
       return null;
     }

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { AgentError } from '../../common/errors.js';
 import { sameJwk, verifiesEs256 } from './ec-public-key.js';
 import type { DeviceKeyStore, KeyProtection, KeySlot } from './key-store.js';
+import { KeyLostError } from './key-lost.js';
 import { openPrivateFolder } from './private-folder.js';
 import type { DeviceSigner, PublicEcJwk } from './signer.js';
 import { jwkThumbprint } from './signer.js';
@@ -82,7 +83,7 @@ export function serializeSlot(kind: string, key: NativeKey): string {
 /** The slot file's key; KEY_MISSING when it is damaged or belongs to another store (a new key through IT, as for a damaged TPM file). */
 export function parseSlot(text: string, kind: string): NativeKey {
   const unreadable = (cause?: unknown): AgentError =>
-    new AgentError('KEY_MISSING', `The device key file of the ${kind} store is unreadable; the device needs a new key.`, cause === undefined ? undefined : { cause });
+    new KeyLostError('key-damaged', `The device key file of the ${kind} store is unreadable; the device needs a new key.`, cause === undefined ? undefined : { cause });
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -23,6 +23,7 @@ import type { DeviceSigner } from './signer.js';
 import { jwkThumbprint } from './signer.js';
 import type { TpmCredentialChallenge, TpmKeyAttestation, TpmSession } from './tpm-attest.js';
 import { activateCredential, certifyDeviceKey } from './tpm-attest.js';
+import { KeyLostError } from './key-lost.js';
 import type { WrappedKey } from './tpm-parse.js';
 import { joseSignatureFromDer, parseWrappedKey, publicJwkFromPem, serializeWrappedKey, TPM_RC, tpmResponseCode } from './tpm-parse.js';
 
@@ -85,6 +86,8 @@ const KEY_ARGS = ['-g', 'sha256', '-G', 'ecc256:ecdsa-sha256', '-a', 'sign|fixed
 const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 // What tpm2_load says when the blobs are not a key this TPM can load: its inputs are only our blobs.
 const KEY_LOST = new Set<number>([TPM_RC.INTEGRITY, TPM_RC.HIERARCHY, TPM_RC.BINDING, TPM_RC.SIZE]);
+// Of those, the ones that mean the TPM's storage seed changed since the key was made.
+const SEED_CHANGED = new Set<number>([TPM_RC.INTEGRITY, TPM_RC.HIERARCHY]);
 const KEY_LOST_MESSAGE = 'The TPM no longer holds the device key (the TPM was cleared or replaced, or the key file is damaged). The device needs a new key, approved by IT.';
 
 /** A tpm2 tool that ran and failed; `rc` is the TPM's response code when it gave one. */
@@ -188,7 +191,8 @@ export function createTpmKeyStore(options: TpmKeyStoreOptions): TpmKeyStore {
     try {
       await tool(tools.load, ['-C', primary, '-u', pub, '-r', priv, '-c', ctx, '-Q']);
     } catch (e) {
-      if (e instanceof TpmCommandFailed && e.rc !== null && KEY_LOST.has(e.rc)) throw new AgentError('KEY_MISSING', KEY_LOST_MESSAGE, { cause: e });
+      // A changed storage seed (a cleared TPM, or another TPM) refuses the blobs as not its own; malformed or mismatched blobs are a damaged file.
+      if (e instanceof TpmCommandFailed && e.rc !== null && KEY_LOST.has(e.rc)) throw new KeyLostError(SEED_CHANGED.has(e.rc) ? 'tpm-cleared' : 'key-damaged', KEY_LOST_MESSAGE, { cause: e });
       throw e;
     }
     // Primary and key are loaded now (2-3 of the TPM's slots); the saved context is enough.

@@ -3,6 +3,7 @@
 // TPM-wrapped blobs. No TPM and no process here, so each is unit-tested with real output.
 import { createPublicKey } from 'node:crypto';
 import { AgentError } from '../../common/errors.js';
+import { KeyLostError } from './key-lost.js';
 import type { PublicEcJwk } from './signer.js';
 
 const B64URL_32 = /^[A-Za-z0-9_-]{43}$/;
@@ -92,7 +93,7 @@ export function serializeWrappedKey(key: WrappedKey): string {
 
 export function parseWrappedKey(text: string): WrappedKey {
   const unreadable = (cause?: unknown): AgentError =>
-    new AgentError('KEY_MISSING', 'The device key file of the TPM is unreadable; the device needs a new key.', cause === undefined ? undefined : { cause });
+    new KeyLostError('key-damaged', 'The device key file of the TPM is unreadable; the device needs a new key.', cause === undefined ? undefined : { cause });
   let value: unknown;
   try {
     value = JSON.parse(text);

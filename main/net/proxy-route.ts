@@ -1,10 +1,13 @@
-// Which proxy the agent uses to reach the device trust service, decided once from (in this
-// order) the proxy IT set in managed policy, the environment's HTTPS_PROXY / HTTP_PROXY /
-// NO_PROXY (as curl and undici read them), and the operating system's machine-wide setting
-// (WinHTTP on Windows). What cannot be used is said in `problems`, never guessed around.
+// Which proxy the agent uses to reach the device trust service, decided from (in this order)
+// the proxy IT set in managed policy, the PAC file IT set in managed policy, the environment's
+// HTTPS_PROXY / HTTP_PROXY / NO_PROXY (as curl and undici read them), and the operating
+// system's machine-wide setting: its PAC file, then its proxy (WinHTTP on Windows, the network
+// service's proxies on macOS). What cannot be used is said in `problems`, never guessed around.
+import type { MacProxy } from './macos-proxy.js';
+import type { PacDecision, PacProblem } from './pac-decision.js';
 import type { WinHttpProxy } from './winhttp-proxy.js';
 
-export type ProxySource = 'managed' | 'environment' | 'winhttp' | 'none';
+export type ProxySource = 'managed' | 'managed-pac' | 'environment' | 'system-pac' | 'winhttp' | 'macos' | 'none';
 
 export interface ProxyRoute {
   readonly source: ProxySource;
@@ -13,11 +16,17 @@ export interface ProxyRoute {
   readonly httpsProxy: string | null;
   /** Hosts reached directly, NO_PROXY's format (comma-separated, `.suffix`, `host:port`, `*`). */
   readonly noProxy: string;
+  /** The PAC file this route came from (source managed-pac or system-pac), as the log shows it. */
+  readonly pacUrl?: string;
+  /** Why sources before this one were not used (PAC problems, with their codes), for the status when the service cannot be reached. */
+  readonly skipped?: readonly string[];
 }
 
 export interface ProxyChoice {
   readonly route: ProxyRoute;
   readonly problems: readonly string[];
+  /** What went wrong with a PAC file, each with its code. */
+  readonly pacProblems: readonly PacProblem[];
 }
 
 export const DIRECT_ROUTE: ProxyRoute = { source: 'none', httpProxy: null, httpsProxy: null, noProxy: '' };
@@ -28,6 +37,12 @@ export interface ProxyInputs {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The machine's WinHTTP proxy (Windows), or null where there is none to read. */
   readonly winhttp: WinHttpProxy | null;
+  /** The machine's proxies (macOS `scutil --proxy`), or null where there are none to read. */
+  readonly macos?: MacProxy | null;
+  /** What the PAC file in IT's managed policy said for the service, or null where none is set. */
+  readonly managedPac?: PacDecision | null;
+  /** What the operating system's PAC file said for the service, or null where none is set. */
+  readonly systemPac?: PacDecision | null;
 }
 
 /** A proxy URL as the agent uses it; a bare `host:port` means http:// (as curl reads it). */
@@ -62,28 +77,52 @@ function envValue(env: ProxyInputs['env'], name: string): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
 
-/** WinHTTP's bypass list in NO_PROXY's words; what NO_PROXY cannot say is a problem. */
-function noProxyFromBypass(bypass: readonly string[], problems: string[]): string {
+/** A bypass list (WinHTTP's, macOS's) in NO_PROXY's words; what NO_PROXY cannot say is a problem. */
+function noProxyFromBypass(bypass: readonly string[], problems: string[], label: string): string {
   const out: string[] = [];
   for (const entry of bypass) {
     if (entry === '<local>') {
       // WinHTTP: any host name without a dot. NO_PROXY cannot say that; the loopback names it can.
       out.push('localhost', '127.0.0.1', '::1');
-      problems.push('The WinHTTP bypass entry <local> (host names without a dot) is applied only to localhost and the loopback addresses.');
+      problems.push(`The ${label} bypass entry <local> (host names without a dot) is applied only to localhost and the loopback addresses.`);
     } else if (/^\*\.[^*]+$/.test(entry)) out.push(entry.slice(1));
-    else if (!entry.includes('*')) out.push(entry);
-    else problems.push(`The WinHTTP bypass entry ${JSON.stringify(entry)} has a wildcard NO_PROXY cannot express; it is not applied (those hosts go through the proxy).`);
+    else if (!entry.includes('*') && !entry.includes('/')) out.push(entry);
+    else problems.push(`The ${label} bypass entry ${JSON.stringify(entry)} has a ${entry.includes('/') ? 'network range' : 'wildcard'} NO_PROXY cannot express; it is not applied (those hosts go through the proxy).`);
   }
   return out.join(',');
 }
 
+/** The route a PAC decision gives, or null when it gave none (its problems say why). */
+function routeFromPac(decision: PacDecision, source: 'managed-pac' | 'system-pac', skipped: readonly string[]): ProxyRoute | null {
+  if (decision.entry === null) return null;
+  const proxy = decision.entry.kind === 'proxy' ? decision.entry.url : null;
+  return { source, httpProxy: proxy, httpsProxy: proxy, noProxy: '', pacUrl: decision.pacUrl, ...(skipped.length > 0 ? { skipped } : {}) };
+}
+
+/** Whether the environment names a proxy at all (it then comes before the operating system's). */
+export function environmentNamesProxy(env: ProxyInputs['env']): boolean {
+  return envValue(env, 'https_proxy') !== undefined || envValue(env, 'http_proxy') !== undefined;
+}
+
 export function chooseProxyRoute(inputs: ProxyInputs): ProxyChoice {
   const problems: string[] = [];
+  const pacProblems: PacProblem[] = [];
+  // PAC problems of the sources passed over, carried on the route for the status.
+  const skipped = (): string[] => pacProblems.map((p) => `${p.code}: ${p.message}`);
+  const chosen = (route: ProxyRoute): ProxyChoice => {
+    const withSkipped = route.skipped === undefined && pacProblems.length > 0 ? { ...route, skipped: skipped() } : route;
+    return { route: withSkipped, problems, pacProblems };
+  };
   if (inputs.managed !== null) {
     const url = proxyUrl(inputs.managed);
-    if (url.ok) return { route: { source: 'managed', httpProxy: url.url, httpsProxy: url.url, noProxy: '' }, problems };
+    if (url.ok) return chosen({ source: 'managed', httpProxy: url.url, httpsProxy: url.url, noProxy: '' });
     // IT meant a proxy: connecting directly instead would bypass what IT set up, so say so loudly.
     problems.push(`The managed proxy setting ${JSON.stringify(redactProxy(inputs.managed))} ${url.reason}; the next source applies.`);
+  }
+  if (inputs.managedPac) {
+    pacProblems.push(...inputs.managedPac.problems);
+    const route = routeFromPac(inputs.managedPac, 'managed-pac', skipped());
+    if (route !== null) return chosen(route);
   }
   const httpsEnv = envValue(inputs.env, 'https_proxy');
   const httpEnv = envValue(inputs.env, 'http_proxy');
@@ -97,7 +136,12 @@ export function chooseProxyRoute(inputs: ProxyInputs): ProxyChoice {
     };
     const httpProxy = pick('HTTP_PROXY', httpEnv);
     const httpsProxy = pick('HTTPS_PROXY', httpsEnv) ?? httpProxy;
-    if (httpProxy !== null || httpsProxy !== null) return { route: { source: 'environment', httpProxy, httpsProxy, noProxy: envValue(inputs.env, 'no_proxy') ?? '' }, problems };
+    if (httpProxy !== null || httpsProxy !== null) return chosen({ source: 'environment', httpProxy, httpsProxy, noProxy: envValue(inputs.env, 'no_proxy') ?? '' });
+  }
+  if (inputs.systemPac) {
+    pacProblems.push(...inputs.systemPac.problems);
+    const route = routeFromPac(inputs.systemPac, 'system-pac', skipped());
+    if (route !== null) return chosen(route);
   }
   if (inputs.winhttp?.kind === 'proxy') {
     const pick = (scheme: string): string | null => {
@@ -110,9 +154,24 @@ export function chooseProxyRoute(inputs: ProxyInputs): ProxyChoice {
     };
     const httpProxy = pick('http');
     const httpsProxy = pick('https');
-    if (httpProxy !== null || httpsProxy !== null) return { route: { source: 'winhttp', httpProxy, httpsProxy, noProxy: noProxyFromBypass(inputs.winhttp.bypass, problems) }, problems };
+    if (httpProxy !== null || httpsProxy !== null) return chosen({ source: 'winhttp', httpProxy, httpsProxy, noProxy: noProxyFromBypass(inputs.winhttp.bypass, problems, 'WinHTTP') });
   }
-  return { route: DIRECT_ROUTE, problems };
+  const mac = inputs.macos;
+  if (mac !== null && mac !== undefined && (mac.http !== null || mac.https !== null)) {
+    const pick = (what: string, server: string | null): string | null => {
+      if (server === null) return null;
+      const url = proxyUrl(server);
+      if (url.ok) return url.url;
+      problems.push(`The macOS ${what} ${JSON.stringify(server)} ${url.reason}; it is not used.`);
+      return null;
+    };
+    const httpProxy = pick('web proxy', mac.http);
+    // As undici: an https URL with no secure web proxy of its own goes through the web proxy.
+    const httpsProxy = pick('secure web proxy', mac.https) ?? httpProxy;
+    const bypass = [...mac.exceptions, ...(mac.excludeSimpleHostnames ? ['<local>'] : [])];
+    if (httpProxy !== null || httpsProxy !== null) return chosen({ source: 'macos', httpProxy, httpsProxy, noProxy: noProxyFromBypass(bypass, problems, 'macOS') });
+  }
+  return chosen(DIRECT_ROUTE);
 }
 
 /**
@@ -146,5 +205,14 @@ export function describeRoute(route: ProxyRoute): Record<string, string | null> 
     httpProxy: route.httpProxy === null ? null : redactProxy(route.httpProxy),
     httpsProxy: route.httpsProxy === null ? null : redactProxy(route.httpsProxy),
     noProxy: route.noProxy === '' ? null : route.noProxy,
+    pacUrl: route.pacUrl ?? null,
   };
+}
+
+/** The route in a sentence for the log. */
+export function routeInWords(route: ProxyRoute): string {
+  const proxy = route.httpsProxy ?? route.httpProxy;
+  const pac = route.pacUrl !== undefined ? ` as the PAC file ${route.pacUrl} says` : '';
+  if (proxy === null) return route.source === 'none' ? 'reaching the device trust service directly (no proxy set)' : `reaching the device trust service directly${pac} (from ${route.source})`;
+  return `reaching the device trust service through ${redactProxy(proxy)}${pac} (from ${route.source})`;
 }

@@ -13,6 +13,7 @@ import { IPC_CHANNELS } from '../../common/ipc.js';
 import { linkToAgent } from '../agent/ipc-client.js';
 import { defaultIpcPath } from '../agent/ipc-path.js';
 import { createFileLog } from '../agent/agent-log.js';
+import { fileLogOptions } from '../config/file-log-level.js';
 import { defaultUserSettingsPath, loadEffectiveConfig, managedKeys } from '../config/load-config.js';
 import { createLiveRegistrySource } from '../config/registry-live.js';
 import { LINUX_POLICY_DIR, MACOS_MANAGED_PREFERENCES } from '../config/config-sources.js';
@@ -66,7 +67,8 @@ void app.whenReady().then(async () => {
   const loadManaged = () => loadEffectiveConfig(platform, { userSettingsPath: defaultUserSettingsPath(app.getPath('home'), platform), ...(registry ? { registry } : {}) });
   // Replaced when IT's configuration changes (watchTrayConfig below).
   let effective = await loadManaged();
-  const log = createFileLog(join(app.getPath('userData'), 'logs'));
+  // IT's logLevel, read at every line: watchTrayConfig below replaces `effective` on a change.
+  const log = createFileLog(join(app.getPath('userData'), 'logs'), fileLogOptions(() => effective));
   // A person's own file trying a security setting, or a bad value, is written where IT looks.
   logConfigProblems(effective, log);
   const locale: Locale = app.getLocale().toLowerCase().startsWith('de') ? 'de' : 'en';

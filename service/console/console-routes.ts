@@ -14,12 +14,14 @@ import type { DeviceTrustService } from '../device-trust-service.js';
 import { ServiceError } from '../errors.js';
 import type { ConsoleData } from './data/console-data.js';
 import type { ConsoleSettings } from './console-config.js';
+import { registerAuditRoutes } from './audit-routes.js';
 import { ConsoleError } from './console-errors.js';
 import type { ConsoleAction, DeviceAction } from './console-roles.js';
 import { isDeviceAction, mayAct, roleForGroups } from './console-roles.js';
 import { clearCookie, LANGUAGE_COOKIE, LOGIN_COOKIE, parseCookies, SESSION_COOKIE, setCookie } from './cookies.js';
 import { checkCsrfToken, checkSameOrigin } from './csrf-guard.js';
 import { createOidcSignIn, type OidcSignIn } from './oidc-sign-in.js';
+import { registerPolicyRoutes } from './policy-routes.js';
 import type { PageContext } from './page-frame.js';
 import { translator } from './messages.js';
 import { MAX_REASON, renderConfirmPage } from './pages/confirm-page.js';
@@ -240,7 +242,7 @@ function consoleRoutes(scope: FastifyInstance, options: ConsoleOptions): void {
     queryFields(request, new Map());
     requireRole(session, action);
     const detail = await readOrRefuse(() => data.deviceDetail(id));
-    return page(reply, renderConfirmPage(context(request, session), { action, target: deviceName(detail.device), postTo: `/console/devices/${id}/${action}`, cancelTo: `/console/devices/${id}` }));
+    return page(reply, renderConfirmPage(context(request, session), { action, target: deviceName(detail.device, detail.inventory?.hostname ?? null), postTo: `/console/devices/${id}/${action}`, cancelTo: `/console/devices/${id}` }));
   });
 
   scope.post('/devices/:id/:action', { bodyLimit: FORM_BODY_LIMIT }, async (request: FastifyRequest<{ Params: { id: string; action: string } }>, reply) => {
@@ -294,6 +296,11 @@ function consoleRoutes(scope: FastifyInstance, options: ConsoleOptions): void {
     const kid = await act(() => service.rotateSigningKey(actorOf(session), reason));
     return reply.redirect(`/console/signing-keys?rotated=${encodeURIComponent(kid)}`, 303);
   });
+
+  // ---- Audit and policy (their own modules, under the same session, CSRF and error rules) ----
+  const pageDeps = { data, requireSession, requirePost, context, page, readOrRefuse };
+  registerAuditRoutes(scope, pageDeps);
+  registerPolicyRoutes(scope, pageDeps);
 }
 
 /** A read of the console's data: a device that does not exist is NOT_FOUND, input it refuses BAD_INPUT. */

@@ -15,11 +15,13 @@ export interface PageContext {
   readonly here: string;
 }
 
-export type NavItem = 'fleet' | 'devices' | 'signingKeys' | null;
+export type NavItem = 'fleet' | 'devices' | 'audit' | 'policy' | 'signingKeys' | null;
 
-const NAV: readonly { readonly item: Exclude<NavItem, null>; readonly href: string; readonly key: 'nav.fleet' | 'nav.devices' | 'nav.signingKeys' }[] = [
+const NAV: readonly { readonly item: Exclude<NavItem, null>; readonly href: string; readonly key: 'nav.fleet' | 'nav.devices' | 'nav.audit' | 'nav.policy' | 'nav.signingKeys' }[] = [
   { item: 'fleet', href: '/console/', key: 'nav.fleet' },
   { item: 'devices', href: '/console/devices', key: 'nav.devices' },
+  { item: 'audit', href: '/console/audit', key: 'nav.audit' },
+  { item: 'policy', href: '/console/policy', key: 'nav.policy' },
   { item: 'signingKeys', href: '/console/signing-keys', key: 'nav.signingKeys' },
 ];
 

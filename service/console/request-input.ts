@@ -101,6 +101,6 @@ export function localeOf(request: FastifyRequest): Locale {
 
 /** A path inside the console to come back to (the language switch): nothing that could leave it. */
 export function consolePathFrom(value: string): string {
-  if (!/^\/console\/[A-Za-z0-9\-._~/?=&%+]*$/.test(value) || value.includes('//') || value.length > 512) throw new ConsoleError('BAD_INPUT', 'The page to come back to is not a console page.');
+  if (!/^\/console\/[A-Za-z0-9\-._~/?=&%+*]*$/.test(value) || value.includes('//') || value.length > 512) throw new ConsoleError('BAD_INPUT', 'The page to come back to is not a console page.');
   return value;
 }

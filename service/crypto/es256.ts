@@ -3,7 +3,6 @@
 import type { KeyObject } from 'node:crypto';
 import { createHash, createPublicKey, sign, verify } from 'node:crypto';
 import { BoundedCache } from '../../common/bounded-cache.js';
-import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
 
 export interface EcPublicJwk {
   kty: 'EC';
@@ -21,9 +20,13 @@ export function verifyEs256(signingInput: string, signature: Uint8Array, publicK
   return verify('sha256', Buffer.from(signingInput), { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
 }
 
+// Node's own base64url: common/jws-compact.ts encodes through btoa (it runs in browsers
+// too), which costs a string of one character per byte first; a token is signed per request.
+const jsonSegment = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
 export function signJws(header: Record<string, unknown>, payload: Record<string, unknown>, privateKey: KeyObject): string {
-  const signingInput = `${encodeJsonSegment({ ...header, alg: 'ES256' })}.${encodeJsonSegment(payload)}`;
-  return `${signingInput}.${base64urlEncode(signEs256(signingInput, privateKey))}`;
+  const signingInput = `${jsonSegment({ ...header, alg: 'ES256' })}.${jsonSegment(payload)}`;
+  return `${signingInput}.${Buffer.from(signEs256(signingInput, privateKey)).toString('base64url')}`;
 }
 
 export function isEcPublicJwk(value: unknown): value is EcPublicJwk {

@@ -1,11 +1,13 @@
 // One query layer (Kysely) over two databases: SQLite (better-sqlite3 12) embedded by
 // default, PostgreSQL when several instances share the load.
+import { existsSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 
 const { TypeOverrides } = pg;
 import type { Database } from './schema.js';
+import { coalesceFlushes, DurableSqliteDialect, trackWrites, walFlush } from './sqlite-durability.js';
 import { withStatementCache } from './statement-cache.js';
 
 export type DatabaseConfig =
@@ -28,12 +30,21 @@ export interface Db {
 export function connectDatabase(config: DatabaseConfig): Db {
   if (config.kind === 'sqlite') {
     const sqlite = new BetterSqlite3(config.path);
-    // WAL for concurrent readers; synchronous=FULL so an answered request's audit record survives a power cut.
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const cached = withStatementCache(sqlite);
+    // WAL for concurrent readers. An answered write must survive a power cut: in WAL mode each
+    // write is answered once the log is flushed, off the event loop (sqlite-durability.ts);
+    // a database that cannot be in WAL mode (in memory) flushes inside each COMMIT (FULL).
+    const wal = !sqlite.memory && sqlite.pragma('journal_mode = WAL', { simple: true }) === 'wal' && walFileOpened(sqlite, config.path);
+    if (!wal) {
+      sqlite.pragma('synchronous = FULL');
+      const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
+      return { kysely, kind: 'sqlite', close: () => kysely.destroy() };
+    }
+    sqlite.pragma('synchronous = NORMAL');
+    const { database, writes } = trackWrites(sqlite, cached);
+    const kysely = new Kysely<Database>({ dialect: new DurableSqliteDialect({ database }, writes, coalesceFlushes(walFlush(config.path))) });
     return { kysely, kind: 'sqlite', close: () => kysely.destroy() };
   }
   // bigint (int8) columns hold millisecond times and ids: read them as numbers.
@@ -50,4 +61,14 @@ export function connectDatabase(config: DatabaseConfig): Db {
   pool.on('connect', (client) => client.on('error', () => undefined));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { kysely, kind: 'postgres', close: () => kysely.destroy() };
+}
+
+/**
+ * Whether the log the flushes will fsync is there, where they look for it: a read opens it (the
+ * connection keeps it until it closes). Anything else (a path SQLite resolved elsewhere) is not
+ * trusted to a flush of ours, and SQLite flushes inside each COMMIT instead.
+ */
+function walFileOpened(sqlite: BetterSqlite3.Database, path: string): boolean {
+  sqlite.prepare('SELECT count(*) FROM sqlite_master').get();
+  return existsSync(`${path}-wal`);
 }

@@ -9,6 +9,9 @@
 // On SQLite (better-sqlite3 answers synchronously) a transaction never yields to the event
 // loop, so nothing new arrives while it runs: the batch is started from setImmediate, after
 // the poll phase that read every request waiting on its socket, and takes all of their work.
+// A batch is answered once the disk has its commit (db/sqlite-durability.ts); the next batch
+// does not wait for that: it commits while the flush runs (one connection still writes one
+// transaction at a time), and its flush follows.
 import type { Kysely, Transaction } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from './schema.js';
@@ -51,11 +54,12 @@ export function createGroupCommit(db: Kysely<Database>, options: GroupCommitOpti
   const maxBatch = options.maxBatch ?? 64;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, not ${maxBatch}`);
   const queue: Queued[] = [];
-  let busy = false;
+  /** A batch is about to be taken from the queue: work queued meanwhile joins it. */
+  let collecting = false;
 
   const schedule = (): void => {
-    if (busy) return;
-    busy = true;
+    if (collecting) return;
+    collecting = true;
     setImmediate(() => void commitBatch());
   };
 
@@ -75,7 +79,10 @@ export function createGroupCommit(db: Kysely<Database>, options: GroupCommitOpti
   };
 
   async function commitBatch(): Promise<void> {
+    collecting = false;
     const batch = queue.splice(0, maxBatch);
+    // More than one batch's worth waited: the rest is the next batch.
+    if (queue.length > 0) schedule();
     const outcomes: Outcome[] = [];
     let failed: { error: unknown } | null = null;
     try {
@@ -98,8 +105,6 @@ export function createGroupCommit(db: Kysely<Database>, options: GroupCommitOpti
       else if (outcome !== undefined && failed === null) item.resolve(outcome.value);
       else item.reject(failed?.error ?? new Error('the group commit ended without this work\'s outcome'));
     }
-    busy = false;
-    if (queue.length > 0) schedule();
   }
 
   return {

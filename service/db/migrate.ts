@@ -115,6 +115,7 @@ async function createSchema(db: Schema): Promise<void> {
   // Columns added after the first release: added in place, so an existing database keeps its devices.
   await addColumnIfMissing(db, 'devices', 'rekey_csr_pem', 'text');
   await addColumnIfMissing(db, 'devices', 'rekey_jkt', 'text');
+  await addColumnIfMissing(db, 'devices', 'rekey_reason', 'text');
   await addColumnIfMissing(db, 'devices', 'key_protection', 'text');
   await addColumnIfMissing(db, 'devices', 'key_attested_jkt', 'text');
   await k.schema

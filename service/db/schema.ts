@@ -28,6 +28,8 @@ export interface DeviceTable {
   rekey_csr_pem: string | null;
   /** Its key's RFC 7638 thumbprint (kept, not parsed again from the CSR each time it is shown or compared). */
   rekey_jkt: string | null;
+  /** Why the device says it lost its key (KEY_LOST_REASONS in common/attestation.ts), or null when it said nothing. */
+  rekey_reason: string | null;
   /** What the device reports of its key: 'hardware' (TPM, Secure Enclave) or 'software'. */
   key_protection: string | null;
   /** The thumbprint of the key whose place in a TPM the service verified (key attestation); attested only while it equals key_jkt. */

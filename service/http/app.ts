@@ -15,7 +15,10 @@ import { registerConsoleDataRoutes } from '../console/data/console-data-routes.j
 import type { ConsoleWiring } from '../console/console-routes.js';
 import { registerConsole } from '../console/console-routes.js';
 import type { DeviceTrustService } from '../device-trust-service.js';
-import { ServiceError, wasAudited } from '../errors.js';
+import { markAudited, ServiceError, wasAudited } from '../errors.js';
+import type { AuditEntry } from '../audit-log.js';
+import type { AdminTokenEntry } from './admin-scope.js';
+import { adminTokens, scopeAllows, scopeNeeded, scopeRefusal } from './admin-scope.js';
 import { matchingSecretDigest } from '../secret-digest.js';
 import { jsonDepthExceeds } from '../../common/json-depth.js';
 import { MAX_JSON_DEPTH } from '../../common/jws-compact.js';
@@ -27,8 +30,10 @@ import { parseTrustedProxies } from './trusted-proxies.js';
 
 export interface AppOptions {
   readonly service: DeviceTrustService;
-  /** SHA-256 (hex) of the admin bearer tokens. */
-  readonly adminTokenHashes: readonly string[];
+  /** The admin bearer tokens: SHA-256 (hex) digests, bare (every right) or with a scope (admin-scope.ts). */
+  readonly adminTokenHashes: readonly AdminTokenEntry[];
+  /** Writes the audit records this layer decides on (a token refused for its scope); absent, those refusals are counted like the others. */
+  readonly writeAudit?: (entry: AuditEntry) => Promise<void>;
   readonly logger?: boolean | { level: string };
   readonly rateLimit?: RateLimits;
   /** Proxies whose X-Forwarded-For gives the client's address (addresses or CIDR ranges); none by default. */
@@ -60,6 +65,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   const now = options.now ?? (() => new Date());
+  const tokens = adminTokens(options.adminTokenHashes);
   const limits = createRequestLimits(options.rateLimit, () => now().getTime());
   options.extend?.(app);
 
@@ -162,17 +168,24 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // The token is checked first (a hash and a constant-time compare: cheap), and the right one
   // always passes: anyone sharing IT's address (a NAT, a TLS terminator) must not lock IT out
   // by guessing. A wrong token is counted (the error handler) and spends its address's failure
-  // budget; past it, wrong tokens from there wait, so guessing stays slow.
-  const admin = (request: FastifyRequest): Promise<string> => {
+  // budget; past it, wrong tokens from there wait, so guessing stays slow. A right token whose
+  // scope is too small for the route (admin-scope.ts) is refused with its own audit record.
+  const admin = async (request: FastifyRequest): Promise<string> => {
     const header = request.headers.authorization ?? '';
-    const matched = matchingSecretDigest(/^Bearer (.+)$/.exec(header)?.[1], options.adminTokenHashes);
-    if (matched !== null) return Promise.resolve(`admin:${matched.slice(0, 8)}@${request.ip}`);
-    try {
-      limits.adminFailed(request.ip);
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    const matched = matchingSecretDigest(/^Bearer (.+)$/.exec(header)?.[1], tokens.digests);
+    if (matched !== null) {
+      const actor = `admin:${matched.slice(0, 8)}@${request.ip}`;
+      const held = tokens.scopeOf(matched);
+      if (scopeAllows(held, scopeNeeded(request.method, request.routeOptions.url))) return actor;
+      const refusal = scopeRefusal(actor, held, request.method, request.routeOptions.url);
+      if (options.writeAudit !== undefined) {
+        await options.writeAudit(refusal.entry);
+        markAudited(refusal.error);
+      }
+      throw refusal.error;
     }
-    return Promise.reject(new ServiceError('UNAUTHORIZED', 'An admin bearer token is required.'));
+    limits.adminFailed(request.ip);
+    throw new ServiceError('UNAUTHORIZED', 'An admin bearer token is required.');
   };
   const DeviceParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{32}$' }) });
   type WithId = FastifyRequest<{ Params: { id: string } }>;

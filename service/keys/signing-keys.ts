@@ -42,16 +42,26 @@ export function createSigningKeys(db: Db, box: SealedBox, now: () => Date): Sign
     return kid;
   };
 
+  const activeKid = async (): Promise<string | undefined> => (await db.kysely.selectFrom('signing_keys').select('kid').where('state', '=', 'active').orderBy('created_at', 'desc').executeTakeFirst())?.kid;
+
   return {
     async active() {
       const t = now().getTime();
       if (cache && t - cache.at < CACHE_MS) return cache;
-      let row = await db.kysely.selectFrom('signing_keys').selectAll().where('state', '=', 'active').orderBy('created_at', 'desc').executeTakeFirst();
-      if (!row) {
+      // Every few seconds: which key is active (another instance may have rotated). The same
+      // kid is the same key: the one imported already is kept, not opened and imported again.
+      let kid = await activeKid();
+      if (kid === undefined) {
         await create();
-        row = await db.kysely.selectFrom('signing_keys').selectAll().where('state', '=', 'active').orderBy('created_at', 'desc').executeTakeFirstOrThrow();
+        kid = await activeKid();
+        if (kid === undefined) throw new Error('no active signing key after creating one');
       }
-      cache = { at: t, kid: row.kid, privateKey: createPrivateKey(box.open(row.private_sealed, `signing-key:${row.kid}`)) };
+      if (cache?.kid === kid) {
+        cache = { ...cache, at: t };
+        return cache;
+      }
+      const row = await db.kysely.selectFrom('signing_keys').select('private_sealed').where('kid', '=', kid).executeTakeFirstOrThrow();
+      cache = { at: t, kid, privateKey: createPrivateKey(box.open(row.private_sealed, `signing-key:${kid}`)) };
       return cache;
     },
     async jwks() {

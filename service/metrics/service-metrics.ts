@@ -4,6 +4,9 @@
 // SERVICE_ERROR_CODES, tiers from TIERS, HTTP methods and status classes): no device id, address,
 // URL or any other text a client sends becomes a label, so the number of series stays bounded
 // whatever arrives.
+// dta_refusals_total counts every refused answer by code for monitoring, which the refusal tally
+// (service/refusal-tally.ts) cannot feed: it holds only the refusals not audited one by one, per
+// source and minute, as audit evidence, so each keeps its own count.
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

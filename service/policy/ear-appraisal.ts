@@ -6,8 +6,12 @@
 // `runtime-opaque`, `storage-opaque` and `sourced-data` are never claimed. What remains:
 // - `configuration`, from the posture checks the policy judges (patch level, disk encryption,
 //   firewall, screen lock, antivirus are all configuration of the host);
-// - `instance-identity`, only when the device key is held in hardware: a software key can be
-//   copied to another machine, so its signature does not single out one instance.
+// - `instance-identity`, only when the service itself proved that the device key lives in a TPM
+//   (key attestation, service/tpm-attestation: devices.key_attested_jkt is the key in force). A
+//   software key can be copied to another machine, and `key_protection: hardware` alone is the
+//   device's own word, so neither singles out one instance: the claim is left out, which AR4SI
+//   ("Trustworthiness Vector": "A missing entry means that the verifier makes no claim") reads
+//   as its value 0, "No assertion".
 import type { EarAppraisal, KeyProtection, Tier, TrustworthinessTier, TrustworthinessVector } from '../../common/attestation.js';
 import { PROJECT_URL, TRUSTWORTHINESS_TIERS, trustworthinessTierOf } from '../../common/attestation.js';
 import type { CheckId, Verdict } from '../../common/posture.js';
@@ -43,6 +47,11 @@ const STATUS_FOR_TIER: ReadonlyMap<Tier, TrustworthinessTier> = new Map([
 export interface AppraisalInput {
   readonly tier: Tier;
   readonly keyProtection: KeyProtection;
+  /**
+   * Whether the service verified, by TPM key attestation, that the key in force is held in the
+   * TPM. Absent counts as not verified, so a caller that does not know never earns the claim.
+   */
+  readonly keyAttested?: boolean;
   /** The verdict of every check the policy judged on this device (a missing report counts as unknown). */
   readonly judged: ReadonlyMap<CheckId, Verdict>;
   /** Checks that keep the device from the `limited` tier now (their grace, if any, ran out). */
@@ -53,7 +62,7 @@ export function appraise(input: AppraisalInput): EarAppraisal {
   let configuration: number = CONFIGURATION.noAssertion;
   for (const [id, verdict] of input.judged) configuration = Math.max(configuration, configurationValue(verdict, input.tier === 'none' && input.blockingLimited.has(id)));
   const vector: TrustworthinessVector = {
-    ...(input.keyProtection === 'hardware' ? { 'instance-identity': INSTANCE_RECOGNIZED } : {}),
+    ...(input.keyProtection === 'hardware' && input.keyAttested === true ? { 'instance-identity': INSTANCE_RECOGNIZED } : {}),
     configuration,
   };
   return { 'ear.status': statusFor(input.tier, vector), 'ear.trustworthiness-vector': vector };

@@ -24,7 +24,7 @@ export interface Evaluation {
   readonly needsHardwareKey: readonly ('full' | 'limited')[];
 }
 
-export function evaluatePosture(report: PostureReport, platform: Platform, policy: Policy, firstFailedAt: ReadonlyMap<string, number>, now: number, keyProtection: KeyProtection = 'software'): Evaluation {
+export function evaluatePosture(report: PostureReport, platform: Platform, policy: Policy, firstFailedAt: ReadonlyMap<string, number>, now: number, keyProtection: KeyProtection = 'software', keyAttested = false): Evaluation {
   const hardwareOnly = new Set(keyProtection === 'hardware' ? [] : (policy.hardwareKeyRequiredFor ?? []));
   const checks: Partial<Record<CheckId, Verdict>> = {};
   for (const c of report.checks) checks[c.id] = c.verdict;
@@ -79,6 +79,6 @@ export function evaluatePosture(report: PostureReport, platform: Platform, polic
       if (!(notApplicable.has(id) && checks[id] === undefined)) judged.set(id, checks[id] ?? 'unknown');
     }
   }
-  const appraisal = appraise({ tier, keyProtection, judged, blockingLimited: limited.lapsed });
+  const appraisal = appraise({ tier, keyProtection, keyAttested, judged, blockingLimited: limited.lapsed });
   return { tier, checks, appraisal, graceUntil, reasons, failing, lapsed: { full: [...full.lapsed], limited: [...limited.lapsed] }, needsHardwareKey: [...hardwareOnly] };
 }

@@ -6,7 +6,7 @@
 // rotation still works for its retry), and in the window before (replicas whose clocks
 // differ by less than a window agree); older ones are expired, anything else was never issued.
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import { VerifierConfigError } from './errors.js';
+import { RelyingPartyConfigError } from './errors.js';
 
 export interface DpopNonceOptions {
   /**
@@ -44,15 +44,15 @@ const NONCE_BYTES = BODY_BYTES + MAC_BYTES;
 /** Checks the options (OPTION_INVALID saying what is wrong) and builds the issuer. */
 export function createDpopNonces(options: DpopNonceOptions, audience: string): DpopNonces {
   const o = options as Partial<DpopNonceOptions> | null;
-  if (typeof o !== 'object' || o === null) throw new VerifierConfigError('OPTION_INVALID', 'dpopNonce must be an object: { required, secret, lifetimeSeconds? }.');
-  if (typeof o.required !== 'boolean') throw new VerifierConfigError('OPTION_INVALID', 'dpopNonce.required must be true or false.');
+  if (typeof o !== 'object' || o === null) throw new RelyingPartyConfigError('OPTION_INVALID', 'dpopNonce must be an object: { required, secret, lifetimeSeconds? }.');
+  if (typeof o.required !== 'boolean') throw new RelyingPartyConfigError('OPTION_INVALID', 'dpopNonce.required must be true or false.');
   const seconds: unknown = o.lifetimeSeconds ?? DEFAULT_DPOP_NONCE_SECONDS;
   if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
-    throw new VerifierConfigError('OPTION_INVALID', `dpopNonce.lifetimeSeconds must be a whole number of seconds from ${MIN_SECONDS} to ${MAX_SECONDS}.`);
+    throw new RelyingPartyConfigError('OPTION_INVALID', `dpopNonce.lifetimeSeconds must be a whole number of seconds from ${MIN_SECONDS} to ${MAX_SECONDS}.`);
   }
   const secret = typeof o.secret === 'string' ? Buffer.from(o.secret, 'utf8') : o.secret instanceof Uint8Array ? Buffer.from(o.secret) : undefined;
   if (secret === undefined || secret.length < MIN_SECRET_BYTES) {
-    throw new VerifierConfigError('OPTION_INVALID', `dpopNonce.secret must be at least ${MIN_SECRET_BYTES} bytes, the same on every replica of this access service.`);
+    throw new RelyingPartyConfigError('OPTION_INVALID', `dpopNonce.secret must be at least ${MIN_SECRET_BYTES} bytes, the same on every replica of this access service.`);
   }
   // A key of its own for nonces, bound to this audience: the secret may serve other purposes,
   // and two access services given the same secret by mistake still do not take each other's.

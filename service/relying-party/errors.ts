@@ -1,6 +1,6 @@
-// The verifier's decisions: allow with the device's claims, or deny with a stable code
+// The relying party's decisions: allow with the device's claims, or deny with a stable code
 // and a reason an access service can log and show. A configuration that would weaken the
-// checks is refused when the verifier is built, with its own error.
+// checks is refused when the relying party is built, with its own error.
 import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
 import type { BreakGlassMark, OutageMark } from './weigh-token.js';
 
@@ -58,7 +58,11 @@ export type Decision =
     }
   | { readonly allow: false; readonly code: DenyCode; readonly reason: string };
 
-export class VerifierDenial extends Error {
+/**
+ * A request refused by the relying party. Its `name` stays 'VerifierDenial' while the
+ * deprecated alias below is exported, so code that matches on it keeps working for that release.
+ */
+export class RelyingPartyDenial extends Error {
   override readonly name = 'VerifierDenial';
   readonly code: DenyCode;
 
@@ -68,14 +72,20 @@ export class VerifierDenial extends Error {
   }
 }
 
+/** @deprecated Renamed RelyingPartyDenial (the access service is the RATS relying party); the alias goes in the next release. */
+export const VerifierDenial = RelyingPartyDenial;
+/** @deprecated Renamed RelyingPartyDenial. */
+export type VerifierDenial = RelyingPartyDenial;
+
 export function deny(code: DenyCode, reason: string): never {
-  throw new VerifierDenial(code, reason);
+  throw new RelyingPartyDenial(code, reason);
 }
 
 export const CONFIG_ERROR_CODES = ['AUDIENCE_INVALID', 'ISSUER_INVALID', 'OPTION_INVALID', 'STATUS_STALENESS_TOO_LONG', 'STATUS_STATE_INVALID', 'OUTAGE_GRACE_TOO_LONG', 'BREAK_GLASS_KEY_INVALID'] as const;
 export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[number];
 
-export class VerifierConfigError extends Error {
+/** A configuration the relying party refuses to be built with; its `name` stays 'VerifierConfigError' while the deprecated alias is exported. */
+export class RelyingPartyConfigError extends Error {
   override readonly name = 'VerifierConfigError';
   readonly code: ConfigErrorCode;
 
@@ -84,3 +94,8 @@ export class VerifierConfigError extends Error {
     this.code = code;
   }
 }
+
+/** @deprecated Renamed RelyingPartyConfigError; the alias goes in the next release. */
+export const VerifierConfigError = RelyingPartyConfigError;
+/** @deprecated Renamed RelyingPartyConfigError. */
+export type VerifierConfigError = RelyingPartyConfigError;

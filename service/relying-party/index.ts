@@ -1,6 +1,7 @@
-// The verifier library for access services: one object that fetches and caches the
-// service's keys and status list, and decides per request whether this device may have
-// this resource. Node built-ins only (plus the shared schemas).
+// The relying-party library for access services (the RATS relying party, RFC 9334; the
+// device trust service is the verifier): one object that fetches and caches the service's
+// keys and status list, and decides per request whether this device may have this resource.
+// Node built-ins only (plus the shared schemas).
 import type { Tier } from '../../common/attestation.js';
 import { POSTURE_ONLY_AUDIENCE } from '../../common/attestation.js';
 import type { BreakGlassPublicJwk } from '../../common/break-glass.js';
@@ -8,7 +9,7 @@ import type { BreakGlassAcceptance } from './break-glass-notices.js';
 import { createBreakGlassNotices } from './break-glass-notices.js';
 import { canonicalRequestUrl } from './canonical-path.js';
 import type { Decision } from './errors.js';
-import { VerifierConfigError, VerifierDenial, deny } from './errors.js';
+import { RelyingPartyConfigError, RelyingPartyDenial, deny } from './errors.js';
 import { createRemoteKeySet } from './remote-keys.js';
 import type { DpopNonceOptions } from './dpop-nonce.js';
 import { createDpopNonces } from './dpop-nonce.js';
@@ -22,6 +23,8 @@ import type { BreakGlassMark, OutageMark, OutageMode } from './weigh-token.js';
 import { weighToken } from './weigh-token.js';
 
 export type { ConfigErrorCode, Decision, DenyCode } from './errors.js';
+export { RelyingPartyConfigError, RelyingPartyDenial } from './errors.js';
+/** The former names, deprecated for one release (docs/access-services.md, "Renamed"). */
 export { VerifierConfigError, VerifierDenial } from './errors.js';
 export type { ReplayCacheOptions, ReplayStore, ProofToAdmit, ProofAdmission } from './replay-cache.js';
 export type { DpopNonceOptions } from './dpop-nonce.js';
@@ -69,8 +72,8 @@ export interface RelyingPartyOptions {
   /** How old (from its iat) the status list may be before tokens are denied: default 60 s, at most MAX_STATUS_STALE_MS. */
   readonly statusMaxStaleMs?: number;
   /**
-   * A file this verifier may write, keeping the newest status list's iat across restarts so an
-   * older list replayed to a restarted verifier is refused. Without it that holds only while
+   * A file this relying party may write, keeping the newest status list's iat across restarts so an
+   * older list replayed to a restarted relying party is refused. Without it that holds only while
    * the process runs (each list's own exp and statusMaxStaleMs still bound a replay's age).
    */
   readonly statusStateFile?: string;
@@ -153,33 +156,33 @@ function tokenOf(authorization: string | undefined): string {
 function checkedOptions(options: RelyingPartyOptions): RelyingPartyOptions {
   // Checked at run time too: JavaScript callers and configuration files bypass the types.
   const audience: unknown = options.audience;
-  if (typeof audience !== 'string' || audience.trim() === '') throw new VerifierConfigError('AUDIENCE_INVALID', 'The verifier needs this access service\'s audience (the name its device tokens are asked for).');
-  if (audience === POSTURE_ONLY_AUDIENCE) throw new VerifierConfigError('AUDIENCE_INVALID', `${POSTURE_ONLY_AUDIENCE} is the audience of posture-only tokens, which no access service may accept.`);
+  if (typeof audience !== 'string' || audience.trim() === '') throw new RelyingPartyConfigError('AUDIENCE_INVALID', 'The relying party needs this access service\'s audience (the name its device tokens are asked for).');
+  if (audience === POSTURE_ONLY_AUDIENCE) throw new RelyingPartyConfigError('AUDIENCE_INVALID', `${POSTURE_ONLY_AUDIENCE} is the audience of posture-only tokens, which no access service may accept.`);
   let issuer: URL;
   try {
     issuer = new URL(options.issuer);
   } catch (e) {
-    throw new VerifierConfigError('ISSUER_INVALID', `The issuer ${JSON.stringify(options.issuer)} is not a URL.`, { cause: e });
+    throw new RelyingPartyConfigError('ISSUER_INVALID', `The issuer ${JSON.stringify(options.issuer)} is not a URL.`, { cause: e });
   }
-  if (issuer.protocol !== 'https:' && issuer.protocol !== 'http:') throw new VerifierConfigError('ISSUER_INVALID', 'The issuer must be an http(s) URL.');
+  if (issuer.protocol !== 'https:' && issuer.protocol !== 'http:') throw new RelyingPartyConfigError('ISSUER_INVALID', 'The issuer must be an http(s) URL.');
   for (const url of [...(options.statusListUrls ?? []), ...(options.jwksFallbackUrls ?? [])]) {
-    if (typeof url !== 'string' || checkSourceUrl(url) === undefined) throw new VerifierConfigError('OPTION_INVALID', `${JSON.stringify(url)} is not an http(s) or file: URL.`);
+    if (typeof url !== 'string' || checkSourceUrl(url) === undefined) throw new RelyingPartyConfigError('OPTION_INVALID', `${JSON.stringify(url)} is not an http(s) or file: URL.`);
   }
-  if (options.statusListUrls !== undefined && options.statusListUrls.length === 0) throw new VerifierConfigError('OPTION_INVALID', 'statusListUrls, when given, needs at least one URL (the service\'s own first).');
+  if (options.statusListUrls !== undefined && options.statusListUrls.length === 0) throw new RelyingPartyConfigError('OPTION_INVALID', 'statusListUrls, when given, needs at least one URL (the service\'s own first).');
   const mode: unknown = options.outageMode ?? 'secure';
-  if (mode !== 'secure' && mode !== 'bounded') throw new VerifierConfigError('OPTION_INVALID', `outageMode must be "secure" or "bounded", not ${JSON.stringify(mode)}.`);
+  if (mode !== 'secure' && mode !== 'bounded') throw new RelyingPartyConfigError('OPTION_INVALID', `outageMode must be "secure" or "bounded", not ${JSON.stringify(mode)}.`);
   const grace: unknown = options.outageGraceMinutes;
-  if (mode === 'secure' && grace !== undefined) throw new VerifierConfigError('OPTION_INVALID', 'outageGraceMinutes applies only to outageMode "bounded"; secure mode grants no grace.');
+  if (mode === 'secure' && grace !== undefined) throw new RelyingPartyConfigError('OPTION_INVALID', 'outageGraceMinutes applies only to outageMode "bounded"; secure mode grants no grace.');
   if (mode === 'bounded') {
-    if (typeof grace !== 'number' || !Number.isFinite(grace) || grace <= 0) throw new VerifierConfigError('OPTION_INVALID', 'outageMode "bounded" needs outageGraceMinutes: a positive number of minutes.');
-    if (grace > MAX_OUTAGE_GRACE_MINUTES) throw new VerifierConfigError('OUTAGE_GRACE_TOO_LONG', `A token may be accepted at most ${MAX_OUTAGE_GRACE_MINUTES} minutes past its exp during an outage (asked: ${grace}): longer would keep a device whose posture nobody checks that long.`);
+    if (typeof grace !== 'number' || !Number.isFinite(grace) || grace <= 0) throw new RelyingPartyConfigError('OPTION_INVALID', 'outageMode "bounded" needs outageGraceMinutes: a positive number of minutes.');
+    if (grace > MAX_OUTAGE_GRACE_MINUTES) throw new RelyingPartyConfigError('OUTAGE_GRACE_TOO_LONG', `A token may be accepted at most ${MAX_OUTAGE_GRACE_MINUTES} minutes past its exp during an outage (asked: ${grace}): longer would keep a device whose posture nobody checks that long.`);
   }
   const store = options.replayStore as Partial<ReplayStore> | null | undefined;
-  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.admit !== 'function')) throw new VerifierConfigError('OPTION_INVALID', 'replayStore must be a replay store (createPostgresReplayStore), with admit(proof, now).');
+  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.admit !== 'function')) throw new RelyingPartyConfigError('OPTION_INVALID', 'replayStore must be a replay store (createPostgresReplayStore), with admit(proof, now).');
   for (const key of options.breakGlassKeys ?? []) {
     const k = key as Partial<BreakGlassPublicJwk> | null;
     if (typeof k !== 'object' || k === null || k.kty !== 'EC' || k.crv !== 'P-256' || typeof k.x !== 'string' || typeof k.y !== 'string' || 'd' in k) {
-      throw new VerifierConfigError('BREAK_GLASS_KEY_INVALID', 'Each break-glass key must be a P-256 public JWK (kty EC, crv P-256, x, y, and no private d).');
+      throw new RelyingPartyConfigError('BREAK_GLASS_KEY_INVALID', 'Each break-glass key must be a P-256 public JWK (kty EC, crv P-256, x, y, and no private d).');
     }
   }
   return options;
@@ -249,9 +252,9 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
         }
         return grant;
       } catch (e) {
-        if (e instanceof VerifierDenial) return { allow: false, code: e.code, reason: e.message };
+        if (e instanceof RelyingPartyDenial) return { allow: false, code: e.code, reason: e.message };
         // Not the request's fault: say so, so nobody hunts for a malformed token.
-        return { allow: false, code: 'RELYING_PARTY_ERROR', reason: `The verifier failed unexpectedly: ${e instanceof Error ? e.message : String(e)}` };
+        return { allow: false, code: 'RELYING_PARTY_ERROR', reason: `The relying party failed unexpectedly: ${e instanceof Error ? e.message : String(e)}` };
       }
     },
     close: () => statusList.close(),

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Tier } from '../../common/attestation.js';
 import { canonicalRequestPath } from './canonical-path.js';
 import type { Decision, DenyCode } from './errors.js';
-import { VerifierDenial } from './errors.js';
+import { RelyingPartyConfigError, RelyingPartyDenial } from './errors.js';
 import type { RelyingParty } from './index.js';
 
 /** The route the application will serve: route on `path`, never on `req.url` again. */
@@ -25,8 +25,7 @@ export interface DeviceTrustRequest extends IncomingMessage {
   deviceTrust?: DeviceTrustGrant;
 }
 
-export interface MiddlewareOptions {
-  readonly verifier: RelyingParty;
+interface MiddlewareSettings {
   /**
    * The tier the route needs. Decide it with the same matcher the application routes with
    * (on `route.path`), and ask the strictest tier for a route it does not know.
@@ -35,6 +34,16 @@ export interface MiddlewareOptions {
   /** The public base URL clients use (for the proof's htu), e.g. https://ehr.example.org */
   readonly publicOrigin: string;
 }
+
+export type MiddlewareOptions = MiddlewareSettings &
+  (
+    | { readonly relyingParty: RelyingParty; readonly verifier?: never }
+    | {
+        /** @deprecated Renamed relyingParty; the old name is accepted for one release. */
+        readonly verifier: RelyingParty;
+        readonly relyingParty?: never;
+      }
+  );
 
 const HTTP_STATUS: ReadonlyMap<DenyCode, number> = new Map([
   ['REQUEST_TARGET_INVALID', 400],
@@ -88,12 +97,15 @@ function refuse(res: ServerResponse, code: DenyCode, reason: string, nonce: stri
 function singleHeader(req: IncomingMessage, name: 'authorization' | 'dpop'): string | undefined {
   const values = req.headersDistinct[name];
   if (values !== undefined && values.length > 1) {
-    throw new VerifierDenial(name === 'dpop' ? 'PROOF_INVALID' : 'TOKEN_MALFORMED', `The request carries more than one ${name === 'dpop' ? 'DPoP' : 'Authorization'} header.`);
+    throw new RelyingPartyDenial(name === 'dpop' ? 'PROOF_INVALID' : 'TOKEN_MALFORMED', `The request carries more than one ${name === 'dpop' ? 'DPoP' : 'Authorization'} header.`);
   }
   return values?.[0];
 }
 
 export function deviceTrustMiddleware(options: MiddlewareOptions) {
+  // The old option name is still read for one release.
+  const relyingParty = options.relyingParty ?? options.verifier;
+  if (relyingParty === undefined) throw new RelyingPartyConfigError('OPTION_INVALID', 'deviceTrustMiddleware needs relyingParty: the object createRelyingParty returned.');
   // publicOrigin may be known only once the server listens (a getter): read it per request,
   // parse it once per value.
   let parsedFrom: string | undefined;
@@ -108,7 +120,7 @@ export function deviceTrustMiddleware(options: MiddlewareOptions) {
   return (req: DeviceTrustRequest, res: ServerResponse, next: (err?: unknown) => void): void => {
     // Every answer of a service that issues nonces carries the current one (RFC 9449 §8.2), so
     // clients learn a new one before the old expires.
-    const nonce = options.verifier.currentDpopNonce();
+    const nonce = relyingParty.currentDpopNonce();
     if (nonce !== undefined) res.setHeader('dpop-nonce', nonce);
     let path: string;
     let authorization: string | undefined;
@@ -118,7 +130,7 @@ export function deviceTrustMiddleware(options: MiddlewareOptions) {
       authorization = singleHeader(req, 'authorization');
       dpop = singleHeader(req, 'dpop');
     } catch (e) {
-      if (e instanceof VerifierDenial) refuse(res, e.code, e.message, nonce);
+      if (e instanceof RelyingPartyDenial) refuse(res, e.code, e.message, nonce);
       else next(e);
       return;
     }
@@ -134,7 +146,7 @@ export function deviceTrustMiddleware(options: MiddlewareOptions) {
       next(e);
       return;
     }
-    options.verifier
+    relyingParty
       .verifyRequest({ method, url, authorization, dpop, requiredTier })
       .then((decision) => {
         if (decision.allow) {

@@ -7,7 +7,7 @@
 // When the database cannot answer, the proof is refused (REPLAY_STORE_UNAVAILABLE): a replica
 // that cannot tell whether a proof was used does not accept it.
 import { createHash } from 'node:crypto';
-import { VerifierConfigError, deny } from './errors.js';
+import { RelyingPartyConfigError, deny } from './errors.js';
 import type { ProofAdmission, ProofToAdmit, ReplayStore } from './replay-cache.js';
 
 /** What the store needs of a pg Pool (or Client): a parameterised query that reports rowCount. */
@@ -42,16 +42,16 @@ export function createTableSql(table = 'dta_dpop_proofs'): string {
 
 function checkTable(table: unknown): asserts table is string {
   if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
-    throw new VerifierConfigError('OPTION_INVALID', `The replay table name ${JSON.stringify(table)} is not a plain (optionally schema-qualified) lower-case SQL name.`);
+    throw new RelyingPartyConfigError('OPTION_INVALID', `The replay table name ${JSON.stringify(table)} is not a plain (optionally schema-qualified) lower-case SQL name.`);
   }
 }
 
 export function createPostgresReplayStore(options: PostgresReplayStoreOptions): PostgresReplayStore {
   const table = options.table ?? 'dta_dpop_proofs';
   checkTable(table);
-  if (typeof options.db?.query !== 'function') throw new VerifierConfigError('OPTION_INVALID', 'The replay store needs db: a pg Pool (or anything with query(text, values)).');
+  if (typeof options.db?.query !== 'function') throw new RelyingPartyConfigError('OPTION_INVALID', 'The replay store needs db: a pg Pool (or anything with query(text, values)).');
   const pruneEveryMs = options.pruneEveryMs ?? 60_000;
-  if (!Number.isFinite(pruneEveryMs) || pruneEveryMs <= 0) throw new VerifierConfigError('OPTION_INVALID', 'pruneEveryMs must be a positive number of milliseconds.');
+  if (!Number.isFinite(pruneEveryMs) || pruneEveryMs <= 0) throw new RelyingPartyConfigError('OPTION_INVALID', 'pruneEveryMs must be a positive number of milliseconds.');
   const insert = `INSERT INTO ${table} (proof_id, expires_at) VALUES ($1, $2) ON CONFLICT (proof_id) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE ${table}.expires_at < $3`;
   let prunedAt = -Infinity;
 

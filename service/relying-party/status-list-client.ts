@@ -19,7 +19,7 @@
 import { inflateSync } from 'node:zlib';
 import { STATUS_LIST_TYP } from '../../common/attestation.js';
 import { MAX_JWS_LENGTH } from '../../common/jws-compact.js';
-import { VerifierConfigError, VerifierDenial, deny } from './errors.js';
+import { RelyingPartyConfigError, RelyingPartyDenial, deny } from './errors.js';
 import { parseJws, signatureValid } from './jws.js';
 import type { KeySource } from './remote-keys.js';
 import { readSource } from './read-source.js';
@@ -94,11 +94,11 @@ export function createStatusListClient(options: StatusListClientOptions): Status
   const maxStaleMs = options.maxStaleMs ?? DEFAULT_STATUS_STALE_MS;
   const timeoutMs = options.timeoutMs ?? 5000;
   const sources = options.sources ?? [options.url];
-  if (sources.length === 0) throw new VerifierConfigError('OPTION_INVALID', 'The status list needs at least one source.');
-  if (!Number.isFinite(refreshMs) || refreshMs <= 0) throw new VerifierConfigError('OPTION_INVALID', 'The status list refresh interval must be a positive number of milliseconds.');
-  if (Number.isNaN(maxStaleMs) || maxStaleMs <= 0) throw new VerifierConfigError('OPTION_INVALID', 'The status list staleness limit must be a positive number of milliseconds.');
+  if (sources.length === 0) throw new RelyingPartyConfigError('OPTION_INVALID', 'The status list needs at least one source.');
+  if (!Number.isFinite(refreshMs) || refreshMs <= 0) throw new RelyingPartyConfigError('OPTION_INVALID', 'The status list refresh interval must be a positive number of milliseconds.');
+  if (Number.isNaN(maxStaleMs) || maxStaleMs <= 0) throw new RelyingPartyConfigError('OPTION_INVALID', 'The status list staleness limit must be a positive number of milliseconds.');
   if (maxStaleMs > MAX_STATUS_STALE_MS) {
-    throw new VerifierConfigError('STATUS_STALENESS_TOO_LONG', `A status list may be used for at most ${MAX_STATUS_STALE_MS / 60_000} minutes (asked: ${maxStaleMs} ms): longer would keep admitting a disabled device that long.`);
+    throw new RelyingPartyConfigError('STATUS_STALENESS_TOO_LONG', `A status list may be used for at most ${MAX_STATUS_STALE_MS / 60_000} minutes (asked: ${maxStaleMs} ms): longer would keep admitting a disabled device that long.`);
   }
   const stateFile = options.stateFile;
   // Seconds, as in the list: the newest iat accepted, here or (with a state file) before a restart.
@@ -158,7 +158,7 @@ export function createStatusListClient(options: StatusListClientOptions): Status
         }
         if (best === undefined || claims.iat > best.iat) best = { iat: claims.iat, exp: claims.exp, ttl: claims.ttl, bits: Number(claims.status_list.bits), lst: claims.status_list.lst };
       } catch (e) {
-        if (!(e instanceof VerifierDenial)) throw e;
+        if (!(e instanceof RelyingPartyDenial)) throw e;
         failures.push(`${source}: ${e.message}`);
         refused = true;
       }
@@ -191,7 +191,7 @@ export function createStatusListClient(options: StatusListClientOptions): Status
     inflight ??= fetchAndAccept()
       .catch((e: unknown) => {
         // Unreachable or refused: keep the last good list while it is usable, and say why not.
-        problem = e instanceof VerifierDenial ? e.message : `the service could not be reached (${e instanceof Error ? e.message : String(e)})`;
+        problem = e instanceof RelyingPartyDenial ? e.message : `the service could not be reached (${e instanceof Error ? e.message : String(e)})`;
       })
       .finally(() => {
         lastAttemptEnded = now();

@@ -4,7 +4,7 @@
 // one, never a torn file. A missing file means no mark yet; anything else unreadable is an
 // error, because silently starting without the mark would drop the protection.
 import { readFileSync } from 'node:fs';
-import { VerifierConfigError } from './errors.js';
+import { RelyingPartyConfigError } from './errors.js';
 import { replaceFile } from './replace-file.js';
 
 const MARK_VERSION = 1;
@@ -18,20 +18,20 @@ export function readStatusMark(path: string, url: string): number | undefined {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new VerifierConfigError('STATUS_STATE_INVALID', `The status list state file ${path} cannot be read: ${(e as Error).message}`, { cause: e });
+    throw new RelyingPartyConfigError('STATUS_STATE_INVALID', `The status list state file ${path} cannot be read: ${(e as Error).message}`, { cause: e });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new VerifierConfigError('STATUS_STATE_INVALID', `The status list state file ${path} is not JSON; remove it only if you know why it is damaged.`, { cause: e });
+    throw new RelyingPartyConfigError('STATUS_STATE_INVALID', `The status list state file ${path} is not JSON; remove it only if you know why it is damaged.`, { cause: e });
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new VerifierConfigError('STATUS_STATE_INVALID', `The status list state file ${path} does not hold a state object.`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new RelyingPartyConfigError('STATUS_STATE_INVALID', `The status list state file ${path} does not hold a state object.`);
   const { version, url: markUrl, iat } = parsed as { version?: unknown; url?: unknown; iat?: unknown };
   if (version !== MARK_VERSION || typeof markUrl !== 'string' || typeof iat !== 'number' || !Number.isInteger(iat) || iat < 0 || iat > MAX_IAT) {
-    throw new VerifierConfigError('STATUS_STATE_INVALID', `The status list state file ${path} is damaged (expected {"version":1,"url":...,"iat":<seconds>}).`);
+    throw new RelyingPartyConfigError('STATUS_STATE_INVALID', `The status list state file ${path} is damaged (expected {"version":1,"url":...,"iat":<seconds>}).`);
   }
-  if (markUrl !== url) throw new VerifierConfigError('STATUS_STATE_INVALID', `The status list state file ${path} belongs to ${markUrl}, not ${url}: use one file per status list.`);
+  if (markUrl !== url) throw new RelyingPartyConfigError('STATUS_STATE_INVALID', `The status list state file ${path} belongs to ${markUrl}, not ${url}: use one file per status list.`);
   return iat;
 }
 

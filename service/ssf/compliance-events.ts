@@ -15,6 +15,7 @@ import { complianceReasons } from './compliance-reasons.js';
 import { enqueue, streamsTaking } from './outbox.js';
 import type { ComplianceStatus } from './ssf-constants.js';
 import { DEVICE_COMPLIANCE_CHANGE } from './ssf-constants.js';
+import type { StreamPresence } from './stream-presence.js';
 
 export const complianceOfTier = (tier: Tier): ComplianceStatus => (tier === 'full' ? 'compliant' : 'not-compliant');
 
@@ -29,12 +30,21 @@ export interface ComplianceEvents {
   committed(): void;
 }
 
-export function createComplianceEvents(options: { readonly issuer: string; readonly onCommitted: () => void }): ComplianceEvents {
+export function createComplianceEvents(options: { readonly issuer: string; readonly onCommitted: () => void; readonly presence: StreamPresence }): ComplianceEvents {
   // Whether events were written since the last nudge: most attestations change nothing, and
   // they must not each cost the delivery worker a look at the outbox.
   let owed = false;
   return {
     async record(trx, change) {
+      // With no stream to tell, nothing is written: not even what receivers were told, since
+      // there are none (a receiver added later starts from "never told": not compliant).
+      if (!options.presence.mayHaveStreams()) return false;
+      const generation = options.presence.generation();
+      const streams = await streamsTaking(trx, DEVICE_COMPLIANCE_CHANGE);
+      if (streams.length === 0) {
+        options.presence.sawNone(generation);
+        return false;
+      }
       const current: ComplianceStatus = change.kind === 'admin' ? 'not-compliant' : complianceOfTier(change.tier);
       if (!(await changeToldState(trx, change.deviceId, current, change.at))) return false;
       const previous: ComplianceStatus = current === 'compliant' ? 'not-compliant' : 'compliant';
@@ -49,7 +59,7 @@ export function createComplianceEvents(options: { readonly issuer: string; reado
         initiating_entity: change.kind === 'admin' ? 'admin' : 'policy',
         ...complianceReasons(current, cause),
       };
-      for (const stream of await streamsTaking(trx, DEVICE_COMPLIANCE_CHANGE)) {
+      for (const stream of streams) {
         owed = true;
         await enqueue(trx, stream, {
           deviceId: change.deviceId,

@@ -19,6 +19,7 @@ import { createPushDelivery } from './push-delivery.js';
 import { registerSharedSignalsRoutes } from './ssf-routes.js';
 import { POLL_METHOD, PUSH_METHOD, SET_TYP } from './ssf-constants.js';
 import { createStreamOperations } from './stream-operations.js';
+import { createStreamPresence } from './stream-presence.js';
 
 const DELIVERED_KEPT_MS = 7 * 86_400_000;
 
@@ -73,8 +74,9 @@ export function createSharedSignals(deps: SharedSignalsDeps) {
     push.nudge();
     poll.wake();
   };
-  const streams = createStreamOperations({ db: deps.db, box: deps.box, issuer, now: deps.now, allowLoopbackHttp: options.allowLoopbackHttp === true, nudge: newEvents });
-  const complianceEvents: ComplianceEvents = createComplianceEvents({ issuer, onCommitted: newEvents });
+  const presence = createStreamPresence(() => deps.now().getTime());
+  const streams = createStreamOperations({ db: deps.db, box: deps.box, issuer, now: deps.now, allowLoopbackHttp: options.allowLoopbackHttp === true, nudge: newEvents, changed: () => presence.changed() });
+  const complianceEvents: ComplianceEvents = createComplianceEvents({ issuer, onCommitted: newEvents, presence });
   // Delivered and rejected events are kept a week (to answer "did the IdP get it?"), then dropped;
   // pending ones stay however long their receiver is away.
   let purge: NodeJS.Timeout | null = null;

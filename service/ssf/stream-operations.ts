@@ -29,6 +29,8 @@ export interface StreamOperationsOptions {
   readonly allowLoopbackHttp: boolean;
   /** New events are waiting (a verification, a stream enabled again). */
   readonly nudge: () => void;
+  /** Streams were created, changed or deleted (the compliance events' stream presence forgets "none"). */
+  readonly changed: () => void;
 }
 
 const sealContext = (streamId: string): string => `ssf-stream:${streamId}`;
@@ -140,6 +142,7 @@ export function createStreamOperations(options: StreamOperationsOptions) {
         await trx.insertInto('ssf_streams').values(row).execute();
         await auditChange(trx, actor, 'ssf.stream-create', id, auditTarget(config), t);
       });
+      options.changed();
       // The token is shown this once; only its hash is kept.
       return { ...view(row), receiver_token: token };
     },
@@ -185,6 +188,7 @@ export function createStreamOperations(options: StreamOperationsOptions) {
         await trx.deleteFrom('ssf_streams').where('id', '=', streamId).execute();
         await auditChange(trx, actor, 'ssf.stream-delete', streamId, {}, t);
       });
+      options.changed();
     },
 
     async status(caller: Caller, streamId: string): Promise<Record<string, unknown>> {
@@ -209,6 +213,7 @@ export function createStreamOperations(options: StreamOperationsOptions) {
         if (status === 'disabled') await trx.deleteFrom('ssf_events').where('stream_id', '=', row.id).where('state', '=', 'pending').execute();
         await auditChange(trx, caller.actor, 'ssf.stream-status', row.id, { from: row.status, to: status }, t);
       });
+      options.changed();
       if (status === 'enabled') options.nudge();
       return { stream_id: row.id, status, ...(update.reason !== undefined ? { reason: update.reason } : {}) };
     },
@@ -245,6 +250,7 @@ export function createStreamOperations(options: StreamOperationsOptions) {
       await trx.updateTable('ssf_streams').set({ method: config.method, config: JSON.stringify(config), authorization_sealed: sealed, updated_at: t }).where('id', '=', row.id).execute();
       await auditChange(trx, actor, action, row.id, auditTarget(config), t);
     });
+    options.changed();
     return view({ ...row, method: config.method, config: JSON.stringify(config), authorization_sealed: sealed, updated_at: t });
   }
 }

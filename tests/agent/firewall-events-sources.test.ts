@@ -26,8 +26,8 @@ test('a run cut at its first byte is a change; a deadline is not; a missing or f
   assert.deepEqual(classifyRun({ ...RESULT, exitCode: null, timedOut: true, error: { code: 'TIMED_OUT', message: 'No answer within 60000 ms' } }, NFT_RUN), { kind: 'deadline' });
   assert.deepEqual(classifyRun({ ...RESULT, exitCode: null, error: { code: 'TOOL_MISSING', message: '/usr/sbin/nft is not installed' } }, NFT_RUN), { kind: 'unavailable', reason: '/usr/sbin/nft is not installed' });
   assert.equal(classifyRun({ ...RESULT, exitCode: null, error: { code: 'ACCESS_DENIED', message: 'EACCES' } }, NFT_RUN).kind, 'unavailable');
-  assert.deepEqual(classifyRun({ ...RESULT, exitCode: 1, stderr: 'netlink: Error: cache initialization failed: Operation not permitted\n' }, NFT_RUN), { kind: 'ended', reason: 'it exited with 1: netlink: Error: cache initialization failed: Operation not permitted' });
-  assert.deepEqual(classifyRun({ ...RESULT, exitCode: null }, NFT_RUN), { kind: 'ended', reason: 'it was killed' });
+  assert.deepEqual(classifyRun({ ...RESULT, exitCode: 1, stderr: 'netlink: Error: cache initialization failed: Operation not permitted\n' }, NFT_RUN), { kind: 'ended', reason: 'it exited with 1: netlink: Error: cache initialization failed: Operation not permitted', error: true });
+  assert.deepEqual(classifyRun({ ...RESULT, exitCode: null }, NFT_RUN), { kind: 'ended', reason: 'it was killed', error: false });
 });
 
 test('a script that exits after one event: its output names the change; nothing printed is its own deadline; a failure is an end', () => {
@@ -36,7 +36,7 @@ test('a script that exits after one event: its output names the change; nothing 
   assert.deepEqual(classifyRun({ ...RESULT, stdout: fixture('empty.txt') }, run), { kind: 'deadline' });
   // An event it cannot place still ran the checks it watches.
   assert.deepEqual(classifyRun({ ...RESULT, stdout: fixture('record-missing.txt') }, run), { kind: 'change', change: { source: 'windows-event-log', checks: ['firewall', 'disk-encryption'] } });
-  assert.deepEqual(classifyRun({ ...RESULT, exitCode: 3, stderr: 'No event channel can be followed.\r\n' }, run), { kind: 'ended', reason: 'it exited with 3: No event channel can be followed.' });
+  assert.deepEqual(classifyRun({ ...RESULT, exitCode: 3, stderr: 'No event channel can be followed.\r\n' }, run), { kind: 'ended', reason: 'it exited with 3: No event channel can be followed.', error: true });
 });
 
 test('Windows events as Windows writes them: the firewall channel is the firewall check, BitLocker management is disk encryption', () => {

@@ -237,8 +237,33 @@ test('an nft monitor that may not run ends at once: after three quick ends the s
     assert.equal(modes[0]?.mode, 'polling');
     assert.match(modes[0]?.reason ?? '', /ended 3 times in a row/);
     assert.ok(log.lines.some((l) => l.event === 'posture-events' && l.level === 'warn' && l.fields.mode === 'polling'));
-    // What nft printed may have been a change: each such end asked for a check all the same.
-    assert.ok(changes.length >= 3 && changes.every((c) => c === 'nft-monitor'), changes.join(' '));
+    // nft's error message is read as an error, not as a change.
+    assert.equal(changes.filter((c) => c === 'nft-monitor').length, 0, changes.join(' '));
+    assert.match(modes[0]?.reason ?? '', /Operation not permitted/);
+  } finally {
+    stop();
+    await monitorsEnded();
+    ns.delete();
+  }
+});
+
+test('an nft monitor that may not run and is slow to say so (past the settle time) still ends in polling, and stays there', { timeout: 60_000 }, async () => {
+  const ns = namespaceWithFirewall();
+  const log = recordingLog();
+  // A busy machine, made certain: nft refuses only after 2 s, twice the watch's settle time.
+  const slowThenRefused = ['/bin/sh', '-c', 'sleep 2; exec "$@"', 'slow-nft', SETPRIV, '--reuid=65534', '--regid=65534', '--clear-groups'];
+  const runner = runnerIn(ns, [NFT], slowThenRefused);
+  const modes: WatchMode[] = [];
+  const stop = nftMonitorEvents({ runner, runMs: RUN_MS, log }).start({ onChange: () => undefined, onMode: (mode) => modes.push(mode) });
+  const refusals = (): number => log.lines.filter((l) => l.event === 'posture-events-restarted').length;
+  try {
+    await waitUntil('the source to say polling', () => modes.includes('polling'), 30_000, () => modes.join(' '));
+    const warned = log.lines.find((l) => l.event === 'posture-events' && l.fields.mode === 'polling');
+    assert.match(String(warned?.fields.reason), /ended 3 times in a row.*Operation not permitted/);
+    // One more slow refusal after polling was said: it is not taken for a monitor that watches.
+    const seen = refusals();
+    await waitUntil('one more refused run', () => refusals() > seen, 20_000);
+    assert.deepEqual(modes.slice(modes.indexOf('polling')), ['polling'], modes.join(' '));
   } finally {
     stop();
     await monitorsEnded();

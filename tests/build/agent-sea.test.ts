@@ -40,7 +40,7 @@ function runAgent(binary: string, args: readonly string[], env: Record<string, s
 
 test('the executable is one file beside its optional keytar.node, and says the version in package.json', () => {
   assert.equal(built.binary, join(work, 'out', process.arch, 'dta-agent'), "electron-builder.yml's extraFiles take out/agent/${arch}/dta-agent");
-  assert.deepEqual(built.nativeModules, [join(work, 'out', process.arch, 'keytar.node')]);
+  assert.deepEqual(built.nativeModules, [join(work, 'out', process.arch, 'keytar.node'), join(work, 'out', process.arch, 'quickjs.wasm')]);
   const r = runAgent(built.binary, ['--version']);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, `${PACKAGE_VERSION}\n`);

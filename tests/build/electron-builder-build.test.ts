@@ -1,8 +1,9 @@
 // A real electron-builder run (the pinned devDependency, electron-builder.yml as it is) for Linux
 // x64, offline: Electron comes from a stub distribution (electronDist: a shell script carrying
 // Electron's fuse wire, so electron-builder's fuse flipping has something real to flip), no npm
-// rebuild, and the deb and rpm targets stop where they would call fpm (effectiveOptionComputed,
-// electron-builder's own hook for that), after they rendered their scripts and menu entry. The
+// rebuild, and the deb and rpm targets hand their scripts and menu entry to electron-builder's
+// own hook (effectiveOptionComputed) and then run a stand-in for fpm that records its command
+// line (fpm itself is a Ruby bundle electron-builder would download). The
 // app is built as the release does (scripts/build-tray.ts, scripts/build-renderer.ts) into a
 // scratch copy of the project. What it produced is then inspected: the app.asar, the fuses,
 // app-update.yml, the autostart entry launched by GLib, and the deb/rpm scripts run in a scratch
@@ -56,6 +57,34 @@ const captured = join(scratch, 'captured');
 interface FpmCall { afterInstall: string; afterRemove: string; menuEntry: string; args: string[] }
 const fpm = new Map<string, FpmCall>();
 
+/**
+ * A stand-in for fpm at CUSTOM_FPM_PATH (electron-builder's own switch, toolsets/linux.js
+ * getFpmPath): it records the whole command line electron-builder gives fpm, which carries what
+ * the hook's arguments lack (-d depends, --deb-recommends, the compression), and writes an empty
+ * package where fpm would have written the real one.
+ */
+function stubFpm(): string {
+  const path = join(scratch, 'fpm');
+  writeFileSync(path, [
+    '#!/bin/sh',
+    'target=; out=; prev=',
+    'for arg in "$@"; do',
+    '  [ "$prev" = "-t" ] && target="$arg"',
+    '  [ "$prev" = "--package" ] && out="$arg"',
+    '  prev="$arg"',
+    'done',
+    `printf '%s\\0' "$@" > '${captured}/fpm-'"$target"'.argv'`,
+    ': > "$out"',
+    '',
+  ].join('\n'), { mode: 0o755 });
+  return path;
+}
+
+/** The command line fpm was run with for a target, as the stand-in recorded it. */
+function fpmArgv(target: 'deb' | 'rpm'): string[] {
+  return readFileSync(join(captured, `fpm-${target}.argv`), 'utf8').split('\0').slice(0, -1);
+}
+
 let tray: TrayBuild;
 
 async function copyProject(): Promise<void> {
@@ -81,6 +110,7 @@ before(async () => {
   // Loading electron-builder makes a jiti cache in the temp folder (for configs written in
   // TypeScript, which this project has none of): switched off so the test leaves nothing behind.
   process.env.JITI_FS_CACHE = 'false';
+  process.env.CUSTOM_FPM_PATH = stubFpm();
   const { Arch, build, Platform } = await import('electron-builder');
   await copyProject();
   await buildRenderer(join(project, 'out/renderer'));
@@ -103,7 +133,7 @@ before(async () => {
         return to;
       };
       fpm.set(target, { afterInstall: keep(at('--after-install'), 'after-install.sh'), afterRemove: keep(at('--after-remove'), 'after-remove.sh'), menuEntry: keep(menuEntry, 'menu.desktop'), args });
-      return Promise.resolve(true); // fpm itself is not run
+      return Promise.resolve(false); // electron-builder goes on to run the fpm stand-in
     },
   });
 }, { timeout: 300_000 });
@@ -286,6 +316,27 @@ test('GLib launches the packaged autostart entry and electron-builder\'s menu en
   const menu = await launchDesktopEntry(readFileSync(fpm.get('deb')?.menuEntry ?? '', 'utf8'), root);
   assert.ok(menu.ok, menu.error);
   assert.deepEqual(menu.argv, [program]);
+});
+
+// ---- issue 16: the packages recommend dmidecode ----
+
+test('deb and rpm recommend dmidecode, which the inventory needs for maker, model and serial, and deb keeps electron-builder\'s own recommends', () => {
+  // systeminformation reads the hardware's maker, model and serial through dmidecode on Linux.
+  const deb = fpmArgv('deb');
+  const recommends = deb.flatMap((arg, i) => (deb[i - 1] === '--deb-recommends' ? [arg] : []));
+  assert.ok(recommends.includes('dmidecode'), `deb recommends dmidecode (${recommends.join(', ')})`);
+  // Setting deb.recommends replaces electron-builder's default list (FpmTarget getDefaultRecommends).
+  const builder = require('app-builder-lib/out/targets/FpmTarget.js') as { default: { prototype: { getDefaultRecommends(this: unknown, target: string): string[] } } };
+  const defaults = builder.default.prototype.getDefaultRecommends.call({}, 'deb');
+  assert.ok(defaults.length > 0);
+  assert.deepEqual(defaults.filter((d) => !recommends.includes(d)), [], 'deb keeps electron-builder\'s recommends');
+  assert.ok(!deb.some((arg, i) => deb[i - 1] === '-d' && arg.includes('dmidecode')), 'a recommendation, not a dependency: a machine without it still installs');
+  // fpm has no rpm recommends option: a Recommends tag goes into the spec as written (--rpm-tag).
+  const rpm = fpmArgv('rpm');
+  const tags = rpm.flatMap((arg, i) => (rpm[i - 1] === '--rpm-tag' ? [arg] : []));
+  assert.deepEqual(tags.filter((tag) => /^Recommends:/.test(tag)), ['Recommends: dmidecode']);
+  assert.ok(!rpm.some((arg, i) => rpm[i - 1] === '-d' && arg.includes('dmidecode')), 'rpm does not require it either');
+  assert.ok(!deb.includes('--rpm-tag') && !rpm.includes('--deb-recommends'), 'each package gets only its own format\'s option');
 });
 
 // ---- the deb/rpm scripts as fpm receives them, run in a scratch root ----

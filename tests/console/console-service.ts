@@ -1,6 +1,6 @@
 // The real device trust service on loopback with IT's console configured against a test
-// provider: SQLite in a temp folder, or a fresh PostgreSQL database (shared by two instances
-// when a test passes the same `pgUrl`). Removes what it made on close.
+// provider: SQLite in a temp folder, or PostgreSQL: a fresh database of its own (dropped on
+// close), or the one at `url` (shared by two instances given the same). Removes what it made on close.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningService } from '../../service/create-service.js';
@@ -30,7 +30,7 @@ export interface ConsoleService {
 export async function startConsoleService(options: {
   port: number;
   issuer: string;
-  database?: { kind: 'sqlite' } | { kind: 'postgres'; url: string };
+  database?: { kind: 'sqlite' } | { kind: 'postgres'; url?: string };
   console?: Partial<ConsoleConfig>;
   now?: () => Date;
   policyYaml?: string;
@@ -45,7 +45,7 @@ export async function startConsoleService(options: {
     dataDir: dir,
     policyYaml: options.policyYaml ?? DEFAULT_POLICY_YAML.replace(/^ {2}mode: secret\b/m, '  mode: secret-or-approval'),
     masterKey: Buffer.alloc(32, 9),
-    ...(options.database?.kind === 'postgres' ? { database: 'postgres' as const, pgUrl: options.database.url } : {}),
+    ...(options.database?.kind === 'postgres' ? { database: 'postgres' as const, ...(options.database.url !== undefined ? { pgUrl: options.database.url } : {}) } : {}),
     console: resolveConsoleSettings({ issuer: options.issuer, clientId: CLIENT_ID, clientSecretFile: secretFile, publicUrl: url, scopes: ['profile', 'groups'], roles: { ...ROLE_GROUPS }, ...options.console }),
     ...(options.now ? { now: options.now } : {}),
   }).catch((e: unknown) => {
@@ -72,10 +72,11 @@ export interface ConsoleScene {
   close(): Promise<void>;
 }
 
-export async function startConsoleScene(accounts: ReadonlyMap<string, TestAccount>): Promise<ConsoleScene> {
+/** `database`: 'postgres' runs the scene on a fresh PostgreSQL database (DTA_TEST_PG_URL's server), dropped on close. */
+export async function startConsoleScene(accounts: ReadonlyMap<string, TestAccount>, options: { database?: 'sqlite' | 'postgres' } = {}): Promise<ConsoleScene> {
   const port = await freePort();
   const provider = await startTestProvider(accounts, [`http://127.0.0.1:${port}`]);
-  const svc = await startConsoleService({ port, issuer: provider.issuer }).catch(async (e: unknown) => {
+  const svc = await startConsoleService({ port, issuer: provider.issuer, ...(options.database === 'postgres' ? { database: { kind: 'postgres' as const } } : {}) }).catch(async (e: unknown) => {
     await provider.close();
     throw e;
   });

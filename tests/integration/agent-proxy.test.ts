@@ -1,17 +1,21 @@
 // The agent behind a hospital proxy, for real: the device trust service runs in one network
 // namespace on its loopback address, and the agent (the real `dta agent` process) runs in
 // another, which has no route to it at all, only to a real proxy (Debian's tinyproxy) in the
-// service's namespace. Through the proxy the agent enrols and attests; with no proxy, a proxy
-// on a closed port, a proxy that refuses CONNECT to the service's port, or one that asks for
-// credentials, it says which hop failed, with a typed code in `dta status --json` and its log.
+// service's namespace. Through the proxy the agent enrols and attests, whether the environment,
+// IT's managed `proxy` or IT's PAC file (run in the agent's sandbox) names it; with no proxy, a
+// proxy on a closed port, a proxy that refuses CONNECT to the service's port, one that asks for
+// credentials, a PAC file that says DIRECT or a NO_PROXY that covers the service, it says which
+// hop failed, with a typed code in `dta status --json` and its log.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { LINUX_POLICY_DIR } from '../../main/config/config-sources.js';
 import { linkedPair, type LinkedPair } from '../kit/netns.js';
-import { waitUntil } from '../kit/wait.js';
+import { waitForValue, waitUntil } from '../kit/wait.js';
 import { spawnService } from '../kit/service-process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -32,6 +36,18 @@ let service: ChildProcess;
 let enrolmentSecret = '';
 const proxies = new Map<string, Proxy>();
 const agents: ChildProcess[] = [];
+const pacServers: ChildProcess[] = [];
+
+/** A small HTTP server on the agent's namespace's loopback that serves `file` as a PAC file. */
+async function startPacServer(port: number, file: string): Promise<void> {
+  const code = "const [port, file] = process.argv.slice(1); require('node:http').createServer((q, r) => { r.writeHead(200, { 'content-type': 'application/x-ns-proxy-autoconfig' }); r.end(require('node:fs').readFileSync(file)); }).listen(Number(port), '127.0.0.1', () => console.log('listening'));";
+  const child = spawn('ip', ['netns', 'exec', pair.client.name, process.execPath, '-e', code, String(port), file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  pacServers.push(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  await waitUntil('the PAC server', () => out.includes('listening'), 30_000, () => out.slice(-300));
+}
 
 /** A tinyproxy in the service's namespace on the link address; `extra` lines restrict it. */
 async function startProxy(name: string, port: number, extra: readonly string[]): Promise<Proxy> {
@@ -59,15 +75,36 @@ interface AgentRun {
   readonly detail: () => string;
 }
 
-/** The real system agent in the agent's namespace, with `env` as its unit would set it. */
-function startAgent(name: string, env: Readonly<Record<string, string>>): AgentRun {
+/**
+ * The real system agent in the agent's namespace, with `env` as its unit would set it and, if
+ * given, IT's `managed` policy: in a mount namespace of its own, /etc is this machine's under a
+ * throw-away overlay with the policy folder bound to the agent's (as the SEA test does), and a
+ * machine id of its own, so that two such agents reaching the service are two devices.
+ */
+function startAgent(name: string, env: Readonly<Record<string, string>>, managed: Readonly<Record<string, unknown>> | null = null): AgentRun {
   const dir = join(work, name);
   mkdirSync(dir, { mode: 0o700 });
+  let inMounts: string[] = [];
+  if (managed !== null) {
+    mkdirSync(join(dir, 'managed'), { mode: 0o755 });
+    mkdirSync(join(dir, 'etc-upper'));
+    writeFileSync(join(dir, 'managed', 'policy.json'), JSON.stringify(managed), { mode: 0o644 });
+    const mounts = [
+      'mount -t tmpfs tmpfs "$0/etc-upper"',
+      'mkdir "$0/etc-upper/u" "$0/etc-upper/w"',
+      'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$0/etc-upper/u,workdir=$0/etc-upper/w" /etc',
+      `echo ${randomBytes(16).toString('hex')} > /etc/machine-id`,
+      `mkdir -p ${LINUX_POLICY_DIR}`,
+      `mount --bind "$0/managed" ${LINUX_POLICY_DIR}`,
+      'exec "$@"',
+    ].join(' && ');
+    inMounts = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', mounts, dir];
+  }
   const configPath = join(dir, 'agent.json');
   const ipc = join(dir, 'agent.sock');
   const dataDir = join(dir, 'data');
   writeFileSync(configPath, JSON.stringify({ serviceUrl: `http://127.0.0.1:${SERVICE_PORT}`, enrolmentSecret, dataDir, keyStorage: 'file', ipcPath: ipc, loopbackPort: 0, cadence: { fastSeconds: 2, fullSeconds: 120 } }), { mode: 0o600 });
-  const child = spawn('ip', ['netns', 'exec', pair.client.name, process.execPath, '--import', 'tsx', join(ROOT, 'main', 'agent', 'cli.ts'), 'agent', '--config', configPath, '--json'], {
+  const child = spawn('ip', ['netns', 'exec', pair.client.name, ...inMounts, process.execPath, '--import', 'tsx', join(ROOT, 'main', 'agent', 'cli.ts'), 'agent', '--config', configPath, '--json'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...env },
@@ -121,6 +158,7 @@ before(async () => {
 
 after(() => {
   for (const agent of agents) agent.kill('SIGTERM');
+  for (const server of pacServers) server.kill('SIGTERM');
   for (const proxy of proxies.values()) proxy.child.kill('SIGTERM');
   service?.kill('SIGTERM');
   pair?.delete();
@@ -169,4 +207,56 @@ test('the agent has no route to the service of its own, but enrols and attests t
     assert.ok(outage ? log.includes('"event":"offline"') : log.includes(`"code":"${code}"`), `${code} is in the agent's log`);
     assert.match(log, reason, `${code}: the reason is in the agent's log`);
   }
+});
+
+test('IT\'s managed proxy alone, or IT\'s PAC file alone, takes the agent through the proxy; a PAC file saying DIRECT or a NO_PROXY covering the service is a clear SERVICE_UNREACHABLE', { timeout: 480_000 }, async () => {
+  const proxy = `${pair.serverIpv4}:3128`;
+  const pacDir = join(work, 'pac');
+  mkdirSync(pacDir, { mode: 0o755 });
+  const throughPac = join(pacDir, 'through-proxy.pac');
+  const directPac = join(pacDir, 'direct.pac');
+  // An ordinary PAC file: its helpers pick the proxy for the service's host, SOCKS first is skipped.
+  writeFileSync(throughPac, `function FindProxyForURL(url, host) {\n  if (isPlainHostName(host)) return "DIRECT";\n  if (isInNet(host, "127.0.0.0", "255.0.0.0") && url.indexOf(":${SERVICE_PORT}/") > 0) return "SOCKS5 ${proxy}; PROXY ${proxy}; DIRECT";\n  return "DIRECT";\n}\n`, { mode: 0o644 });
+  writeFileSync(directPac, 'function FindProxyForURL(url, host) { return "DIRECT"; }\n', { mode: 0o644 });
+  const pacPort = 18_500 + (process.pid % 400);
+  await startPacServer(pacPort, throughPac);
+
+  const managed = startAgent('managed-proxy', {}, { proxy: `http://${proxy}` });
+  const pac = startAgent('managed-pac', {}, { proxyAutoConfigUrl: `http://127.0.0.1:${pacPort}/proxy.pac` });
+  const pacDirect = startAgent('pac-direct', {}, { proxyAutoConfigUrl: `file://${directPac}` });
+  const noProxy = startAgent('no-proxy', { HTTPS_PROXY: `http://${proxy}`, HTTP_PROXY: `http://${proxy}`, NO_PROXY: '127.0.0.1' });
+  const runs = [managed, pac, pacDirect, noProxy];
+  const settled = (run: AgentRun): boolean => run.lines.some((l) => typeof l.state === 'string' && l.state !== 'starting' && l.state !== 'enrolling');
+  await Promise.all(runs.map((run) => waitUntil('the agent to settle', () => settled(run), 240_000, run.detail)));
+
+  const routeOf = (run: AgentRun): Record<string, unknown> | undefined => run.lines.findLast((l) => l.event === 'network-route');
+  for (const [run, source] of [[managed, 'managed'], [pac, 'managed-pac']] as const) {
+    await waitUntil(`the agent through the ${source} route to attest`, () => run.lines.some((l) => typeof l.deviceId === 'string' && ['compliant', 'warning', 'blocked'].includes(String(l.state))), 60_000, run.detail);
+    const route = routeOf(run);
+    assert.deepEqual(route && { source: route.source, httpsProxy: route.httpsProxy }, { source, httpsProxy: `http://${proxy}` }, JSON.stringify(route));
+    const s = await status(run.ipc);
+    assert.match(String(s.deviceId), /^[0-9a-f]{32}$/, source);
+    assert.equal(s.errorCode, null, `${source}: ${JSON.stringify(s)}`);
+  }
+  // The PAC file's SOCKS entry came first: skipped with its code, the next entry used.
+  assert.ok(pac.lines.some((l) => l.event === 'proxy-problem' && l.code === 'PAC_ANSWER_UNUSABLE' && /SOCKS/.test(String(l.problem))), pac.detail());
+  assert.equal(routeOf(pac)?.pacUrl, `http://127.0.0.1:${pacPort}/proxy.pac`);
+
+  // DIRECT from the PAC file, and NO_PROXY covering the service: no way there from this namespace.
+  for (const [run, what, reason] of [
+    [pacDirect, 'the PAC file saying DIRECT', new RegExp(`PAC file file://${directPac.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} says for the service \\(DIRECT\\)`)],
+    [noProxy, 'NO_PROXY covering the service', /device trust service at http:\/\/127\.0\.0\.1:\d+ cannot be reached \(/],
+  ] as const) {
+    const route = routeOf(run);
+    assert.equal(route?.httpsProxy ?? null, what === 'NO_PROXY covering the service' ? `http://${proxy}` : null, `${what}: ${JSON.stringify(route)}`);
+    const s = await waitForValue(`${what}: the status to say why`, async () => {
+      const now = await status(run.ipc);
+      return now.errorCode === 'SERVICE_UNREACHABLE' ? now : undefined;
+    }, 60_000);
+    assert.equal(s.state, 'offline', `${what}: ${JSON.stringify(s)}`);
+    assert.equal(s.tokenExpiresAt, null, what);
+    const log = readFileSync(join(run.dataDir, 'logs', 'agent.log'), 'utf8');
+    assert.match(log, reason, `${what}: the reason is in the agent's log`);
+  }
+  assert.equal(routeOf(noProxy)?.noProxy, '127.0.0.1');
 });

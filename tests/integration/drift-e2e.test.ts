@@ -11,16 +11,8 @@ import { NetNamespace } from '../kit/netns.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 test('turning the firewall off gets the device refused by the access service within 5 seconds', { timeout: 120_000 }, () => {
-  const ns = NetNamespace.create('dta-e2e');
+  const ns = NetNamespace.withWorkstationFirewall('dta-e2e');
   try {
-    ns.exec(['ip', 'link', 'set', 'lo', 'up']);
-    ns.nft(`table inet filter {
-  chain input {
-    type filter hook input priority 0; policy drop;
-    ct state established,related accept
-    iif "lo" accept
-  }
-}`);
     const out = execFileSync('ip', ['netns', 'exec', ns.name, 'bash', join(ROOT, 'scripts', 'with-keyring.sh'), process.execPath, '--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--json'], {
       cwd: ROOT,
       encoding: 'utf8',

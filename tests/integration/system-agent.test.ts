@@ -2,111 +2,111 @@
 // network namespace with its own nftables firewall and its own service), with a root-only
 // key file; two ordinary local accounts run `dta status --json` and the tray's client at
 // the same time. One device, one enrolment, the same state for both, the key unreadable to
-// them, and a firewall turned off reaches both within seconds.
+// them, and a firewall turned off reaches both within seconds. The one loopback listener of
+// the machine serves both accounts' web pages. The scene is tests/kit/shared-machine.ts
+// (scripts/shared-machine-soak.ts runs the same for minutes).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import Database from 'better-sqlite3';
-import { NetNamespace } from '../kit/netns.js';
+import { createRelyingParty } from '../../service/relying-party/index.js';
+import type { SharedMachine } from '../kit/shared-machine.js';
+import { ROOT, output, sh, startSharedMachine } from '../kit/shared-machine.js';
+import { spawn } from 'node:child_process';
 import { waitUntil } from '../kit/wait.js';
-import { spawnService } from '../kit/service-process.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const USERS = ['dtanurse1', 'dtanurse2'];
-const PORT = 18_000 + (process.pid % 2000);
+const ORIGIN = 'https://ehr.example';
+const AUDIENCE = 'patient-records';
+const RECORDS = 'https://records.example/';
 
-let ns: NetNamespace;
-let work: string;
-let service: ChildProcess;
-let agent: ChildProcess;
-const agentLines: Record<string, unknown>[] = [];
+let m: SharedMachine;
+let USERS: readonly string[] = [];
 let ipcPath: string;
-let serviceDir: string;
 let dataDir: string;
+const asUser = (user: string, argv: string[]): ReturnType<SharedMachine['asUser']> => m.asUser(user, argv);
+const spawnAsRoot = (argv: string[]): ReturnType<typeof spawn> => spawn(argv[0] ?? '', argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 
-function sh(argv: string[], input?: string): string {
-  return execFileSync(argv[0] ?? '', argv.slice(1), { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
-}
-function asUser(user: string, argv: string[]): ChildProcess {
-  const command = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return spawn('su', ['-s', '/bin/bash', user, '-c', `cd '${ROOT}' && ${command}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-function output(child: ChildProcess, live?: { out: string }): Promise<{ out: string; err: string; code: number | null }> {
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-    if (live) live.out = out;
-  });
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ out, err, code })));
-}
 before(async () => {
   assert.equal(process.getuid?.(), 0, 'this test runs as root (as CI does): the system agent is root and the test makes local accounts');
-  for (const user of USERS) {
-    try {
-      sh(['id', user]);
-    } catch {
-      sh(['useradd', '--no-create-home', '--shell', '/usr/sbin/nologin', user]);
-    }
-  }
-  work = mkdtempSync(join(tmpdir(), 'dta-system-'));
-  chmodSync(work, 0o755);
-  ns = NetNamespace.create('dta-sys');
-  ns.exec(['ip', 'link', 'set', 'lo', 'up']);
-  ns.nft('table inet filter {\n chain input {\n  type filter hook input priority 0; policy drop;\n  ct state established,related accept\n  iif "lo" accept\n }\n}');
-
-  serviceDir = join(work, 'service');
-  const started = spawnService(['--init', serviceDir, '--port', String(PORT)], { netns: ns.name, capture: true });
-  service = started.child;
-  const serviceLog = (): string => started.log();
-  await waitUntil('the service', () => /Server listening/.test(serviceLog()), 90_000, () => serviceLog().slice(-500));
-  // This machine's disk is not encrypted: give that check grace (as the demo does), so the
-  // device starts with full access and the firewall decides the block.
-  const policyPath = join(serviceDir, 'policy.yaml');
-  writeFileSync(policyPath, readFileSync(policyPath, 'utf8').replace('version: 1', 'version: 2').replace(/disk-encryption: 0\b/, 'disk-encryption: 720'));
-  await waitUntil('the policy edit', () => /policy applied/.test(serviceLog()), 10_000, () => serviceLog().slice(-500));
-
-  dataDir = join(work, 'agent-data');
-  ipcPath = join(work, 'run', 'dta', 'agent.sock');
-  const config = join(work, 'agent.json');
-  writeFileSync(config, JSON.stringify({
-    serviceUrl: `http://127.0.0.1:${PORT}`,
-    enrolmentSecret: readFileSync(join(serviceDir, 'enrolment-secret.txt'), 'utf8').trim(),
-    dataDir,
-    keyStorage: 'file',
-    ipcPath,
-    loopbackPort: 0,
-    cadence: { fastSeconds: 1, fullSeconds: 120 },
-  }), { mode: 0o600 });
-  // As the unit runs it: root, no person's session, no keyring.
-  agent = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', join(ROOT, 'main', 'agent', 'cli.ts'), 'agent', '--config', config, '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root' } });
-  let partial = '';
-  agent.stdout?.on('data', (d: Buffer) => {
-    partial += d.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) if (l.trim()) agentLines.push(JSON.parse(l) as Record<string, unknown>);
-  });
-  agent.stderr?.on('data', (d: Buffer) => agentLines.push({ stderr: d.toString() }));
-  await waitUntil('the agent to attest', () => agentLines.some((l) => l.state === 'compliant' || l.state === 'warning' || l.state === 'blocked'), 60_000, () => JSON.stringify(agentLines.slice(-5)));
+  m = await startSharedMachine({ allowedOrigins: { [ORIGIN]: [AUDIENCE] }, accessServices: { [AUDIENCE]: [RECORDS] } });
+  USERS = m.users;
+  ipcPath = m.ipcPath;
+  dataDir = m.dataDir;
 });
 
-after(() => {
-  agent?.kill('SIGTERM');
-  service?.kill('SIGTERM');
-  ns?.delete();
-  for (const user of USERS) {
-    try {
-      sh(['userdel', user]);
-    } catch {
-      // already gone
+after(() => m?.close());
+
+/** A device token and proof for RECORDS, asked for by `user` from the machine's loopback endpoint as a page of ORIGIN would. */
+async function tokenAs(user: string, htu: string): Promise<{ status: number; body: { token?: string; dpop?: string; tier?: string; error?: { code: string } } }> {
+  const url = `http://127.0.0.1:${m.loopbackPort}/v1/token?audience=${AUDIENCE}&htm=GET&htu=${encodeURIComponent(htu)}`;
+  const r = await output(m.asUser(user, ['curl', '-sS', '-H', `Origin: ${ORIGIN}`, '-w', '\n%{http_code}', url], { inNamespace: true }));
+  const lines = r.out.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  return { status, body: JSON.parse(lines.join('\n') || '{}') as { token?: string; dpop?: string; tier?: string; error?: { code: string } } };
+}
+
+function claimsOf(token: string): { sub: string; aud: string } {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub: string; aud: string };
+}
+
+test('one loopback listener for the machine serves both accounts: tokens for the same device, each proof verified by the access service', async () => {
+  // The listener is the agent's: root's process inside the namespace holds the port, and no other.
+  const listeners = m.ns.exec(['ss', '-Hltnp', `sport = :${m.loopbackPort}`]).trim().split('\n').filter((l) => l.trim() !== '');
+  assert.equal(listeners.length, 1, listeners.join('\n'));
+  assert.match(listeners[0] ?? '', /127\.0\.0\.1:47100/);
+  assert.match(listeners[0] ?? '', /"node"/);
+  assert.ok(m.agentLines.some((l) => l.event === 'listening' && l.port === m.loopbackPort), 'the agent said it listens on its port');
+
+  const answers = await Promise.all(USERS.map((u, i) => tokenAs(u, `${RECORDS}patients/${i + 1}`)));
+  for (const [i, a] of answers.entries()) assert.equal(a.status, 200, `${USERS[i] ?? ''}: ${JSON.stringify(a.body)}`);
+  const claims = answers.map((a) => claimsOf(a.body.token ?? ''));
+  assert.equal(claims[0]?.sub, claims[1]?.sub, 'both accounts got tokens for the one device');
+  assert.match(claims[0]?.sub ?? '', /^[0-9a-f]{32}$/);
+  assert.equal(claims[0]?.aud, AUDIENCE);
+
+  // The access service checks each request offline, with the service's keys and status list
+  // (fetched inside the namespace, where the service is).
+  const documents = new Map<string, string>();
+  for (const path of ['/.well-known/jwks.json', '/v1/status-list']) documents.set(`${m.serviceUrl}${path}`, m.ns.exec(['curl', '-sSf', `${m.serviceUrl}${path}`]));
+  const asked: string[] = [];
+  const rp = createRelyingParty({
+    issuer: m.serviceUrl,
+    audience: AUDIENCE,
+    fetch: (input) => {
+      const url = input instanceof Request ? input.url : String(input);
+      asked.push(url);
+      const text = documents.get(url);
+      return Promise.resolve(text === undefined ? new Response('', { status: 404 }) : new Response(text, { status: 200, headers: { 'content-type': url.endsWith('status-list') ? 'application/statuslist+jwt' : 'application/json' } }));
+    },
+  });
+  try {
+    for (const [i, a] of answers.entries()) {
+      const decision = await rp.verifyRequest({ method: 'GET', url: `${RECORDS}patients/${i + 1}`, authorization: `DPoP ${a.body.token ?? ''}`, dpop: a.body.dpop, requiredTier: 'full' });
+      assert.ok(decision.allow, `${USERS[i] ?? ''}'s request: ${JSON.stringify(decision)} (fetched ${asked.join(', ')})`);
+      assert.equal(decision.deviceId, claims[0]?.sub);
     }
+  } finally {
+    rp.close();
   }
-  rmSync(work, { recursive: true, force: true });
+  // A page of another origin gets nothing, whoever asks.
+  const other = await output(m.asUser(USERS[0] ?? '', ['curl', '-sS', '-H', 'Origin: https://evil.example', `http://127.0.0.1:${m.loopbackPort}/v1/token?audience=${AUDIENCE}`], { inNamespace: true }));
+  assert.match(other.out, /ORIGIN_REFUSED/);
+});
+
+test('dta status --config as an ordinary account: the root-only file is not read; the default place is asked, and the person is told so', async () => {
+  const node = process.execPath;
+  const dta = join(ROOT, 'bin', 'dta.mjs');
+  const asNurse = await output(asUser(USERS[0] ?? '', [node, dta, 'status', '--config', m.configPath, '--json']));
+  assert.doesNotMatch(asNurse.err, /CONFIG_INVALID/, asNurse.err);
+  assert.match(asNurse.err, new RegExp(`${m.configPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be read: this account may not read it`));
+  assert.match(asNurse.err, /Asking the agent at its default place, \/run\/dta\/agent\.sock\./);
+  // Nothing serves the default place in this test (the agent here listens in its own folder), so the answer names it.
+  assert.match(asNurse.err, /AGENT_UNAVAILABLE: The device trust agent cannot be reached at \/run\/dta\/agent\.sock/);
+  assert.equal(asNurse.code, 2);
+  // Whoever may read the file (root, IT) is sent where it says.
+  const asRoot = await output(spawnAsRoot([node, dta, 'status', '--config', m.configPath, '--json']));
+  assert.equal(asRoot.err, '');
+  assert.match(String((JSON.parse(asRoot.out) as { deviceId: unknown }).deviceId), /^[0-9a-f]{32}$/);
 });
 
 test('two ordinary accounts see the same machine agent at once; one device, one enrolment; a firewall turned off reaches both within seconds', { timeout: 180_000 }, async () => {
@@ -139,7 +139,7 @@ test('two ordinary accounts see the same machine agent at once; one device, one 
   // The firewall goes off once both trays watch.
   await waitUntil('both trays to show the device', () => live.every((l) => /"link":"connected","state":"(compliant|warning)"/.test(l.out)), 60_000, () => JSON.stringify(live));
   const offAt = Date.now();
-  ns.exec(['nft', 'flush', 'ruleset']);
+  m.firewall(false);
   const results = await Promise.all(trays);
   const seen = results.map((r) => r.out.split('\n').filter((l) => l).map((l) => JSON.parse(l) as { at: number; link: string; state: string; deviceId: string | null }));
   for (const [i, lines] of seen.entries()) {
@@ -152,15 +152,10 @@ test('two ordinary accounts see the same machine agent at once; one device, one 
   }
 
   // One device in the service, one enrolment, no re-enrolment.
-  const db = new Database(join(serviceDir, 'service.db'), { readonly: true });
-  try {
-    assert.equal((db.prepare('SELECT count(*) AS n FROM devices').get() as { n: number }).n, 1);
-    const actions = (db.prepare('SELECT action, outcome FROM audit').all() as { action: string; outcome: string }[]);
-    assert.equal(actions.filter((a) => a.action === 'enrol' && a.outcome === 'ok').length, 1, JSON.stringify(actions.filter((a) => a.action !== 'attest')));
-    assert.equal(actions.filter((a) => a.action.startsWith('re-enrol') || a.action.startsWith('enrol.rekey')).length, 0);
-  } finally {
-    db.close();
-  }
+  assert.equal(m.deviceCount(), 1);
+  const actions = m.auditActions();
+  assert.equal(actions.filter((a) => a.action === 'enrol' && a.outcome === 'ok').length, 1, JSON.stringify(actions.filter((a) => a.action !== 'attest')));
+  assert.equal(actions.filter((a) => a.action.startsWith('re-enrol') || a.action.startsWith('enrol.rekey')).length, 0);
 });
 
 test('without a TPM the device key is a root-only file the signed-in people can neither read nor use', () => {

@@ -29,6 +29,18 @@ const RESTORE = new Map<RulesFormat, readonly string[]>([
   ['ip6tables-legacy', ['ip6tables-legacy-restore']],
 ]);
 
+/**
+ * A workstation's firewall: input dropped, except loopback and replies. The agent's firewall
+ * check passes on it until the ruleset is flushed (`nft flush ruleset`).
+ */
+export const WORKSTATION_FIREWALL = `table inet filter {
+  chain input {
+    type filter hook input priority 0; policy drop;
+    ct state established,related accept
+    iif "lo" accept
+  }
+}`;
+
 export class NetNamespace {
   readonly name: string;
 
@@ -45,6 +57,19 @@ export class NetNamespace {
     const name = `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
     execFileSync('ip', ['netns', 'add', name]);
     return new NetNamespace(name);
+  }
+
+  /** A new namespace with loopback up and WORKSTATION_FIREWALL loaded; deleted again if that fails. */
+  static withWorkstationFirewall(prefix: string): NetNamespace {
+    const ns = NetNamespace.create(prefix);
+    try {
+      ns.exec(['ip', 'link', 'set', 'lo', 'up']);
+      ns.nft(WORKSTATION_FIREWALL);
+    } catch (e) {
+      ns.delete();
+      throw e;
+    }
+    return ns;
   }
 
   exec(argv: readonly string[], input?: string): string {

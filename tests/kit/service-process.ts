@@ -15,8 +15,8 @@ const SERVICE_MAIN = join(ROOT, 'service', 'main.ts');
  * how the service runs (a flag, the bundle) is made once. Inside `netns` it runs through
  * `ip netns exec`.
  */
-export function serviceCommand(args: readonly string[], options: { readonly netns?: string } = {}): { readonly file: string; readonly args: string[] } {
-  const node = ['--import', 'tsx', SERVICE_MAIN, ...args];
+export function serviceCommand(args: readonly string[], options: { readonly netns?: string; readonly nodeArgs?: readonly string[] } = {}): { readonly file: string; readonly args: string[] } {
+  const node = [...(options.nodeArgs ?? []), '--import', 'tsx', SERVICE_MAIN, ...args];
   return options.netns === undefined ? { file: process.execPath, args: node } : { file: 'ip', args: ['netns', 'exec', options.netns, process.execPath, ...node] };
 }
 
@@ -33,6 +33,8 @@ export interface SpawnServiceOptions {
   /** Collect stdout and stderr (else they are ignored). */
   readonly capture?: boolean;
   readonly env?: NodeJS.ProcessEnv;
+  /** Node's own options before the service's (a bench's --cpu-prof, which NODE_OPTIONS does not take). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Spawns `dta-service ARGS` (serving, or one of its commands). */

@@ -2,51 +2,28 @@
 // Debian's Chromium, in English and German: that the service is away, what still works,
 // until when, and what to do; axe-core clean; screenshots kept in test-artifacts/screenshots.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { Outage } from '../../common/agent-state.js';
 import type { Locale, StatusView } from '../../common/ipc.js';
 import { LOCALES } from '../../common/ipc.js';
 import { formatTime } from '../../renderer/render-status.js';
 import { t } from '../../renderer/messages.js';
-import { buildRenderer } from '../../scripts/build-renderer.js';
 import { statusView } from '../kit/status-views.js';
+import { axeViolations, startWindowHost, type OpenWindow, type WindowHost } from './window-page.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const OUT = join(ROOT, 'test-artifacts', 'renderer-outage');
 const SHOTS = join(ROOT, 'test-artifacts', 'screenshots');
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-let browser: Browser;
-let server: Server;
-let base = '';
+let host: WindowHost;
 
 before(async () => {
-  await buildRenderer(OUT);
   mkdirSync(SHOTS, { recursive: true });
-  server = createServer((req, res) => {
-    const name = (req.url ?? '/').split('?')[0] === '/' ? 'index.html' : (req.url ?? '').slice(1).split('?')[0] ?? '';
-    if (!/^[\w.-]+$/.test(name)) return void res.writeHead(404).end();
-    try {
-      const body = readFileSync(join(OUT, name));
-      res.writeHead(200, { 'content-type': name.endsWith('.js') ? 'text/javascript' : name.endsWith('.css') ? 'text/css' : 'text/html' }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
+  host = await startWindowHost();
 });
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+after(() => host?.close());
 
 const minutes = (n: number): string => new Date(Date.now() + n * 60_000).toISOString();
 
@@ -65,32 +42,8 @@ const BLOCKED: () => Outage = () => ({ since: minutes(-2), accessUntil: minutes(
 const NO_GRACE: () => Outage = () => ({ since: minutes(-2), accessUntil: minutes(3), graceMinutes: null, blockedBy: [] });
 const ENDED: () => Outage = () => ({ since: minutes(-50), accessUntil: minutes(-5), graceMinutes: 30, blockedBy: [] });
 
-async function open(view: StatusView): Promise<{ page: Page; close: () => Promise<void> }> {
-  const context = await browser.newContext({ viewport: { width: 520, height: 900 }, locale: view.locale === 'de' ? 'de-DE' : 'en-GB' });
-  const page = await context.newPage();
-  await page.addInitScript(`(() => {
-    const view = ${JSON.stringify(view)};
-    window.agent = Object.freeze({
-      getView: () => Promise.resolve(view),
-      checkNow: () => Promise.resolve({ ok: true }),
-      runRemediation: () => Promise.resolve({ ok: true }),
-      saveBundle: () => Promise.resolve({ ok: true }),
-      onViewChanged: () => () => {},
-    });
-  })();`);
-  await page.goto(`${base}/`);
-  await page.waitForSelector('h1');
-  return { page, close: () => context.close() };
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE);
-  return page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; nodes: unknown[] }[] }> } }).axe;
-    const result = await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice'] });
-    return result.violations.map((v) => `${v.id} (${v.nodes.length})`);
-  });
-}
+/** A taller window than the kit's default: the outage notice and the checks below it fit in one screenshot. */
+const open = (view: StatusView): Promise<OpenWindow> => host.open(view, { height: 900 });
 
 const text = async (page: Page, selector: string): Promise<string> => ((await page.textContent(selector)) ?? '').trim();
 

@@ -13,8 +13,15 @@ import { buildRenderer } from '../../scripts/build-renderer.js';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
+export interface OpenWindow {
+  readonly page: Page;
+  /** The console's Content Security Policy messages since the page opened (none while the CSP holds). */
+  readonly cspViolations: readonly string[];
+  readonly close: () => Promise<void>;
+}
+
 export interface WindowHost {
-  open(view: StatusView, options?: { height?: number }): Promise<{ page: Page; close: () => Promise<void> }>;
+  open(view: StatusView, options?: { height?: number; colorScheme?: 'light' | 'dark' }): Promise<OpenWindow>;
   close(): Promise<void>;
 }
 
@@ -46,8 +53,12 @@ export async function startWindowHost(): Promise<WindowHost> {
     const running = browser;
     return {
       async open(view, options = {}) {
-        const context = await running.newContext({ viewport: { width: 520, height: options.height ?? 760 }, locale: view.locale === 'de' ? 'de-DE' : 'en-GB' });
+        const context = await running.newContext({ viewport: { width: 520, height: options.height ?? 760 }, colorScheme: options.colorScheme ?? 'light', locale: view.locale === 'de' ? 'de-DE' : 'en-GB' });
         const page = await context.newPage();
+        const cspViolations: string[] = [];
+        page.on('console', (m) => {
+          if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+        });
         await page.addInitScript(`(() => {
           let view = ${JSON.stringify(view)};
           const listeners = new Set();
@@ -57,13 +68,13 @@ export async function startWindowHost(): Promise<WindowHost> {
             getView: () => Promise.resolve(view),
             checkNow: () => { window.__calls.push('checkNow'); return Promise.resolve({ ok: true }); },
             runRemediation: (action) => { window.__calls.push('runRemediation:' + action); return Promise.resolve({ ok: true }); },
-            saveBundle: () => { window.__calls.push('saveBundle'); return Promise.resolve({ ok: true, detail: 'saved' }); },
+            saveBundle: () => { window.__calls.push('saveBundle'); return Promise.resolve({ ok: true, detail: 'C:\\\\Users\\\\nurse\\\\Desktop\\\\dta-support.json' }); },
             onViewChanged: (listener) => { listeners.add(listener); return () => listeners.delete(listener); },
           });
         })();`);
         await page.goto(`${base}/`);
         await page.waitForSelector('h1');
-        return { page, close: () => context.close() };
+        return { page, cspViolations, close: () => context.close() };
       },
       close,
     };
@@ -78,11 +89,12 @@ export async function pushView(page: Page, view: StatusView): Promise<void> {
   await page.evaluate((v) => (window as unknown as { __push: (view: unknown) => void }).__push(v), view);
 }
 
-export async function axeViolations(page: Page): Promise<string[]> {
+/** axe-core's violations on the page, as `rule (nodes)`; by default WCAG 2.1 A and AA and axe's best practices. */
+export async function axeViolations(page: Page, runOnly: readonly string[] = ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']): Promise<string[]> {
   await page.evaluate(AXE);
-  return page.evaluate(async () => {
+  return page.evaluate(async (rules) => {
     const axe = (globalThis as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; nodes: unknown[] }[] }> } }).axe;
-    const result = await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice'] });
+    const result = await axe.run(document, { runOnly: rules });
     return result.violations.map((v) => `${v.id} (${v.nodes.length})`);
-  });
+  }, [...runOnly]);
 }

@@ -15,6 +15,7 @@ import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
 import { flood, requestFrom, startServiceWithLimits } from '../kit/service-with-limits.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
+import { waitForValue } from '../kit/wait.js';
 
 const OTHER_CLIENT = '127.0.0.2';
 
@@ -36,16 +37,6 @@ function auditFromFile(dataDir: string): Row[] {
     return rows.map((r) => ({ actor: r.actor, action: r.action, deviceId: r.device_id, outcome: r.outcome, code: r.code, details: JSON.parse(r.details) as unknown }));
   } finally {
     db.close();
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -140,7 +131,7 @@ describe('refusals before the service logic', () => {
 
       clock += 60_000;
       assert.equal((await post(`${svc.url}/v1/nonce`, '{')).status, 400); // the next minute's first refusal
-      const rows = await until('the counted refusals', async () => {
+      const rows = await waitForValue('the counted refusals', async () => {
         const found = (await svc.audit()).filter((r) => r.action === 'http.refused');
         return found.length >= 4 ? found : undefined;
       });
@@ -210,10 +201,11 @@ describe('throttles on guessing', () => {
         answers.push({ status: a.status, retryAfter: a.retryAfter, code: a.body.error?.code });
         return a;
       });
-      assert.ok(Date.now() - started < 30_000);
+      // The bucket refills at 30 a minute while the burst runs: on a busy machine it runs longer and a few more are judged.
+      const refilled = Math.ceil(((Date.now() - started) / 60_000) * 30);
       const wrong = answers.filter((a) => a.code === 'ENROLMENT_SECRET_INVALID').length;
       const limited = answers.filter((a) => a.status === 429);
-      assert.ok(wrong >= 20 && wrong <= 35, `${wrong} wrong secrets were judged (a burst of 30, refilled at 30 a minute)`);
+      assert.ok(wrong >= 20 && wrong <= 35 + refilled, `${wrong} wrong secrets were judged (a burst of 30, refilled at 30 a minute: ${refilled} during this one)`);
       assert.equal(wrong + limited.length, 300);
       assert.ok(limited.every((a) => a.code === 'RATE_LIMITED' && Number(a.retryAfter) >= 1));
       const rows = (await svc.audit()).filter((r) => r.action === 'enrol' && r.code === 'ENROLMENT_SECRET_INVALID');

@@ -1,13 +1,16 @@
 // The attestation result in the device token (EAR status + AR4SI trustworthiness vector) over
 // every outcome the policy engine can produce: each value means what draft-ietf-rats-ar4si says
 // for a software agent reporting on its own host, the status is never more trusting than the
-// vector (EAR's `ear.status`), and neither ever contradicts the token's tier.
+// vector (EAR's `ear.status`), and neither ever contradicts the token's tier. `instance-identity`
+// is claimed only for a key the service itself proved to be in a TPM (key attestation): a device
+// that only says `key_protection: hardware` earns no claim about its identity.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KeyProtection, Tier, TrustworthinessTier } from '../../common/attestation.js';
 import { KEY_PROTECTIONS, TRUSTWORTHINESS_TIERS, trustworthinessTierOf } from '../../common/attestation.js';
 import type { CheckId, Platform, PostureReport, Verdict } from '../../common/posture.js';
 import { CHECK_IDS, PLATFORMS } from '../../common/posture.js';
+import { appraise } from '../../service/policy/ear-appraisal.js';
 import { evaluatePosture } from '../../service/policy/evaluate.js';
 import { parsePolicy } from '../../service/policy/load-policy.js';
 import type { Policy } from '../../service/policy/policy-schema.js';
@@ -35,6 +38,8 @@ const VERDICT_OPTIONS: readonly (Verdict | 'missing')[] = ['pass', 'warn', 'fail
 /** Which failing checks' grace has run out: none, all, or every other one. */
 const rank = (t: TrustworthinessTier): number => TRUSTWORTHINESS_TIERS.indexOf(t);
 const GRACE_STATES: readonly ((index: number) => boolean)[] = [() => false, () => true, (i) => i % 2 === 1];
+/** Whether the service proved by TPM key attestation that the key in force is in the TPM (a software key never is, but the axis covers it too). */
+const KEY_ATTESTED: readonly boolean[] = [false, true];
 
 /** The draft's values for each claim we may set; any other claim name is a claim we cannot back. */
 const ALLOWED_VALUES: ReadonlyMap<string, ReadonlySet<number>> = new Map([
@@ -89,30 +94,36 @@ test('over every policy outcome the attestation result means what AR4SI and EAR 
           const firstFailedAt = new Map(CHECK_IDS.map((id, i) => [id, lapsed(i) ? NOW - 1000 * 3_600_000 : NOW] as const));
           for (const keyProtection of KEY_PROTECTIONS as readonly KeyProtection[]) {
             const evaluation = evaluatePosture(report, platform, policy, firstFailedAt, NOW, keyProtection);
-            const { 'ear.status': status, 'ear.trustworthiness-vector': vector } = evaluation.appraisal;
-            outcomes++;
-            seen.add(`${evaluation.tier}/${status}`);
-            // Building the message only on failure keeps the 300,000 outcomes fast.
-            const holds = (condition: boolean, what: string): void => {
-              if (!condition) assert.fail(`${what}: ${policyName}, ${key}, grace state ${graceIndex}, ${keyProtection} key: tier ${evaluation.tier}, ${JSON.stringify(evaluation.appraisal)}`);
-            };
+            for (const keyAttested of KEY_ATTESTED) {
+              // The same judgement appraised with the service's key attestation as the new axis.
+              const appraisal = appraise({ tier: evaluation.tier, keyProtection, keyAttested, judged: counted, blockingLimited: new Set(evaluation.lapsed.limited) });
+              const { 'ear.status': status, 'ear.trustworthiness-vector': vector } = appraisal;
+              outcomes++;
+              seen.add(`${evaluation.tier}/${status}`);
+              // Building the message only on failure keeps the 600,000 outcomes fast.
+              const holds = (condition: boolean, what: string): void => {
+                if (!condition) assert.fail(`${what}: ${policyName}, ${key}, grace state ${graceIndex}, ${keyProtection} key, ${keyAttested ? '' : 'not '}attested: tier ${evaluation.tier}, ${JSON.stringify(appraisal)}`);
+              };
+              // What the policy engine issues is the appraisal of a key the service did not attest.
+              if (!keyAttested) holds(JSON.stringify(evaluation.appraisal) === JSON.stringify(appraisal), 'the policy engine\'s appraisal is the unattested one');
 
-            // Only claims a software agent can back, with the draft's values for them.
-            for (const [claim, value] of Object.entries(vector)) holds(ALLOWED_VALUES.get(claim)?.has(value) === true, `${claim}: ${value} is not a value we can back`);
-            holds((vector['instance-identity'] === 2) === (keyProtection === 'hardware'), 'instance-identity only for a hardware key');
-            // EAR's ear.status: no higher trust than the worst claim (0 is no claim in AR4SI).
-            for (const value of Object.values(vector)) holds(rank(status) >= rank(trustworthinessTierOf(value)), 'status above a claim');
-            // The tier and the status never contradict each other.
-            holds(STATUS_FOR_TIER.get(evaluation.tier)?.has(status) === true, `status ${status} contradicts the tier`);
-            // Configuration follows the judged checks: approved only when all pass, unsupportable only for a real failure that costs every tier.
-            const values = [...counted.values()];
-            const configuration = vector.configuration ?? -1;
-            if (values.length === 0) holds(configuration === 0, 'no judged check is no assertion');
-            else if (values.every((v) => v === 'pass')) holds(configuration === 2, 'all passing is approved');
-            else holds(configuration >= 32, 'a check short of pass is at least a warning');
-            if (configuration === 96) holds(values.includes('fail') && evaluation.tier === 'none', '96 needs a failed check that costs every tier, never an unknown one');
-            if (values.includes('unknown') && !values.includes('fail')) holds(configuration === 36, 'unknown is "unavailable to the verifier"');
-            holds((status === 'affirming') === (evaluation.tier === 'full' && values.every((v) => v === 'pass')), 'affirming only for full with every check passing');
+              // Only claims a software agent can back, with the draft's values for them.
+              for (const [claim, value] of Object.entries(vector)) holds(ALLOWED_VALUES.get(claim)?.has(value) === true, `${claim}: ${value} is not a value we can back`);
+              holds((vector['instance-identity'] === 2) === (keyProtection === 'hardware' && keyAttested), 'instance-identity only for a key the service attested in a TPM');
+              // EAR's ear.status: no higher trust than the worst claim (0 is no claim in AR4SI).
+              for (const value of Object.values(vector)) holds(rank(status) >= rank(trustworthinessTierOf(value)), 'status above a claim');
+              // The tier and the status never contradict each other.
+              holds(STATUS_FOR_TIER.get(evaluation.tier)?.has(status) === true, `status ${status} contradicts the tier`);
+              // Configuration follows the judged checks: approved only when all pass, unsupportable only for a real failure that costs every tier.
+              const values = [...counted.values()];
+              const configuration = vector.configuration ?? -1;
+              if (values.length === 0) holds(configuration === 0, 'no judged check is no assertion');
+              else if (values.every((v) => v === 'pass')) holds(configuration === 2, 'all passing is approved');
+              else holds(configuration >= 32, 'a check short of pass is at least a warning');
+              if (configuration === 96) holds(values.includes('fail') && evaluation.tier === 'none', '96 needs a failed check that costs every tier, never an unknown one');
+              if (values.includes('unknown') && !values.includes('fail')) holds(configuration === 36, 'unknown is "unavailable to the verifier"');
+              holds((status === 'affirming') === (evaluation.tier === 'full' && values.every((v) => v === 'pass')), 'affirming only for full with every check passing');
+            }
           }
         }
       }
@@ -120,7 +131,7 @@ test('over every policy outcome the attestation result means what AR4SI and EAR 
   }
   // The enumeration reached every tier and every status a tier allows.
   assert.deepEqual([...seen].sort(), ['full/affirming', 'full/warning', 'limited/warning', 'none/contraindicated']);
-  assert.equal(outcomes, POLICIES.size * PLATFORMS.length * VERDICT_OPTIONS.length ** CHECK_IDS.length * GRACE_STATES.length * KEY_PROTECTIONS.length);
+  assert.equal(outcomes, POLICIES.size * PLATFORMS.length * VERDICT_OPTIONS.length ** CHECK_IDS.length * GRACE_STATES.length * KEY_PROTECTIONS.length * KEY_ATTESTED.length);
 });
 
 test('a healthy Linux VM with a software key affirms its configuration and claims nothing about TEEs, sealed storage or its identity', () => {
@@ -133,7 +144,15 @@ test('a device holding full only by grace while its disk encryption is unknown i
   const graced = { ...defaults, graceHours: { ...defaults.graceHours, 'disk-encryption': 4 } };
   const evaluation = evaluatePosture(postureReport('linux', { 'os-patch': 'pass', 'disk-encryption': 'unknown', firewall: 'pass', 'screen-lock': 'pass' }), 'linux', graced, new Map(), NOW, 'hardware');
   assert.equal(evaluation.tier, 'full');
-  assert.deepEqual(evaluation.appraisal, { 'ear.status': 'warning', 'ear.trustworthiness-vector': { 'instance-identity': 2, configuration: 36 } });
+  assert.deepEqual(evaluation.appraisal, { 'ear.status': 'warning', 'ear.trustworthiness-vector': { configuration: 36 } });
+});
+
+test('a device that only says its key is in hardware gets no instance-identity; a key the service attested in the TPM gets 2', () => {
+  const judged = new Map<CheckId, Verdict>([['os-patch', 'pass'], ['firewall', 'pass']]);
+  const claimedOnly = appraise({ tier: 'full', keyProtection: 'hardware', judged, blockingLimited: new Set() });
+  assert.deepEqual(claimedOnly, { 'ear.status': 'affirming', 'ear.trustworthiness-vector': { configuration: 2 } });
+  assert.deepEqual(appraise({ tier: 'full', keyProtection: 'hardware', keyAttested: false, judged, blockingLimited: new Set() }), claimedOnly);
+  assert.deepEqual(appraise({ tier: 'full', keyProtection: 'hardware', keyAttested: true, judged, blockingLimited: new Set() }), { 'ear.status': 'affirming', 'ear.trustworthiness-vector': { 'instance-identity': 2, configuration: 2 } });
 });
 
 test('every claim value from -128 to 127 falls in the tier AR4SI\'s "Enumeration Encoding" gives it', () => {

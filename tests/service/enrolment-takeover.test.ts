@@ -2,6 +2,7 @@
 // IT's approval: the shared MDM enrolment secret alone never takes over an enrolled device.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { readDeviceDetail } from '../../service/console/data/device-detail.js';
 import { FakeDevice, post } from '../kit/fake-device.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
@@ -95,4 +96,47 @@ test('renewal signed by the current key still rotates the key, without IT', asyn
   assert.equal((await next.attest(svc.url)).status, 200);
   const actions = (await svc.audit()).filter((r) => r.deviceId === device.deviceId).map((r) => r.action);
   assert.ok(actions.includes('renew.rotate-key'), actions.join(','));
+});
+
+test('a device that lost its key says why (a cleared TPM): IT sees the reason in the audit and beside the waiting key, and it still needs IT\'s approval', async () => {
+  const real = await FakeDevice.create('linux');
+  assert.equal((await real.enrol(svc.url, svc.enrolmentSecret)).status, 201);
+  const cleared = await FakeDevice.create('linux', real.deviceId);
+  const ask = async (keyLost: unknown): Promise<Response> => post(`${svc.url}/v1/enrol`, { csr: await cleared.csr(), platform: 'linux', enrolmentSecret: svc.enrolmentSecret, keyLost });
+
+  // A closed set: free text (or anything else) is refused before it reaches IT's screens.
+  for (const wrong of ['TPM cleared by the vendor <b>call 555</b>', 'tpm-replaced', 7]) {
+    const refused = await ask(wrong);
+    assert.equal(refused.status, 400, JSON.stringify(wrong));
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'BAD_REQUEST');
+  }
+  const res = await ask('tpm-cleared');
+  assert.equal(res.status, 409);
+  assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'KEY_CHANGE_NEEDS_APPROVAL', 'the reason never enrols the key by itself');
+  assert.equal(cleared.certPem, null);
+
+  const refused = (await svc.audit()).filter((r) => r.deviceId === real.deviceId && r.action === 'enrol.rekey-refused');
+  assert.equal(refused.length, 1);
+  assert.equal(details(refused[0]).keyLost, 'tpm-cleared');
+  assert.equal(details(refused[0]).possibleTakeover, true, 'the device\'s word is not proof: anyone with the secret could say it');
+  assert.equal(details(refused[0]).requestedKeyThumbprint, cleared.jkt);
+
+  const list = (await (await svc.admin('GET', '/v1/admin/devices')).json()) as { devices: { id: string; pendingKeyThumbprint: string | null; pendingKeyReason: string | null }[] };
+  const row = list.devices.find((d) => d.id === real.deviceId);
+  assert.equal(row?.pendingKeyThumbprint, cleared.jkt);
+  assert.equal(row?.pendingKeyReason, 'tpm-cleared');
+  // The console's device page reads the same beside the waiting key.
+  const page = await readDeviceDetail(svc.running.db, real.deviceId, Date.now());
+  assert.equal(page.device.pendingKeyThumbprint, cleared.jkt);
+  assert.equal(page.device.pendingKeyReason, 'tpm-cleared');
+
+  // Once IT decides, the reason goes with the waiting key.
+  assert.equal((await svc.admin('POST', `/v1/admin/devices/${real.deviceId}/reject-rekey`)).status, 204);
+  const after = (await (await svc.admin('GET', '/v1/admin/devices')).json()) as typeof list;
+  assert.equal(after.devices.find((d) => d.id === real.deviceId)?.pendingKeyReason, null);
+  // A re-key with no reason given is audited with keyLost null, as before.
+  const silent = await FakeDevice.create('linux', real.deviceId);
+  assert.equal((await silent.enrol(svc.url, svc.enrolmentSecret)).status, 409);
+  const last = (await svc.audit()).filter((r) => r.deviceId === real.deviceId && r.action === 'enrol.rekey-refused').at(-1);
+  assert.equal(details(last).keyLost, null);
 });

@@ -61,6 +61,32 @@ async function startLossyProxy(target: string): Promise<{ url: string; dropRenew
   });
 }
 
+/**
+ * A device's real agent on a shared clock: its identity in a root-only key folder under a new
+ * temporary folder, a healthy Linux report, the real service client. Compliant when returned;
+ * stopped after the file's tests.
+ */
+async function startClockedAgent(options: { readonly serviceUrl: string; readonly enrolmentSecret: string; readonly clock: () => Date; readonly timeoutMs: number; readonly folderPrefix: string; readonly rotateKeyOnRenewal?: boolean }): Promise<{ agent: Agent; deviceId: string; folder: string }> {
+  const { clock } = options;
+  const folder = tempFolderPath(options.folderPrefix);
+  const deviceId = randomBytes(16).toString('hex');
+  const agent = new Agent({
+    loadIdentity: () => DeviceIdentity.load({ deviceId, keys: createSoftwareKeyStore(createFileKeystore({ dir: join(folder, 'keys') }), 'file'), dataDir: join(folder, 'data'), now: clock }),
+    now: clock,
+    ...(options.rotateKeyOnRenewal !== undefined ? { rotateKeyOnRenewal: options.rotateKeyOnRenewal } : {}),
+    posture: { run: () => Promise.resolve(postureReport('linux', HEALTHY_LINUX, clock())) },
+    client: createServiceClient({ baseUrl: options.serviceUrl, timeoutMs: options.timeoutMs }),
+    enrolmentSecret: options.enrolmentSecret,
+    cadence: { fastSeconds: 300, fullSeconds: 300 },
+    fastChecks: [],
+    backoff: { initialMs: 100, maxMs: 300 },
+  });
+  await agent.start();
+  cleanups.push(() => Promise.resolve(agent.stop()));
+  await waitUntil('the agent is compliant', () => agent.state().state === 'compliant', 20_000, () => agent.state().reason);
+  return { agent, deviceId, folder };
+}
+
 const jktOf = (token: string | undefined): string => (token === undefined ? '(no token)' : (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { cnf: { jkt: string } }).cnf.jkt);
 
 test('a rotation whose renewal reply is lost keeps the new key: the agent fetches its certificate with it and never needs IT', async () => {
@@ -71,22 +97,7 @@ test('a rotation whose renewal reply is lost keeps the new key: the agent fetche
   cleanups.push(() => svc.close());
   const proxy = await startLossyProxy(svc.url);
   cleanups.push(() => proxy.close());
-  const folder = tempFolderPath('dta-rotation-');
-  const deviceId = randomBytes(16).toString('hex');
-  const agent = new Agent({
-    loadIdentity: () => DeviceIdentity.load({ deviceId, keys: createSoftwareKeyStore(createFileKeystore({ dir: join(folder, 'keys') }), 'file'), dataDir: join(folder, 'data'), now: clock }),
-    now: clock,
-    rotateKeyOnRenewal: true,
-    posture: { run: () => Promise.resolve(postureReport('linux', HEALTHY_LINUX, clock())) },
-    client: createServiceClient({ baseUrl: proxy.url, timeoutMs: 2000 }),
-    enrolmentSecret: svc.enrolmentSecret,
-    cadence: { fastSeconds: 300, fullSeconds: 300 },
-    fastChecks: [],
-    backoff: { initialMs: 100, maxMs: 300 },
-  });
-  await agent.start();
-  cleanups.push(() => Promise.resolve(agent.stop()));
-  await waitUntil('the agent is compliant', () => agent.state().state === 'compliant', 20_000, () => agent.state().reason);
+  const { agent, deviceId } = await startClockedAgent({ serviceUrl: proxy.url, enrolmentSecret: svc.enrolmentSecret, clock, timeoutMs: 2000, folderPrefix: 'dta-rotation-', rotateKeyOnRenewal: true });
   const oldKey = jktOf(agent.currentToken()?.token);
 
   proxy.dropRenewReplies = true;
@@ -111,21 +122,7 @@ async function renewUnderPolicy(rotate: boolean): Promise<{ before: string; afte
   const clock = (): Date => new Date(Date.now() + days * DAY);
   const svc = await startTestService({ now: clock, policyYaml: DEFAULT_POLICY_YAML.replace('rotateDeviceKeyOnRenewal: false', `rotateDeviceKeyOnRenewal: ${rotate}`) });
   cleanups.push(() => svc.close());
-  const folder = tempFolderPath('dta-policy-rotation-');
-  const deviceId = randomBytes(16).toString('hex');
-  const agent = new Agent({
-    loadIdentity: () => DeviceIdentity.load({ deviceId, keys: createSoftwareKeyStore(createFileKeystore({ dir: join(folder, 'keys') }), 'file'), dataDir: join(folder, 'data'), now: clock }),
-    now: clock,
-    posture: { run: () => Promise.resolve(postureReport('linux', HEALTHY_LINUX, clock())) },
-    client: createServiceClient({ baseUrl: svc.url, timeoutMs: 5000 }),
-    enrolmentSecret: svc.enrolmentSecret,
-    cadence: { fastSeconds: 300, fullSeconds: 300 },
-    fastChecks: [],
-    backoff: { initialMs: 100, maxMs: 300 },
-  });
-  await agent.start();
-  cleanups.push(() => Promise.resolve(agent.stop()));
-  await waitUntil('the agent is compliant', () => agent.state().state === 'compliant', 20_000, () => agent.state().reason);
+  const { agent, deviceId, folder } = await startClockedAgent({ serviceUrl: svc.url, enrolmentSecret: svc.enrolmentSecret, clock, timeoutMs: 5000, folderPrefix: 'dta-policy-rotation-' });
   const before = jktOf(agent.currentToken()?.token);
   days = 61; // two thirds into the 90-day certificate: renewal is due
   await agent.checkNow();

@@ -8,7 +8,6 @@
 // (it would take a native module, built and shipped per OS and architecture), and nft itself
 // decodes the messages; the agent only needs to know that something changed, then its
 // firewall check reads the whole ruleset anyway.
-import { readdirSync, readFileSync } from 'node:fs';
 import type { CommandRunner } from '../command-runner.js';
 import type { EventsLog, PostureEvents } from './posture-events.js';
 import { waitCommandWatch } from './wait-command-watch.js';
@@ -26,37 +25,11 @@ export interface NftMonitorOptions {
   readonly log?: EventsLog;
 }
 
-/**
- * Ends this process's own children whose command line is exactly `argv` (the monitors the
- * runner started), by their process id: at stop, so that the agent exits at once instead of
- * when each monitor's deadline ends it. Linux's /proc lists each process's parent.
- */
-export function endOwnChildren(argv: readonly string[], parentPid: number = process.pid): number[] {
-  const ended: number[] = [];
-  const wanted = `${argv.join('\0')}\0`;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // The fields after the command name, which may hold spaces and parentheses: state, ppid, ...
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== parentPid || readFileSync(`/proc/${name}/cmdline`, 'utf8') !== wanted) continue;
-      process.kill(Number(name), 'SIGTERM');
-      ended.push(Number(name));
-    } catch {
-      // It ended while it was read, or was never ours to read.
-    }
-  }
-  return ended;
-}
-
 /** nftables changes as firewall events. */
 export function nftMonitorEvents(options: NftMonitorOptions): PostureEvents {
-  const argv = [options.nftPath ?? NFT, 'monitor', 'ruleset'];
   return waitCommandWatch({
     runner: options.runner,
-    argv,
-    endRuns: () => endOwnChildren(argv),
+    argv: [options.nftPath ?? NFT, 'monitor', 'ruleset'],
     source: 'nft-monitor',
     checks: ['firewall'],
     endsAt: 'first-output',

@@ -8,7 +8,12 @@
 // there is no moment without a watch in place, and a run that hangs unseen (a monitor that
 // stopped reading) is replaced anyway. A run that ends early (it died, was killed, printed an
 // error) is started again with a doubling delay; after a few quick ends in a row the source
-// says `polling` until a run lasts again. A missing tool or no right to start it says
+// says `polling` until a run lasts again. An end that is plainly an error (the program exited
+// non-zero by itself, printing only to stderr) counts as a quick end however long it took: on a
+// busy machine a monitor that may never run can be slow to say so, and must not be restarted
+// for ever as `events`. Such a streak also keeps the source from saying `events` at a run's
+// settle time: only a run that then lives to its renewal (or ends without an error) proves it
+// watches, so a monitor that recovers says `events` again at the latest at its first renewal. A missing tool or no right to start it says
 // `polling` for good: the fast poll is all there is then. Every start but the overlapping
 // renewals (the first, after a change, after an end) reports a change of its own (`…-restart`)
 // once the run has settled: whatever happened while nothing watched is checked.
@@ -41,11 +46,6 @@ export interface WaitCommandWatchOptions {
   readonly restartDelay?: { readonly initialMs: number; readonly maxMs: number };
   /** Quick ends in a row after which the source says `polling` until a run lasts again. */
   readonly quickEndsBeforePolling?: number;
-  /**
-   * Ends the runs still in flight when the watch stops. The runner takes no cancellation, so a
-   * run would otherwise last until its deadline and keep the agent's process from exiting.
-   */
-  readonly endRuns?: () => void;
   readonly log?: EventsLog;
 }
 
@@ -55,13 +55,15 @@ const DEFAULT_RESTART_DELAY = { initialMs: 500, maxMs: 60_000 } as const;
 const DEFAULT_QUICK_ENDS = 3;
 /** What an `exit` command may print about one event. */
 const EXIT_OUTPUT_CAP = 64 * 1024;
+/** What a `first-output` command may print on stderr before it is ended. */
+const ERROR_MESSAGE_CAP = 4096;
 
 /** How a run ended, in the terms of the watch. */
 export type RunEnd =
   | { readonly kind: 'change'; readonly change: PostureChange }
   | { readonly kind: 'deadline' }
   | { readonly kind: 'unavailable'; readonly reason: string }
-  | { readonly kind: 'ended'; readonly reason: string };
+  | { readonly kind: 'ended'; readonly reason: string; readonly error: boolean };
 
 /** Reads one run's result. Pure, so each way a run can end is tested without waiting for it. */
 export function classifyRun(result: CommandResult, options: Pick<WaitCommandWatchOptions, 'argv' | 'source' | 'checks' | 'endsAt' | 'describe'>): RunEnd {
@@ -72,7 +74,7 @@ export function classifyRun(result: CommandResult, options: Pick<WaitCommandWatc
   if (options.endsAt === 'first-output') {
     // The cap ended it at its first byte: a change (or an error message: a quick end says so).
     if (result.truncated) return { kind: 'change', change: { source: options.source, checks: options.checks } };
-    return { kind: 'ended', reason: endReason(result) };
+    return { kind: 'ended', reason: endReason(result), error: plainError(result) };
   }
   if (result.exitCode === 0 && !result.truncated) {
     if (result.stdout.trim() === '') return { kind: 'deadline' };
@@ -80,7 +82,12 @@ export function classifyRun(result: CommandResult, options: Pick<WaitCommandWatc
     // Output it cannot read still means something happened: check all it watches.
     return { kind: 'change', change: change ?? { source: options.source, checks: options.checks } };
   }
-  return { kind: 'ended', reason: endReason(result) };
+  return { kind: 'ended', reason: endReason(result), error: plainError(result) };
+}
+
+/** It exited non-zero by itself, with an error message and no output: it cannot watch. */
+function plainError(result: CommandResult): boolean {
+  return result.error === undefined && result.exitCode !== null && result.exitCode !== 0 && result.stdout === '' && result.stderr.trim() !== '';
 }
 
 function endReason(result: CommandResult): string {
@@ -95,6 +102,9 @@ export function waitCommandWatch(options: WaitCommandWatchOptions): PostureEvent
   const delay = options.restartDelay ?? DEFAULT_RESTART_DELAY;
   const quickLimit = options.quickEndsBeforePolling ?? DEFAULT_QUICK_ENDS;
   const maxOutputBytes = options.endsAt === 'first-output' ? 0 : EXIT_OUTPUT_CAP;
+  // A monitor's first stdout byte ends it (a change); its error message on stderr is kept, so an
+  // end that is plainly an error is told from a change.
+  const maxStderrBytes = options.endsAt === 'first-output' ? ERROR_MESSAGE_CAP : EXIT_OUTPUT_CAP;
   const log = options.log;
   return {
     start(handlers: PostureEventHandlers) {
@@ -104,6 +114,9 @@ export function waitCommandWatch(options: WaitCommandWatchOptions): PostureEvent
       // Unknown until the first run settles or fails: the first `polling` is said too.
       let mode: WatchMode | null = null;
       const timers = new Set<NodeJS.Timeout>();
+      // The runs in flight, aborted when the watch stops: a run would otherwise last until its
+      // deadline and keep the agent's process from exiting.
+      const runs = new Set<AbortController>();
       const later = (ms: number, f: () => void): NodeJS.Timeout => {
         const t = setTimeout(() => {
           timers.delete(t);
@@ -126,18 +139,26 @@ export function waitCommandWatch(options: WaitCommandWatchOptions): PostureEvent
         const id = ++current;
         const started = performance.now();
         const renew = later(Math.max(0, options.runMs - overlapMs), () => {
-          if (id === current) startRun(false);
+          if (id !== current) return;
+          // It lived to its renewal: it watches, whatever ended before it.
+          quickEnds = 0;
+          setMode('events', null);
+          startRun(false);
         });
         const settle = later(settleMs, () => {
           if (id !== current) return;
-          quickEnds = 0;
-          setMode('events', null);
+          // After ends in a row, living past the settle time proves nothing yet (the last one
+          // may have failed later than this): its renewal or a healthy end will say so.
+          if (quickEnds === 0) setMode('events', null);
           // Whatever changed while nothing watched is checked once this run is surely in place
           // (a process just started may not listen yet, the more so on a busy machine).
           if (afterGap) handlers.onChange({ source: `${options.source}-restart`, checks: options.checks });
         });
+        const run = new AbortController();
+        runs.add(run);
         options.runner
-          .run({ argv: options.argv, timeoutMs: options.runMs, maxOutputBytes })
+          .run({ argv: options.argv, timeoutMs: options.runMs, maxOutputBytes, maxStderrBytes, signal: run.signal })
+          .finally(() => runs.delete(run))
           .then(
             (result) => classifyRun(result, options),
             (e: unknown): RunEnd => ({ kind: 'unavailable', reason: e instanceof Error ? e.message : String(e) }),
@@ -159,15 +180,17 @@ export function waitCommandWatch(options: WaitCommandWatchOptions): PostureEvent
               return;
             }
             if (end.kind === 'change') handlers.onChange(end.change);
-            if (lived >= settleMs) {
+            const failed = end.kind === 'ended' && end.error;
+            if (lived >= settleMs && !failed) {
               quickEnds = 0;
+              setMode('events', null);
               if (end.kind === 'ended') log?.warn('posture-events-restarted', { source: options.source, reason: end.reason, afterMs: 0 });
               startRun(true);
               return;
             }
-            // A quick end: an error message, a tool that dies at once, or changes in a burst.
+            // A quick end (a tool that dies at once, changes in a burst) or an error, however late.
             quickEnds += 1;
-            if (quickEnds >= quickLimit) setMode('polling', `${options.argv.join(' ')} ended ${String(quickEnds)} times in a row within ${String(settleMs)} ms (${end.kind === 'ended' ? end.reason : 'output at once'})`);
+            if (quickEnds >= quickLimit) setMode('polling', `${options.argv.join(' ')} ended ${String(quickEnds)} times in a row, each within ${String(settleMs)} ms or with an error (${end.kind === 'ended' ? end.reason : 'output at once'})`);
             const wait = Math.min(delay.maxMs, delay.initialMs * 2 ** (quickEnds - 1));
             if (end.kind === 'ended') log?.warn('posture-events-restarted', { source: options.source, reason: end.reason, afterMs: wait });
             later(wait, () => startRun(true));
@@ -181,7 +204,8 @@ export function waitCommandWatch(options: WaitCommandWatchOptions): PostureEvent
         stopped = true;
         for (const t of timers) clearTimeout(t);
         timers.clear();
-        options.endRuns?.();
+        for (const run of runs) run.abort();
+        runs.clear();
       };
     },
   };

@@ -168,6 +168,8 @@ export interface DeviceDetail {
     readonly lastTier: string | null;
     readonly keyThumbprint: string | null;
     readonly pendingKeyThumbprint: string | null;
+    /** Why the device says it lost its key (KEY_LOST_REASONS: tpm-cleared, key-damaged, key-missing), while a new key waits; the device's word, not proof. */
+    readonly pendingKeyReason: string | null;
     readonly waitingForApproval: boolean;
   };
   readonly certificate: DeviceCertificate | null;

@@ -52,6 +52,7 @@ export async function readDeviceDetail(db: Db, deviceId: string, now: number): P
       lastTier: device.last_tier,
       keyThumbprint: device.key_jkt,
       pendingKeyThumbprint: device.rekey_jkt,
+      pendingKeyReason: device.rekey_jkt !== null ? device.rekey_reason : null,
       waitingForApproval: device.status === 'pending' || device.rekey_jkt !== null,
     },
     certificate: certificateOf(device, now),

@@ -1,10 +1,12 @@
 // One device: what it is, its certificate and key, its posture now and over time, every
 // refusal with its reason and the policy that decided it, and the actions the person's role
 // allows on it now (each a link to a confirmation page; nothing changes on a GET).
-import type { DeviceDetail } from '../data/console-data-types.js';
+import type { DeviceDetail, DeviceRefusal } from '../data/console-data-types.js';
+import { TIER_NONE } from '../data/device-detail.js';
 import type { DeviceAction } from '../console-roles.js';
 import { DEVICE_ACTIONS, mayAct } from '../console-roles.js';
 import { html } from '../html.js';
+import type { MessageKey, Translate } from '../messages.js';
 import type { PageContext } from '../page-frame.js';
 import { renderPage } from '../page-frame.js';
 import { formatTime, protectionText, statusText, tierText } from '../page-format.js';
@@ -29,8 +31,43 @@ export function applicableActions(device: DeviceDetail['device']): DeviceAction[
   });
 }
 
-export function deviceName(device: { hostname: string | null; id: string }): string {
-  return device.hostname ?? device.id;
+/** Refusals whose reason the console words itself, in the person's language; any other shows the service's own message. */
+const REFUSAL_TEXTS: ReadonlyMap<string, MessageKey> = new Map<string, MessageKey>([
+  ['DEVICE_DISABLED', 'refusal.DEVICE_DISABLED'],
+  ['DEVICE_REVOKED', 'refusal.DEVICE_REVOKED'],
+  ['KEY_CHANGE_NEEDS_APPROVAL', 'refusal.KEY_CHANGE_NEEDS_APPROVAL'],
+  ['EVIDENCE_CERT_MISMATCH', 'refusal.EVIDENCE_CERT_MISMATCH'],
+]);
+
+function refusalText(t: Translate, refusal: DeviceRefusal): string {
+  if (refusal.code === TIER_NONE) return refusal.checks.length > 0 ? t('refusal.TIER_NONE', { checks: refusal.checks.join(', ') }) : t('refusal.TIER_NONE.noChecks');
+  const key = REFUSAL_TEXTS.get(refusal.code);
+  return key === undefined ? refusal.message : t(key);
+}
+
+const VERDICT_TEXTS: ReadonlyMap<string, MessageKey> = new Map<string, MessageKey>([
+  ['pass', 'verdict.pass'],
+  ['warn', 'verdict.warn'],
+  ['fail', 'verdict.fail'],
+  ['unknown', 'verdict.unknown'],
+]);
+
+/** A verdict as an audit record stores it, in the person's language (anything else as stored). */
+function verdictText(t: Translate, verdict: string): string {
+  const key = VERDICT_TEXTS.get(verdict);
+  return key === undefined ? verdict : t(key);
+}
+
+/** The name IT knows the machine by: the hostname it enrolled with, else the one its inventory reports, else its id. */
+/** The reasons a device may give for asking for a new key (common/attestation.ts KeyLostSchema), as message keys. */
+const KEY_LOST_TEXT: ReadonlyMap<string, MessageKey> = new Map<string, MessageKey>([
+  ['tpm-cleared', 'device.keyLost.tpm-cleared'],
+  ['key-damaged', 'device.keyLost.key-damaged'],
+  ['key-missing', 'device.keyLost.key-missing'],
+]);
+
+export function deviceName(device: { hostname: string | null; id: string }, inventoryHostname: string | null = null): string {
+  return device.hostname ?? inventoryHostname ?? device.id;
 }
 
 export function renderDevicePage(ctx: PageContext, detail: DeviceDetail, done: DeviceAction | null): string {
@@ -48,6 +85,7 @@ ${row(t('col.keyProtection'), protectionText(t, detail.key.protection))}
 ${row(t('device.keyAttested'), detail.key.attested ? t('value.yes') : t('value.no'))}
 ${row(t('device.keyThumbprint'), d.keyThumbprint === null ? t('value.none') : html`<code>${d.keyThumbprint}</code>`)}
 ${d.pendingKeyThumbprint === null ? html`` : row(t('device.pendingKey'), html`<code>${d.pendingKeyThumbprint}</code>`)}
+${d.pendingKeyReason === null ? html`` : row(t('device.pendingKeyReason'), t(KEY_LOST_TEXT.get(d.pendingKeyReason) ?? 'device.keyLost.other'))}
 </dl>`;
   const cert = detail.certificate;
   const certificate =
@@ -58,7 +96,7 @@ ${d.pendingKeyThumbprint === null ? html`` : row(t('device.pendingKey'), html`<c
   const inventory =
     inv === null
       ? html``
-      : html`<section aria-labelledby="inventory"><h2 id="inventory">${t('device.inventory')}</h2><dl class="facts">${row(t('device.serial'), inv.serial ?? '–')}${row(t('device.manufacturer'), inv.manufacturer ?? '–')}${row(t('device.model'), inv.model ?? '–')}${row(t('device.osBuild'), inv.osBuild ?? '–')}</dl></section>`;
+      : html`<section aria-labelledby="inventory"><h2 id="inventory">${t('device.inventory')}</h2><dl class="facts">${row(t('col.hostname'), inv.hostname ?? '–')}${row(t('device.serial'), inv.serial ?? '–')}${row(t('device.manufacturer'), inv.manufacturer ?? '–')}${row(t('device.model'), inv.model ?? '–')}${row(t('device.osBuild'), inv.osBuild ?? '–')}${row(t('device.collected'), time(inv.collectedAt))}</dl></section>`;
   const p = detail.posture;
   const posture =
     p === null
@@ -71,13 +109,13 @@ ${d.pendingKeyThumbprint === null ? html`` : row(t('device.pendingKey'), html`<c
       ? html`<p>${t('device.noRefusals')}</p>`
       : html`<table><caption>${t('device.refusals')}</caption>
 <thead><tr><th scope="col">${t('device.at')}</th><th scope="col">${t('device.code')}</th><th scope="col">${t('device.reason')}</th><th scope="col">${t('device.policyVersion')}</th><th scope="col">${t('device.auditIds')}</th></tr></thead>
-<tbody>${detail.refusals.map((r) => html`<tr><th scope="row">${time(r.at)}</th><td><code>${r.code}</code></td><td>${r.message}${r.checks.length > 0 ? ` (${r.checks.join(', ')})` : ''}</td><td>${r.policyVersion ?? '–'}</td><td>${r.auditIds.join(', ')}</td></tr>`)}</tbody></table>`;
+<tbody>${detail.refusals.map((r) => html`<tr><th scope="row">${time(r.at)}</th><td><code>${r.code}</code></td><td>${refusalText(t, r)}</td><td>${r.policyVersion ?? '–'}</td><td>${r.auditIds.map((id, i) => html`${i === 0 ? '' : ', '}<a href="/console/audit?record=${id}">${id}</a>`)}</td></tr>`)}</tbody></table>`;
   const history =
     detail.postureHistory.length === 0
       ? html`<p>${t('device.noHistory')}</p>`
       : html`<table><caption>${t('device.history')}</caption>
 <thead><tr><th scope="col">${t('device.at')}</th><th scope="col">${t('fleet.tier')}</th><th scope="col">${t('device.policyVersion')}</th><th scope="col">${t('device.check')}</th></tr></thead>
-<tbody>${detail.postureHistory.map((h) => html`<tr><th scope="row">${time(h.at)}</th><td>${tierText(t, h.tier)}</td><td>${h.policyVersion ?? '–'}</td><td>${[...Object.entries(h.checks)].map(([c, v]) => `${c}: ${v}`).join(', ')}</td></tr>`)}</tbody></table>`;
+<tbody>${detail.postureHistory.map((h) => html`<tr><th scope="row">${time(h.at)}</th><td>${tierText(t, h.tier)}</td><td>${h.policyVersion ?? '–'}</td><td>${[...Object.entries(h.checks)].map(([c, v]) => `${c}: ${verdictText(t, v)}`).join(', ')}</td></tr>`)}</tbody></table>`;
   const role = ctx.session?.role ?? 'viewer';
   const allowed = applicableActions(d).filter((a) => mayAct(role, a));
   const mayDoAny = DEVICE_ACTIONS.some((a) => mayAct(role, a));
@@ -94,5 +132,5 @@ ${inventory}
 <section aria-labelledby="posture"><h2 id="posture">${t('device.posture')}</h2>${posture}</section>
 <section aria-labelledby="refusals"><h2 id="refusals">${t('device.refusals')}</h2>${refusals}</section>
 <section aria-labelledby="history"><h2 id="history">${t('device.history')}</h2>${history}</section>`;
-  return renderPage(ctx, { title: t('device.title', { name: deviceName(d) }), current: 'devices', body });
+  return renderPage(ctx, { title: t('device.title', { name: deviceName(d, detail.inventory?.hostname ?? null) }), current: 'devices', body });
 }

@@ -1,11 +1,12 @@
 // The fleet at a glance: devices by status, by tier, by failing check, those not seen for a
-// while, and where their keys live. Tables with headers, so a screen reader reads each count
+// while, where their keys live, and the tiers' trend over the last days (trend-chart.ts). Tables with headers, so a screen reader reads each count
 // with what it counts.
 import type { FleetOverview } from '../data/console-data-types.js';
 import { html } from '../html.js';
 import type { PageContext } from '../page-frame.js';
 import { renderPage } from '../page-frame.js';
 import { formatTime, protectionText, statusText, tierText } from '../page-format.js';
+import { renderTrendChart } from '../trend-chart.js';
 
 export function renderFleetPage(ctx: PageContext, fleet: FleetOverview): string {
   const { t } = ctx;
@@ -47,6 +48,7 @@ export function renderFleetPage(ctx: PageContext, fleet: FleetOverview): string 
 <section aria-labelledby="protection"><h2 id="protection">${t('fleet.keyProtection')}</h2>${countTable(t('fleet.keyProtection'), t('fleet.protection'), protection)}</section>
 ${failing}
 </div>
+<section aria-labelledby="trend"><h2 id="trend">${t('trend.title', { days: fleet.trend.length })}</h2>${renderTrendChart(fleet.trend, { t, locale: ctx.locale })}</section>
 <section aria-labelledby="not-seen"><h2 id="not-seen">${notSeenTitle}</h2>${notSeen}</section>`;
   return renderPage(ctx, { title: t('fleet.title'), current: 'fleet', body });
 }

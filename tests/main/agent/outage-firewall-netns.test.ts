@@ -11,16 +11,8 @@ import { NetNamespace } from '../../kit/netns.js';
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 test('service stopped, firewall turned off: the agent refuses proofs within 5 s on its own probes, and a bounded-mode access service stops serving the record', { timeout: 120_000 }, () => {
-  const ns = NetNamespace.create('dta-outage');
+  const ns = NetNamespace.withWorkstationFirewall('dta-outage');
   try {
-    ns.exec(['ip', 'link', 'set', 'lo', 'up']);
-    ns.nft(`table inet filter {
-  chain input {
-    type filter hook input priority 0; policy drop;
-    ct state established,related accept
-    iif "lo" accept
-  }
-}`);
     const out = execFileSync('ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', join(ROOT, 'tests', 'main', 'agent', 'outage-firewall-run.ts')], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { startTier?: string; before?: { status: number }; offlineState?: string; during?: { status: number }; refusedAfterMs?: number; refusal?: { status: number; code: string | null }; blockedBy?: string[] | null; recordBefore?: number; recordDuring?: number; recordAfter?: number; recordRefusedAfterMs?: number };
     assert.equal(summary.startTier, 'full', out);

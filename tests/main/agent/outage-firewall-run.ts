@@ -18,8 +18,8 @@ import { createSoftwareKeyStore } from '../../../main/identity/software-key-stor
 import { initServiceDir } from '../../../service/config.js';
 import { DEFAULT_POLICY_YAML } from '../../../service/policy/policy-schema.js';
 import { startPatientRecords } from '../../../examples/patient-records/server.js';
-import { freePort, waitReady } from '../../kit/ports.js';
-import { spawnService } from '../../kit/service-process.js';
+import { freePort } from '../../kit/ports.js';
+import { startServiceAt } from '../../kit/service-process.js';
 import { tempFolderPath } from '../../kit/temp-folder.js';
 
 const EHR = 'https://ehr.example.org';
@@ -32,9 +32,9 @@ const init = initServiceDir(join(dir, 'service'), port);
 // with full access and the firewall alone decides (as in scripts/demo.ts).
 writeFileSync(join(dir, 'service', 'policy.yaml'), DEFAULT_POLICY_YAML.replace('disk-encryption: 0', 'disk-encryption: 720'));
 const serviceUrl = `http://127.0.0.1:${port}`;
-const { child: service } = spawnService(['--config', init.configPath]);
+// The kit's start waits a minute for the first answer: under load tsx alone takes longer than 15 s.
+const { child: service } = await startServiceAt(['--config', init.configPath], serviceUrl);
 try {
-  if (!(await waitReady(serviceUrl))) throw new Error('the service did not become ready');
   const dataDir = join(dir, 'agent');
   const agent = new Agent({
     loadIdentity: () => DeviceIdentity.load({ deviceId: 'a'.repeat(32), keys: createSoftwareKeyStore(createFileKeystore({ dir: join(dataDir, 'keys') }), 'file'), dataDir, now: () => new Date() }),

@@ -2,19 +2,11 @@
 // Security framework produced (tests/fixtures/darwin/SOURCES.md, section key-helper).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isAgentError } from '../../../common/errors.js';
 import { classifyHelperFailure, describeHelperFailure, joseSignatureFromHelper, jwkFromHelperPublicKey, parseHelperReply } from '../../../main/identity/macos-keychain-parse.js';
 import { fixture } from './recorded-runner.js';
+import { codeOf } from '../../kit/thrown-code.js';
 
 const reply = (name: string) => parseHelperReply(fixture('darwin', 'key-helper', name));
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isAgentError(e) ? e.code : 'not an AgentError';
-  }
-  return undefined;
-}
 
 test('Secure Enclave public keys (X9.63, as SecKeyCopyExternalRepresentation returns them) become P-256 JWKs', () => {
   for (const name of ['public-secure-enclave.json', 'public-secure-enclave-ios.json']) {

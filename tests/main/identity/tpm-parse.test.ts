@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { test } from 'node:test';
-import { isAgentError } from '../../../common/errors.js';
 import { joseSignatureFromDer, parseWrappedKey, publicJwkFromPem, serializeWrappedKey, TPM_RC, tpmResponseCode } from '../../../main/identity/tpm-parse.js';
+import { codeOf } from '../../kit/thrown-code.js';
 
 // `tpm2_create ... -f pem -o key.pem`, then `tpm2_sign -g sha256 -s ecdsa -d -f plain` over SHA-256("tpm2_sign fixture").
 const TPM_PEM = `-----BEGIN PUBLIC KEY-----
@@ -29,15 +29,6 @@ const TPM_PUBLIC = Buffer.from(
 const PRIVATE = Buffer.from([0, 2, 9, 9]);
 const NO_TPM = `ERROR:tcti:src/tss2-tcti/tctildr.c:428:Tss2_TctiLdr_Initialize_Ex() Failed to instantiate TCTI
 ERROR: Could not load tcti, got: "swtpm:host=127.0.0.1,port=2999"`;
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isAgentError(e) ? e.code : 'not an AgentError';
-  }
-  return undefined;
-}
 
 test('the public key tpm2-tools writes becomes the P-256 JWK that verifies the TPM signature', () => {
   const jwk = publicJwkFromPem(TPM_PEM);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { isAgentError } from '../../../common/errors.js';
 import { classifyCngFailure, describeCngFailure, joseSignatureFromCng, jwkFromEccPublicBlob, parseCngReply } from '../../../main/identity/windows-cng-parse.js';
 import { fixture } from './recorded-runner.js';
+import { codeOf } from '../../kit/thrown-code.js';
 
 const reply = (name: string) => parseCngReply(fixture('win32', 'cng-key', name));
 const blobOf = (name: string): Uint8Array => {
@@ -13,14 +14,6 @@ const blobOf = (name: string): Uint8Array => {
   assert.ok(r.ok && r.publicBlob, `${name} carries a public key blob`);
   return r.publicBlob;
 };
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isAgentError(e) ? e.code : 'not an AgentError';
-  }
-  return undefined;
-}
 
 test('a real ECCPUBLICBLOB becomes the JWK that verifies the real r||s signature published with it', () => {
   const jwk = jwkFromEccPublicBlob(blobOf('public-exists.json'));

@@ -71,3 +71,15 @@ test('with no proxy, a closed port is the service unreachable', async () => {
   assert.equal(f.code, 'SERVICE_UNREACHABLE');
   assert.match(f.message, /cannot be reached/);
 });
+
+test('a route a PAC file chose names that file; PAC problems passed over are in the reason', async () => {
+  const route = { source: 'managed-pac', httpProxy: null, httpsProxy: null, noProxy: '', pacUrl: 'https://pac.hospital.example/proxy.pac', skipped: ['PAC_TIMEOUT: The PAC script ran longer than its 2000 ms and was stopped.'] } as const;
+  const client = createServiceClient({ baseUrl: `http://127.0.0.1:${closedPort}`, dispatcher: await createServiceDispatcher(route), timeoutMs: 5000 });
+  const failed = await client.nonce('d').then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.ok(isAgentError(failed, 'SERVICE_UNREACHABLE'), String(failed));
+  assert.match(failed.message, /the PAC file https:\/\/pac\.hospital\.example\/proxy\.pac says for the service \(DIRECT\)/);
+  assert.match(failed.message, /Not used: PAC_TIMEOUT/);
+});
