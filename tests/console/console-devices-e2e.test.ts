@@ -15,10 +15,8 @@ import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { AttestResponse } from '../../common/attestation.js';
-import type { Inventory } from '../../common/inventory.js';
-import { INVENTORY_SCHEMA } from '../../common/inventory.js';
 import type { CheckId, Verdict } from '../../common/posture.js';
-import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
+import { FakeDevice, HEALTHY_LINUX, post, WARD_PC_INVENTORY } from '../kit/fake-device.js';
 import { tempFolder } from '../kit/temp-folder.js';
 import type { ConsoleScene, ConsoleService } from './console-service.js';
 import { startConsoleScene } from './console-service.js';
@@ -34,22 +32,13 @@ const ACCOUNTS = new Map<string, TestAccount>([
 const ADMIN_ACTOR = 'console:alice (Alice Admin)';
 const HELPDESK_ACTOR = 'console:hannah (Hannah Help)';
 
-/** A ward PC's inventory as the agent sends it (common/inventory.ts); the OS gives no build, so the release stands for it. */
-const WARD_PC: Inventory = {
-  schema: INVENTORY_SCHEMA,
-  collectedAt: '2026-11-30T08:00:00.000Z',
-  system: { manufacturer: 'LENOVO', model: '21CB0062GE', version: 'ThinkPad T14 Gen 3', serial: 'PF3XK2LM', uuid: '4c4c4544-0042-3510-8052-b4c04f4e4b32', sku: 'LENOVO_MT_21CB', virtual: false },
-  chassis: { manufacturer: 'LENOVO', type: 'Notebook', serial: 'PF3XK2LM', assetTag: 'KH-3B-0042' },
-  os: { platform: 'linux', distro: 'Ubuntu', release: '24.04.1 LTS', codename: 'noble', build: '', kernel: '6.8.0-49-generic', arch: 'x64', hostname: 'ward3b-pc42', fqdn: 'ward3b-pc42.klinikum.example' },
-  missing: [],
-};
 
 const FIREWALL_OFF: Partial<Record<CheckId, Verdict>> = { ...HEALTHY_LINUX, firewall: 'fail' };
 
 type Attested = { status: number; body: AttestResponse & { error?: { code: string } } };
 
 async function attestWithInventory(svc: ConsoleService, device: FakeDevice, verdicts: Partial<Record<CheckId, Verdict>>): Promise<Attested> {
-  const evidence = await device.evidence(await device.nonce(svc.url), verdicts, { dta_inventory: WARD_PC });
+  const evidence = await device.evidence(await device.nonce(svc.url), verdicts, { dta_inventory: WARD_PC_INVENTORY });
   const res = await post(`${svc.url}/v1/attest`, { evidence });
   return { status: res.status, body: (await res.json()) as Attested['body'] };
 }

@@ -2,6 +2,8 @@
 // CSRs, sign real evidence and DPoP proofs, and talk to the real service over HTTP.
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import type { AttestResponse, EnrolResponse, NonceResponse } from '../../common/attestation.js';
+import type { Inventory } from '../../common/inventory.js';
+import { INVENTORY_SCHEMA } from '../../common/inventory.js';
 import { DPOP_TYP, EVIDENCE_PROFILE, EVIDENCE_TYP, VERSION_SCHEME_SEMVER } from '../../common/attestation.js';
 import { base64urlEncode, encodeJsonSegment } from '../../common/jws-compact.js';
 import type { CheckId, Platform, PostureReport, Verdict } from '../../common/posture.js';
@@ -102,3 +104,17 @@ export class FakeDevice {
 export function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
+
+/** A ward PC's inventory as the agent sends it (common/inventory.ts), for the service's and the console's tests. */
+export const WARD_PC_INVENTORY: Inventory = {
+  schema: INVENTORY_SCHEMA,
+  collectedAt: '2026-11-30T08:00:00.000Z',
+  system: { manufacturer: 'LENOVO', model: '21CB0062GE', version: 'ThinkPad T14 Gen 3', serial: 'PF3XK2LM', uuid: '4c4c4544-0042-3510-8052-b4c04f4e4b32', sku: 'LENOVO_MT_21CB', virtual: false },
+  chassis: { manufacturer: 'LENOVO', type: 'Notebook', serial: 'PF3XK2LM', assetTag: 'KH-3B-0042' },
+  os: { platform: 'linux', distro: 'Ubuntu', release: '24.04.1 LTS', codename: 'noble', build: '', kernel: '6.8.0-49-generic', arch: 'x64', hostname: 'ward3b-pc42', fqdn: 'ward3b-pc42.klinikum.example' },
+  cpu: { manufacturer: 'Intel', brand: 'Core i5-1245U', cores: 12, physicalCores: 10 },
+  memory: { totalBytes: 17_179_869_184 },
+  disks: [{ name: 'SAMSUNG MZVL2512HCJQ-00BL7', type: 'NVMe', vendor: 'Samsung', interfaceType: 'PCIe', sizeBytes: 512_110_190_592, serial: 'S64KNX0T512345' }],
+  network: [{ iface: 'enp0s31f6', mac: '8c:8c:aa:12:34:56', type: 'wired', default: true }],
+  missing: [],
+};

@@ -30,3 +30,13 @@ export async function waitForAgentState<S>(agent: { state(): S }, predicate: (s:
   }
   return agent.state();
 }
+
+/** Whether a process with this id still exists (signal 0 tests without sending anything). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

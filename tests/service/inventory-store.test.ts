@@ -8,29 +8,17 @@ import { after, before, describe, test } from 'node:test';
 import type { CheckId, Verdict } from '../../common/posture.js';
 import type { Inventory } from '../../common/inventory.js';
 import { INVENTORY_MAX_BYTES, INVENTORY_SCHEMA } from '../../common/inventory.js';
-import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
+import { FakeDevice, HEALTHY_LINUX, post, WARD_PC_INVENTORY } from '../kit/fake-device.js';
 import type { TestDatabase, TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
 
-const WARD_PC: Inventory = {
-  schema: INVENTORY_SCHEMA,
-  collectedAt: '2026-11-30T08:00:00.000Z',
-  system: { manufacturer: 'LENOVO', model: '21CB0062GE', version: 'ThinkPad T14 Gen 3', serial: 'PF3XK2LM', uuid: '4c4c4544-0042-3510-8052-b4c04f4e4b32', sku: 'LENOVO_MT_21CB', virtual: false },
-  chassis: { manufacturer: 'LENOVO', type: 'Notebook', serial: 'PF3XK2LM', assetTag: 'KH-3B-0042' },
-  os: { platform: 'linux', distro: 'Ubuntu', release: '24.04.1 LTS', codename: 'noble', build: '', kernel: '6.8.0-49-generic', arch: 'x64', hostname: 'ward3b-pc42', fqdn: 'ward3b-pc42.klinikum.example' },
-  cpu: { manufacturer: 'Intel', brand: 'Core i5-1245U', cores: 12, physicalCores: 10 },
-  memory: { totalBytes: 17_179_869_184 },
-  disks: [{ name: 'SAMSUNG MZVL2512HCJQ-00BL7', type: 'NVMe', vendor: 'Samsung', interfaceType: 'PCIe', sizeBytes: 512_110_190_592, serial: 'S64KNX0T512345' }],
-  network: [{ iface: 'enp0s31f6', mac: '8c:8c:aa:12:34:56', type: 'wired', default: true }],
-  missing: [],
-};
 
 /** Hostile inventories, each with what its drop reason names. */
 const HOSTILE: readonly { name: string; inventory: () => unknown; reason: RegExp }[] = [
-  { name: 'oversize', inventory: () => ({ ...WARD_PC, chassis: { ...WARD_PC.chassis, assetTag: 'x'.repeat(INVENTORY_MAX_BYTES) } }), reason: /bytes; at most 8192/ },
-  { name: 'wrong types', inventory: () => ({ ...WARD_PC, memory: { totalBytes: '16 GB' }, network: 'eth0' }), reason: /does not match its schema/ },
+  { name: 'oversize', inventory: () => ({ ...WARD_PC_INVENTORY, chassis: { ...WARD_PC_INVENTORY.chassis, assetTag: 'x'.repeat(INVENTORY_MAX_BYTES) } }), reason: /bytes; at most 8192/ },
+  { name: 'wrong types', inventory: () => ({ ...WARD_PC_INVENTORY, memory: { totalBytes: '16 GB' }, network: 'eth0' }), reason: /does not match its schema/ },
   { name: 'prototype keys', inventory: () => JSON.parse(`{"schema":"${INVENTORY_SCHEMA}","collectedAt":"2026-11-30T08:00:00.000Z","missing":[],"__proto__":{"tier":"full"},"constructor":{"prototype":{"tier":"full"}}}`) as unknown, reason: /does not match its schema/ },
-  { name: 'a claimed tier', inventory: () => ({ ...WARD_PC, tier: 'full', checks: { firewall: 'pass' } }), reason: /does not match its schema/ },
+  { name: 'a claimed tier', inventory: () => ({ ...WARD_PC_INVENTORY, tier: 'full', checks: { firewall: 'pass' } }), reason: /does not match its schema/ },
   { name: 'not an object', inventory: () => ['LENOVO'], reason: /does not match its schema/ },
 ];
 
@@ -69,16 +57,16 @@ for (const database of ['sqlite', 'postgres'] as const satisfies readonly TestDa
 
     test('an inventory in the evidence is stored for its device, dated when it was collected, and audited as stored', async () => {
       const device = await enrolled();
-      const result = await attest(device, HEALTHY_LINUX, WARD_PC);
+      const result = await attest(device, HEALTHY_LINUX, WARD_PC_INVENTORY);
       assert.equal(result.status, 200);
       const row = await storedRow(device.deviceId);
       assert.ok(row, 'a device_inventory row');
-      assert.deepEqual(JSON.parse(row.inventory), WARD_PC);
-      assert.equal(Number(row.collected_at), Date.parse(WARD_PC.collectedAt));
+      assert.deepEqual(JSON.parse(row.inventory), WARD_PC_INVENTORY);
+      assert.equal(Number(row.collected_at), Date.parse(WARD_PC_INVENTORY.collectedAt));
       assert.equal((await auditOf(result.attestationId)).inventory, 'stored');
 
       // A later one replaces it (one row per device); evidence without one leaves it as it was.
-      const moved = { ...WARD_PC, collectedAt: '2026-11-30T09:00:00.000Z', os: { ...WARD_PC.os, hostname: 'ward4a-pc07' } };
+      const moved = { ...WARD_PC_INVENTORY, collectedAt: '2026-11-30T09:00:00.000Z', os: { ...WARD_PC_INVENTORY.os, hostname: 'ward4a-pc07' } };
       assert.equal((await attest(device, HEALTHY_LINUX, moved)).status, 200);
       const without = await attest(device, HEALTHY_LINUX);
       assert.equal((await auditOf(without.attestationId)).inventory, 'absent');
@@ -90,7 +78,7 @@ for (const database of ['sqlite', 'postgres'] as const satisfies readonly TestDa
     test('a collectedAt in the future is stored as the time the service received it', async () => {
       const device = await enrolled();
       const before = Date.now();
-      assert.equal((await attest(device, HEALTHY_LINUX, { ...WARD_PC, collectedAt: '2099-01-01T00:00:00.000Z' })).status, 200);
+      assert.equal((await attest(device, HEALTHY_LINUX, { ...WARD_PC_INVENTORY, collectedAt: '2099-01-01T00:00:00.000Z' })).status, 200);
       const row = await storedRow(device.deviceId);
       assert.ok(row !== undefined && Number(row.collected_at) >= before && Number(row.collected_at) <= Date.now());
     });
@@ -112,7 +100,7 @@ for (const database of ['sqlite', 'postgres'] as const satisfies readonly TestDa
     test('the tier is the same without an inventory, with one and with a hostile one, for a healthy device and for one whose firewall is off', async () => {
       for (const verdicts of [HEALTHY_LINUX, FIREWALL_OFF]) {
         const tiers = [];
-        for (const inventory of [undefined, WARD_PC, ...HOSTILE.map((h) => h.inventory())]) {
+        for (const inventory of [undefined, WARD_PC_INVENTORY, ...HOSTILE.map((h) => h.inventory())]) {
           // A fresh device each time: the tier of one device also depends on its own history (grace).
           const result = await attest(await enrolled(), verdicts, inventory);
           assert.equal(result.status, 200);

@@ -6,18 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createCommandRunner } from '../../../main/posture/command-runner.js';
 import { tempFolderPath } from '../../kit/temp-folder.js';
-import { waitUntil } from '../../kit/wait.js';
+import { waitUntil, processAlive } from '../../kit/wait.js';
 
 const runner = createCommandRunner({ allowList: new Set(['/bin/sh']) });
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('a long command aborted is killed, resolves ABORTED before its deadline and leaves no process', { timeout: 30_000 }, async () => {
   const pidFile = join(tempFolderPath('dta-abort-'), 'pid');
@@ -26,14 +18,14 @@ test('a long command aborted is killed, resolves ABORTED before its deadline and
   const run = runner.run({ argv: ['/bin/sh', '-c', `echo $$ > '${pidFile}'; exec sleep 120`], timeoutMs: 120_000, signal: controller.signal });
   await waitUntil('the command wrote its pid', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 10_000);
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  assert.equal(alive(pid), true);
+  assert.equal(processAlive(pid), true);
   controller.abort();
   const result = await run;
   assert.equal(result.error?.code, 'ABORTED');
   // Not its deadline (120 s) that ended it: the test's own 30 s limit is far below it.
   assert.equal(result.timedOut, false);
   // Resolved once the program was reaped: its pid is gone now, not some time later.
-  assert.equal(alive(pid), false, `process ${String(pid)} is still running`);
+  assert.equal(processAlive(pid), false, `process ${String(pid)} is still running`);
 });
 
 test('a signal aborted before the run starts nothing and resolves ABORTED', async () => {

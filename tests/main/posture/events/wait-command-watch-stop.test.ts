@@ -7,16 +7,8 @@ import { test } from 'node:test';
 import { createCommandRunner } from '../../../../main/posture/command-runner.js';
 import { waitCommandWatch } from '../../../../main/posture/events/wait-command-watch.js';
 import { tempFolderPath } from '../../../kit/temp-folder.js';
-import { waitUntil } from '../../../kit/wait.js';
+import { waitUntil, processAlive } from '../../../kit/wait.js';
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('stopping a watch kills the monitor it runs', { timeout: 30_000 }, async () => {
   const dir = tempFolderPath('dta-watch-stop-');
@@ -29,10 +21,10 @@ test('stopping a watch kills the monitor it runs', { timeout: 30_000 }, async ()
   try {
     await waitUntil('the monitor wrote its pid', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 10_000);
     pid = Number(readFileSync(pidFile, 'utf8').trim());
-    assert.equal(alive(pid), true);
+    assert.equal(processAlive(pid), true);
   } finally {
     stop();
   }
-  await waitUntil(`monitor ${String(pid)} ended`, () => !alive(pid), 5000);
-  assert.equal(alive(pid), false);
+  await waitUntil(`monitor ${String(pid)} ended`, () => !processAlive(pid), 5000);
+  assert.equal(processAlive(pid), false);
 });
