@@ -2,13 +2,13 @@
 // (common/managed-config.ts): Windows ADMX + ADML (en-US), a macOS configuration profile
 // and a plain plist for the managed preferences domain, and the Linux JSON policy.
 // Run: node --import tsx scripts/native-config.ts   (the test fails when they drift)
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ManagedValue, SettingSpec } from '../common/managed-config.js';
 import { MANAGED_SETTINGS } from '../common/managed-config.js';
 
 import { PREFERENCE_DOMAIN, WINDOWS_POLICY_SUBKEY } from '../main/config/config-sources.js';
+import { configurationProfile, PLIST_HEAD, stableUuid } from '../main/config/configuration-profile.js';
 
 export const VENDOR = 'DeviceTrust';
 export const PRODUCT = 'Agent';
@@ -121,12 +121,6 @@ function settingsDict(settings: readonly SettingSpec[], indent: string): string[
   return settings.filter((s) => s.default !== null).flatMap((s) => [`${indent}<key>${s.key}</key>`, plistValue(s.default, indent)]);
 }
 
-function stableUuid(seed: string): string {
-  const h = createHash('sha256').update(seed).digest('hex').toUpperCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-const PLIST_HEAD = `<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0">`;
 
 /**
  * The launchd jobs the pkg installs (build/mac/*.plist): the tray's LaunchAgent and the system
@@ -172,12 +166,11 @@ function managedLoginItemsPayload(indent: string): string {
 }
 
 export function mobileconfig(settings: readonly SettingSpec[] = MANAGED_SETTINGS): string {
-  return `${PLIST_HEAD}
-<!-- Generated from common/managed-config.ts by scripts/native-config.ts. Set serviceUrl (and, if you use it, enrolmentSecret) before deploying. -->
-<dict>
-\t<key>PayloadContent</key>
-\t<array>
-\t\t<dict>
+  return configurationProfile({
+    identifier: `${PREFERENCE_DOMAIN}.profile`,
+    displayName: 'Device Trust Agent',
+    description: 'Configures the Device Trust Agent.',
+    payloads: `\t\t<dict>
 \t\t\t<key>PayloadDisplayName</key>
 \t\t\t<string>Device Trust Agent settings</string>
 \t\t\t<key>PayloadIdentifier</key>
@@ -190,27 +183,9 @@ export function mobileconfig(settings: readonly SettingSpec[] = MANAGED_SETTINGS
 \t\t\t<integer>1</integer>
 ${settingsDict(settings, '\t\t\t').join('\n')}
 \t\t</dict>
-${managedLoginItemsPayload('\t\t')}
-\t</array>
-\t<key>PayloadDescription</key>
-\t<string>Configures the Device Trust Agent.</string>
-\t<key>PayloadDisplayName</key>
-\t<string>Device Trust Agent</string>
-\t<key>PayloadIdentifier</key>
-\t<string>${PREFERENCE_DOMAIN}.profile</string>
-\t<key>PayloadOrganization</key>
-\t<string>Device Trust</string>
-\t<key>PayloadScope</key>
-\t<string>System</string>
-\t<key>PayloadType</key>
-\t<string>Configuration</string>
-\t<key>PayloadUUID</key>
-\t<string>${stableUuid(`${PREFERENCE_DOMAIN}.profile`)}</string>
-\t<key>PayloadVersion</key>
-\t<integer>1</integer>
-</dict>
-</plist>
-`;
+${managedLoginItemsPayload('\t\t')}`,
+    comment: 'Generated from common/managed-config.ts by scripts/native-config.ts. Set serviceUrl (and, if you use it, enrolmentSecret) before deploying.',
+  });
 }
 
 export function preferencesPlist(settings: readonly SettingSpec[] = MANAGED_SETTINGS): string {

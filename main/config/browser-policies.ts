@@ -12,9 +12,9 @@
 // https://learn.microsoft.com/en-us/deployedge/microsoft-edge-browser-policies/loopbacknetworkallowedforurls
 // Every output is a pure function of the origin list: the command that writes them is
 // main/agent/browser-policies-command.ts, and docs/deploy/browsers.md says where each goes.
-import { createHash } from 'node:crypto';
 import { normalizeOrigin } from '../../common/access-service-prefix.js';
 import { AgentError } from '../../common/errors.js';
+import { configurationProfile, PLIST_HEAD, stableUuid } from './configuration-profile.js';
 import type { ManagedValue } from '../../common/managed-config.js';
 import { checkSetting, settingSpec, splitMappingEntry } from '../../common/managed-config.js';
 
@@ -124,17 +124,10 @@ export function windowsPowerShell(origins: readonly string[], options: BrowserPo
 
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** A UUID that stays the same for the same seed, so a profile generated again replaces the installed one. */
-function stableUuid(seed: string): string {
-  const h = createHash('sha256').update(seed).digest('hex').toUpperCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
 function policyDict(origins: readonly string[], options: BrowserPolicyOptions, indent: string): string[] {
   return policyNames(options).flatMap((p) => [`${indent}<key>${p}</key>`, `${indent}<array>`, ...origins.map((o) => `${indent}\t<string>${xml(o)}</string>`), `${indent}</array>`]);
 }
 
-const PLIST_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0">';
 
 /** One preference domain's managed values as a plain plist (Jamf: Application & Custom Settings, upload). */
 export function macPreferencesPlist(origins: readonly string[], options: BrowserPolicyOptions = {}): string {
@@ -161,32 +154,13 @@ export function macProfile(origins: readonly string[], options: BrowserPolicyOpt
       '\t\t</dict>',
     ].join('\n'),
   );
-  return `${PLIST_HEAD}
-<!-- ${xml(header(origins))} -->
-<dict>
-\t<key>PayloadContent</key>
-\t<array>
-${payloads.join('\n')}
-\t</array>
-\t<key>PayloadDescription</key>
-\t<string>Lets the web pages that use the Device Trust Agent reach it on this Mac (127.0.0.1) without a Local Network Access prompt.</string>
-\t<key>PayloadDisplayName</key>
-\t<string>Device Trust Agent: browser Local Network Access</string>
-\t<key>PayloadIdentifier</key>
-\t<string>${identifier}</string>
-\t<key>PayloadOrganization</key>
-\t<string>Device Trust</string>
-\t<key>PayloadScope</key>
-\t<string>System</string>
-\t<key>PayloadType</key>
-\t<string>Configuration</string>
-\t<key>PayloadUUID</key>
-\t<string>${stableUuid(identifier)}</string>
-\t<key>PayloadVersion</key>
-\t<integer>1</integer>
-</dict>
-</plist>
-`;
+  return configurationProfile({
+    identifier,
+    displayName: 'Device Trust Agent: browser Local Network Access',
+    description: 'Lets the web pages that use the Device Trust Agent reach it on this Mac (127.0.0.1) without a Local Network Access prompt.',
+    payloads: payloads.join('\n'),
+    comment: xml(header(origins)),
+  });
 }
 
 /**
