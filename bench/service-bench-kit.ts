@@ -3,6 +3,7 @@
 // repository with its dependencies, docs/release.md), devices enrolled and their evidence
 // signed before the clock starts, the attestation loop with its latencies, and the
 // crypto-only baseline.
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -129,6 +130,8 @@ export interface AttestationRun {
   readonly failed: number;
   /** The error codes of the failed ones, with their counts. */
   readonly failures: ReadonlyMap<string, number>;
+  /** The size of the last successful answer's body (bytes), for a floor that answers as much. */
+  readonly answerBytes: number;
 }
 
 /** Sends every prepared attestation, `concurrency` at a time; attestations/s and latency percentiles (ms). */
@@ -137,6 +140,7 @@ export async function runAttestations(prepared: Prepared, concurrency: number): 
   let next = 0;
   let failed = 0;
   const failures = new Map<string, number>();
+  let answerBytes = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -147,7 +151,8 @@ export async function runAttestations(prepared: Prepared, concurrency: number): 
         const res = await post(`${r.url}/v1/attest`, { evidence: r.evidence });
         const body = await res.text();
         latencies.push(performance.now() - t0);
-        if (res.status !== 200) {
+        if (res.status === 200) answerBytes = Buffer.byteLength(body);
+        else {
           failed++;
           const code = /"code":"([A-Z_]+)"/.exec(body)?.[1] ?? `HTTP ${res.status}`;
           failures.set(code, (failures.get(code) ?? 0) + 1);
@@ -158,7 +163,7 @@ export async function runAttestations(prepared: Prepared, concurrency: number): 
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { rate: prepared.requests.length / seconds, p50: pct(50), p99: pct(99), failed, failures };
+  return { rate: prepared.requests.length / seconds, p50: pct(50), p99: pct(99), failed, failures, answerBytes };
 }
 
 /**
@@ -183,4 +188,35 @@ export function cryptoOnly(iterations: number, data: Buffer): { rate: number; cp
   }
   const cpu = process.cpuUsage(cpu0);
   return { rate: iterations / ((performance.now() - c0) / 1000), cpuMsEach: (cpu.user + cpu.system) / 1000 / iterations };
+}
+
+/**
+ * The HTTP floor (bench/http-floor-server.ts) in its own process, started the way the service
+ * is (through tsx): Fastify answering each attestation request with an answer of
+ * `answerBytes` and doing nothing else.
+ */
+export async function startHttpFloor(answerBytes: number): Promise<BenchInstance> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'http-floor-server.ts'), String(port), String(answerBytes)], { stdio: 'ignore' });
+  const kill = (): void => void child.kill('SIGTERM');
+  process.once('exit', kill);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    process.removeListener('exit', kill);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  if (!(await waitReady(url, 60_000))) {
+    await stop();
+    throw new Error(`the HTTP floor at ${url} did not start`);
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the HTTP floor has no pid');
+  return { url, cpuMs: () => processCpuMs(pid), stop };
+}
+
+/** The same requests, sent to `url` instead of where they were prepared for. */
+export function redirected(prepared: Prepared, url: string): Prepared {
+  return { devices: prepared.devices, requests: prepared.requests.map((r) => ({ url, evidence: r.evidence })) };
 }

@@ -11,7 +11,7 @@
 // Two instances on one PostgreSQL: bench/service-scale-out.bench.ts.
 import { Buffer } from 'node:buffer';
 import { join } from 'node:path';
-import { benchSetup, cryptoOnly, prepareEvidence, runAttestations, startInstance } from './service-bench-kit.js';
+import { benchSetup, cryptoOnly, prepareEvidence, redirected, runAttestations, startHttpFloor, startInstance } from './service-bench-kit.js';
 import { monotonicUs, printProfileSummary, summarizeProfileDir } from './service-cpu-profile.js';
 import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
@@ -35,6 +35,17 @@ try {
   window = { fromUs, toUs: monotonicUs() };
   if (run.failed > 0) throw new Error(`${run.failed} of ${ATTESTATIONS} attestations failed (${[...run.failures].map(([code, n]) => `${code} ${n}`).join(', ')}): the rate would not be the service's`);
   const cryptoAfter = cryptoOnly(ATTESTATIONS, sample);
+  // The HTTP floor: the same requests to Fastify answering at once (bench/http-floor-server.ts).
+  const floor = await startHttpFloor(run.answerBytes);
+  let floorRun;
+  let floorCpuMsEach;
+  try {
+    const floorCpuBefore = floor.cpuMs();
+    floorRun = await runAttestations(redirected(prepared, floor.url), CONCURRENCY);
+    floorCpuMsEach = (floor.cpuMs() - floorCpuBefore) / ATTESTATIONS;
+  } finally {
+    await floor.stop();
+  }
   const cryptoRate = (cryptoBefore.rate + cryptoAfter.rate) / 2;
   const cryptoCpuMsEach = (cryptoBefore.cpuMsEach + cryptoAfter.cpuMsEach) / 2;
 
@@ -42,8 +53,9 @@ try {
   console.log(`service: ${run.rate.toFixed(0)} attestations/s, p50 ${run.p50.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms`);
   console.log(`crypto-only loop (verify + sign): ${cryptoRate.toFixed(0)} /s (${cryptoBefore.rate.toFixed(0)} before, ${cryptoAfter.rate.toFixed(0)} after)`);
   console.log(`ratio service/crypto-only: ${(run.rate / cryptoRate).toFixed(3)}`);
+  console.log(`HTTP floor (Fastify answering at once, ${run.answerBytes} bytes): ${floorRun.rate.toFixed(0)} /s, p50 ${floorRun.p50.toFixed(1)} ms, p99 ${floorRun.p99.toFixed(1)} ms; ratio floor/crypto-only: ${(floorRun.rate / cryptoRate).toFixed(3)}, service/floor: ${(run.rate / floorRun.rate).toFixed(3)}`);
   // CPU time, not wall time: a machine busy with other work stretches both rates above unevenly, this much less.
-  console.log(`CPU per attestation: service ${serviceCpuMsEach.toFixed(3)} ms (all its threads), crypto-only ${cryptoCpuMsEach.toFixed(3)} ms; ratio crypto-only/service: ${(cryptoCpuMsEach / serviceCpuMsEach).toFixed(3)}`);
+  console.log(`CPU per attestation: service ${serviceCpuMsEach.toFixed(3)} ms (all its threads), crypto-only ${cryptoCpuMsEach.toFixed(3)} ms; ratio crypto-only/service: ${(cryptoCpuMsEach / serviceCpuMsEach).toFixed(3)}; HTTP floor ${floorCpuMsEach.toFixed(3)} ms`);
 } finally {
   await service.stop();
 }

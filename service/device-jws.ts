@@ -13,9 +13,17 @@ import { cachedPublicKeyFromJwk, isEcPublicJwk, verifyEs256 } from './crypto/es2
 
 const ALLOWED_HEADER = new Set(['alg', 'typ', 'x5t#S256']);
 
+/**
+ * The columns a signed request is judged by and its handlers use: not the PEM texts (CSR,
+ * certificate), which are read on every attestation otherwise and are most of the row.
+ */
+const VERIFIED_COLUMNS = ['id', 'status', 'platform', 'public_jwk', 'key_jkt', 'key_attested_jkt', 'cert_sha256', 'cert_not_before', 'cert_not_after', 'last_tier'] as const;
+
+export type VerifiedDevice = Pick<DeviceTable, (typeof VERIFIED_COLUMNS)[number]>;
+
 export interface VerifiedDeviceJws<T> {
   readonly claims: T;
-  readonly device: DeviceTable;
+  readonly device: VerifiedDevice;
 }
 
 export async function verifyDeviceJws<S extends TSchema>(
@@ -29,7 +37,7 @@ export async function verifyDeviceJws<S extends TSchema>(
     /** Called with the payload once decoded (not yet checked), so a refusal's audit names the claimed id without decoding it again. */
     onDecoded?: (payload: Record<string, unknown>) => void;
     /** Called once the signature verified with the device's key (the refusals after it are the device's own). */
-    onSignatureVerified?: (device: DeviceTable) => void;
+    onSignatureVerified?: (device: VerifiedDevice) => void;
   },
 ): Promise<VerifiedDeviceJws<Static<S> & { sub: string; iat: number }>> {
   let parts;
@@ -49,7 +57,7 @@ export async function verifyDeviceJws<S extends TSchema>(
   if (issues.length > 0) throw new ServiceError('EVIDENCE_MALFORMED', `The claims do not match their schema: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`);
   const claims = payload as Static<S> & { sub: string; iat: number };
 
-  const device = await db.selectFrom('devices').selectAll().where('id', '=', claims.sub).executeTakeFirst();
+  const device = await db.selectFrom('devices').select(VERIFIED_COLUMNS).where('id', '=', claims.sub).executeTakeFirst();
   if (!device) throw new ServiceError('DEVICE_UNKNOWN', 'This device is not enrolled.');
   if (device.public_jwk === null || device.cert_sha256 === null) throw noKeyInForce(device);
   if (device.status === 'pending') throw new ServiceError('DEVICE_PENDING', 'This device waits for IT\'s approval.');

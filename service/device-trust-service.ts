@@ -17,6 +17,7 @@ import type { Db } from './db/connect.js';
 import { commitEachAlone, createGroupCommit } from './db/group-commit.js';
 import type { SpendDeviceBudget } from './db/shared-device-budget.js';
 import type { DeviceStatus, DeviceTable } from './db/schema.js';
+import type { VerifiedDevice } from './device-jws.js';
 import { noKeyInForce, verifyDeviceJws } from './device-jws.js';
 import { matchingSecretDigest } from './secret-digest.js';
 import { markAudited, ServiceError } from './errors.js';
@@ -190,7 +191,7 @@ export function createDeviceTrustService(deps: ServiceDeps) {
       },
     };
   };
-  const onSignatureVerified = (claimant: Claimant) => (device: DeviceTable): void => {
+  const onSignatureVerified = (claimant: Claimant) => (device: VerifiedDevice): void => {
     claimant.deviceId = device.id;
     claimant.verified = true;
   };

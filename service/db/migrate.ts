@@ -186,7 +186,6 @@ async function createSchema(db: Schema): Promise<void> {
     .execute();
   await addColumnIfMissing(db, 'audit', 'hash', 'text');
   await addColumnIfMissing(db, 'audit', 'prev_hash', 'text');
-  await k.schema.createIndex('audit_device').ifNotExists().on('audit').column('device_id').execute();
   // The last posture each device reported (what a policy what-if evaluates), its inventory
   // (to find the machine; never used for the tier) and every policy the service applied.
   await k.schema
@@ -237,6 +236,9 @@ async function createSchema(db: Schema): Promise<void> {
   await k.schema.createIndex('audit_action_at').ifNotExists().on('audit').columns(['action', 'at']).execute();
   await k.schema.createIndex('audit_at').ifNotExists().on('audit').column('at').execute();
   await k.schema.createIndex('audit_device_id').ifNotExists().on('audit').columns(['device_id', 'id']).execute();
+  // audit_device_id serves every lookup by device: the older index on device_id alone only
+  // cost each appended record one more B-tree insert.
+  await k.schema.dropIndex('audit_device').ifExists().execute();
   // Shared Signals (service/ssf/): the streams, their outbox, and what receivers were last told per device.
   await k.schema
     .createTable('ssf_streams')
