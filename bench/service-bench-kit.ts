@@ -5,8 +5,9 @@
 // crypto-only baseline.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { initServiceDir } from '../service/config.js';
 import { freePort, waitReady } from '../tests/kit/ports.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../tests/kit/fake-device.js';
@@ -63,6 +64,49 @@ export function processCpuMs(pid: number): number {
   // The fields after the command name, which is in parentheses and may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * CPU time (ms) the PostgreSQL server whose postmaster is `postmasterPid` has used: its own,
+ * its live processes', and what its ended processes used (counted by their parent once they
+ * exit). Read before and after a run, the difference is the database's share of it; other
+ * clusters on the machine are not counted.
+ */
+export function postgresCpuMs(postmasterPid: number): number {
+  const times = (stat: string): { ppid: number; own: number; children: number } => {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // proc(5): ppid is field 4; utime, stime, cutime, cstime are fields 14 to 17 (counted from the state, field 3).
+    return { ppid: Number(fields[1]), own: (Number(fields[11]) + Number(fields[12])) * 10, children: (Number(fields[13]) + Number(fields[14])) * 10 };
+  };
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // it ended meanwhile
+    }
+    const t = times(stat);
+    if (Number(entry) === postmasterPid) total += t.own + t.children;
+    else if (t.ppid === postmasterPid) total += t.own;
+  }
+  return total;
+}
+
+/** The process id of the PostgreSQL server at `url` (its postmaster): read from its data directory, so the bench must run where the server does. */
+export async function postmasterPid(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const dir = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory;
+    if (dir === undefined) throw new Error('the server did not name its data directory');
+    const pid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no postmaster pid in ${dir}/postmaster.pid`);
+    return pid;
+  } finally {
+    await client.end();
+  }
 }
 
 /** One service process; `profileDir`: a V8 CPU profile of it is written there when it stops. */

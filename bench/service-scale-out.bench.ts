@@ -6,7 +6,7 @@
 // BENCH_CPU_PROF=DIR writes a CPU profile of every instance there.
 import { Buffer } from 'node:buffer';
 import type { AttestationRun } from './service-bench-kit.js';
-import { benchSetup, cryptoOnlyRate, prepareEvidence, runAttestations, startInstance } from './service-bench-kit.js';
+import { benchSetup, cryptoOnlyRate, postgresCpuMs, postmasterPid, prepareEvidence, runAttestations, startInstance } from './service-bench-kit.js';
 import { createPgDatabase } from '../tests/kit/service.js';
 import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
@@ -14,7 +14,14 @@ const ATTESTATIONS = Number(process.env.BENCH_ATTESTATIONS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const DEVICES = Math.ceil(ATTESTATIONS / 8);
 
-async function runWith(instances: number): Promise<AttestationRun & { sample: Buffer }> {
+interface ScaleRun extends AttestationRun {
+  readonly sample: Buffer;
+  /** CPU (ms) per attestation of the service instances together, and of PostgreSQL: where the next bottleneck is. */
+  readonly serviceCpuMsEach: number;
+  readonly postgresCpuMsEach: number;
+}
+
+async function runWith(instances: number): Promise<ScaleRun> {
   const database = await createPgDatabase();
   try {
     const setup = await benchSetup(tempFolderPath('dta-bench-scale-'), database.url);
@@ -23,9 +30,15 @@ async function runWith(instances: number): Promise<AttestationRun & { sample: Bu
     try {
       for (let i = 1; i < instances; i++) started.push(await startInstance(setup, process.env.BENCH_CPU_PROF));
       const prepared = await prepareEvidence(started.map((s) => s.url), setup.enrolmentSecret, DEVICES, ATTESTATIONS);
+      const serviceCpu = (): number => started.reduce((sum, s) => sum + s.cpuMs(), 0);
+      const service0 = serviceCpu();
+      const postmaster = await postmasterPid(database.url);
+      const pg0 = postgresCpuMs(postmaster);
       const run = await runAttestations(prepared, CONCURRENCY);
+      const serviceCpuMsEach = (serviceCpu() - service0) / ATTESTATIONS;
+      const postgresCpuMsEach = (postgresCpuMs(postmaster) - pg0) / ATTESTATIONS;
       if (run.failed > 0) throw new Error(`${run.failed} of ${ATTESTATIONS} attestations failed with ${instances} instances (${[...run.failures].map(([code, n]) => `${code} ${n}`).join(', ')})`);
-      return { ...run, sample: Buffer.from(prepared.requests[0]?.evidence ?? '') };
+      return { ...run, sample: Buffer.from(prepared.requests[0]?.evidence ?? ''), serviceCpuMsEach, postgresCpuMsEach };
     } finally {
       for (const s of started) await s.stop();
     }
@@ -42,3 +55,9 @@ console.log(`one instance:  ${one.rate.toFixed(0)} attestations/s, p50 ${one.p50
 console.log(`two instances: ${two.rate.toFixed(0)} attestations/s, p50 ${two.p50.toFixed(1)} ms, p99 ${two.p99.toFixed(1)} ms, ${(two.rate / cryptoRate).toFixed(3)} × crypto-only`);
 console.log(`crypto-only loop (verify + sign, one core): ${cryptoRate.toFixed(0)} /s`);
 console.log(`ratio two instances/one: ${(two.rate / one.rate).toFixed(2)}`);
+// CPU per attestation, which a machine shared by the instances, the database and this load
+// generator does not hide: what one more service host adds, and what every attestation
+// costs the one database whatever the number of instances.
+for (const [name, r] of [['one instance', one], ['two instances', two]] as const) {
+  console.log(`CPU per attestation, ${name}: service ${r.serviceCpuMsEach.toFixed(3)} ms (all instances), PostgreSQL ${r.postgresCpuMsEach.toFixed(3)} ms; the database alone would carry ${(1000 / r.postgresCpuMsEach).toFixed(0)} attestations/s per core it has`);
+}
