@@ -10,8 +10,8 @@ import { ServiceError } from './errors.js';
 import { DEFAULT_POLICY_YAML } from './policy/policy-schema.js';
 import { ConsoleConfigSchema } from './console/console-config.js';
 import { AdminTokenEntrySchema } from './http/admin-scope.js';
+import { Sha256HexSchema as Sha256Hex } from './secret-digest.js';
 
-const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
 export const ServiceConfigFileSchema = Type.Object(
   {

@@ -10,11 +10,11 @@ import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import type { AuditEntry } from '../audit-log.js';
 import { ServiceError } from '../errors.js';
+import { Sha256HexSchema as Sha256Hex } from '../secret-digest.js';
 
 export const ADMIN_SCOPES = ['read', 'act'] as const;
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
 
-const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
 /** One entry of `adminTokenHashes`: a bare SHA-256 digest (full access, as before scopes), or a digest with its scope. */
 export const AdminTokenEntrySchema = Type.Union([
