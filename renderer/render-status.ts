@@ -20,8 +20,16 @@ export interface WindowState {
 
 type Translate = (key: MessageKey, params?: Record<string, string>) => string;
 
+// One formatter per language: building one is most of what a render costs.
+const timeFormats = new Map<Locale, Intl.DateTimeFormat>();
+
 export function formatTime(iso: string, locale: Locale): string {
-  return new Intl.DateTimeFormat(locale === 'de' ? 'de-DE' : 'en-GB', { hour: '2-digit', minute: '2-digit', day: 'numeric', month: 'short' }).format(new Date(iso));
+  let format = timeFormats.get(locale);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat(locale === 'de' ? 'de-DE' : 'en-GB', { hour: '2-digit', minute: '2-digit', day: 'numeric', month: 'short' });
+    timeFormats.set(locale, format);
+  }
+  return format.format(new Date(iso));
 }
 
 const VERDICT_ICON: Record<CheckResult['verdict'], string> = { pass: '✓', warn: '!', fail: '✕', unknown: '?' };

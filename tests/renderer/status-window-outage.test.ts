@@ -48,40 +48,45 @@ const open = (view: StatusView): Promise<OpenWindow> => host.open(view, { height
 const text = async (page: Page, selector: string): Promise<string> => ((await page.textContent(selector)) ?? '').trim();
 
 describe('status window during an outage', () => {
-  for (const locale of LOCALES) {
-    test(`${locale}: the service is unreachable, patient records stay open until the last token's expiry plus IT's grace, keep working`, async () => {
-      const outage = OPEN();
-      const { page, close } = await open(outageView(locale, outage));
-      try {
-        const until = formatTime(outage.accessUntil ?? '', locale);
-        assert.match(await text(page, '.happened'), locale === 'en' ? /cannot be reached since .+ not a problem with this device/ : /seit .+ nicht erreichbar\. Das liegt nicht an diesem Gerät/);
-        assert.equal(await text(page, '.works'), t(locale, 'outage.works', { time: until }));
-        assert.equal(await text(page, '.todo'), t(locale, 'outage.todo', { time: until }));
-        assert.match(await text(page, '.works'), locale === 'en' ? /stay open on this device until/ : /bis spätestens/);
-        assert.equal(await text(page, '.tier'), t(locale, 'tier.full'));
-        assert.deepEqual(await axeViolations(page), []);
-        await page.screenshot({ path: join(SHOTS, `offline-outage-open-${locale}.png`), fullPage: true });
-      } finally {
-        await close();
-      }
-    });
+  // Each case in a window of its own, both languages of a case at once.
+  describe('in English and German', { concurrency: 2 }, () => {
+    for (const locale of LOCALES) {
+      test(`${locale}: the service is unreachable, patient records stay open until the last token's expiry plus IT's grace, keep working`, async () => {
+        const outage = OPEN();
+        const { page, close } = await open(outageView(locale, outage));
+        try {
+          const until = formatTime(outage.accessUntil ?? '', locale);
+          assert.match(await text(page, '.happened'), locale === 'en' ? /cannot be reached since .+ not a problem with this device/ : /seit .+ nicht erreichbar\. Das liegt nicht an diesem Gerät/);
+          assert.equal(await text(page, '.works'), t(locale, 'outage.works', { time: until }));
+          assert.equal(await text(page, '.todo'), t(locale, 'outage.todo', { time: until }));
+          assert.match(await text(page, '.works'), locale === 'en' ? /stay open on this device until/ : /bis spätestens/);
+          assert.equal(await text(page, '.tier'), t(locale, 'tier.full'));
+          assert.deepEqual(await axeViolations(page), []);
+          await page.screenshot({ path: join(SHOTS, `offline-outage-open-${locale}.png`), fullPage: true });
+        } finally {
+          await close();
+        }
+      });
+    }
 
-    test(`${locale}: a drift during the outage says patient data is blocked, which check, and that fixing it brings access back`, async () => {
-      const { page, close } = await open(outageView(locale, BLOCKED()));
-      try {
-        const checks = t(locale, 'check.firewall');
-        assert.equal(await text(page, '.works'), t(locale, 'outage.blocked', { checks }));
-        assert.equal(await text(page, '.todo'), t(locale, 'outage.todo.blocked', { checks }));
-        assert.equal(await text(page, '.tier'), t(locale, 'tier.none'), 'not "records are open" while no proof is made');
-        assert.ok(await page.$('.outage.outage-blocked'));
-        assert.ok(await page.$('.verdict-fail .steps'), 'the steps to fix the firewall are there');
-        assert.deepEqual(await axeViolations(page), []);
-        await page.screenshot({ path: join(SHOTS, `offline-outage-blocked-${locale}.png`), fullPage: true });
-      } finally {
-        await close();
-      }
-    });
-  }
+    for (const locale of LOCALES) {
+      test(`${locale}: a drift during the outage says patient data is blocked, which check, and that fixing it brings access back`, async () => {
+        const { page, close } = await open(outageView(locale, BLOCKED()));
+        try {
+          const checks = t(locale, 'check.firewall');
+          assert.equal(await text(page, '.works'), t(locale, 'outage.blocked', { checks }));
+          assert.equal(await text(page, '.todo'), t(locale, 'outage.todo.blocked', { checks }));
+          assert.equal(await text(page, '.tier'), t(locale, 'tier.none'), 'not "records are open" while no proof is made');
+          assert.ok(await page.$('.outage.outage-blocked'));
+          assert.ok(await page.$('.verdict-fail .steps'), 'the steps to fix the firewall are there');
+          assert.deepEqual(await axeViolations(page), []);
+          await page.screenshot({ path: join(SHOTS, `offline-outage-blocked-${locale}.png`), fullPage: true });
+        } finally {
+          await close();
+        }
+      });
+    }
+  });
 
   test('no grace set by IT: the window does not promise more than the token, and says it may end sooner', async () => {
     const outage = NO_GRACE();

@@ -20,7 +20,7 @@ import { germanSettingTitles } from '../../renderer/setting-titles.js';
 import { knownCodes } from '../../renderer/situation.js';
 import { SERVICE_ERROR_CODES } from '../../service/errors.js';
 import { statusView } from '../kit/status-views.js';
-import { axeViolations, pushView, startWindowHost, type WindowHost } from './window-page.js';
+import { axeViolations, pushViewsAndRead, startWindowHost, type WindowHost } from './window-page.js';
 
 const SHOTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'screenshots');
 const HELP_DESK: HelpDesk = { name: 'IT-Servicedesk Klinikum', phone: '+49 30 1234-5678', url: 'https://servicedesk.hospital.example/device-trust' };
@@ -68,6 +68,19 @@ function everyCase(locale: Locale): { name: string; view: StatusView }[] {
   return cases;
 }
 
+/** The situations kept as screenshots, by name, as the tray would send them in a language. */
+const KEPT_SITUATIONS: ReadonlyMap<string, (locale: Locale) => StatusView> = new Map([
+  ['error', (locale: Locale) => statusView('error', locale)],
+  ['blocked', (locale: Locale) => statusView('blocked', locale)],
+  [
+    'not-configured',
+    (locale: Locale) => {
+      const base = statusView('error', locale);
+      return { ...base, managedSettings: [], serviceUrl: '', agent: { ...base.agent, deviceId: null, errorCode: 'CONFIG_INVALID', reason: 'This device\'s agent has no usable settings from IT yet: No device trust service is configured (serviceUrl).' } };
+    },
+  ],
+]);
+
 interface Shown {
   readonly happened: string;
   readonly works: string;
@@ -77,8 +90,9 @@ interface Shown {
   readonly web: string | null;
 }
 
-// A plain string: the test's compiler would wrap named functions in a helper the page lacks.
-const SHOWN = `(() => {
+// A function's source, run in the page: the test's compiler would wrap named functions in a
+// helper the page lacks.
+const SHOWN = `() => {
   const text = (selector) => document.querySelector(selector)?.textContent?.trim() ?? '';
   return {
     happened: text('.situation .happened'),
@@ -88,10 +102,10 @@ const SHOWN = `(() => {
     tel: document.querySelector('.situation .help-desk a[href^="tel:"]')?.getAttribute('href') ?? null,
     web: document.querySelector('.situation .help-desk a.help-desk-url')?.getAttribute('href') ?? null,
   };
-})()`;
+}`;
 
 async function shown(page: Page): Promise<Shown> {
-  return page.evaluate<Shown>(SHOWN);
+  return page.evaluate<Shown>(`(${SHOWN})()`);
 }
 
 const CALLS_HELP_DESK: Record<Locale, RegExp> = { en: /help desk/i, de: /Helpdesk/ };
@@ -103,60 +117,63 @@ describe('what happened, what still works, what to do', () => {
   });
 
   test('every state and code, in English and German: all three parts, filled in, translated, with the help desk wherever it says to call it', async () => {
-    const seen = new Map<string, Shown>();
-    for (const locale of LOCALES) {
+    // Each language in a window of its own, both at once: they share nothing. Every case is
+    // pushed in turn and read after each, in one round trip for all of a language's cases.
+    const readIn = async (locale: Locale): Promise<{ name: string; s: Shown }[]> => {
       const cases = everyCase(locale);
       const { page, close } = await host.open(cases[0]?.view ?? statusView('starting', locale));
       try {
-        for (const { name, view } of cases) {
-          await pushView(page, view);
-          const s = await shown(page);
-          const where = `${name} in ${locale}`;
-          for (const part of ['happened', 'works', 'todo'] as const) {
-            assert.ok(s[part].length > 10, `${where}: no "${part}"`);
-            assert.doesNotMatch(s[part], /\{\w+\}|undefined|null/, `${where}: "${part}" not filled in: ${s[part]}`);
-          }
-          if (CALLS_HELP_DESK[locale].test(s.todo)) {
-            assert.ok(s.helpDesk?.includes(HELP_DESK.name ?? ''), `${where}: says to call the help desk but shows no contact`);
-            assert.equal(s.tel, 'tel:+493012345678', where);
-            assert.equal(s.web, HELP_DESK.url, where);
-          }
-          const other = seen.get(name);
-          if (other !== undefined) {
-            for (const part of ['happened', 'works', 'todo'] as const) assert.notEqual(s[part], other[part], `${name}: "${part}" is not translated`);
-          }
-          seen.set(name, s);
-        }
+        const read = await pushViewsAndRead<Shown>(page, cases.map((c) => c.view), SHOWN);
+        assert.equal(read.length, cases.length, `${locale}: one reading per case`);
+        return read.map((s, i) => ({ name: cases[i]?.name ?? '', s }));
       } finally {
         await close();
+      }
+    };
+    const settled = await Promise.allSettled(LOCALES.map(readIn));
+    const seen = new Map<string, Shown>();
+    for (const [index, outcome] of settled.entries()) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      const locale = LOCALES[index] ?? 'en';
+      for (const { name, s } of outcome.value) {
+        const where = `${name} in ${locale}`;
+        for (const part of ['happened', 'works', 'todo'] as const) {
+          assert.ok(s[part].length > 10, `${where}: no "${part}"`);
+          assert.doesNotMatch(s[part], /\{\w+\}|undefined|null/, `${where}: "${part}" not filled in: ${s[part]}`);
+        }
+        if (CALLS_HELP_DESK[locale].test(s.todo)) {
+          assert.ok(s.helpDesk?.includes(HELP_DESK.name ?? ''), `${where}: says to call the help desk but shows no contact`);
+          assert.equal(s.tel, 'tel:+493012345678', where);
+          assert.equal(s.web, HELP_DESK.url, where);
+        }
+        const other = seen.get(name);
+        if (other !== undefined) {
+          for (const part of ['happened', 'works', 'todo'] as const) assert.notEqual(s[part], other[part], `${name}: "${part}" is not translated`);
+        }
+        seen.set(name, s);
       }
     }
   });
 
-  for (const locale of LOCALES) {
-    const cases: Record<string, StatusView> = {
-      error: statusView('error', locale),
-      blocked: statusView('blocked', locale),
-      'not-configured': (() => {
-        const base = statusView('error', locale);
-        return { ...base, managedSettings: [], serviceUrl: '', agent: { ...base.agent, deviceId: null, errorCode: 'CONFIG_INVALID', reason: 'This device\'s agent has no usable settings from IT yet: No device trust service is configured (serviceUrl).' } };
-      })(),
-    };
-    for (const [name, view] of Object.entries(cases)) {
-      test(`${name} in ${locale}: the three parts and the help desk, axe clean, screenshot kept`, async () => {
-        const { page, close } = await host.open(withHelpDesk(view), { height: 900 });
-        try {
-          const s = await shown(page);
-          assert.ok(s.happened && s.works && s.todo);
-          if (name !== 'blocked') assert.ok(s.helpDesk !== null, 'the help desk is shown');
-          assert.deepEqual(await axeViolations(page), []);
-          await page.screenshot({ path: join(SHOTS, `situation-${name}-${locale}.png`), fullPage: true });
-        } finally {
-          await close();
-        }
-      });
+  // Each in a window of its own, both languages of a situation at once.
+  describe('kept as screenshots', { concurrency: 2 }, () => {
+    for (const [name, viewIn] of KEPT_SITUATIONS) {
+      for (const locale of LOCALES) {
+        test(`${name} in ${locale}: the three parts and the help desk, axe clean, screenshot kept`, async () => {
+          const { page, close } = await host.open(withHelpDesk(viewIn(locale)), { height: 900 });
+          try {
+            const s = await shown(page);
+            assert.ok(s.happened && s.works && s.todo);
+            if (name !== 'blocked') assert.ok(s.helpDesk !== null, 'the help desk is shown');
+            assert.deepEqual(await axeViolations(page), []);
+            await page.screenshot({ path: join(SHOTS, `situation-${name}-${locale}.png`), fullPage: true });
+          } finally {
+            await close();
+          }
+        });
+      }
     }
-  }
+  });
 
   test('not configured says so, not "there is a problem, access is being checked"', async () => {
     const base = statusView('error', 'de');

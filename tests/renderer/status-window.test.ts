@@ -26,27 +26,31 @@ after(() => host?.close());
 const open = (view: StatusView, colorScheme: 'light' | 'dark' = 'light'): Promise<OpenWindow> => host.open(view, { colorScheme });
 
 describe('status window', () => {
-  for (const state of AGENT_STATES) {
-    for (const locale of LOCALES) {
-      test(`${state} in ${locale}: the right words, no accessibility violations, screenshot kept`, async () => {
-        const view = statusView(state, locale);
-        const { page, close, cspViolations } = await open(view);
-        try {
-          assert.equal(await page.getAttribute('html', 'lang'), locale);
-          assert.equal((await page.textContent('h1'))?.trim(), t(locale, `state.${state}`));
-          const tier = view.agent.tier;
-          const checking = state === 'starting' || state === 'enrolling';
-          assert.equal((await page.textContent('.tier'))?.trim(), t(locale, tier ? `tier.${tier}` : checking ? 'tier.unknown' : 'tier.none'), 'no "access is being checked" for a device in trouble');
-          const violations = await axeViolations(page);
-          assert.deepEqual(violations, [], `axe: ${violations.join(', ')}`);
-          assert.deepEqual(cspViolations, []);
-          await page.screenshot({ path: join(SHOTS, `${state}-${locale}.png`), fullPage: true });
-        } finally {
-          await close();
-        }
-      });
+  // Each case in a window of its own, two at a time: one page can build and scan while the other
+  // is being captured.
+  describe('every state in every language', { concurrency: 2 }, () => {
+    for (const state of AGENT_STATES) {
+      for (const locale of LOCALES) {
+        test(`${state} in ${locale}: the right words, no accessibility violations, screenshot kept`, async () => {
+          const view = statusView(state, locale);
+          const { page, close, cspViolations } = await open(view);
+          try {
+            assert.equal(await page.getAttribute('html', 'lang'), locale);
+            assert.equal((await page.textContent('h1'))?.trim(), t(locale, `state.${state}`));
+            const tier = view.agent.tier;
+            const checking = state === 'starting' || state === 'enrolling';
+            assert.equal((await page.textContent('.tier'))?.trim(), t(locale, tier ? `tier.${tier}` : checking ? 'tier.unknown' : 'tier.none'), 'no "access is being checked" for a device in trouble');
+            const violations = await axeViolations(page);
+            assert.deepEqual(violations, [], `axe: ${violations.join(', ')}`);
+            assert.deepEqual(cspViolations, []);
+            await page.screenshot({ path: join(SHOTS, `${state}-${locale}.png`), fullPage: true });
+          } finally {
+            await close();
+          }
+        });
+      }
     }
-  }
+  });
 
   test('blocked: says what is blocked and gives the Windows firewall steps with a button that starts them', async () => {
     const { page, close } = await open(statusView('blocked', 'en'));
