@@ -60,6 +60,11 @@ try {
   rmSync(folder, { recursive: true, force: true });
 }
 
+/** The lowest and highest of a figure over the rounds: the machine is shared, so say how far they spread. */
+function spread(xs: readonly number[], digits: number): string {
+  return `rounds ${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -238,10 +243,10 @@ async function run(lib: VerifierModule, internals: InternalsModule): Promise<voi
   console.log(`library: the esbuild bundle of service/relying-party/index.ts; ${N} requests from ${DEVICES} device keys, median of ${ROUNDS} rounds`);
   console.log('baseline for a request: TWO raw node:crypto ECDSA verifications (its token and its DPoP proof)');
   console.log(`raw, token + proof signatures:    ${median(rawRequestRates).toFixed(0)} per CPU second`);
-  console.log(`verifyRequest (token + proof):    ${median(libraryRequestRates).toFixed(0)} per CPU second  (ratio ${median(requestRatios).toFixed(2)})`);
+  console.log(`verifyRequest (token + proof):    ${median(libraryRequestRates).toFixed(0)} per CPU second  (ratio ${median(requestRatios).toFixed(2)}; ${spread(requestRatios, 2)})`);
   console.log('baseline for a token alone: ONE raw verification');
-  console.log(`token alone, no cache:            ratio ${median(tokenRatios).toFixed(2)}`);
-  console.log(`token alone, repeated tokens:     ratio ${median(repeatedRatios).toFixed(1)}`);
+  console.log(`token alone, no cache:            ratio ${median(tokenRatios).toFixed(2)}  (${spread(tokenRatios, 2)})`);
+  console.log(`token alone, repeated tokens:     ratio ${median(repeatedRatios).toFixed(1)}  (${spread(repeatedRatios, 1)})`);
 
   // 1,000 device keys taking turns, a proof every 2 ms: about 60,000 live proofs in the
   // two-minute window, the cache sweeping expired ones from the front as it goes.

@@ -5,6 +5,7 @@
 // holding any of them is refused rather than guessed at (common/request-path.ts). An accepted
 // path is left exactly as the client sent it, and a WHATWG parser leaves it unchanged too, so
 // the proof made for it still matches.
+import { FirstInCache } from './first-in-cache.js';
 import { pathAmbiguity } from '../../common/request-path.js';
 import { deny } from './errors.js';
 
@@ -23,6 +24,23 @@ export function canonicalRequestPath(target: string): string {
   return path;
 }
 
+// An access service answers for a few hosts: the origin each spells is parsed once (a URL
+// parse costs about as much as the rest of this function). Only good origins are kept.
+const origins = new FirstInCache<string, string>(256);
+
+function originOf(schemeAndHost: string): string {
+  const hit = origins.get(schemeAndHost);
+  if (hit !== undefined) return hit;
+  let origin: string;
+  try {
+    origin = new URL(schemeAndHost).origin;
+  } catch {
+    deny('REQUEST_TARGET_INVALID', 'The request URL has no valid host.');
+  }
+  origins.set(schemeAndHost, origin);
+  return origin;
+}
+
 /**
  * An absolute http(s) request URL with its path made canonical (query and fragment dropped)
  * and its origin normalised (scheme and host in lower case, default port dropped).
@@ -31,12 +49,7 @@ export function canonicalRequestUrl(url: string): string {
   // Split before any URL parser runs: the parser would rewrite the path we must judge.
   const m = /^(https?:\/\/[^/?#\\]+)(.*)$/is.exec(url);
   if (!m?.[1]) deny('REQUEST_TARGET_INVALID', 'The request URL must be an absolute http(s) URL.');
-  let origin: string;
-  try {
-    origin = new URL(m[1]).origin;
-  } catch {
-    deny('REQUEST_TARGET_INVALID', 'The request URL has no valid host.');
-  }
+  const origin = originOf(m[1]);
   const rest = m[2] ?? '';
   return `${origin}${canonicalRequestPath(rest === '' || rest.startsWith('?') ? `/${rest}` : rest)}`;
 }

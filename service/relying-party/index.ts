@@ -240,7 +240,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
         const weighed = weighToken(inspected, status, { requiredTier: request.requiredTier, outageMode, outageGraceMs, notice: notices.inForce(now()), nowMs: now() });
         // Every way in needs a fresh, single-use proof by the token's key: an outage or a
         // notice waives the list or the expiry, never the device's possession of its key.
-        await verifyDpopProof(request.dpop, { token, method: request.method, url, jkt: claims.cnf.jkt, ...(nonces !== undefined ? { nonces } : {}), now }, replay);
+        await verifyDpopProof(request.dpop, { token, tokenHash: inspected.tokenHash(), method: request.method, url, jkt: claims.cnf.jkt, ...(nonces !== undefined ? { nonces } : {}), now }, replay);
         const grant = { allow: true, deviceId: claims.sub, tier: weighed.tier, claims } as const;
         if (weighed.how === 'outage') {
           options.onOutageAccess?.({ at: new Date(now()).toISOString(), deviceId: claims.sub, method: request.method, url, tokenJti: claims.jti, outage: weighed.outage });

@@ -11,7 +11,7 @@ import { verify } from 'node:crypto';
 import { Buffer, isUtf8 } from 'node:buffer';
 import type { CompactParts } from '../../common/jws-compact.js';
 import { MAX_JSON_DEPTH, MAX_JWS_LENGTH, findDuplicateKey } from '../../common/jws-compact.js';
-import { BoundedCache } from '../../common/bounded-cache.js';
+import { FirstInCache } from './first-in-cache.js';
 import { deny } from './errors.js';
 import { scanJson } from '../../common/json-depth.js';
 
@@ -74,7 +74,11 @@ function decodeJsonObject(segment: string, what: string): Record<string, unknown
 // Headers repeat: every token of a service shares a few, and each device's proofs carry the
 // same header (its public key) every time. Decoding is a pure function of the segment, so a
 // decoded header is remembered (frozen, as it is handed to every caller) for the last 4,096.
-const headers = new BoundedCache<string, Readonly<Record<string, unknown>>>(4096);
+// Keyed by the segment's last 32 characters (the end of the device key, for a proof): a Map
+// hashes every character of a new string key, and a proof's header is about 240. A hit counts
+// only when the whole segment is the same text.
+const HEADER_KEY_LENGTH = 32;
+const headers = new FirstInCache<string, { readonly segment: string; readonly header: Readonly<Record<string, unknown>> }>(4096);
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
@@ -85,10 +89,11 @@ function deepFreeze<T>(value: T): T {
 }
 
 function decodedHeader(segment: string): Record<string, unknown> {
-  const hit = headers.get(segment);
-  if (hit !== undefined) return hit;
+  const key = segment.slice(-HEADER_KEY_LENGTH);
+  const hit = headers.get(key);
+  if (hit !== undefined && hit.segment === segment) return hit.header;
   const header = deepFreeze(decodeJsonObject(segment, 'header'));
-  headers.set(segment, header);
+  headers.set(key, { segment, header });
   return header;
 }
 

@@ -89,6 +89,8 @@ class ArrivalQueue {
 
 interface KeyProofs {
   readonly jkt: string;
+  /** This key's live proofs by jti: looked up after the key, so no "<jkt> <jti>" string is built and hashed per proof. */
+  readonly proofs: Map<string, Arrival>;
   live: number;
   /** This key's proofs in arrival order, oldest first. */
   readonly arrivals: ArrivalQueue;
@@ -97,7 +99,7 @@ interface KeyProofs {
 }
 
 interface Arrival {
-  readonly id: string;
+  readonly jti: string;
   readonly key: KeyProofs;
   readonly issuedAt: number;
   readonly until: number;
@@ -107,8 +109,8 @@ interface Arrival {
 export function createReplayCache(options: ReplayCacheOptions = {}): ReplayCache {
   const maxEntries = options.maxEntries ?? DEFAULT_REPLAY_CACHE_ENTRIES;
   const maxPerKey = options.maxPerKey ?? DEFAULT_REPLAY_PROOFS_PER_KEY;
-  // Live proofs by "<jkt> <jti>" (a jkt is 43 base64url characters, so the id is unambiguous).
-  const live = new Map<string, Arrival>();
+  // Live proofs in all (each key holds its own by jti).
+  let liveCount = 0;
   const arrivals = new ArrivalQueue();
   const keys = new Map<string, KeyProofs>();
   // Keys by how many live proofs they hold, so the heaviest one is found in O(1).
@@ -129,7 +131,8 @@ export function createReplayCache(options: ReplayCacheOptions = {}): ReplayCache
 
   const forget = (arrival: Arrival): void => {
     arrival.forgotten = true;
-    live.delete(arrival.id);
+    arrival.key.proofs.delete(arrival.jti);
+    liveCount--;
     arrival.key.live--;
     // A key whose last proof is dropped is forgotten entirely, its forgottenUpTo included:
     // that later proof arrived after the forgotten one and is remembered at least as long,
@@ -141,13 +144,12 @@ export function createReplayCache(options: ReplayCacheOptions = {}): ReplayCache
   return {
     admit(proof, now) {
       for (let oldest = arrivals.first(); oldest !== undefined && oldest.until < now; oldest = arrivals.first()) forget(oldest);
-      const id = `${proof.jkt} ${proof.jti}`;
-      if (live.has(id)) return 'replayed';
       const key = keys.get(proof.jkt);
+      if (key?.proofs.has(proof.jti) === true) return 'replayed';
       if (key !== undefined && proof.issuedAt <= key.forgottenUpTo) return 'rate-limited';
       const held = key?.live ?? 0;
       if (held >= maxPerKey) return 'rate-limited';
-      if (live.size >= maxEntries) {
+      if (liveCount >= maxEntries) {
         const heaviest = keysByCount[highestCount]?.values().next().value;
         const oldest = heaviest?.arrivals.first();
         // Only a key holding at least two more proofs than this one pays for it; otherwise
@@ -160,10 +162,11 @@ export function createReplayCache(options: ReplayCacheOptions = {}): ReplayCache
           forgottenMidQueue = 0;
         }
       }
-      const target = key ?? { jkt: proof.jkt, live: 0, arrivals: new ArrivalQueue(), forgottenUpTo: -Infinity };
+      const target = key ?? { jkt: proof.jkt, proofs: new Map(), live: 0, arrivals: new ArrivalQueue(), forgottenUpTo: -Infinity };
       if (key === undefined) keys.set(proof.jkt, target);
-      const arrival: Arrival = { id, key: target, issuedAt: proof.issuedAt, until: proof.rememberUntil, forgotten: false };
-      live.set(id, arrival);
+      const arrival: Arrival = { jti: proof.jti, key: target, issuedAt: proof.issuedAt, until: proof.rememberUntil, forgotten: false };
+      target.proofs.set(proof.jti, arrival);
+      liveCount++;
       arrivals.push(arrival);
       target.arrivals.push(arrival);
       target.live++;

@@ -4,10 +4,11 @@
 // token used for many requests costs one ECDSA verification.
 import { POSTURE_ONLY_AUDIENCE, TIER_RANK, TOKEN_TYP } from '../../common/attestation.js';
 import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
-import { BoundedCache } from '../../common/bounded-cache.js';
+import { FirstInCache } from './first-in-cache.js';
 import { isDeviceTokenClaims } from './claims-check.js';
 import { deny } from './errors.js';
 import { parseJws, signatureValid } from './jws.js';
+import { proofTokenHash } from './token-hash.js';
 import type { KeySource } from './remote-keys.js';
 import type { StatusListClient } from './status-list-client.js';
 
@@ -28,6 +29,20 @@ export interface InspectedToken {
   readonly expired: boolean;
   /** Its tier covers the resource. */
   readonly tierSuffices: boolean;
+  /** The token's SHA-256 (base64url), which its proofs carry as ath: computed once per token. */
+  readonly tokenHash: () => string;
+}
+
+/** A token whose signature and claim schema held, remembered with its hash once a proof needed it. */
+class VerifiedToken {
+  #hash: string | undefined;
+
+  constructor(readonly token: string, readonly claims: DeviceTokenClaims) {}
+
+  hash(): string {
+    this.#hash ??= proofTokenHash(this.token);
+    return this.#hash;
+  }
 }
 
 export interface TokenVerifier {
@@ -37,23 +52,29 @@ export interface TokenVerifier {
 }
 
 export function createTokenVerifier(keys: KeySource, statusList: StatusListClient | null, options: { cacheSize?: number } = {}): TokenVerifier {
-  const cache = new BoundedCache<string, DeviceTokenClaims>(options.cacheSize ?? 10_000);
+  // Keyed by the signature segment, not the whole token: a Map hashes every character of a
+  // new string key, and the signature is a tenth of a token. A hit counts only when the
+  // whole token is the same text, so it answers exactly what a cache keyed by the token would.
+  const cache = new FirstInCache<string, VerifiedToken>(options.cacheSize ?? 10_000);
 
-  const verifySignature = async (token: string): Promise<DeviceTokenClaims> => {
-    const hit = cache.get(token);
-    if (hit) return hit;
+  const verifySignature = async (token: string): Promise<VerifiedToken> => {
+    // Not a string (a JavaScript caller's mistake): no key, so parseJws refuses it as before.
+    const signature = typeof token === 'string' ? token.slice(token.lastIndexOf('.') + 1) : '';
+    const hit = cache.get(signature);
+    if (hit !== undefined && hit.token === token) return hit;
     const parts = parseJws(token, TOKEN_TYP, ['alg', 'typ', 'kid']);
     const kid = parts.header.kid;
     if (typeof kid !== 'string') deny('HEADER_REFUSED', 'The token names no key (kid).');
     if (!signatureValid(parts, await keys.get(kid))) deny('SIGNATURE_INVALID', 'The token signature does not verify.');
     if (!isDeviceTokenClaims(parts.payload)) deny('CLAIMS_INVALID', 'The token claims do not match their schema.');
-    const claims = parts.payload;
-    cache.set(token, claims);
-    return claims;
+    const verified = new VerifiedToken(token, parts.payload);
+    cache.set(signature, verified);
+    return verified;
   };
 
   const inspect = async (token: string, check: TokenCheck): Promise<InspectedToken> => {
-    const claims = await verifySignature(token);
+    const verified = await verifySignature(token);
+    const { claims } = verified;
     const now = Math.floor((check.now ?? Date.now)() / 1000);
     const skew = check.maxSkewSeconds ?? 30;
     if (claims.iss !== check.issuer) deny('ISSUER_MISMATCH', 'The token comes from another issuer.');
@@ -64,7 +85,7 @@ export function createTokenVerifier(keys: KeySource, statusList: StatusListClien
     if (claims.nbf - skew > now) deny('NOT_YET_VALID', 'The device token is not valid yet.');
     if (claims.exp - claims.iat > 15 * 60) deny('CLAIMS_INVALID', 'The token lives longer than device tokens may.');
     if (check.rpNonce !== undefined && claims.eat_nonce !== check.rpNonce) deny('NONCE_MISMATCH', 'The token does not answer this service\'s nonce.');
-    return { claims, expired, tierSuffices: TIER_RANK[claims.tier] >= TIER_RANK[check.requiredTier] };
+    return { claims, expired, tierSuffices: TIER_RANK[claims.tier] >= TIER_RANK[check.requiredTier], tokenHash: () => verified.hash() };
   };
 
   return {

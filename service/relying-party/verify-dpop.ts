@@ -2,7 +2,7 @@
 // request's method and URL and to the token (ath). Only the device that holds the key
 // behind the token's cnf.jkt can make one; each proof is accepted once, and a nonce it
 // carries must be one this access service issued and still current (§4.3 step 10, §9).
-import { isEcPublicJwk, sha256Base64url } from '../crypto/es256.js';
+import { isEcPublicJwk } from '../crypto/es256.js';
 import { DPOP_TYP } from '../../common/attestation.js';
 // The agent signs htu with the same function, so the two sides cannot drift apart.
 import { normalizeHtu } from '../../common/htu.js';
@@ -13,9 +13,12 @@ import { deny } from './errors.js';
 import { MAX_TOKEN_LENGTH, signatureValid, splitJws } from './jws.js';
 import { proofKeyThumbprint, proofPublicKey } from './proof-key.js';
 import type { ReplayStore } from './replay-cache.js';
+import { proofTokenHash } from './token-hash.js';
 
 export interface ProofCheck {
   readonly token: string;
+  /** The token's hash (proofTokenHash), when the caller holds it already. */
+  readonly tokenHash?: string;
   readonly method: string;
   /** The request URL with its canonical path (canonicalRequestUrl): scheme, host, path. */
   readonly url: string;
@@ -93,7 +96,7 @@ export async function verifyDpopProof(proof: string, check: ProofCheck, replay: 
     }
     if (htu !== normalizeHtu(check.url)) deny('PROOF_BINDING', 'The proof was made for another URL.');
   }
-  if (claims.ath !== sha256Base64url(check.token)) deny('PROOF_BINDING', 'The proof was made for another token.');
+  if (claims.ath !== (check.tokenHash ?? proofTokenHash(check.token))) deny('PROOF_BINDING', 'The proof was made for another token.');
   const now = (check.now ?? Date.now)();
   const maxAge = (check.maxAgeSeconds ?? 60) * 1000;
   if (Math.abs(now - claims.iat * 1000) > maxAge) deny('PROOF_STALE', 'The proof is too old (or from a device with a wrong clock).');
