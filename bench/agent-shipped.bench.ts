@@ -4,7 +4,9 @@
 // firewall is polled every 60 s; polling: postureEvents false, polled every 2 s):
 //   - idle CPU over IDLE_MS (utime + stime from /proc/PID/stat, the agent's own and that of the
 //     programs it ran and reaped, plus its children still running) and RSS (/proc/PID/status),
-//     beside a bare `node -e 'setInterval(()=>{},1e9)'` measured over the same window;
+//     beside a bare `node -e 'setInterval(()=>{},1e9)'` measured over the same window; 150 s by
+//     default, so the window holds a token refresh (at half the 5-minute token's life), and what
+//     the agent did in it (attestations, refreshes on reused results) from its log;
 //   - drift to deny: `nft flush ruleset` until the agent holds the service's tier-none token
 //     (state blocked; the service has marked its earlier token invalid in the status list),
 //     DRIFTS times, and what saw each drift (the agent log's `drift` trigger);
@@ -21,7 +23,7 @@ import { NetNamespace } from '../tests/kit/netns.js';
 import { freePort, waitReady } from '../tests/kit/ports.js';
 import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
-const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 30_000);
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 150_000);
 const DRIFTS = Number(process.env.BENCH_DRIFTS ?? 3);
 const ROOT = join(import.meta.dirname, '..');
 const INSIDE = 'DTA_BENCH_IN_NETNS';
@@ -190,6 +192,9 @@ interface ModeResult {
   readonly drifts: readonly number[];
   readonly triggers: readonly string[];
   readonly exitMs: number;
+  /** Attestations in the idle window, and how many of them were refreshes on reused results. */
+  readonly attested: number;
+  readonly reused: number;
 }
 
 async function measure(mode: 'events' | 'polling'): Promise<ModeResult> {
@@ -200,6 +205,7 @@ async function measure(mode: 'events' | 'polling'): Promise<ModeResult> {
   // Past the start: the first check, the watch settling, the first safety or fast polls.
   await sleep(5000);
   const pid = agent.child.pid ?? 0;
+  const idleFrom = new Date().toISOString();
   const a0 = cpuMs(pid);
   const b0 = cpuMs(bare.pid ?? 0);
   await sleep(IDLE_MS);
@@ -210,6 +216,10 @@ async function measure(mode: 'events' | 'polling'): Promise<ModeResult> {
   const childRss = childrenOf(pid).reduce((sum, kid) => sum + (Number.isFinite(rssMiB(kid)) ? rssMiB(kid) : 0), 0);
   const bareRss = rssMiB(bare.pid ?? 0);
   bare.kill('SIGTERM');
+  const idleTo = new Date().toISOString();
+  const idleLines = logLines(agent.logPath).filter((l) => String(l.time) >= idleFrom && String(l.time) <= idleTo);
+  const attested = idleLines.filter((l) => l.event === 'attested').length;
+  const reused = idleLines.filter((l) => l.event === 'refresh-reused').length;
 
   const drifts: number[] = [];
   for (let i = 0; i < DRIFTS; i++) {
@@ -232,7 +242,7 @@ async function measure(mode: 'events' | 'polling'): Promise<ModeResult> {
   agent.child.kill('SIGTERM');
   await new Promise((r) => agent.child.once('exit', r));
   const exitMs = performance.now() - t0;
-  return { mode, cpuAll: a1.all - a0.all, cpuSelf: a1.self - a0.self, rss, childRss, bareCpu: b1.all - b0.all, bareRss, drifts, triggers, exitMs };
+  return { mode, cpuAll: a1.all - a0.all, cpuSelf: a1.self - a0.self, rss, childRss, bareCpu: b1.all - b0.all, bareRss, drifts, triggers, exitMs, attested, reused };
 }
 
 try {
@@ -244,6 +254,7 @@ try {
       `${r.mode}: idle CPU ${r.cpuAll.toFixed(0)} ms = ${pct(r.cpuAll)} of a core with the programs it ran (the agent process alone ${pct(r.cpuSelf)}); bare node ${pct(r.bareCpu)}; ratio ${(r.cpuAll / Math.max(10, r.bareCpu)).toFixed(1)} x the bare node (its floor: one 10 ms tick)`,
       `${r.mode}: RSS ${r.rss.toFixed(1)} MiB (+ ${r.childRss.toFixed(1)} MiB in its running children), bare node ${r.bareRss.toFixed(1)} MiB; ratio ${(r.rss / r.bareRss).toFixed(2)}`,
       `${r.mode}: drift to deny (nft flush ruleset -> the service's tier none) median ${median(r.drifts).toFixed(0)} ms, max ${Math.max(...r.drifts).toFixed(0)} ms [${r.drifts.map((d) => d.toFixed(0)).join(', ')}]; seen by: ${r.triggers.join(', ')}`,
+      `${r.mode}: in the idle window ${r.attested} attestation(s), ${r.reused} of them token refreshes on reused check results`,
       `${r.mode}: SIGTERM to exit ${r.exitMs.toFixed(0)} ms`,
     );
   }

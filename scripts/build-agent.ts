@@ -101,6 +101,13 @@ export async function bundleAgent(outfile: string): Promise<void> {
     target: 'node20',
     outfile,
     plugins: [nativeBesideExecutable, withoutDirectRun, quickJsWasmGiven],
+    // V8 keeps the executable's source in memory, at two bytes a character as soon as one
+    // character is not Latin-1 (comments in bundled packages have some): without comments
+    // and indentation the agent idles with 5 MiB less. Names stay, so stack traces read as
+    // before; licence comments stay, gathered at the end.
+    minifyWhitespace: true,
+    keepNames: true,
+    legalComments: 'eof',
     // import.meta is empty in CommonJS: agent code that reads it (a path beside a source file)
     // would break only in the executable, so it fails the build instead.
     logOverride: { 'empty-import-meta': 'error' },

@@ -9,7 +9,7 @@ import type { AgentState, AgentStateName, Outage } from '../../common/agent-stat
 import type { AttestResponse, KeyAttestationResponse, KeyProtection, Tier } from '../../common/attestation.js';
 import { BoundedCache } from '../../common/bounded-cache.js';
 import { AgentError, isAgentError } from '../../common/errors.js';
-import type { CheckId, PostureReport, Verdict } from '../../common/posture.js';
+import type { CheckId, CheckResult, PostureReport, Verdict } from '../../common/posture.js';
 import { signDpopProof, signEvidence, signRenewalRequest } from '../attest/device-jws.js';
 import type { DeviceIdentity } from '../identity/identity.js';
 import type { InventoryForEvidence } from '../inventory/inventory-reporter.js';
@@ -54,6 +54,9 @@ const EVENT_CHECK_DELAY_MS = 250;
 const REUSED_REPORT_MAX_AGE_MS = 10 * 60_000;
 /** The fast poll's period while OS events report every fast check's changes (cadence.safetySeconds by default). */
 export const DEFAULT_SAFETY_SECONDS = 60;
+
+/** Why a cycle runs: a refresh may attest on results that are still fresh; anything else runs every check (or uses the report it is given). */
+type CycleBasis = PostureReport | 'refresh' | undefined;
 
 export interface PostureSource {
   /** Runs the checks (all, or only those named) and returns the report. */
@@ -140,6 +143,10 @@ export class Agent {
   private lastFast: PostureReport | null = null;
   /** When the loop asks the service again after a failure. */
   private retryAt: number | null = null;
+  /** Each check's latest result from a run of the probes, and when that run began (the agent's clock). */
+  private readonly latest = new Map<CheckId, { readonly result: CheckResult; readonly at: number }>();
+  /** Results of runs that began before this time (the last "check now") are not remembered: a run still in flight then may use an old policy. */
+  private rememberFrom = -Infinity;
 
   constructor(deps: AgentDeps) {
     this.deps = deps;
@@ -191,8 +198,14 @@ export class Agent {
     this.schedule.clear();
   }
 
-  /** Runs every check and attests now (tray "check now", wake from sleep, network change). */
+  /**
+   * Runs every check and attests now (tray "check now", wake from sleep, network change, IT's
+   * posture policy changed). No result from before is reused from here on: one judged under an
+   * old policy, or before the network changed, never reaches a refresh.
+   */
   checkNow(): Promise<void> {
+    this.latest.clear();
+    this.rememberFrom = this.now().getTime();
     return this.cycle();
   }
 
@@ -219,7 +232,7 @@ export class Agent {
     const issue = async (): Promise<IssuedToken> => {
       let report = this.report;
       if (report === null) {
-        report = await this.deps.posture.run();
+        report = await this.runChecks();
         this.observe(report);
       }
       const response = await this.attestWith(identity, report, audience, rpNonce);
@@ -267,7 +280,7 @@ export class Agent {
   // ---- the loop ----
 
   /** `known`: attest on this report instead of running every check (a drift the fast checks just saw). */
-  private cycle(known?: PostureReport): Promise<void> {
+  private cycle(known?: CycleBasis): Promise<void> {
     // One attestation at a time; a request during one waits for it.
     this.attesting ??= this.runCycle(known).finally(() => {
       this.attesting = null;
@@ -275,7 +288,7 @@ export class Agent {
     return this.attesting;
   }
 
-  private async runCycle(known?: PostureReport): Promise<void> {
+  private async runCycle(known: CycleBasis): Promise<void> {
     if (this.stopped) return;
     try {
       const identity = await this.ensureEnrolled();
@@ -283,7 +296,7 @@ export class Agent {
       await this.renewIfDue(identity);
       // Beside the checks: the inventory is collected while they run (and is never waited for long).
       const inventory = this.deps.inventory?.forEvidence() ?? Promise.resolve(null);
-      const report = known ?? (await this.deps.posture.run());
+      const report = known === 'refresh' ? await this.refreshReport() : (known ?? (await this.runChecks()));
       this.report = report;
       this.observe(report);
       const response = await this.attestWith(identity, report, undefined, undefined, (await inventory) ?? undefined);
@@ -292,7 +305,7 @@ export class Agent {
       this.publishFromToken();
       this.attestKeyOnce(identity);
       const lifetime = this.token.expires - this.now().getTime();
-      this.after('refresh', Math.max(1000, lifetime / 2), () => void this.cycle());
+      this.after('refresh', Math.max(1000, lifetime / 2), () => void this.cycle('refresh'));
     } catch (e) {
       if (e instanceof ServiceRefusal && MUST_ENROL_AGAIN.includes(e.serviceCode) && this.identity) await this.enrolAgain(this.identity, e);
       else this.onFailure(e);
@@ -452,6 +465,55 @@ export class Agent {
     return response;
   }
 
+  /** Runs the checks (all, or those named) and remembers each result with the time its run began. */
+  private async runChecks(only?: readonly CheckId[]): Promise<PostureReport> {
+    const report = await this.deps.posture.run(only);
+    const at = Date.parse(report.collectedAt);
+    if (at < this.rememberFrom) return report;
+    for (const result of report.checks) this.latest.set(result.id, { result, at });
+    return report;
+  }
+
+  /**
+   * How long a check's result stays fresh enough to attest again without running it: as long
+   * as the agent would take to run it anyway. A fast check is polled every fastSeconds, or every
+   * safetySeconds while OS events report its changes at once; every other check runs at the full
+   * check's cadence (fullSeconds). Never longer than REUSED_REPORT_MAX_AGE_MS, well inside the
+   * report age the service accepts.
+   */
+  private freshForMs(id: CheckId): number {
+    const { fastSeconds, fullSeconds, safetySeconds } = this.deps.cadence;
+    const seconds = !this.deps.fastChecks.includes(id) ? fullSeconds : this.watchedByEvents.has(id) ? (safetySeconds ?? DEFAULT_SAFETY_SECONDS) : fastSeconds;
+    return Math.min(seconds * 1000, REUSED_REPORT_MAX_AGE_MS);
+  }
+
+  /**
+   * The token refresh's report: each check of the last full report from its latest result
+   * while that is fresh (freshForMs), the others run now. Its collectedAt is the oldest run it
+   * draws on, so the service judges the report's age by its stalest part, and its durationMs
+   * the longest of its checks (the service refuses a check longer than its run). Nothing stale
+   * is ever attested: a check with no fresh result runs again, whatever it cost.
+   */
+  private async refreshReport(): Promise<PostureReport> {
+    const full = this.report;
+    if (full === null) return this.runChecks();
+    const now = this.now().getTime();
+    const stale = full.checks.map((c) => c.id).filter((id) => {
+      const known = this.latest.get(id);
+      return known === undefined || now - known.at > this.freshForMs(id) || known.at > now;
+    });
+    if (stale.length === full.checks.length) return this.runChecks();
+    const ran = stale.length > 0 ? await this.runChecks(stale) : null;
+    const parts = full.checks.map((c) => this.latest.get(c.id));
+    // A check the run did not return (or a result cleared meanwhile by "check now"): every check runs.
+    if (parts.some((p) => p === undefined || now - p.at > this.freshForMs(p.result.id))) return this.runChecks();
+    const fresh = parts.filter((p) => p !== undefined);
+    const checks = fresh.map((p) => p.result);
+    const oldest = Math.min(...fresh.map((p) => p.at));
+    this.deps.log?.info('refresh-reused', { reused: full.checks.length - stale.length, ran: stale });
+    return { ...full, collectedAt: new Date(oldest).toISOString(), checks, verdict: worstVerdict(checks.map((c) => c.verdict)), durationMs: Math.max(ran?.durationMs ?? 0, ...checks.map((c) => c.durationMs)) };
+  }
+
   /** The fast poll's period: slow while OS events report every fast check's changes, else fastSeconds. */
   private fastPollMs(): number {
     const all = this.deps.fastChecks.length > 0 && this.deps.fastChecks.every((c) => this.watchedByEvents.has(c));
@@ -489,7 +551,7 @@ export class Agent {
    */
   private async watchFast(checks: readonly CheckId[], trigger: string): Promise<void> {
     if (!this.report || checks.length === 0) return;
-    const quick = await this.deps.posture.run(checks);
+    const quick = await this.runChecks(checks);
     this.lastFast = quick;
     this.observe(quick);
     const changed = quick.checks.some((c) => this.report?.checks.find((p) => p.id === c.id)?.verdict !== c.verdict);

@@ -4,6 +4,8 @@
 // `execArgvExtension` can turn that off), and a `--require` / `--import` there has run
 // before this file: such a process refuses to go on, so the device key is never used by a
 // runtime that someone else's code may have changed.
+// First: the V8 setting must be in place before the agent's modules allocate.
+import './young-generation.js';
 import { AgentError } from '../../common/errors.js';
 import { main } from './cli.js';
 import { AGENT_VERSION } from './version.js';
