@@ -13,17 +13,29 @@ export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
 export function scanJson(text: string, maxDepth: number): { tooDeep: boolean; members: number } {
   let depth = 0;
   let members = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 58) members++;
+    if (c === 34) {
+      i = closingQuote(text, i);
+      if (i < 0) break; // a string that never ends: nothing after its opening quote counts
+    } else if (c === 58) members++;
     else if (c === 123 || c === 91) {
       if (++depth > maxDepth) return { tooDeep: true, members };
     } else if (c === 125 || c === 93) depth--;
   }
   return { tooDeep: false, members };
+}
+
+/**
+ * Where the string opened at `open` ends (-1: it does not). Jumps from quote to quote (most of a
+ * token is strings); a quote ends the string unless an odd run of backslashes stands before it,
+ * which is exactly when a left-to-right reading of the escapes would have escaped it.
+ */
+function closingQuote(text: string, open: number): number {
+  for (let q = text.indexOf('"', open + 1); q >= 0; q = text.indexOf('"', q + 1)) {
+    let backslashes = 0;
+    while (q - 1 - backslashes > open && text.charCodeAt(q - 1 - backslashes) === 92) backslashes++;
+    if (backslashes % 2 === 0) return q;
+  }
+  return -1;
 }
