@@ -22,7 +22,7 @@ export async function newPerson(browser: Browser, locale: 'en' | 'de' = 'en'): P
 export async function signIn(page: Page, consoleUrl: string, login: string): Promise<string> {
   await page.goto(`${consoleUrl}/console/`);
   await page.click('a.button[href="/console/login"]');
-  await page.waitForSelector('input[name="login"]', { timeout: 10_000 }).catch(async (e: unknown) => {
+  await page.waitForSelector('input[name="login"]', { timeout: 30_000 }).catch(async (e: unknown) => {
     throw new Error(`no sign-in form at ${page.url()}: ${((await page.textContent('body').catch(() => '')) ?? '').slice(0, 500)}`, { cause: e });
   });
   await page.fill('input[name="login"]', login);

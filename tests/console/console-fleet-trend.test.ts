@@ -15,8 +15,8 @@ import { recordedRuns, trendScale } from '../../service/console/trend-chart.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { tempFolder } from '../kit/temp-folder.js';
 import { axeViolations, newPerson, signIn } from './console-browser.js';
-import type { ConsoleScene } from './console-service.js';
-import { startConsoleScene } from './console-service.js';
+import type { ConsoleScenes, SharedScene } from './console-scenes.js';
+import { startConsoleScenes } from './console-scenes.js';
 import type { TestAccount } from './oidc-test-provider.js';
 
 const DAY_MS = 86_400_000;
@@ -42,26 +42,30 @@ function drawnSeries(page: Page): Promise<DrawnSeries[]> {
   );
 }
 
-for (const database of ['sqlite', 'postgres'] as const) {
-  describe(`the fleet trend on ${database}`, () => {
-    let scene: ConsoleScene;
-    before(async () => {
-      scene = await startConsoleScene(ACCOUNTS, { database });
-    });
-    after(() => scene?.close());
-    test('draws each recorded day where its counts belong, leaves days without a record as gaps, and passes axe-core', () => showsTheTrend(scene, database));
-  });
-}
+// One provider and one Chromium for both databases, whose scenes run at the same time (each its own service and database).
+let scenes: ConsoleScenes;
+before(async () => {
+  scenes = await startConsoleScenes(ACCOUNTS, ['sqlite', 'postgres']);
+});
+after(() => scenes?.close());
 
-async function showsTheTrend(scene: ConsoleScene, database: string): Promise<void> {
+describe('the fleet trend', { concurrency: true }, () => {
+  for (const database of ['sqlite', 'postgres'] as const) {
+    test(`on ${database}: draws each recorded day where its counts belong, leaves days without a record as gaps, and passes axe-core`, () => showsTheTrend(scenes.on(database), database));
+  }
+});
+
+async function showsTheTrend(scene: SharedScene, database: string): Promise<void> {
   const { svc } = scene;
   const now = Date.now();
   const devices = await Promise.all([1, 2, 3, 4].map(() => FakeDevice.create()));
-  for (const device of devices) {
-    assert.equal((await device.enrol(svc.url, svc.enrolmentSecret)).status, 201);
-    const attested = await device.attest(svc.url);
-    assert.equal(attested.body.tier, 'full');
-  }
+  await Promise.all(
+    devices.map(async (device) => {
+      assert.equal((await device.enrol(svc.url, svc.enrolmentSecret)).status, 201);
+      const attested = await device.attest(svc.url);
+      assert.equal(attested.body.tier, 'full');
+    }),
+  );
   const [, limitedDevice, noneDevice, laterNoneDevice] = devices;
   assert.ok(limitedDevice && noneDevice && laterNoneDevice);
   const expected = new Map<string, TierCounts>();

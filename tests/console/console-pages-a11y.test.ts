@@ -9,22 +9,23 @@ import type { Browser, Page } from 'playwright-core';
 import { FakeDevice } from '../kit/fake-device.js';
 import { tempFolder } from '../kit/temp-folder.js';
 import type { ConsoleService } from './console-service.js';
-import { startConsoleScene, type ConsoleScene } from './console-service.js';
+import { startConsoleScenes, type ConsoleScenes } from './console-scenes.js';
 import { axeViolations, newPerson, signIn } from './console-browser.js';
 import type { TestAccount } from './oidc-test-provider.js';
 
 const ACCOUNTS = new Map<string, TestAccount>([['alice', { name: 'Alice Admin', groups: ['dta-admins'] }]]);
 
-let scene: ConsoleScene;
+let scenes: ConsoleScenes;
 let svc: ConsoleService;
 let browser: Browser;
 
+// Chromium launches while the service starts (startConsoleScenes starts them together).
 before(async () => {
-  scene = await startConsoleScene(ACCOUNTS);
-  ({ svc, browser } = scene);
+  scenes = await startConsoleScenes(ACCOUNTS, ['sqlite']);
+  ({ svc, browser } = scenes.on('sqlite'));
 });
 
-after(() => scene?.close());
+after(() => scenes?.close());
 
 async function check(page: Page, shots: string, name: string): Promise<void> {
   const violations = await axeViolations(page);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { Download, Page } from 'playwright-core';
 import type { CheckId, Verdict } from '../../common/posture.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
@@ -16,7 +16,8 @@ import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { tempFolder } from '../kit/temp-folder.js';
 import { axeViolations, newPerson, sessionCookie, signIn } from './console-browser.js';
 import type { ConsoleService } from './console-service.js';
-import { startConsoleScene } from './console-service.js';
+import type { ConsoleScenes } from './console-scenes.js';
+import { startConsoleScenes } from './console-scenes.js';
 import type { TestAccount } from './oidc-test-provider.js';
 
 const ACCOUNTS = new Map<string, TestAccount>([
@@ -52,15 +53,15 @@ function edit(text: string, changes: readonly (readonly [string, string])[]): st
 }
 
 async function fleetOfFive(svc: ConsoleService): Promise<FakeDevice[]> {
-  const devices: FakeDevice[] = [];
-  for (const verdicts of POSTURES) {
-    const device = await FakeDevice.create();
-    assert.equal((await device.enrol(svc.url, svc.enrolmentSecret)).status, 201);
-    const attested = await device.attest(svc.url, verdicts);
-    assert.equal(attested.status, 200, JSON.stringify(attested.body));
-    devices.push(device);
-  }
-  return devices;
+  return Promise.all(
+    POSTURES.map(async (verdicts) => {
+      const device = await FakeDevice.create();
+      assert.equal((await device.enrol(svc.url, svc.enrolmentSecret)).status, 201);
+      const attested = await device.attest(svc.url, verdicts);
+      assert.equal(attested.status, 200, JSON.stringify(attested.body));
+      return device;
+    }),
+  );
 }
 
 async function checkAndShoot(page: Page, shots: string, name: string): Promise<void> {
@@ -91,120 +92,126 @@ async function runWhatIf(page: Page, draft: string): Promise<void> {
   await submit(page, 'form.draft button[value="what-if"]');
 }
 
-for (const database of ['sqlite', 'postgres'] as const) {
-  test(`on ${database}: the what-if lists exactly the 3 of 5 devices a draft takes full from, and the audit page filters and exports one device's records`, async () => {
-    const scene = await startConsoleScene(ACCOUNTS, { database });
-    const shots = tempFolder('dta-console-policy-shots-');
-    try {
-      const { svc, browser } = scene;
-      const devices = await fleetOfFive(svc);
-      const losing = devices.slice(2).map((d) => d.deviceId).sort();
-      const context = await newPerson(browser);
+// One provider and one Chromium for the file; a service on each database. The scenes on both
+// databases and the hostile input (on the SQLite one's service, whose devices and policy it
+// leaves as they were) run at the same time.
+let scenes: ConsoleScenes;
+before(async () => {
+  scenes = await startConsoleScenes(ACCOUNTS, ['sqlite', 'postgres']);
+});
+after(() => scenes?.close());
+
+describe('the policy and audit pages', { concurrency: true }, () => {
+  for (const database of ['sqlite', 'postgres'] as const) {
+    test(`on ${database}: the what-if lists exactly the 3 of 5 devices a draft takes full from, and the audit page filters and exports one device's records`, async () => {
+      const shots = tempFolder('dta-console-policy-shots-');
       try {
-        const page = await context.newPage();
-        await signIn(page, svc.url, 'alice');
-        await page.click('nav a[href="/console/policy"]');
-        assert.equal(await page.textContent('h1'), 'Policy');
-        assert.equal(await page.getAttribute('nav a[href="/console/policy"]', 'aria-current'), 'page');
-        assert.match((await page.textContent('pre.policy-text')) ?? '', /mode: secret-or-approval/);
+        const { svc, browser } = scenes.on(database);
+        const devices = await fleetOfFive(svc);
+        const losing = devices.slice(2).map((d) => d.deviceId).sort();
+        const context = await newPerson(browser);
+        try {
+          const page = await context.newPage();
+          await signIn(page, svc.url, 'alice');
+          await page.click('nav a[href="/console/policy"]');
+          assert.equal(await page.textContent('h1'), 'Policy');
+          assert.equal(await page.getAttribute('nav a[href="/console/policy"]', 'aria-current'), 'page');
+          assert.match((await page.textContent('pre.policy-text')) ?? '', /mode: secret-or-approval/);
 
-        // A draft with a value the schema refuses: the problem names its line (3: tokenLifetimeMinutes).
-        await page.fill('#draft', STRICT_DRAFT.replace('tokenLifetimeMinutes: 5 ', 'tokenLifetimeMinutes: 50'));
-        await submit(page, 'form.draft button[value="validate"]');
-        const problems = (await page.textContent('#validation')) ?? '';
-        assert.match(problems, /Line 3: \/tokenLifetimeMinutes/);
-        assert.match(problems, /tokenLifetimeMinutes: 50/);
-        assert.equal(await page.$('#what-if-devices'), null);
+          // A draft with a value the schema refuses: the problem names its line (3: tokenLifetimeMinutes).
+          await page.fill('#draft', STRICT_DRAFT.replace('tokenLifetimeMinutes: 5 ', 'tokenLifetimeMinutes: 50'));
+          await submit(page, 'form.draft button[value="validate"]');
+          const problems = (await page.textContent('#validation')) ?? '';
+          assert.match(problems, /Line 3: \/tokenLifetimeMinutes/);
+          assert.match(problems, /tokenLifetimeMinutes: 50/);
+          assert.equal(await page.$('#what-if-devices'), null);
 
-        await runWhatIf(page, STRICT_DRAFT);
-        assert.match((await page.textContent('.what-if-result [role="status"]')) ?? '', /^5 devices evaluated: 3 would lose a tier, 0 would gain one\.$/);
-        assert.deepEqual(await listedDevices(page), losing);
-        const tiers = await page.$$eval('#what-if-devices tbody tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td'), (c) => c.textContent).slice(1, 4).join('/')));
-        assert.deepEqual(tiers, ['full/limited/loses', 'full/limited/loses', 'full/limited/loses']);
-        // The draft stays in the form to edit further; nothing was applied.
-        assert.equal(await page.inputValue('#draft'), STRICT_DRAFT);
-        assert.match((await page.textContent('section[aria-labelledby="in-force"] dl')) ?? '', /Policy version\s*1/);
-        await checkAndShoot(page, shots.path, `${database}-en-policy-what-if`);
+          await runWhatIf(page, STRICT_DRAFT);
+          assert.match((await page.textContent('.what-if-result [role="status"]')) ?? '', /^5 devices evaluated: 3 would lose a tier, 0 would gain one\.$/);
+          assert.deepEqual(await listedDevices(page), losing);
+          const tiers = await page.$$eval('#what-if-devices tbody tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td'), (c) => c.textContent).slice(1, 4).join('/')));
+          assert.deepEqual(tiers, ['full/limited/loses', 'full/limited/loses', 'full/limited/loses']);
+          // The draft stays in the form to edit further; nothing was applied.
+          assert.equal(await page.inputValue('#draft'), STRICT_DRAFT);
+          assert.match((await page.textContent('section[aria-labelledby="in-force"] dl')) ?? '', /Policy version\s*1/);
+          await checkAndShoot(page, shots.path, `${database}-en-policy-what-if`);
 
-        // The audit page, filtered to one device through its form.
-        const one = devices[3]?.deviceId ?? '';
-        const expected = (await svc.audit()).filter((r) => r.deviceId === one).map((r) => r.id);
-        assert.ok(expected.length >= 2, 'the device was enrolled and attested');
-        await page.click('nav a[href="/console/audit"]');
-        await page.fill('#device', one);
-        await submit(page, 'form.filter button[type="submit"]');
-        assert.equal(new URL(page.url()).searchParams.get('device'), one);
-        const shown = await page.$$eval('table.audit tbody tr', (rows) => rows.map((r) => Number(r.querySelector('th')?.textContent)));
-        assert.deepEqual(shown, [...expected].sort((a, b) => b - a));
-        const shownDevices = await page.$$eval('table.audit tbody tr td:nth-child(5) a:first-child', (links) => links.map((a) => a.getAttribute('href')));
-        assert.deepEqual(new Set(shownDevices), new Set([`/console/devices/${one}`]));
-        await checkAndShoot(page, shots.path, `${database}-en-audit-device`);
+          // The audit page, filtered to one device through its form.
+          const one = devices[3]?.deviceId ?? '';
+          const expected = (await svc.audit()).filter((r) => r.deviceId === one).map((r) => r.id);
+          assert.ok(expected.length >= 2, 'the device was enrolled and attested');
+          await page.click('nav a[href="/console/audit"]');
+          await page.fill('#device', one);
+          await submit(page, 'form.filter button[type="submit"]');
+          assert.equal(new URL(page.url()).searchParams.get('device'), one);
+          const shown = await page.$$eval('table.audit tbody tr', (rows) => rows.map((r) => Number(r.querySelector('th')?.textContent)));
+          assert.deepEqual(shown, [...expected].sort((a, b) => b - a));
+          const shownDevices = await page.$$eval('table.audit tbody tr td:nth-child(5) a:first-child', (links) => links.map((a) => a.getAttribute('href')));
+          assert.deepEqual(new Set(shownDevices), new Set([`/console/devices/${one}`]));
+          await checkAndShoot(page, shots.path, `${database}-en-audit-device`);
 
-        // The export is exactly the filtered records, oldest first: CSV and JSON Lines.
-        const [csv] = await Promise.all([page.waitForEvent('download'), page.click('p.export a[href*="format=csv"]')]);
-        assert.match(csv.suggestedFilename(), /^audit\.csv$/);
-        const csvLines = (await downloaded(csv)).split('\r\n').filter((l) => l !== '');
-        assert.equal(csvLines[0], 'id,at,actor,action,deviceId,outcome,code,attestationId,details');
-        assert.deepEqual(csvLines.slice(1).map((l) => Number(l.split(',')[0])), expected);
-        assert.ok(csvLines.slice(1).every((l) => l.split(',')[4] === one));
-        const [jsonl] = await Promise.all([page.waitForEvent('download'), page.click('p.export a[href*="format=jsonl"]')]);
-        const records = (await downloaded(jsonl)).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { id: number; deviceId: string });
-        assert.deepEqual(records.map((r) => r.id), expected);
-        assert.ok(records.every((r) => r.deviceId === one));
+          // The export is exactly the filtered records, oldest first: CSV and JSON Lines.
+          const [csv] = await Promise.all([page.waitForEvent('download'), page.click('p.export a[href*="format=csv"]')]);
+          assert.match(csv.suggestedFilename(), /^audit\.csv$/);
+          const csvLines = (await downloaded(csv)).split('\r\n').filter((l) => l !== '');
+          assert.equal(csvLines[0], 'id,at,actor,action,deviceId,outcome,code,attestationId,details');
+          assert.deepEqual(csvLines.slice(1).map((l) => Number(l.split(',')[0])), expected);
+          assert.ok(csvLines.slice(1).every((l) => l.split(',')[4] === one));
+          const [jsonl] = await Promise.all([page.waitForEvent('download'), page.click('p.export a[href*="format=jsonl"]')]);
+          const records = (await downloaded(jsonl)).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { id: number; deviceId: string });
+          assert.deepEqual(records.map((r) => r.id), expected);
+          assert.ok(records.every((r) => r.deviceId === one));
 
-        // One record by its number (the device page's audit ids link here).
-        const last = expected[expected.length - 1] ?? 0;
-        await page.goto(`${svc.url}/console/audit?record=${last}`);
-        assert.deepEqual(await page.$$eval('table.audit tbody tr th', (cells) => cells.map((c) => c.textContent)), [String(last)]);
+          // One record by its number (the device page's audit ids link here).
+          const last = expected[expected.length - 1] ?? 0;
+          await page.goto(`${svc.url}/console/audit?record=${last}`);
+          assert.deepEqual(await page.$$eval('table.audit tbody tr th', (cells) => cells.map((c) => c.textContent)), [String(last)]);
 
-        // German: the same pages, through the language switch.
-        await page.goto(`${svc.url}/console/policy`);
-        await submit(page, 'header .language a');
-        assert.equal(await page.getAttribute('html', 'lang'), 'de');
-        assert.equal(await page.textContent('h1'), 'Richtlinie');
-        await runWhatIf(page, STRICT_DRAFT);
-        assert.match((await page.textContent('.what-if-result [role="status"]')) ?? '', /^5 Geräte ausgewertet: 3 würden eine Stufe verlieren, 0 eine gewinnen\.$/);
-        assert.deepEqual(await listedDevices(page), losing);
-        await checkAndShoot(page, shots.path, `${database}-de-policy-what-if`);
-        await page.goto(`${svc.url}/console/audit?device=${one}`);
-        assert.equal(await page.textContent('h1'), 'Audit-Protokoll');
-        assert.equal(await page.$$eval('table.audit tbody tr', (rows) => rows.length), expected.length);
-        await checkAndShoot(page, shots.path, `${database}-de-audit-device`);
-        await page.goto(`${svc.url}/console/policy?version=1`);
-        assert.equal(await page.textContent('#shown-version'), 'Richtlinie, Version 1');
-        await checkAndShoot(page, shots.path, `${database}-de-policy-version`);
+          // German: the same pages, through the language switch.
+          await page.goto(`${svc.url}/console/policy`);
+          await submit(page, 'header .language a');
+          assert.equal(await page.getAttribute('html', 'lang'), 'de');
+          assert.equal(await page.textContent('h1'), 'Richtlinie');
+          await runWhatIf(page, STRICT_DRAFT);
+          assert.match((await page.textContent('.what-if-result [role="status"]')) ?? '', /^5 Geräte ausgewertet: 3 würden eine Stufe verlieren, 0 eine gewinnen\.$/);
+          assert.deepEqual(await listedDevices(page), losing);
+          await checkAndShoot(page, shots.path, `${database}-de-policy-what-if`);
+          await page.goto(`${svc.url}/console/audit?device=${one}`);
+          assert.equal(await page.textContent('h1'), 'Audit-Protokoll');
+          assert.equal(await page.$$eval('table.audit tbody tr', (rows) => rows.length), expected.length);
+          await checkAndShoot(page, shots.path, `${database}-de-audit-device`);
+          await page.goto(`${svc.url}/console/policy?version=1`);
+          assert.equal(await page.textContent('#shown-version'), 'Richtlinie, Version 1');
+          await checkAndShoot(page, shots.path, `${database}-de-policy-version`);
+        } finally {
+          await context.close();
+        }
+
+        // A viewer reads both pages and may run the what-if, which changes nothing.
+        const viewer = await newPerson(browser);
+        try {
+          const page = await viewer.newPage();
+          await signIn(page, svc.url, 'victor');
+          await page.goto(`${svc.url}/console/policy`);
+          const forms = await page.$$eval('main form', (all) => all.map((f) => `${f.getAttribute('method')} ${f.getAttribute('action')}`));
+          assert.deepEqual(forms, ['post /console/policy']);
+          await runWhatIf(page, STRICT_DRAFT);
+          assert.deepEqual(await listedDevices(page), losing);
+          await page.goto(`${svc.url}/console/audit?outcome=ok`);
+          assert.ok((await page.$$eval('table.audit tbody tr', (rows) => rows.length)) > 0);
+        } finally {
+          await viewer.close();
+        }
+        const copyTo = process.env.DTA_CONSOLE_SCREENSHOTS;
+        if (copyTo !== undefined && copyTo !== '') cpSync(shots.path, copyTo, { recursive: true });
       } finally {
-        await context.close();
+        shots.remove();
       }
+    });
+  }
 
-      // A viewer reads both pages and may run the what-if, which changes nothing.
-      const viewer = await newPerson(browser);
-      try {
-        const page = await viewer.newPage();
-        await signIn(page, svc.url, 'victor');
-        await page.goto(`${svc.url}/console/policy`);
-        const forms = await page.$$eval('main form', (all) => all.map((f) => `${f.getAttribute('method')} ${f.getAttribute('action')}`));
-        assert.deepEqual(forms, ['post /console/policy']);
-        await runWhatIf(page, STRICT_DRAFT);
-        assert.deepEqual(await listedDevices(page), losing);
-        await page.goto(`${svc.url}/console/audit?outcome=ok`);
-        assert.ok((await page.$$eval('table.audit tbody tr', (rows) => rows.length)) > 0);
-      } finally {
-        await viewer.close();
-      }
-      const copyTo = process.env.DTA_CONSOLE_SCREENSHOTS;
-      if (copyTo !== undefined && copyTo !== '') cpSync(shots.path, copyTo, { recursive: true });
-    } finally {
-      await scene.close();
-      shots.remove();
-    }
-  });
-}
-
-test('hostile input on the audit and policy pages gets a typed error page, never a 500', async () => {
-  const scene = await startConsoleScene(ACCOUNTS);
-  try {
-    const { svc, browser } = scene;
+  test('hostile input on the audit and policy pages gets a typed error page, never a 500', async () => {
+    const { svc, browser } = scenes.on('sqlite');
     const context = await newPerson(browser);
     try {
       const page = await context.newPage();
@@ -276,7 +283,5 @@ test('hostile input on the audit and policy pages gets a typed error page, never
     } finally {
       await context.close();
     }
-  } finally {
-    await scene.close();
-  }
+  });
 });

@@ -27,12 +27,22 @@ let clockOffsetMs = 0;
 
 before(async () => {
   const port = await freePort();
-  provider = await startTestProvider(ACCOUNTS, [`http://127.0.0.1:${port}`]);
-  svc = await startConsoleService({ port, issuer: provider.issuer, now: () => new Date(Date.now() + clockOffsetMs), console: { sessionLifetimeMinutes: 60, idleTimeoutMinutes: 30 } });
-  browser = await launchChromium();
+  // Chromium starts while the provider and the service do; `after` closes whichever started.
+  const started = await Promise.allSettled([
+    launchChromium().then((launched) => {
+      browser = launched;
+    }),
+    (async () => {
+      provider = await startTestProvider(ACCOUNTS, [`http://127.0.0.1:${port}`]);
+      svc = await startConsoleService({ port, issuer: provider.issuer, now: () => new Date(Date.now() + clockOffsetMs), console: { sessionLifetimeMinutes: 60, idleTimeoutMinutes: 30 } });
+    })(),
+  ]);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 });
 
 after(async () => {
+  await (await helpdeskSignIn?.catch(() => undefined))?.close();
   await browser?.close();
   await svc?.close();
   await provider?.close();
@@ -50,6 +60,13 @@ async function signedIn(login: string): Promise<{ cookie: string; close: () => P
     throw e;
   }
 }
+
+/**
+ * The help desk person's session, signed in once for the two tests that send forged and hostile
+ * requests with it: neither ends it (the forged sign-out is refused), and each acts on a device of its own.
+ */
+let helpdeskSignIn: Promise<{ cookie: string; close: () => Promise<void> }> | undefined;
+const helpdeskSession = (): Promise<{ cookie: string; close: () => Promise<void> }> => (helpdeskSignIn ??= signedIn('hannah'));
 
 async function pendingDevice(): Promise<FakeDevice> {
   const device = await FakeDevice.create();
@@ -139,93 +156,85 @@ test('a viewer sees no actions, and the service refuses a viewer who posts one a
 
 test('forged requests (no CSRF token, a wrong one, another site) are refused with 403 and change nothing', async () => {
   const device = await pendingDevice();
-  const helpdesk = await signedIn('hannah');
-  try {
-    const path = `/console/devices/${device.deviceId}/approve`;
-    const token = await csrfToken(helpdesk.cookie, path);
-    const forged: [string, Response][] = [
-      ['no token', await post(path, helpdesk.cookie, 'reason=forged')],
-      ['a wrong token', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: `${token.slice(0, -2)}xx`, reason: 'forged' }).toString())],
-      ['another site', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'forged' }).toString(), { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })],
-      ['another origin, no Sec-Fetch-Site', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'forged' }).toString(), { origin: 'http://127.0.0.1:1' })],
-      ['no origin at all', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'forged' }).toString(), {})],
-      ['a sign-out from another site', await post('/console/logout', helpdesk.cookie, new URLSearchParams({ csrf: token }).toString(), { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })],
-    ];
-    for (const [what, res] of forged) {
-      assert.equal(res.status, 403, what);
-      assert.equal(codeOf(await res.text()), 'CSRF_REFUSED', what);
-    }
-    assert.equal(await statusOf(device.deviceId), 'pending');
-    assert.equal((await svc.audit()).some((r) => r.action === 'admin.approve' && r.deviceId === device.deviceId), false);
-    // The same request from the console's own form passes: the refusals above were the forgery's.
-    const real = await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'ticket 1' }).toString(), { origin: 'null', 'sec-fetch-site': 'same-origin' });
-    assert.equal(real.status, 303);
-    assert.equal(await statusOf(device.deviceId), 'active');
-  } finally {
-    await helpdesk.close();
+  const helpdesk = await helpdeskSession();
+  const path = `/console/devices/${device.deviceId}/approve`;
+  const token = await csrfToken(helpdesk.cookie, path);
+  const forged: [string, Response][] = [
+    ['no token', await post(path, helpdesk.cookie, 'reason=forged')],
+    ['a wrong token', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: `${token.slice(0, -2)}xx`, reason: 'forged' }).toString())],
+    ['another site', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'forged' }).toString(), { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })],
+    ['another origin, no Sec-Fetch-Site', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'forged' }).toString(), { origin: 'http://127.0.0.1:1' })],
+    ['no origin at all', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'forged' }).toString(), {})],
+    ['a sign-out from another site', await post('/console/logout', helpdesk.cookie, new URLSearchParams({ csrf: token }).toString(), { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })],
+  ];
+  for (const [what, res] of forged) {
+    assert.equal(res.status, 403, what);
+    assert.equal(codeOf(await res.text()), 'CSRF_REFUSED', what);
   }
+  assert.equal(await statusOf(device.deviceId), 'pending');
+  assert.equal((await svc.audit()).some((r) => r.action === 'admin.approve' && r.deviceId === device.deviceId), false);
+  // The same request from the console's own form passes: the refusals above were the forgery's.
+  const real = await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'ticket 1' }).toString(), { origin: 'null', 'sec-fetch-site': 'same-origin' });
+  assert.equal(real.status, 303);
+  assert.equal(await statusOf(device.deviceId), 'active');
 });
 
 test('hostile input on every route and form is a typed 400 page, escaped, under the strict CSP', async () => {
   const device = await pendingDevice();
-  const helpdesk = await signedIn('hannah');
-  try {
-    const id = device.deviceId;
-    const gets = [
-      '/console/devices/XYZ',
-      `/console/devices/${id.toUpperCase()}`,
-      `/console/devices/${id}/explode`,
-      `/console/devices/${id}/__proto__`,
-      `/console/devices?q=${'a'.repeat(129)}`,
-      '/console/devices?q=%00abc',
-      '/console/devices?q=a&q=b',
-      '/console/devices?constructor=1',
-      `/console/devices/${id}?done=%3Cscript%3E`,
-      '/console/?x=1',
-      '/console/language?set=fr&back=/console/',
-      '/console/language?set=de&back=https://evil.example/',
-      '/console/language?set=de&back=//evil.example/console/',
-      '/console/signing-keys?rotated=%3Cb%3E',
-    ];
-    for (const path of gets) {
-      const res = await fetch(`${svc.url}${path}`, { headers: { cookie: helpdesk.cookie }, redirect: 'manual' });
-      assert.equal(res.status, 400, path);
-      assert.equal(codeOf(await res.text()), 'BAD_INPUT', path);
-      assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/, path);
-    }
-    // Text that is allowed is shown as text, never as markup.
-    const search = await (await fetch(`${svc.url}/console/devices?q=${encodeURIComponent('<script>alert(1)</script>')}`, { headers: { cookie: helpdesk.cookie } })).text();
-    assert.doesNotMatch(search, /<script>/);
-    assert.match(search, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
-
-    const path = `/console/devices/${id}/approve`;
-    const token = await csrfToken(helpdesk.cookie, path);
-    const posts: [string, Response][] = [
-      ['no reason', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: '   ' }).toString())],
-      ['a reason of 501 characters', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'r'.repeat(501) }).toString())],
-      ['a reason of 10,000 characters', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'r'.repeat(10_000) }).toString())],
-      ['a control character', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'ok\u0000then' }).toString())],
-      ['a field twice', await post(path, helpdesk.cookie, `csrf=${token}&reason=a&reason=b`)],
-      ['an unknown field', await post(path, helpdesk.cookie, `csrf=${token}&reason=a&__proto__=x`)],
-      ['a JSON body', await post(path, helpdesk.cookie, JSON.stringify({ csrf: token, reason: 'a' }), undefined, 'application/json')],
-      ['a bad device id', await post('/console/devices/not-an-id/approve', helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'a' }).toString())],
-    ];
-    for (const [what, res] of posts) {
-      assert.equal(res.status, 400, what);
-      assert.equal(codeOf(await res.text()), 'BAD_INPUT', what);
-    }
-    const huge = await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'r'.repeat(100_000) }).toString());
-    assert.equal(huge.status, 413);
-    assert.equal(codeOf(await huge.text()), 'BAD_INPUT');
-    assert.equal(await statusOf(id), 'pending');
-    // An action the service refuses (approving an approved device) is a typed page, not a crash.
-    assert.equal((await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'first' }).toString())).status, 303);
-    const again = await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'second' }).toString());
-    assert.equal(again.status, 409);
-    assert.equal(codeOf(await again.text()), 'ACTION_REFUSED');
-  } finally {
-    await helpdesk.close();
+  const helpdesk = await helpdeskSession();
+  const id = device.deviceId;
+  const gets = [
+    '/console/devices/XYZ',
+    `/console/devices/${id.toUpperCase()}`,
+    `/console/devices/${id}/explode`,
+    `/console/devices/${id}/__proto__`,
+    `/console/devices?q=${'a'.repeat(129)}`,
+    '/console/devices?q=%00abc',
+    '/console/devices?q=a&q=b',
+    '/console/devices?constructor=1',
+    `/console/devices/${id}?done=%3Cscript%3E`,
+    '/console/?x=1',
+    '/console/language?set=fr&back=/console/',
+    '/console/language?set=de&back=https://evil.example/',
+    '/console/language?set=de&back=//evil.example/console/',
+    '/console/signing-keys?rotated=%3Cb%3E',
+  ];
+  for (const path of gets) {
+    const res = await fetch(`${svc.url}${path}`, { headers: { cookie: helpdesk.cookie }, redirect: 'manual' });
+    assert.equal(res.status, 400, path);
+    assert.equal(codeOf(await res.text()), 'BAD_INPUT', path);
+    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/, path);
   }
+  // Text that is allowed is shown as text, never as markup.
+  const search = await (await fetch(`${svc.url}/console/devices?q=${encodeURIComponent('<script>alert(1)</script>')}`, { headers: { cookie: helpdesk.cookie } })).text();
+  assert.doesNotMatch(search, /<script>/);
+  assert.match(search, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+
+  const path = `/console/devices/${id}/approve`;
+  const token = await csrfToken(helpdesk.cookie, path);
+  const posts: [string, Response][] = [
+    ['no reason', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: '   ' }).toString())],
+    ['a reason of 501 characters', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'r'.repeat(501) }).toString())],
+    ['a reason of 10,000 characters', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'r'.repeat(10_000) }).toString())],
+    ['a control character', await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'ok\u0000then' }).toString())],
+    ['a field twice', await post(path, helpdesk.cookie, `csrf=${token}&reason=a&reason=b`)],
+    ['an unknown field', await post(path, helpdesk.cookie, `csrf=${token}&reason=a&__proto__=x`)],
+    ['a JSON body', await post(path, helpdesk.cookie, JSON.stringify({ csrf: token, reason: 'a' }), undefined, 'application/json')],
+    ['a bad device id', await post('/console/devices/not-an-id/approve', helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'a' }).toString())],
+  ];
+  for (const [what, res] of posts) {
+    assert.equal(res.status, 400, what);
+    assert.equal(codeOf(await res.text()), 'BAD_INPUT', what);
+  }
+  const huge = await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'r'.repeat(100_000) }).toString());
+  assert.equal(huge.status, 413);
+  assert.equal(codeOf(await huge.text()), 'BAD_INPUT');
+  assert.equal(await statusOf(id), 'pending');
+  // An action the service refuses (approving an approved device) is a typed page, not a crash.
+  assert.equal((await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'first' }).toString())).status, 303);
+  const again = await post(path, helpdesk.cookie, new URLSearchParams({ csrf: token, reason: 'second' }).toString());
+  assert.equal(again.status, 409);
+  assert.equal(codeOf(await again.text()), 'ACTION_REFUSED');
 });
 
 test('a session that idled past its timeout, or outlived its lifetime, sends the person back to sign in', async () => {
