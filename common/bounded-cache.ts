@@ -3,8 +3,14 @@
 // of distinct keys costs a bounded amount of memory, never an unbounded one.
 export class BoundedCache<K, V> {
   readonly #entries = new Map<K, V>();
+  readonly #moveOnHit: boolean;
 
-  constructor(readonly capacity: number) {
+  /** `moveOnHit: false`: a hit leaves its entry in place, so the entry put in first is forgotten first (FirstInCache). */
+  constructor(
+    readonly capacity: number,
+    options: { readonly moveOnHit?: boolean } = {},
+  ) {
+    this.#moveOnHit = options.moveOnHit ?? true;
     if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`capacity must be a whole number ≥ 0, got ${capacity}`);
   }
 
@@ -14,7 +20,7 @@ export class BoundedCache<K, V> {
 
   get(key: K): V | undefined {
     const value = this.#entries.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && this.#moveOnHit) {
       // Map keeps insertion order: moving the entry to the end marks it most recently used.
       this.#entries.delete(key);
       this.#entries.set(key, value);
@@ -43,5 +49,17 @@ export class BoundedCache<K, V> {
 
   clear(): void {
     this.#entries.clear();
+  }
+}
+
+/**
+ * A bounded map that forgets the entry put in first: a hit does not move its entry, so a lookup
+ * is one Map.get instead of a get, a delete and a set (the relying party looks up a header, a
+ * token and an origin on every request). A key put again counts as new. Memory stays bounded
+ * whatever keys a client sends; a flood of new keys pushes old ones out either way.
+ */
+export class FirstInCache<K, V> extends BoundedCache<K, V> {
+  constructor(capacity: number) {
+    super(capacity, { moveOnHit: false });
   }
 }

@@ -5,7 +5,7 @@
 // holding any of them is refused rather than guessed at (common/request-path.ts). An accepted
 // path is left exactly as the client sent it, and a WHATWG parser leaves it unchanged too, so
 // the proof made for it still matches.
-import { FirstInCache } from './first-in-cache.js';
+import { FirstInCache } from '../../common/bounded-cache.js';
 import { pathAmbiguity } from '../../common/request-path.js';
 import { deny } from './errors.js';
 

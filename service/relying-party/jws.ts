@@ -11,7 +11,7 @@ import { verify } from 'node:crypto';
 import { Buffer, isUtf8 } from 'node:buffer';
 import type { CompactParts } from '../../common/jws-compact.js';
 import { MAX_JSON_DEPTH, MAX_JWS_LENGTH, findDuplicateKey } from '../../common/jws-compact.js';
-import { FirstInCache } from './first-in-cache.js';
+import { FirstInCache } from '../../common/bounded-cache.js';
 import { deny } from './errors.js';
 import { scanJson } from '../../common/json-depth.js';
 

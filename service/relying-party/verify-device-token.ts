@@ -4,7 +4,7 @@
 // token used for many requests costs one ECDSA verification.
 import { POSTURE_ONLY_AUDIENCE, TIER_RANK, TOKEN_TYP } from '../../common/attestation.js';
 import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
-import { FirstInCache } from './first-in-cache.js';
+import { FirstInCache } from '../../common/bounded-cache.js';
 import { isDeviceTokenClaims } from './claims-check.js';
 import { deny } from './errors.js';
 import { parseJws, signatureValid } from './jws.js';

@@ -10,7 +10,7 @@ import { DPOP_TYP, EAR_PROFILE, STATUS_LIST_TYP, TOKEN_TYP } from '../../common/
 import { jwkThumbprint, publicJwkOf, sha256Base64url, signJws } from '../../service/crypto/es256.js';
 import { canonicalRequestUrl } from '../../service/relying-party/canonical-path.js';
 import { RelyingPartyDenial } from '../../service/relying-party/errors.js';
-import { FirstInCache } from '../../service/relying-party/first-in-cache.js';
+import { FirstInCache } from '../../common/bounded-cache.js';
 import { createRelyingParty } from '../../service/relying-party/index.js';
 import { splitJws } from '../../service/relying-party/jws.js';
 import { proofTokenHash } from '../../service/relying-party/token-hash.js';
