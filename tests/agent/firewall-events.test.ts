@@ -5,9 +5,9 @@
 // is started again; without nft, or without the right to run it, the agent polls and says so.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { CheckId, PostureReport } from '../../common/posture.js';
 import { defaultPosturePolicy } from '../../common/posture.js';
 import type { AgentLog, PostureSource } from '../../main/agent/agent.js';
@@ -109,15 +109,19 @@ function agentIn(ns: NetNamespace, events: PostureEvents, log: AgentLog, fastSec
   });
 }
 
-/** This process's child processes whose command line holds `word` (the monitors the runner started). */
-function childrenRunning(word: string): number[] {
+/**
+ * This process's child processes in `ns` whose command line holds `word` (the monitors the
+ * runner started there). The tests run side by side, so each looks only at its own namespace's.
+ */
+function childrenRunning(word: string, ns: NetNamespace): number[] {
   const pids: number[] = [];
+  const inNamespace = `net:[${statSync(`/run/netns/${ns.name}`).ino}]`;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes(word)) pids.push(Number(name));
+      if (ppid === process.pid && readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes(word) && readlinkSync(`/proc/${name}/ns/net`) === inNamespace) pids.push(Number(name));
     } catch {
       // the process ended while it was read
     }
@@ -126,8 +130,29 @@ function childrenRunning(word: string): number[] {
 }
 
 /** Waits until the monitors of a stopped watch have ended: at once, well before their deadline. */
-async function monitorsEnded(): Promise<void> {
-  await waitUntil('the nft monitors to end when the watch stops', () => childrenRunning('monitor').length === 0, RUN_MS / 2);
+async function monitorsEnded(ns: NetNamespace): Promise<void> {
+  await waitUntil('the nft monitors to end when the watch stops', () => childrenRunning('monitor', ns).length === 0, RUN_MS / 2);
+}
+
+/**
+ * An agent in a namespace with the workstation firewall, watching nftables through `nft
+ * monitor` with the poll two minutes away: started, compliant and its monitor in place before
+ * `body` runs; stopped, its monitors ended and the namespace gone after, whatever happened.
+ */
+async function withMonitoredAgent(body: (ns: NetNamespace, log: ReturnType<typeof recordingLog>, agent: Agent) => Promise<void>): Promise<void> {
+  const ns = namespaceWithFirewall();
+  const log = recordingLog();
+  const agent = agentIn(ns, nftMonitorEvents({ runner: runnerIn(ns, [NFT]), runMs: RUN_MS, log }), log, 120);
+  try {
+    await agent.start();
+    await waitForAgentState(agent, (s) => s.state === 'compliant');
+    await waitUntil('the monitor to be in place', () => log.lines.some((l) => l.event === 'posture-events' && l.fields.mode === 'events'), 10_000);
+    await body(ns, log, agent);
+  } finally {
+    agent.stop();
+    await monitorsEnded(ns);
+    ns.delete();
+  }
 }
 
 function namespaceWithFirewall(): NetNamespace {
@@ -147,126 +172,114 @@ function firstDriftFromEvent(log: { lines: LogLine[] }): boolean {
   return first.startsWith('event:') && first.slice('event:'.length).split(',').includes('nft-monitor');
 }
 
-test('nft flush ruleset gets the agent blocked through the nftables event, with the poll two minutes away', { timeout: 60_000 }, async () => {
-  const ns = namespaceWithFirewall();
-  const log = recordingLog();
-  const agent = agentIn(ns, nftMonitorEvents({ runner: runnerIn(ns, [NFT]), runMs: RUN_MS, log }), log, 120);
-  try {
-    await agent.start();
-    await waitForAgentState(agent, (s) => s.state === 'compliant');
-    await waitUntil('the monitor to be in place', () => log.lines.some((l) => l.event === 'posture-events' && l.fields.mode === 'events'), 10_000);
-    // Past one run's deadline: the next run took over with no gap.
-    await new Promise((r) => setTimeout(r, RUN_MS + 500));
-    ns.exec([NFT, 'flush', 'ruleset']);
-    const blocked = await waitForAgentState(agent, (s) => s.state === 'blocked', 15_000);
-    assert.equal(blocked.tier, 'none');
-    assert.ok(firstDriftFromEvent(log), `the drift was seen by the nftables event: ${drifts(log).join(' ')}`);
-    assert.ok(!drifts(log).includes('poll'), 'not by the poll');
-    assert.ok(log.lines.some((l) => l.event === 'posture-event' && l.fields.source === 'nft-monitor'));
-  } finally {
-    agent.stop();
-    await monitorsEnded();
-    ns.delete();
-  }
-});
-
-test('a killed nft monitor is started again, and the next change is still seen by its event', { timeout: 60_000 }, async () => {
-  const ns = namespaceWithFirewall();
-  const log = recordingLog();
-  const agent = agentIn(ns, nftMonitorEvents({ runner: runnerIn(ns, [NFT]), runMs: RUN_MS, log }), log, 120);
-  try {
-    await agent.start();
-    await waitForAgentState(agent, (s) => s.state === 'compliant');
-    await waitUntil('the monitor to be in place', () => log.lines.some((l) => l.event === 'posture-events' && l.fields.mode === 'events'), 10_000);
-    const monitors = childrenRunning('monitor');
-    assert.ok(monitors.length > 0, 'an nft monitor runs as the agent\'s child');
-    for (const pid of monitors) process.kill(pid, 'SIGKILL');
-    await waitUntil('the restart to be logged', () => log.lines.some((l) => l.event === 'posture-events-restarted' && String(l.fields.reason).includes('killed')), 10_000);
-    // The new monitor settled: it asked for a check of whatever changed while none watched.
-    await waitUntil('the restarted monitor to settle', () => log.lines.filter((l) => l.event === 'posture-event' && l.fields.source === 'nft-monitor-restart').length >= 2, 10_000);
-    assert.ok(childrenRunning('monitor').some((pid) => !monitors.includes(pid)), 'a new monitor runs');
-    // Past the check that restart asked for, so the flush below is the monitor's to see.
-    await new Promise((r) => setTimeout(r, 1500));
-    ns.exec([NFT, 'flush', 'ruleset']);
-    await waitForAgentState(agent, (s) => s.state === 'blocked', 15_000).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}; log: ${JSON.stringify(log.lines)}`);
+// Each test has a namespace and monitors of its own. The slow refusal's test mostly sleeps (and
+// is made certain to be slow), so it runs beside the others.
+describe('nftables drift events', { concurrency: true }, () => {
+  // One after the other: side by side, the agents' checks and monitors slowed each other past
+  // these tests' waits on two cores, and a quick refusal is quick only on a machine not busy.
+  describe('one at a time', { concurrency: 1 }, () => {
+    test('nft flush ruleset gets the agent blocked through the nftables event, with the poll two minutes away', { timeout: 60_000 }, async () => {
+      await withMonitoredAgent(async (ns, log, agent) => {
+        // Past one run's deadline: the next run took over with no gap.
+        await new Promise((r) => setTimeout(r, RUN_MS + 500));
+        ns.exec([NFT, 'flush', 'ruleset']);
+        const blocked = await waitForAgentState(agent, (s) => s.state === 'blocked', 15_000);
+        assert.equal(blocked.tier, 'none');
+        assert.ok(firstDriftFromEvent(log), `the drift was seen by the nftables event: ${drifts(log).join(' ')}`);
+        assert.ok(!drifts(log).includes('poll'), 'not by the poll');
+        assert.ok(log.lines.some((l) => l.event === 'posture-event' && l.fields.source === 'nft-monitor'));
+      });
     });
-    assert.ok(firstDriftFromEvent(log), `the restarted monitor saw the drift: ${drifts(log).join(' ')}`);
-    assert.ok(!drifts(log).includes('poll'), 'not the poll');
-  } finally {
-    agent.stop();
-    await monitorsEnded();
-    ns.delete();
-  }
-});
 
-test('without nft the agent says it polls, and the poll sees the drift', { timeout: 60_000 }, async () => {
-  const ns = namespaceWithFirewall();
-  const log = recordingLog();
-  const missing = '/nonexistent/sbin/nft';
-  const events = nftMonitorEvents({ runner: createCommandRunner({ allowList: new Set([missing]) }), nftPath: missing, runMs: RUN_MS, log });
-  const agent = agentIn(ns, events, log, 1);
-  try {
-    await agent.start();
-    await waitForAgentState(agent, (s) => s.state === 'compliant');
-    await waitUntil('the fallback to be logged', () => log.lines.some((l) => l.event === 'posture-events'), 10_000);
-    const said = log.lines.filter((l) => l.event === 'posture-events');
-    assert.equal(said.length, 1);
-    assert.equal(said[0]?.level, 'warn');
-    assert.equal(said[0]?.fields.mode, 'polling');
-    assert.match(String(said[0]?.fields.reason), /nonexistent\/sbin\/nft is not installed/);
-    ns.exec([NFT, 'flush', 'ruleset']);
-    await waitForAgentState(agent, (s) => s.state === 'blocked', 15_000);
-    assert.deepEqual(drifts(log), ['poll'], 'the fast poll saw the drift');
-  } finally {
-    agent.stop();
-    ns.delete();
-  }
-});
+    test('a killed nft monitor is started again, and the next change is still seen by its event', { timeout: 60_000 }, async () => {
+      await withMonitoredAgent(async (ns, log, agent) => {
+        const monitors = childrenRunning('monitor', ns);
+        assert.ok(monitors.length > 0, 'an nft monitor runs as the agent\'s child');
+        for (const pid of monitors) process.kill(pid, 'SIGKILL');
+        await waitUntil('the restart to be logged', () => log.lines.some((l) => l.event === 'posture-events-restarted' && String(l.fields.reason).includes('killed')), 10_000);
+        // The new monitor settled: it asked for a check of whatever changed while none watched.
+        await waitUntil('the restarted monitor to settle', () => log.lines.filter((l) => l.event === 'posture-event' && l.fields.source === 'nft-monitor-restart').length >= 2, 10_000);
+        assert.ok(childrenRunning('monitor', ns).some((pid) => !monitors.includes(pid)), 'a new monitor runs');
+        // Past the check that restart asked for, so the flush below is the monitor's to see.
+        await new Promise((r) => setTimeout(r, 1500));
+        ns.exec([NFT, 'flush', 'ruleset']);
+        await waitForAgentState(agent, (s) => s.state === 'blocked', 15_000).catch((e: unknown) => {
+          throw new Error(`${(e as Error).message}; log: ${JSON.stringify(log.lines)}`);
+      });
+      assert.ok(firstDriftFromEvent(log), `the restarted monitor saw the drift: ${drifts(log).join(' ')}`);
+      assert.ok(!drifts(log).includes('poll'), 'not the poll');
+      });
+    });
 
-test('an nft monitor that may not run ends at once: after three quick ends the source says polling, and keeps trying', { timeout: 60_000 }, async () => {
-  const ns = namespaceWithFirewall();
-  const log = recordingLog();
-  // nobody may not open nftables' netlink socket: nft prints "Operation not permitted" and exits.
-  const runner = runnerIn(ns, [NFT], [SETPRIV, '--reuid=65534', '--regid=65534', '--clear-groups']);
-  const modes: { mode: WatchMode; reason: string | null }[] = [];
-  const changes: string[] = [];
-  const stop = nftMonitorEvents({ runner, runMs: RUN_MS, log }).start({ onChange: (c) => changes.push(c.source), onMode: (mode, _checks, reason) => modes.push({ mode, reason }) });
-  try {
-    await waitUntil('the source to say polling', () => modes.length > 0, 20_000);
-    assert.equal(modes[0]?.mode, 'polling');
-    assert.match(modes[0]?.reason ?? '', /ended 3 times in a row/);
-    assert.ok(log.lines.some((l) => l.event === 'posture-events' && l.level === 'warn' && l.fields.mode === 'polling'));
-    // nft's error message is read as an error, not as a change.
-    assert.equal(changes.filter((c) => c === 'nft-monitor').length, 0, changes.join(' '));
-    assert.match(modes[0]?.reason ?? '', /Operation not permitted/);
-  } finally {
-    stop();
-    await monitorsEnded();
-    ns.delete();
-  }
-});
+    test('without nft the agent says it polls, and the poll sees the drift', { timeout: 60_000 }, async () => {
+      const ns = namespaceWithFirewall();
+      const log = recordingLog();
+      const missing = '/nonexistent/sbin/nft';
+      const events = nftMonitorEvents({ runner: createCommandRunner({ allowList: new Set([missing]) }), nftPath: missing, runMs: RUN_MS, log });
+      const agent = agentIn(ns, events, log, 1);
+      try {
+        await agent.start();
+        await waitForAgentState(agent, (s) => s.state === 'compliant');
+        await waitUntil('the fallback to be logged', () => log.lines.some((l) => l.event === 'posture-events'), 10_000);
+        const said = log.lines.filter((l) => l.event === 'posture-events');
+        assert.equal(said.length, 1);
+        assert.equal(said[0]?.level, 'warn');
+        assert.equal(said[0]?.fields.mode, 'polling');
+        assert.match(String(said[0]?.fields.reason), /nonexistent\/sbin\/nft is not installed/);
+        ns.exec([NFT, 'flush', 'ruleset']);
+        await waitForAgentState(agent, (s) => s.state === 'blocked', 15_000);
+        assert.deepEqual(drifts(log), ['poll'], 'the fast poll saw the drift');
+      } finally {
+        agent.stop();
+        ns.delete();
+      }
+    });
 
-test('an nft monitor that may not run and is slow to say so (past the settle time) still ends in polling, and stays there', { timeout: 60_000 }, async () => {
-  const ns = namespaceWithFirewall();
-  const log = recordingLog();
-  // A busy machine, made certain: nft refuses only after 2 s, twice the watch's settle time.
-  const slowThenRefused = ['/bin/sh', '-c', 'sleep 2; exec "$@"', 'slow-nft', SETPRIV, '--reuid=65534', '--regid=65534', '--clear-groups'];
-  const runner = runnerIn(ns, [NFT], slowThenRefused);
-  const modes: WatchMode[] = [];
-  const stop = nftMonitorEvents({ runner, runMs: RUN_MS, log }).start({ onChange: () => undefined, onMode: (mode) => modes.push(mode) });
-  const refusals = (): number => log.lines.filter((l) => l.event === 'posture-events-restarted').length;
-  try {
-    await waitUntil('the source to say polling', () => modes.includes('polling'), 30_000, () => modes.join(' '));
-    const warned = log.lines.find((l) => l.event === 'posture-events' && l.fields.mode === 'polling');
-    assert.match(String(warned?.fields.reason), /ended 3 times in a row.*Operation not permitted/);
-    // One more slow refusal after polling was said: it is not taken for a monitor that watches.
-    const seen = refusals();
-    await waitUntil('one more refused run', () => refusals() > seen, 20_000);
-    assert.deepEqual(modes.slice(modes.indexOf('polling')), ['polling'], modes.join(' '));
-  } finally {
-    stop();
-    await monitorsEnded();
-    ns.delete();
-  }
+    test('an nft monitor that may not run ends at once: after three quick ends the source says polling, and keeps trying', { timeout: 60_000 }, async () => {
+      const ns = namespaceWithFirewall();
+      const log = recordingLog();
+      // nobody may not open nftables' netlink socket: nft prints "Operation not permitted" and exits.
+      const runner = runnerIn(ns, [NFT], [SETPRIV, '--reuid=65534', '--regid=65534', '--clear-groups']);
+      const modes: { mode: WatchMode; reason: string | null }[] = [];
+      const changes: string[] = [];
+      const stop = nftMonitorEvents({ runner, runMs: RUN_MS, log }).start({ onChange: (c) => changes.push(c.source), onMode: (mode, _checks, reason) => modes.push({ mode, reason }) });
+      try {
+        await waitUntil('the source to say polling', () => modes.length > 0, 20_000);
+        assert.equal(modes[0]?.mode, 'polling');
+        assert.match(modes[0]?.reason ?? '', /ended 3 times in a row/);
+        assert.ok(log.lines.some((l) => l.event === 'posture-events' && l.level === 'warn' && l.fields.mode === 'polling'));
+        // nft's error message is read as an error, not as a change.
+        assert.equal(changes.filter((c) => c === 'nft-monitor').length, 0, changes.join(' '));
+        assert.match(modes[0]?.reason ?? '', /Operation not permitted/);
+      } finally {
+        stop();
+        await monitorsEnded(ns);
+        ns.delete();
+      }
+    });
+  });
+
+  test('an nft monitor that may not run and is slow to say so (past the settle time) still ends in polling, and stays there', { timeout: 60_000 }, async () => {
+    const ns = namespaceWithFirewall();
+    const log = recordingLog();
+    // A busy machine, made certain: nft refuses only after 2 s, twice the watch's settle time.
+    const slowThenRefused = ['/bin/sh', '-c', 'sleep 2; exec "$@"', 'slow-nft', SETPRIV, '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const runner = runnerIn(ns, [NFT], slowThenRefused);
+    const modes: WatchMode[] = [];
+    const stop = nftMonitorEvents({ runner, runMs: RUN_MS, log }).start({ onChange: () => undefined, onMode: (mode) => modes.push(mode) });
+    const refusals = (): number => log.lines.filter((l) => l.event === 'posture-events-restarted').length;
+    try {
+      await waitUntil('the source to say polling', () => modes.includes('polling'), 30_000, () => modes.join(' '));
+      const warned = log.lines.find((l) => l.event === 'posture-events' && l.fields.mode === 'polling');
+      assert.match(String(warned?.fields.reason), /ended 3 times in a row.*Operation not permitted/);
+      // One more slow refusal after polling was said: it is not taken for a monitor that watches.
+      const seen = refusals();
+      await waitUntil('one more refused run', () => refusals() > seen, 20_000);
+      assert.deepEqual(modes.slice(modes.indexOf('polling')), ['polling'], modes.join(' '));
+    } finally {
+      stop();
+      await monitorsEnded(ns);
+      ns.delete();
+    }
+  });
 });

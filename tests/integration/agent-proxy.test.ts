@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LINUX_POLICY_DIR } from '../../main/config/config-sources.js';
+import { agentCli } from '../kit/hanging-tools.js';
 import { linkedPair, type LinkedPair } from '../kit/netns.js';
 import { waitForValue, waitUntil } from '../kit/wait.js';
 import { spawnService } from '../kit/service-process.js';
@@ -34,6 +35,11 @@ let pair: LinkedPair;
 let work: string;
 let service: ChildProcess;
 let enrolmentSecret = '';
+/**
+ * The agent's CLI as the executable carries it (one bundle for the file): nine agents and every
+ * `dta status` start in a fraction of a second each, where tsx compiled the tree for each.
+ */
+let cli: readonly string[] = [];
 const proxies = new Map<string, Proxy>();
 const agents: ChildProcess[] = [];
 const pacServers: ChildProcess[] = [];
@@ -104,7 +110,7 @@ function startAgent(name: string, env: Readonly<Record<string, string>>, managed
   const ipc = join(dir, 'agent.sock');
   const dataDir = join(dir, 'data');
   writeFileSync(configPath, JSON.stringify({ serviceUrl: `http://127.0.0.1:${SERVICE_PORT}`, enrolmentSecret, dataDir, keyStorage: 'file', ipcPath: ipc, loopbackPort: 0, cadence: { fastSeconds: 2, fullSeconds: 120 } }), { mode: 0o600 });
-  const child = spawn('ip', ['netns', 'exec', pair.client.name, ...inMounts, process.execPath, '--import', 'tsx', join(ROOT, 'main', 'agent', 'cli.ts'), 'agent', '--config', configPath, '--json'], {
+  const child = spawn('ip', ['netns', 'exec', pair.client.name, ...inMounts, ...cli, 'agent', '--config', configPath, '--json'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...env },
@@ -125,7 +131,9 @@ function startAgent(name: string, env: Readonly<Record<string, string>>, managed
 
 function status(ipc: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'dta.mjs'), 'status', '--ipc', ipc, '--json'], { cwd: ROOT }, (_error, out, err) => {
+    const [file = process.execPath, ...args] = cli;
+    // As the executable refuses NODE_OPTIONS, the command gets the plain environment an admin's shell has.
+    execFile(file, [...args, 'status', '--ipc', ipc, '--json'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }, (_error, out, err) => {
       try {
         resolve(JSON.parse(out) as Record<string, unknown>);
       } catch {
@@ -139,6 +147,7 @@ before(async () => {
   assert.equal(process.getuid?.(), 0, 'this test runs as root (as CI does): it makes network namespaces');
   assert.ok(existsSync(TINYPROXY), 'tinyproxy is installed (scripts/setup.sh: tinyproxy-bin)');
   work = mkdtempSync(join(tmpdir(), 'dta-proxy-'));
+  const bundled = agentCli();
   chmodSync(work, 0o755);
   pair = await linkedPair('dtapx', LINK);
   pair.server.exec(['ip', 'link', 'set', 'lo', 'up']);
@@ -148,6 +157,7 @@ before(async () => {
   service = started.child;
   await waitUntil('the service', () => /Server listening/.test(started.log()), 90_000, () => started.log().slice(-500));
   enrolmentSecret = readFileSync(join(serviceDir, 'enrolment-secret.txt'), 'utf8').trim();
+  cli = await bundled;
   await Promise.all([
     startProxy('good', 3128, []),
     // Only HTTPS's port may be tunnelled: CONNECT to the service's port is refused (403).
@@ -182,7 +192,14 @@ test('the agent has no route to the service of its own, but enrols and attests t
   await waitUntil('the agent through the proxy to attest', () => good.lines.some((l) => typeof l.deviceId === 'string' && ['compliant', 'warning', 'blocked'].includes(String(l.state))), 60_000, good.detail);
   const route = good.lines.find((l) => l.event === 'network-route');
   assert.deepEqual(route && { source: route.source, httpProxy: route.httpProxy }, { source: 'environment', httpProxy: `http://${pair.serverIpv4}:3128` });
-  const through = await status(good.ipc);
+  // Each `dta status` is a process of its own: all five asked at once. An agent between two tries
+  // says it is enrolling: asked again until it tells where it stands.
+  const settledStatus = (run: AgentRun): Promise<Record<string, unknown>> =>
+    waitForValue('dta status to tell where the agent stands', async () => {
+      const now = await status(run.ipc);
+      return now.state === 'starting' || now.state === 'enrolling' ? undefined : now;
+    }, 60_000);
+  const [through = {}, ...statuses] = await Promise.all([good, direct, closed, refusing, login].map(settledStatus));
   assert.match(String(through.deviceId), /^[0-9a-f]{32}$/);
   assert.ok(['compliant', 'warning', 'blocked'].includes(String(through.state)), JSON.stringify(through));
   assert.match(proxies.get('good')?.log ?? '', new RegExp(`CONNECT 127\\.0\\.0\\.1:${SERVICE_PORT}`), 'the proxy carried the connection');
@@ -194,8 +211,8 @@ test('the agent has no route to the service of its own, but enrols and attests t
     [refusing, 'PROXY_REFUSED', /refused to connect the agent .* \(it answered 403\)/],
     [login, 'PROXY_AUTH_REQUIRED', /asks for credentials \(407/],
   ];
-  for (const [run, code, reason] of expectations) {
-    const s = await status(run.ipc);
+  for (const [index, [run, code, reason]] of expectations.entries()) {
+    const s = statuses[index] ?? {};
     assert.equal(s.errorCode, code, `${code}: ${JSON.stringify(s)}`);
     assert.equal(s.tokenExpiresAt, null, `${code}: no token`);
     // An unreachable service or proxy is an outage (offline, with its grace: never a lock-out
@@ -230,11 +247,18 @@ test('IT\'s managed proxy alone, or IT\'s PAC file alone, takes the agent throug
   await Promise.all(runs.map((run) => waitUntil('the agent to settle', () => settled(run), 240_000, run.detail)));
 
   const routeOf = (run: AgentRun): Record<string, unknown> | undefined => run.lines.findLast((l) => l.event === 'network-route');
-  for (const [run, source] of [[managed, 'managed'], [pac, 'managed-pac']] as const) {
-    await waitUntil(`the agent through the ${source} route to attest`, () => run.lines.some((l) => typeof l.deviceId === 'string' && ['compliant', 'warning', 'blocked'].includes(String(l.state))), 60_000, run.detail);
+  const proxied = [[managed, 'managed'], [pac, 'managed-pac']] as const;
+  // Both waited for and asked at once (each `dta status` is a process of its own).
+  const proxiedStatuses = await Promise.all(
+    proxied.map(async ([run, source]) => {
+      await waitUntil(`the agent through the ${source} route to attest`, () => run.lines.some((l) => typeof l.deviceId === 'string' && ['compliant', 'warning', 'blocked'].includes(String(l.state))), 60_000, run.detail);
+      return status(run.ipc);
+    }),
+  );
+  for (const [index, [run, source]] of proxied.entries()) {
     const route = routeOf(run);
     assert.deepEqual(route && { source: route.source, httpsProxy: route.httpsProxy }, { source, httpsProxy: `http://${proxy}` }, JSON.stringify(route));
-    const s = await status(run.ipc);
+    const s = proxiedStatuses[index] ?? {};
     assert.match(String(s.deviceId), /^[0-9a-f]{32}$/, source);
     assert.equal(s.errorCode, null, `${source}: ${JSON.stringify(s)}`);
   }
@@ -243,16 +267,22 @@ test('IT\'s managed proxy alone, or IT\'s PAC file alone, takes the agent throug
   assert.equal(routeOf(pac)?.pacUrl, `http://127.0.0.1:${pacPort}/proxy.pac`);
 
   // DIRECT from the PAC file, and NO_PROXY covering the service: no way there from this namespace.
-  for (const [run, what, reason] of [
+  const unreachable = [
     [pacDirect, 'the PAC file saying DIRECT', new RegExp(`PAC file file://${directPac.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} says for the service \\(DIRECT\\)`)],
     [noProxy, 'NO_PROXY covering the service', /device trust service at http:\/\/127\.0\.0\.1:\d+ cannot be reached \(/],
-  ] as const) {
+  ] as const;
+  const unreachableStatuses = await Promise.all(
+    unreachable.map(([run, what]) =>
+      waitForValue(`${what}: the status to say why`, async () => {
+        const now = await status(run.ipc);
+        return now.errorCode === 'SERVICE_UNREACHABLE' ? now : undefined;
+      }, 60_000),
+    ),
+  );
+  for (const [index, [run, what, reason]] of unreachable.entries()) {
     const route = routeOf(run);
     assert.equal(route?.httpsProxy ?? null, what === 'NO_PROXY covering the service' ? `http://${proxy}` : null, `${what}: ${JSON.stringify(route)}`);
-    const s = await waitForValue(`${what}: the status to say why`, async () => {
-      const now = await status(run.ipc);
-      return now.errorCode === 'SERVICE_UNREACHABLE' ? now : undefined;
-    }, 60_000);
+    const s = unreachableStatuses[index] ?? {};
     assert.equal(s.state, 'offline', `${what}: ${JSON.stringify(s)}`);
     assert.equal(s.tokenExpiresAt, null, what);
     const log = readFileSync(join(run.dataDir, 'logs', 'agent.log'), 'utf8');

@@ -1,7 +1,7 @@
 // PATH shims that hang like a tool stuck on a dead mount or a DNS lookup, for the inventory's
 // time limits (systeminformation runs its commands by name through a shell), and the agent's CLI
 // as the executable carries it.
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { bundleAgent } from '../../scripts/build-agent.js';
@@ -17,8 +17,12 @@ let bundled: Promise<readonly string[]> | null = null;
  */
 export function agentCli(): Promise<readonly string[]> {
   bundled ??= (async () => {
-    const file = join(kitFolderPath('dta-agent-bundle-'), 'dta-agent.cjs');
+    const folder = kitFolderPath('dta-agent-bundle-');
+    const file = join(folder, 'dta-agent.cjs');
     await bundleAgent(file);
+    // Outside the executable the agent finds quickjs-wasi's engine (the PAC sandbox) from its
+    // script's folder through node_modules, as it does run from the source tree.
+    symlinkSync(join(import.meta.dirname, '..', '..', 'node_modules'), join(folder, 'node_modules'));
     return [process.execPath, file];
   })();
   return bundled;
