@@ -32,6 +32,11 @@ export function connectDatabase(config: DatabaseConfig): Db {
     const sqlite = new BetterSqlite3(config.path);
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
+    // Temporary storage in memory: each attestation's savepoint (db/group-commit.ts) journals the
+    // pages it changes, and past 64 KiB SQLite would spill that journal to a temporary file per
+    // batch, an open and unlink each time that a killed service can leave behind in TMPDIR.
+    // A batch changes at most a few megabytes.
+    sqlite.pragma('temp_store = MEMORY');
     const cached = withStatementCache(sqlite);
     // WAL for concurrent readers. An answered write must survive a power cut: in WAL mode each
     // write is answered once the log is flushed, off the event loop (sqlite-durability.ts);

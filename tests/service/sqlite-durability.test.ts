@@ -5,6 +5,7 @@
 // later one (fail closed). A power cut cannot be made here: what a flush is held to (and what it
 // does: fsync of the log) is checked instead, with a flush the test holds or fails.
 import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
@@ -155,5 +156,34 @@ test('a database file runs in WAL mode with synchronous=NORMAL plus the flush; o
   } finally {
     await file.close();
     await memory.close();
+  }
+});
+
+test('a savepoint that changes many pages keeps its journal in memory: no temporary file for a killed service to leave behind', async () => {
+  const db = connectDatabase({ kind: 'sqlite', path: join(tempFolderPath('dta-durable-'), 'db.sqlite') });
+  // SQLite names its temporary files etilqs_*, unlinked at once but open while in use.
+  const openTempFiles = (): string[] =>
+    readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`);
+        return target.includes('etilqs_') ? [target] : [];
+      } catch {
+        return [];
+      }
+    });
+  try {
+    await sql`CREATE TABLE scratch (id INTEGER PRIMARY KEY, body BLOB)`.execute(db.kysely);
+    await sql`INSERT INTO scratch (body) SELECT randomblob(2000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) SELECT i FROM n)`.execute(db.kysely);
+    const seen = await db.kysely.transaction().execute(async (trx) => {
+      await sql`SAVEPOINT many_pages`.execute(trx);
+      // Two megabytes of pages changed inside the savepoint: far past the 64 KiB a statement journal keeps in memory by default.
+      await sql`UPDATE scratch SET body = randomblob(2000)`.execute(trx);
+      const open = openTempFiles();
+      await sql`RELEASE SAVEPOINT many_pages`.execute(trx);
+      return open;
+    });
+    assert.deepEqual(seen, []);
+  } finally {
+    await db.close();
   }
 });
