@@ -3,6 +3,7 @@
 // repository with its dependencies, docs/release.md), devices enrolled and their evidence
 // signed before the clock starts, the attestation loop with its latencies, and the
 // crypto-only baseline.
+import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -58,12 +59,17 @@ export interface BenchInstance {
   stop(): Promise<void>;
 }
 
-/** CPU time (ms) of process `pid` from /proc (Linux; the bench machine's): utime + stime, in clock ticks of 10 ms. */
-export function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The fields after the command name, which is in parentheses and may hold spaces.
+/** A process's parent and CPU times (ms) from its /proc stat text (Linux; the bench machine's; clock ticks of 10 ms). */
+function procTimes(stat: string): { ppid: number; own: number; children: number } {
+  // The fields after the command name, which is in parentheses and may hold spaces. proc(5):
+  // ppid is field 4; utime, stime, cutime, cstime are fields 14 to 17 (counted from the state, field 3).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return { ppid: Number(fields[1]), own: (Number(fields[11]) + Number(fields[12])) * 10, children: (Number(fields[13]) + Number(fields[14])) * 10 };
+}
+
+/** CPU time (ms) of process `pid`: utime + stime. */
+export function processCpuMs(pid: number): number {
+  return procTimes(readFileSync(`/proc/${pid}/stat`, 'utf8')).own;
 }
 
 /**
@@ -73,11 +79,6 @@ export function processCpuMs(pid: number): number {
  * clusters on the machine are not counted.
  */
 export function postgresCpuMs(postmasterPid: number): number {
-  const times = (stat: string): { ppid: number; own: number; children: number } => {
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // proc(5): ppid is field 4; utime, stime, cutime, cstime are fields 14 to 17 (counted from the state, field 3).
-    return { ppid: Number(fields[1]), own: (Number(fields[11]) + Number(fields[12])) * 10, children: (Number(fields[13]) + Number(fields[14])) * 10 };
-  };
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -87,7 +88,7 @@ export function postgresCpuMs(postmasterPid: number): number {
     } catch {
       continue; // it ended meanwhile
     }
-    const t = times(stat);
+    const t = procTimes(stat);
     if (Number(entry) === postmasterPid) total += t.own + t.children;
     else if (t.ppid === postmasterPid) total += t.own;
   }
@@ -114,22 +115,29 @@ export async function startInstance(setup: BenchSetup, profileDir?: string): Pro
   const { configPath, url } = await setup.instanceConfig();
   // The service's command line as the tests run it (tests/kit/service-process.ts).
   const service = spawnService(['--config', configPath], { capture: true, ...(profileDir !== undefined ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}) });
-  const { child } = service;
-  // A bench that fails half-way does not leave its service running.
+  return readyInstance(service.child, url, () => `the service at ${url} did not start: ${service.log().slice(-4000)}`);
+}
+
+/**
+ * A bench's server process once `url` answers /readyz: stopped by SIGTERM (also when the bench
+ * fails half-way and exits), its CPU time read from /proc.
+ */
+async function readyInstance(child: ChildProcess, url: string, notStarted: () => string): Promise<BenchInstance> {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const kill = (): void => void child.kill('SIGTERM');
   process.once('exit', kill);
   const stop = async (): Promise<void> => {
     process.removeListener('exit', kill);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await service.exited();
+    await exited;
   };
   // tsx compiles every module at the first start on a busy machine: a minute, not 15 s.
   if (!(await waitReady(url, 60_000))) {
     await stop();
-    throw new Error(`the service at ${url} did not start: ${service.log().slice(-4000)}`);
+    throw new Error(notStarted());
   }
   const pid = child.pid;
-  if (pid === undefined) throw new Error('the service process has no pid');
+  if (pid === undefined) throw new Error(`the process serving ${url} has no pid`);
   return { url, cpuMs: () => processCpuMs(pid), stop };
 }
 
@@ -240,24 +248,9 @@ export function cryptoOnly(iterations: number, data: Buffer): { rate: number; cp
  * `answerBytes` and doing nothing else.
  */
 export async function startHttpFloor(answerBytes: number): Promise<BenchInstance> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'http-floor-server.ts'), String(port), String(answerBytes)], { stdio: 'ignore' });
-  const kill = (): void => void child.kill('SIGTERM');
-  process.once('exit', kill);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    process.removeListener('exit', kill);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  if (!(await waitReady(url, 60_000))) {
-    await stop();
-    throw new Error(`the HTTP floor at ${url} did not start`);
-  }
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('the HTTP floor has no pid');
-  return { url, cpuMs: () => processCpuMs(pid), stop };
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'http-floor-server.ts'), new URL(url).port, String(answerBytes)], { stdio: 'ignore' });
+  return readyInstance(child, url, () => `the HTTP floor at ${url} did not start`);
 }
 
 /** The same requests, sent to `url` instead of where they were prepared for. */
