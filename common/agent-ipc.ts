@@ -4,6 +4,7 @@
 // on both ends. No key, token or secret crosses it: clients see the state a clinician may
 // see, ask for a check, and fetch a support bundle's content.
 import { Type, type Static } from '@sinclair/typebox';
+import { AgentProblemsSchema } from './agent-problems.js';
 import { AgentStateSchema } from './agent-state.js';
 import { KeyProtectionSchema } from './attestation.js';
 
@@ -39,6 +40,11 @@ export const AgentStatusSchema = Type.Object(
     /** `tpm`, `file` or `os-keystore`. */
     keyStorage: Type.Union([Type.String({ maxLength: 20 }), Type.Null()]),
     serviceUrl: Type.String({ maxLength: 2000 }),
+    /**
+     * What the agent cannot do beside the device's state: its loopback port taken (web pages get
+     * no token), IT's PAC file passed over. Optional: an older agent never sends it.
+     */
+    problems: Type.Optional(AgentProblemsSchema),
   },
   { additionalProperties: false },
 );

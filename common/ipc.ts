@@ -2,6 +2,7 @@
 // every channel carries the `dta:` prefix and every payload has a schema, validated in
 // main with the sender checked. The preload exposes exactly `AgentApi` as `window.agent`.
 import { Type, type Static } from '@sinclair/typebox';
+import { AgentProblemsSchema } from './agent-problems.js';
 import { AgentStateSchema } from './agent-state.js';
 import { PlatformSchema } from './posture.js';
 
@@ -51,6 +52,8 @@ export const StatusViewSchema = Type.Object(
     managedSettings: Type.Array(Type.String()),
     /** Absent or null when IT named no help desk. */
     helpDesk: Type.Optional(Type.Union([HelpDeskSchema, Type.Null()])),
+    /** What the agent cannot do beside the state (its loopback port taken, IT's PAC file passed over); absent when none. */
+    problems: Type.Optional(AgentProblemsSchema),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,7 @@ import type { CheckResult } from '../common/posture.js';
 import { el } from './dom-patch.js';
 import type { MessageKey } from './messages.js';
 import { t } from './messages.js';
+import { PROBLEM_WORDS, problemText } from './problem-messages.js';
 import { remedyFor } from './remediation-steps.js';
 import { settingTitle } from './setting-titles.js';
 import { situationOf, type Situation } from './situation.js';
@@ -77,7 +78,7 @@ export function buildStatus(view: StatusView, ui: WindowState, situation: Situat
   // Written only by status-window.ts (data-keep-content): an update does not announce again.
   const live = el('p', { id: LIVE_REGION_ID, role: 'status', 'aria-live': 'polite', class: 'result', 'data-keep-content': '' });
 
-  const content: Node[] = [header, renderSituation(view, situation, tr), facts, el('div', { class: 'actions' }, checkNow, saveBundle), live];
+  const content: Node[] = [header, renderSituation(view, situation, tr), ...renderProblems(view, tr, situation.callHelpDesk), facts, el('div', { class: 'actions' }, checkNow, saveBundle), live];
   if (agent.report !== null) {
     const list = el('ul', { class: 'checks' });
     for (const check of agent.report.checks) list.append(renderCheck(check, view, tr));
@@ -109,6 +110,30 @@ function renderSituation(view: StatusView, situation: Situation, tr: Translate):
   if (agent.errorCode !== null) details.append(el('p', { class: 'code' }, tr('details.code', { code: agent.errorCode })));
   section.append(details);
   return section;
+}
+
+/**
+ * What the agent cannot do beside the state (its loopback port taken, IT's PAC file passed
+ * over): what it means in plain words, the agent's own sentence and code under "Technical details".
+ * A taken port says to call the help desk: its contact is shown here unless the situation shows it.
+ */
+function renderProblems(view: StatusView, tr: Translate, helpDeskShown: boolean): HTMLElement[] {
+  const problems = view.problems ?? [];
+  if (problems.length === 0) return [];
+  const list = el('ul', { class: 'problem-list' });
+  for (const [index, problem] of problems.entries()) {
+    list.append(
+      el(
+        'li',
+        { class: `problem problem-${problem.code.toLowerCase()}`, 'data-key': `problem-${index}-${problem.code}` },
+        el('p', { class: 'problem-text' }, problemText(problem.code, view.locale)),
+        el('details', { 'data-key': 'details' }, el('summary', {}, tr('details')), el('p', {}, problem.message), el('p', { class: 'code' }, tr('details.code', { code: problem.code }))),
+      ),
+    );
+  }
+  const section = el('section', { class: 'problems', 'aria-labelledby': 'problems-heading', 'data-key': 'problems' }, el('h2', { id: 'problems-heading' }, PROBLEM_WORDS[view.locale].heading), list);
+  if (!helpDeskShown && view.helpDesk && problems.some((p) => p.code === 'LOOPBACK_PORT_TAKEN')) section.append(renderHelpDesk(view.helpDesk, tr));
+  return [section];
 }
 
 /** IT's help desk: its name, a link that dials it, and its https page (no other scheme is made a link). */

@@ -14,7 +14,7 @@ import type { EffectiveConfig } from '../config/resolve-config.js';
 import { checkConfigFileTrust } from '../config/trusted-config-file.js';
 import { watchFolders } from '../config/watch-config.js';
 import { decideNetworkRoute } from '../net/network-route.js';
-import type { PacDecider } from '../net/pac-decision.js';
+import type { PacDecider, PacProblem } from '../net/pac-decision.js';
 import { createPacDecider } from '../net/pac-decision.js';
 import type { ProxyChoice } from '../net/proxy-route.js';
 import { describeRoute, routeInWords } from '../net/proxy-route.js';
@@ -24,6 +24,7 @@ import { currentPlatform } from '../posture/platform.js';
 import type { Agent, AgentLog } from './agent.js';
 import type { LogLevel } from './agent-log.js';
 import { logs } from './agent-log.js';
+import { agentStatusOf, problemLines, statusProblems, withProblems } from './agent-status.js';
 import { createAgent, readAgentConfig } from './create-agent.js';
 import { selfCommand } from '../inventory/self-command.js';
 import { fetchAgentStatus } from './ipc-client.js';
@@ -52,19 +53,6 @@ export interface AgentIo {
 export function describeState(s: AgentState): string {
   const expires = s.tokenExpiresAt ? ` (token until ${s.tokenExpiresAt})` : '';
   return `[${s.since}] ${s.state.toUpperCase()}${s.tier ? ` tier=${s.tier}` : ''}${expires}: ${s.reason} Next: ${s.nextAction}\n`;
-}
-
-/**
- * What any local client may see of the agent (no key, token or secret). A taken loopback
- * port is told beside the device's state (which it does not change): its code where the
- * state has none, and a sentence after the reason, so the tray and `dta status` say why web
- * pages get no token.
- */
-export function agentStatusOf(agent: Agent, serviceUrl: string, loopbackProblem: LoopbackPortTaken | null = null): AgentStatus {
-  const key = agent.keyInfo();
-  const state = agent.state();
-  const shown = loopbackProblem === null ? state : { ...state, errorCode: state.errorCode ?? loopbackProblem.code, reason: `${state.reason} ${loopbackProblem.message} The agent tries again by itself; IT: see which program holds the port.` };
-  return { agent: shown, agentVersion: AGENT_VERSION, keyProtection: key?.protection ?? null, keyStorage: key?.storage ?? null, serviceUrl };
 }
 
 /** Where the agent's own configuration and IT's managed policy come from. */
@@ -181,6 +169,12 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
   for (const p of managed.problems) report('warn', 'config-problem', { key: p.key, source: p.source, message: p.message }, p.message);
 
   let routeKey = '';
+  // What IT's (or the machine's) PAC file could not give, shown in the status beside the state.
+  let pacProblems: readonly PacProblem[] = [];
+  const listeners = new Set<() => void>();
+  const notify = (): void => {
+    for (const listener of listeners) listener();
+  };
   // PAC decisions are kept for a while (pac-decision.ts); one keeper for the agent's life.
   const pac = createPacDecider({ fetch: { uid: process.getuid?.() } });
   const applyRoute = async (): Promise<void> => {
@@ -188,6 +182,8 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
     const key = JSON.stringify(choice.route);
     if (key === routeKey) return;
     routeKey = key;
+    pacProblems = choice.pacProblems;
+    notify();
     // undici is loaded here, not with the module: `dta status` shares this module and never needs it.
     (await import('undici')).setGlobalDispatcher(await createServiceDispatcher(choice.route));
     const shown = describeRoute(choice.route);
@@ -207,12 +203,11 @@ export async function agentCommand(args: readonly string[], io: AgentIo, signal:
   const ipcPath = values.ipc ?? (first instanceof AgentError ? undefined : first.config.ipcPath) ?? defaultIpcPath(place.platform);
 
   let unconfigured: { error: AgentError; since: string } | null = null;
-  const listeners = new Set<() => void>();
-  const notify = (): void => {
-    for (const listener of listeners) listener();
-  };
   const startedAt = new Date().toISOString();
-  const status = (): AgentStatus => (running !== null ? agentStatusOf(running.agent, running.config.serviceUrl, running.loopbackProblem()) : waitingStatus(unconfigured?.error ?? null, unconfigured?.since ?? startedAt));
+  const status = (): AgentStatus => {
+    const problems = statusProblems(running?.loopbackProblem() ?? null, pacProblems);
+    return running !== null ? agentStatusOf(running.agent, running.config.serviceUrl, problems) : { ...waitingStatus(unconfigured?.error ?? null, unconfigured?.since ?? startedAt), ...withProblems(problems) };
+  };
   const posturePolicy = async (): Promise<ManagedPosturePolicy> => managedPosturePolicy(place.platform, place.where);
   // The running agent's policy in force (a refused broken file does not show up in the bundle); read afresh only while none runs.
   let livePolicy: (() => PosturePolicy) | null = null;
@@ -399,9 +394,9 @@ export async function statusCommand(args: readonly string[], io: AgentIo): Promi
   const status = await fetchAgentStatus(path);
   const s = status.agent;
   if (values.json) {
-    io.out(`${JSON.stringify({ state: s.state, tier: s.tier, deviceId: s.deviceId, keyProtection: status.keyProtection, keyStorage: status.keyStorage, reason: s.reason, nextAction: s.nextAction, errorCode: s.errorCode, tokenExpiresAt: s.tokenExpiresAt, outage: s.outage ?? null, since: s.since, agentVersion: status.agentVersion, serviceUrl: status.serviceUrl })}\n`);
+    io.out(`${JSON.stringify({ state: s.state, tier: s.tier, deviceId: s.deviceId, keyProtection: status.keyProtection, keyStorage: status.keyStorage, reason: s.reason, nextAction: s.nextAction, errorCode: s.errorCode, tokenExpiresAt: s.tokenExpiresAt, outage: s.outage ?? null, problems: status.problems ?? [], since: s.since, agentVersion: status.agentVersion, serviceUrl: status.serviceUrl })}\n`);
   } else {
-    io.out(`State:          ${s.state}${s.tier ? ` (tier ${s.tier})` : ''}\nReason:         ${s.reason}\nNext:           ${s.nextAction}\n${outageLine(s)}Device:         ${s.deviceId ?? '—'}\nKey:            ${status.keyProtection ?? '—'}${status.keyStorage ? ` (${status.keyStorage})` : ''}\nAgent version:  ${status.agentVersion}\nService:        ${status.serviceUrl}\n`);
+    io.out(`State:          ${s.state}${s.tier ? ` (tier ${s.tier})` : ''}\nReason:         ${s.reason}\nNext:           ${s.nextAction}\n${outageLine(s)}${problemLines(status.problems ?? [])}Device:         ${s.deviceId ?? '—'}\nKey:            ${status.keyProtection ?? '—'}${status.keyStorage ? ` (${status.keyStorage})` : ''}\nAgent version:  ${status.agentVersion}\nService:        ${status.serviceUrl}\n`);
   }
   return s.state === 'compliant' || s.state === 'warning' ? 0 : 1;
 }

@@ -337,11 +337,15 @@ export class Agent {
     if (identity.status().state === 'enrolled') return identity;
     const waiting = identity.status();
     const problem = waiting.state === 'awaiting-certificate' ? waiting.problem : null;
+    // A retry after a failure (a proxy refusing the agent, the service away) keeps that failure
+    // in the status, code and all, until an attempt succeeds: a bare "registering" between tries
+    // would hide from IT and the tray why the device has no access.
+    const failureShown = this.current.state === 'error' || this.current.state === 'offline';
     if (problem !== null || identity.rotationPending) {
       // The key is kept; only its certificate is asked for again (dta status shows why).
-      this.set('enrolling', `This device is waiting for its certificate${problem !== null ? `: ${problem.message}` : ' (a new device key was not confirmed yet)'}`, 'The agent asks the device trust service for it with the same device key.', { deviceId: identity.deviceId, errorCode: problem?.code ?? null });
+      if (!failureShown) this.set('enrolling', `This device is waiting for its certificate${problem !== null ? `: ${problem.message}` : ' (a new device key was not confirmed yet)'}`, 'The agent asks the device trust service for it with the same device key.', { deviceId: identity.deviceId, errorCode: problem?.code ?? null });
       this.deps.log?.warn('awaiting-certificate', { code: problem?.code ?? null, rotationPending: identity.rotationPending });
-    } else {
+    } else if (!failureShown) {
       this.set('enrolling', 'This device is registering with your organisation.', 'Waiting for the device trust service.', { deviceId: identity.deviceId });
     }
     const csr = await identity.prepareEnrolment();

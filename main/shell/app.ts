@@ -86,7 +86,7 @@ void app.whenReady().then(async () => {
   let window: BrowserWindow | null = null;
 
   const state = () => agent.status().agent;
-  const view = (): StatusView => ({ agent: state(), platform, locale, version: AGENT_VERSION, serviceUrl: agent.status().serviceUrl, managedSettings, helpDesk });
+  const view = (): StatusView => ({ agent: state(), platform, locale, version: AGENT_VERSION, serviceUrl: agent.status().serviceUrl, managedSettings, helpDesk, problems: agent.status().problems ?? [] });
   const icon = (name: string) => nativeImage.createFromPath(join(RESOURCES, 'build', 'icons', `tray-${name}.png`));
   const tray = new Tray(icon('checking'));
 

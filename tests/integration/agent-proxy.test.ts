@@ -192,8 +192,9 @@ test('the agent has no route to the service of its own, but enrols and attests t
   await waitUntil('the agent through the proxy to attest', () => good.lines.some((l) => typeof l.deviceId === 'string' && ['compliant', 'warning', 'blocked'].includes(String(l.state))), 60_000, good.detail);
   const route = good.lines.find((l) => l.event === 'network-route');
   assert.deepEqual(route && { source: route.source, httpProxy: route.httpProxy }, { source: 'environment', httpProxy: `http://${pair.serverIpv4}:3128` });
-  // Each `dta status` is a process of its own: all five asked at once. An agent between two tries
-  // says it is enrolling: asked again until it tells where it stands.
+  // Each `dta status` is a process of its own: all five asked at once. An agent still in its first
+  // try says it is enrolling: asked again until it tells where it stands (a failure, once seen,
+  // stays in the status through the retries: agent-proxy-retry-status.test.ts).
   const settledStatus = (run: AgentRun): Promise<Record<string, unknown>> =>
     waitForValue('dta status to tell where the agent stands', async () => {
       const now = await status(run.ipc);
@@ -265,6 +266,10 @@ test('IT\'s managed proxy alone, or IT\'s PAC file alone, takes the agent throug
   // The PAC file's SOCKS entry came first: skipped with its code, the next entry used.
   assert.ok(pac.lines.some((l) => l.event === 'proxy-problem' && l.code === 'PAC_ANSWER_UNUSABLE' && /SOCKS/.test(String(l.problem))), pac.detail());
   assert.equal(routeOf(pac)?.pacUrl, `http://127.0.0.1:${pacPort}/proxy.pac`);
+  // The same problem reaches `dta status` (and the trays) typed, beside a state it does not change.
+  const pacStatus = proxiedStatuses[1] as { problems?: { code: string; message: string }[] } | undefined;
+  assert.ok(pacStatus?.problems?.some((p) => p.code === 'PAC_ANSWER_UNUSABLE' && /SOCKS/.test(p.message)), JSON.stringify(pacStatus?.problems));
+  assert.deepEqual((proxiedStatuses[0] as { problems?: unknown[] } | undefined)?.problems, [], 'IT\'s named proxy: no problem to show');
 
   // DIRECT from the PAC file, and NO_PROXY covering the service: no way there from this namespace.
   const unreachable = [

@@ -1,8 +1,9 @@
 // The machine's agent when another program holds its loopback port: it must not end (a
 // service manager would restart it every few seconds while the port stays taken, and the
 // trays would lose it each time). It keeps attesting and serving the trays over IPC, says
-// which port is taken (LOOPBACK_PORT_TAKEN) in `dta status`, and brings the token endpoint
-// up by itself once the port is free.
+// which port is taken (LOOPBACK_PORT_TAKEN, among the status's typed problems, beside a state
+// it does not change) in `dta status`, and brings the token endpoint up by itself once the port
+// is free.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -74,12 +75,13 @@ test('a taken loopback port leaves the agent running: IPC and attestation go on,
   }, 60_000, tail);
   await waitUntil('dta status to name the taken port', () => {
     void statusOrNull(ipcPath).then((s) => (seen.status = s));
-    return seen.status?.agent.errorCode === 'LOOPBACK_PORT_TAKEN';
+    return seen.status?.problems?.some((p) => p.code === 'LOOPBACK_PORT_TAKEN') === true;
   }, 20_000, tail);
   const shown = seen.status;
   assert.ok(shown !== null);
   assert.match(shown.agent.state, /^(compliant|warning|blocked)$/, 'attestation went on');
-  assert.match(shown.agent.reason, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  assert.equal(shown.agent.errorCode, null, 'the device\'s state keeps its own code');
+  assert.match(shown.problems?.find((p) => p.code === 'LOOPBACK_PORT_TAKEN')?.message ?? '', new RegExp(`127\\.0\\.0\\.1:${port} is used by another program`));
   assert.equal(agent.exitCode, null, `the agent is still running: ${tail()}`);
   assert.match(output.join(''), /"event":"loopback-unavailable"[^\n]*"code":"LOOPBACK_PORT_TAKEN"/, 'the log IT reads says so too');
 
@@ -95,6 +97,6 @@ test('a taken loopback port leaves the agent running: IPC and attestation go on,
   seen.status = null;
   await waitUntil('dta status without the problem', () => {
     void statusOrNull(ipcPath).then((s) => (seen.status = s));
-    return seen.status !== null && seen.status.agent.errorCode !== 'LOOPBACK_PORT_TAKEN';
+    return seen.status !== null && seen.status.problems?.some((p) => p.code === 'LOOPBACK_PORT_TAKEN') !== true;
   }, 10_000, tail);
 });

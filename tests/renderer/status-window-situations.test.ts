@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { Outage } from '../../common/agent-state.js';
+import { AGENT_PROBLEM_CODES } from '../../common/agent-problems.js';
 import { AGENT_STATES } from '../../common/agent-state.js';
 import { AGENT_ERROR_CODES } from '../../common/errors.js';
 import type { HelpDesk, Locale, StatusView } from '../../common/ipc.js';
@@ -197,6 +198,38 @@ describe('what happened, what still works, what to do', () => {
     } finally {
       await close();
     }
+  });
+
+  test('every problem beside the state (a taken loopback port, each PAC problem) is said in English and German, with the agent\'s words and code under the details', async () => {
+    const said = new Map<Locale, string[]>();
+    await Promise.all(
+      LOCALES.map(async (locale) => {
+        const base = statusView('compliant', locale);
+        const view: StatusView = { ...base, problems: AGENT_PROBLEM_CODES.map((code) => ({ code, message: `agent says ${code}` })) };
+        const { page, close } = await host.open(withHelpDesk(view), { height: 1400 });
+        try {
+          const items = await page.$$eval('.problems .problem', (nodes) => nodes.map((n) => ({ text: n.querySelector('.problem-text')?.textContent ?? '', details: n.querySelector('details')?.textContent ?? '' })));
+          assert.equal(items.length, AGENT_PROBLEM_CODES.length, `${locale}: one item per problem`);
+          for (const [index, code] of AGENT_PROBLEM_CODES.entries()) {
+            const item = items[index];
+            assert.ok(item !== undefined && item.text.length > 20, `${locale} ${code}: no words`);
+            assert.ok(item.details.includes(`agent says ${code}`) && item.details.includes(code), `${locale} ${code}: the agent's words and code are under the details`);
+          }
+          const [loopback] = items;
+          assert.match(loopback?.text ?? '', locale === 'en' ? /Web pages on this device cannot get its access pass/ : /Webseiten auf diesem Gerät erhalten seinen Zugangsnachweis nicht/);
+          assert.match(await page.textContent('.problems h2') ?? '', locale === 'en' ? /for IT to fix/ : /für die IT zu beheben/);
+          assert.notEqual(await page.$('header.state-compliant'), null, 'the problems leave the device\'s state as it is');
+          assert.match(await page.textContent('.problems .help-desk') ?? '', new RegExp(HELP_DESK.name ?? ''), 'the taken port says to call the help desk: its contact is beside it');
+          assert.deepEqual(await axeViolations(page), []);
+          said.set(locale, items.map((i) => i.text));
+        } finally {
+          await close();
+        }
+      }),
+    );
+    const [en = [], de = []] = LOCALES.map((l) => said.get(l) ?? []);
+    for (const [index, code] of AGENT_PROBLEM_CODES.entries()) assert.notEqual(en[index], de[index], `${code} is translated`);
+    assert.equal(new Set(en).size, AGENT_PROBLEM_CODES.length, 'each problem has words of its own');
   });
 });
 
