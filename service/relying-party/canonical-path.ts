@@ -10,6 +10,14 @@ import { pathAmbiguity } from '../../common/request-path.js';
 import { deny } from './errors.js';
 
 /**
+ * Paths that plainly have one reading: no percent-encoding, no character pathAmbiguity refuses,
+ * no "." or ".." segment, no empty segment but a trailing one. pathAmbiguity finds nothing in
+ * these (a property test holds the two together), so a request for one is spared its scan and
+ * the arrays it builds; every other path is judged by pathAmbiguity as before.
+ */
+const PLAIN_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@|^[\]]+)*\/?$/;
+
+/**
  * The path of an origin-form request target ("/a/b?query"), without its query; refused with
  * REQUEST_TARGET_INVALID when the target is not a path, PATH_AMBIGUOUS when parsers could read
  * it as different paths.
@@ -19,7 +27,7 @@ export function canonicalRequestPath(target: string): string {
   if (target.includes('#')) deny('REQUEST_TARGET_INVALID', 'The request target carries a fragment.');
   const query = target.indexOf('?');
   const path = query === -1 ? target : target.slice(0, query);
-  const ambiguity = pathAmbiguity(path);
+  const ambiguity = PLAIN_PATH.test(path) ? null : pathAmbiguity(path);
   if (ambiguity !== null) deny(ambiguity.code, ambiguity.message);
   return path;
 }

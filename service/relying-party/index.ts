@@ -3,7 +3,7 @@
 // keys and status list, and decides per request whether this device may have this resource.
 // Node built-ins only (plus the shared schemas).
 import type { Tier } from '../../common/attestation.js';
-import { POSTURE_ONLY_AUDIENCE } from '../../common/attestation.js';
+import { POSTURE_ONLY_AUDIENCE, TIER_RANK } from '../../common/attestation.js';
 import type { BreakGlassPublicJwk } from '../../common/break-glass.js';
 import type { BreakGlassAcceptance } from './break-glass-notices.js';
 import { createBreakGlassNotices } from './break-glass-notices.js';
@@ -18,7 +18,8 @@ import { createReplayCache, layeredReplayStore } from './replay-cache.js';
 import { checkSourceUrl } from './read-source.js';
 import { createStatusListClient } from './status-list-client.js';
 import { createTokenVerifier } from './verify-device-token.js';
-import { verifyDpopProof } from './verify-dpop.js';
+import type { TokenCheck } from './verify-device-token.js';
+import { checkDpopProof } from './verify-dpop.js';
 import type { BreakGlassMark, OutageMark, OutageMode } from './weigh-token.js';
 import { weighToken } from './weigh-token.js';
 
@@ -218,6 +219,17 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
   const notices = createBreakGlassNotices(options.breakGlassKeys ?? [], audience, now);
   const outageMode = options.outageMode ?? 'secure';
   const outageGraceMs = (options.outageGraceMinutes ?? 0) * 60_000;
+  // What every token is held to, made once per tier rather than at each request.
+  const checks = new Map<Tier, TokenCheck>();
+  const checkFor = (requiredTier: Tier): TokenCheck => {
+    let check = checks.get(requiredTier);
+    if (check === undefined) {
+      check = { issuer: options.issuer, audience, requiredTier, ...(options.maxSkewSeconds !== undefined ? { maxSkewSeconds: options.maxSkewSeconds } : {}), now };
+      // Only real tiers are kept: a JavaScript caller's stray value is checked (and refused) each time.
+      if (Object.hasOwn(TIER_RANK, requiredTier)) checks.set(requiredTier, check);
+    }
+    return check;
+  };
 
   return {
     acceptBreakGlass: (jws) => notices.accept(jws),
@@ -227,20 +239,18 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
         const url = canonicalRequestUrl(request.url);
         const token = tokenOf(request.authorization);
         if (!request.dpop) deny('PROOF_MISSING', 'No proof of possession (DPoP header).');
-        const inspected = await tokens.inspect(token, {
-          issuer: options.issuer,
-          audience,
-          requiredTier: request.requiredTier,
-          ...(request.rpNonce !== undefined ? { rpNonce: request.rpNonce } : {}),
-          ...(options.maxSkewSeconds !== undefined ? { maxSkewSeconds: options.maxSkewSeconds } : {}),
-          now,
-        });
+        // Awaited only when a key, the status list or a shared replay store must be fetched:
+        // otherwise each step answers at once and the request costs one promise, not five.
+        const inspecting = tokens.inspectNow(token, request.rpNonce === undefined ? checkFor(request.requiredTier) : { ...checkFor(request.requiredTier), rpNonce: request.rpNonce });
+        const inspected = inspecting instanceof Promise ? await inspecting : inspecting;
         const { claims } = inspected;
-        const status = await statusList.lookup(claims.status.status_list.uri, claims.status.status_list.idx);
+        const looking = statusList.lookupNow(claims.status.status_list.uri, claims.status.status_list.idx);
+        const status = looking instanceof Promise ? await looking : looking;
         const weighed = weighToken(inspected, status, { requiredTier: request.requiredTier, outageMode, outageGraceMs, notice: notices.inForce(now()), nowMs: now() });
         // Every way in needs a fresh, single-use proof by the token's key: an outage or a
         // notice waives the list or the expiry, never the device's possession of its key.
-        await verifyDpopProof(request.dpop, { token, tokenHash: inspected.tokenHash(), method: request.method, url, jkt: claims.cnf.jkt, ...(nonces !== undefined ? { nonces } : {}), now }, replay);
+        const proving = checkDpopProof(request.dpop, { token, tokenHash: inspected.tokenHash(), method: request.method, url, jkt: claims.cnf.jkt, nonces, now }, replay);
+        if (proving instanceof Promise) await proving;
         const grant = { allow: true, deviceId: claims.sub, tier: weighed.tier, claims } as const;
         if (weighed.how === 'outage') {
           options.onOutageAccess?.({ at: new Date(now()).toISOString(), deviceId: claims.sub, method: request.method, url, tokenJti: claims.jti, outage: weighed.outage });

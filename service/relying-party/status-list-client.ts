@@ -71,9 +71,15 @@ export type StatusLookup =
 export interface StatusListClient {
   status(uri: string, index: number): Promise<number>;
   lookup(uri: string, index: number): Promise<StatusLookup>;
+  /** lookup, answered at once when no fetch has to come first; a promise only when one does. */
+  lookupNow(uri: string, index: number): StatusLookup | Promise<StatusLookup>;
   refresh(): Promise<void>;
   close(): void;
 }
+
+// Every answer a fresh list can give (a status is at most 8 bits), made once: a lookup hands
+// out one of these instead of a new object per request.
+const FRESH: readonly StatusLookup[] = Array.from({ length: 256 }, (_, status) => Object.freeze({ kind: 'fresh', status }));
 
 interface AcceptedList {
   readonly bytes: Buffer;
@@ -211,27 +217,37 @@ export function createStatusListClient(options: StatusListClientOptions): Status
     return (byte >> (bit & 7)) & ((1 << current.bits) - 1);
   };
 
-  const lookup = async (uri: string, index: number): Promise<StatusLookup> => {
-    if (uri !== options.url) deny('STATUS_UNAVAILABLE', 'The token points to a status list this verifier does not follow.');
-    // In a known outage the background refresh keeps trying; a request does not wait for
-    // another timeout of its own more often than once a refresh interval.
-    const recentlyFailed = outageSince !== undefined && now() - lastAttemptEnded < refreshMs;
-    const held = usable(now());
-    if (held === undefined && !recentlyFailed) await refresh();
-    // Past its ttl the list is fetched again before it answers, at most once a second. Not
-    // in a known outage: the background refresh retries, and requests answer from the held
-    // list while it is valid instead of each waiting for a source that hangs.
-    else if (held !== undefined && now() >= held.refetchAtMs && outageSince === undefined && now() - lastAttemptEnded >= MIN_TTL_MS) await refresh();
+  /** What the list held now says of `index`. */
+  const answer = (index: number): StatusLookup => {
     const current = usable(now());
-    if (current !== undefined) return { kind: 'fresh', status: bitAt(current, index) };
+    if (current !== undefined) return FRESH[bitAt(current, index)] ?? { kind: 'fresh', status: bitAt(current, index) };
     if (outageSince !== undefined) return { kind: 'outage', since: outageSince, lastKnown: list === undefined ? undefined : bitAt(list, index) };
     const why = list === undefined ? problem : `the last list is past its exp or older than ${maxStaleMs} ms${problem === '' ? '' : `, and ${problem}`}`;
     return { kind: 'unavailable', reason: `The device status list is not usable (${why}); access is refused until it is.` };
   };
 
+  // Answers at once unless a fetch must come first: a request served from the held list costs
+  // no promise and no turn of the event loop.
+  const lookupNow = (uri: string, index: number): StatusLookup | Promise<StatusLookup> => {
+    if (uri !== options.url) deny('STATUS_UNAVAILABLE', 'The token points to a status list this verifier does not follow.');
+    // In a known outage the background refresh keeps trying; a request does not wait for
+    // another timeout of its own more often than once a refresh interval.
+    const recentlyFailed = outageSince !== undefined && now() - lastAttemptEnded < refreshMs;
+    const held = usable(now());
+    if (held === undefined && !recentlyFailed) return refresh().then(() => answer(index));
+    // Past its ttl the list is fetched again before it answers, at most once a second. Not
+    // in a known outage: the background refresh retries, and requests answer from the held
+    // list while it is valid instead of each waiting for a source that hangs.
+    if (held !== undefined && now() >= held.refetchAtMs && outageSince === undefined && now() - lastAttemptEnded >= MIN_TTL_MS) return refresh().then(() => answer(index));
+    return answer(index);
+  };
+
+  const lookup = async (uri: string, index: number): Promise<StatusLookup> => lookupNow(uri, index);
+
   return {
     refresh,
     lookup,
+    lookupNow,
     close: () => clearInterval(timer),
     async status(uri, index) {
       const found = await lookup(uri, index);

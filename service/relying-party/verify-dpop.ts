@@ -12,7 +12,7 @@ import type { DpopNonces } from './dpop-nonce.js';
 import { deny } from './errors.js';
 import { MAX_TOKEN_LENGTH, signatureValid, splitJws } from './jws.js';
 import { proofKeyThumbprint, proofPublicKey } from './proof-key.js';
-import type { ReplayStore } from './replay-cache.js';
+import type { ProofAdmission, ReplayStore } from './replay-cache.js';
 import { proofTokenHash } from './token-hash.js';
 
 export interface ProofCheck {
@@ -25,7 +25,7 @@ export interface ProofCheck {
   readonly jkt: string;
   readonly maxAgeSeconds?: number;
   /** This access service's nonces; without them a proof carrying a nonce is refused (none was issued). */
-  readonly nonces?: DpopNonces;
+  readonly nonces?: DpopNonces | undefined;
   readonly now?: () => number;
 }
 
@@ -71,6 +71,22 @@ function checkNonce(nonce: string | undefined, nonces: DpopNonces | undefined, n
 }
 
 export async function verifyDpopProof(proof: string, check: ProofCheck, replay: ReplayStore): Promise<void> {
+  await checkDpopProof(proof, check, replay);
+}
+
+function denyUnadmitted(admission: ProofAdmission): void {
+  if (admission === 'first-use') return;
+  if (admission === 'replayed') deny('PROOF_REPLAYED', 'This proof was already used.');
+  if (admission === 'rate-limited') deny('PROOF_RATE_LIMITED', 'This device key has made more proofs than this access service will remember for it; retry in a minute.');
+  // A store written in JavaScript may answer anything: only "first-use" admits a proof.
+  throw new Error(`The replay store answered ${JSON.stringify(admission) ?? 'nothing'}, not first-use, replayed or rate-limited.`);
+}
+
+/**
+ * verifyDpopProof, done at once (or thrown) when the replay store answers at once, as this
+ * process's cache does; a promise only when a shared store must be asked.
+ */
+export function checkDpopProof(proof: string, check: ProofCheck, replay: ReplayStore): void | Promise<void> {
   const parts = parseProof(proof);
   const jwk = parts.header.jwk;
   if (!isEcPublicJwk(jwk)) deny('PROOF_INVALID', 'The proof carries no P-256 public key.');
@@ -104,7 +120,7 @@ export async function verifyDpopProof(proof: string, check: ProofCheck, replay: 
   checkNonce(claims.nonce, check.nonces, now);
   // A proof accepted now passes the freshness check for at most 2 × maxAge more (its iat may
   // be up to maxAge ahead): remember it that long, the same span for every proof.
-  const admission = await replay.admit({ jkt: check.jkt, jti: claims.jti, issuedAt: claims.iat * 1000, rememberUntil: now + 2 * maxAge }, now);
-  if (admission === 'replayed') deny('PROOF_REPLAYED', 'This proof was already used.');
-  if (admission === 'rate-limited') deny('PROOF_RATE_LIMITED', 'This device key has made more proofs than this access service will remember for it; retry in a minute.');
+  const admission = replay.admit({ jkt: check.jkt, jti: claims.jti, issuedAt: claims.iat * 1000, rememberUntil: now + 2 * maxAge }, now);
+  if (typeof admission !== 'string') return Promise.resolve(admission).then(denyUnadmitted);
+  denyUnadmitted(admission);
 }

@@ -42,6 +42,9 @@ export interface WeighPolicy {
   readonly nowMs: number;
 }
 
+// The normal verdict for each tier, made once rather than per request.
+const NORMAL: ReadonlyMap<Tier, Weighed> = new Map((Object.keys(TIER_RANK) as Tier[]).map((tier) => [tier, Object.freeze({ how: 'normal', tier } as const)]));
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function weighToken(inspected: InspectedToken, status: StatusLookup, policy: WeighPolicy): Weighed {
@@ -74,5 +77,5 @@ export function weighToken(inspected: InspectedToken, status: StatusLookup, poli
   }
   if (status.kind === 'unavailable') deny('STATUS_UNAVAILABLE', status.reason);
   denyWithdrawn(status.status);
-  return { how: 'normal', tier: claims.tier };
+  return NORMAL.get(claims.tier) ?? { how: 'normal', tier: claims.tier };
 }
