@@ -7,6 +7,9 @@
 //     beside a bare `node -e 'setInterval(()=>{},1e9)'` measured over the same window; 150 s by
 //     default, so the window holds a token refresh (at half the 5-minute token's life), and what
 //     the agent did in it (attestations, refreshes on reused results) from its log;
+//     the CPU of the agent's process and of the programs it started are printed apart, RSS as its
+//     anonymous and file-backed parts, the executable started uncached (as after a reboot), and
+//     the load average, since the machine these run on is shared;
 //   - drift to deny: `nft flush ruleset` until the agent holds the service's tier-none token
 //     (state blocked; the service has marked its earlier token invalid in the status list),
 //     DRIFTS times, and what saw each drift (the agent log's `drift` trigger);
@@ -104,14 +107,18 @@ function cpuMs(pid: number): { self: number; all: number } {
   }
   return { self: t.self * 10, all: (t.self + t.reaped + running) * 10 };
 }
-function rssMiB(pid: number): number {
+/** Resident MiB (/proc/PID/status): all, and its parts: anonymous (the process's own heap and stacks) and file-backed (the executable's pages it touched, which the kernel may drop under memory pressure and read again). */
+function rssMiB(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile' = 'VmRSS'): number {
   try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
   } catch {
     return NaN; // it ended
   }
 }
 
+/** The 1-, 5- and 15-minute load averages: the machine is shared, and the figures mean little without them. */
+const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loadFrom = loadAverage();
 const dir = tempFolderPath('dta-agent-shipped-');
 const binary = process.env.BENCH_AGENT_BINARY ?? (await buildAgent({ outDir: join(dir, 'build') })).binary;
 if (!existsSync(binary)) throw new Error(`${binary} does not exist`);
@@ -143,6 +150,12 @@ function startAgent(mode: 'events' | 'polling'): RunningAgent {
   const configPath = join(dir, `agent-${mode}.json`);
   const dataDir = join(dir, 'agent'); // one device: the same key in both modes
   writeFileSync(configPath, JSON.stringify({ serviceUrl: `http://127.0.0.1:${port}`, enrolmentSecret: secret, dataDir, ipcPath: join(dir, `agent-${mode}.sock`), loopbackPort: 0, postureEvents: mode === 'events', cadence: { fastSeconds: 2, fullSeconds: 300 } }));
+  // The executable starts as after a reboot, from a file the kernel has not cached. A file just
+  // built (or just installed) is cached whole, and then each page the agent touches maps up to
+  // 15 cached neighbours with it (the kernel's fault-around): ~10 MiB more file-backed RSS of
+  // pages it never reads, which the kernel drops again under memory pressure (measured:
+  // docs/system-agent.md). GNU dd's documented way to drop one file's cache: iflag=nocache count=0.
+  execFileSync('dd', [`if=${binary}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
   const child = spawn(binary, ['agent', '--config', configPath, '--json'], { stdio: ['ignore', 'pipe', 'ignore'], env: ENV });
   started.push(child);
   let buf = '';
@@ -186,6 +199,8 @@ interface ModeResult {
   readonly cpuAll: number;
   readonly cpuSelf: number;
   readonly rss: number;
+  readonly rssAnon: number;
+  readonly rssFile: number;
   readonly childRss: number;
   readonly bareCpu: number;
   readonly bareRss: number;
@@ -212,8 +227,13 @@ async function measure(mode: 'events' | 'polling'): Promise<ModeResult> {
   const a1 = cpuMs(pid);
   const b1 = cpuMs(bare.pid ?? 0);
   const rss = rssMiB(pid);
+  const rssAnon = rssMiB(pid, 'RssAnon');
+  const rssFile = rssMiB(pid, 'RssFile');
   // A check's program may end while it is read: it counts nothing then.
-  const childRss = childrenOf(pid).reduce((sum, kid) => sum + (Number.isFinite(rssMiB(kid)) ? rssMiB(kid) : 0), 0);
+  const childRss = childrenOf(pid).reduce((sum, kid) => {
+    const kidRss = rssMiB(kid);
+    return sum + (Number.isFinite(kidRss) ? kidRss : 0);
+  }, 0);
   const bareRss = rssMiB(bare.pid ?? 0);
   bare.kill('SIGTERM');
   const idleTo = new Date().toISOString();
@@ -242,17 +262,17 @@ async function measure(mode: 'events' | 'polling'): Promise<ModeResult> {
   agent.child.kill('SIGTERM');
   await new Promise((r) => agent.child.once('exit', r));
   const exitMs = performance.now() - t0;
-  return { mode, cpuAll: a1.all - a0.all, cpuSelf: a1.self - a0.self, rss, childRss, bareCpu: b1.all - b0.all, bareRss, drifts, triggers, exitMs, attested, reused };
+  return { mode, cpuAll: a1.all - a0.all, cpuSelf: a1.self - a0.self, rss, rssAnon, rssFile, childRss, bareCpu: b1.all - b0.all, bareRss, drifts, triggers, exitMs, attested, reused };
 }
 
 try {
   const results = [await measure('events'), await measure('polling')];
   const pct = (ms: number): string => `${((ms / IDLE_MS) * 100).toFixed(2)} %`;
-  const lines = [`dta-agent as shipped (${binary}), idle ${IDLE_MS / 1000} s, ${DRIFTS} drifts per mode; baseline: bare node -e 'setInterval(()=>{},1e9)' over the same window`];
+  const lines = [`dta-agent as shipped (${binary}), idle ${IDLE_MS / 1000} s, ${DRIFTS} drifts per mode; baseline: bare node -e 'setInterval(()=>{},1e9)' over the same window; the executable started uncached (as after a reboot); load average ${loadFrom} at the start, ${loadAverage()} at the end`];
   for (const r of results) {
     lines.push(
-      `${r.mode}: idle CPU ${r.cpuAll.toFixed(0)} ms = ${pct(r.cpuAll)} of a core with the programs it ran (the agent process alone ${pct(r.cpuSelf)}); bare node ${pct(r.bareCpu)}; ratio ${(r.cpuAll / Math.max(10, r.bareCpu)).toFixed(1)} x the bare node (its floor: one 10 ms tick)`,
-      `${r.mode}: RSS ${r.rss.toFixed(1)} MiB (+ ${r.childRss.toFixed(1)} MiB in its running children), bare node ${r.bareRss.toFixed(1)} MiB; ratio ${(r.rss / r.bareRss).toFixed(2)}`,
+      `${r.mode}: idle CPU ${r.cpuAll.toFixed(0)} ms = ${pct(r.cpuAll)} of a core with the programs it ran: the agent process ${pct(r.cpuSelf)}, its programs ${pct(r.cpuAll - r.cpuSelf)}; bare node ${pct(r.bareCpu)}; ratio ${(r.cpuAll / Math.max(10, r.bareCpu)).toFixed(1)} x the bare node (its floor: one 10 ms tick)`,
+      `${r.mode}: RSS ${r.rss.toFixed(1)} MiB (anonymous ${r.rssAnon.toFixed(1)}, file-backed ${r.rssFile.toFixed(1)}; + ${r.childRss.toFixed(1)} MiB in its running children), bare node ${r.bareRss.toFixed(1)} MiB; ratio ${(r.rss / r.bareRss).toFixed(2)}`,
       `${r.mode}: drift to deny (nft flush ruleset -> the service's tier none) median ${median(r.drifts).toFixed(0)} ms, max ${Math.max(...r.drifts).toFixed(0)} ms [${r.drifts.map((d) => d.toFixed(0)).join(', ')}]; seen by: ${r.triggers.join(', ')}`,
       `${r.mode}: in the idle window ${r.attested} attestation(s), ${r.reused} of them token refreshes on reused check results`,
       `${r.mode}: SIGTERM to exit ${r.exitMs.toFixed(0)} ms`,

@@ -4,6 +4,7 @@
 // through iptables-nft), with iptables-save's text for the iptables-nft rules whose options nft's
 // JSON leaves out; legacy iptables (x_tables) next to nftables cannot be combined and is `unknown`.
 // Without root the rules cannot be read; then only firewalld's own state speaks, and not enough.
+// Which programs run for a check, and when: probe-stages.linux.ts.
 import type { ProbeRecord } from '../../../../common/posture.js';
 import type { CheckDefinition, CheckOutcome } from '../../probe.js';
 import { probeProblem, unknownOutcome } from '../../probe-outcome.js';
@@ -14,16 +15,9 @@ import { readNftRuleset } from './nft-ruleset-reader.js';
 import type { IptablesSave } from './iptables-save-reader.js';
 import { readIptablesSave } from './iptables-save-reader.js';
 import { withIptablesDetail } from './iptables-nft-detail.js';
+import { LINUX_FIREWALL_PROBES } from './probe-stages.linux.js';
 
-export const LINUX_FIREWALL_PROBES = [
-  { kind: 'command', id: 'linux.nft-ruleset', argv: ['/usr/sbin/nft', '--json', 'list', 'ruleset'] },
-  { kind: 'command', id: 'linux.iptables-save', argv: ['/usr/sbin/iptables-save'] },
-  { kind: 'command', id: 'linux.ip6tables-save', argv: ['/usr/sbin/ip6tables-save'] },
-  { kind: 'command', id: 'linux.iptables-legacy-save', argv: ['/usr/sbin/iptables-legacy-save'] },
-  { kind: 'command', id: 'linux.ip6tables-legacy-save', argv: ['/usr/sbin/ip6tables-legacy-save'] },
-  { kind: 'command', id: 'linux.ipv6-addresses', argv: ['/usr/sbin/ip', '-6', '-o', 'address', 'show'] },
-  { kind: 'command', id: 'linux.firewalld-state', argv: ['/usr/bin/firewall-cmd', '--state'] },
-] as const;
+export { LINUX_FIREWALL_PROBES };
 
 const HOW_TO_FIX = 'IT: make the input path drop or reject what no rule allows (ufw enable, firewalld with the public zone, or an nftables input chain with policy drop).';
 
