@@ -4,7 +4,7 @@
 // cannot create, alter or drop them.
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { appendToChain } from '../audit/append-to-chain.js';
+import { appendToChain, createChainHeadFunction } from '../audit/append-to-chain.js';
 import type { Db } from './connect.js';
 import type { Database } from './schema.js';
 import { grantServiceRole } from './service-role-grants.js';
@@ -295,6 +295,8 @@ async function createSchema(db: Schema): Promise<void> {
   await k.schema.createTable('schema_version').ifNotExists().addColumn('version', 'integer', (c) => c.notNull()).execute();
 
   if (pg) {
+    // The chain's lock and head in one round trip (audit/append-to-chain.ts says why it is sound).
+    await createChainHeadFunction(k);
     await sql`CREATE OR REPLACE FUNCTION dta_audit_append_only() RETURNS trigger AS $$
       BEGIN RAISE EXCEPTION 'the audit log is append-only'; END; $$ LANGUAGE plpgsql`.execute(k);
     await sql`DROP TRIGGER IF EXISTS audit_append_only ON audit`.execute(k);

@@ -72,7 +72,12 @@ export async function missingServiceGrants(db: Kysely<Database>): Promise<string
   const wanted = [...SERVICE_ROLE_GRANTS].flatMap(([table, privileges]) => privileges.map((privilege) => sql`(${table}, ${privilege})`));
   const missing = await sql<{ tbl: string; priv: string }>`SELECT tbl, priv FROM (VALUES ${sql.join(wanted)}) AS wanted (tbl, priv)
     WHERE NOT coalesce(has_table_privilege(to_regclass(tbl), priv), false)`.execute(db);
-  return missing.rows.map((r) => `${r.priv} on ${r.tbl}`);
+  const lacks = missing.rows.map((r) => `${r.priv} on ${r.tbl}`);
+  // The audit chain's lock-and-head function (audit/append-to-chain.ts), created by each
+  // migration: a database migrated by an earlier build lacks it, and every append would fail.
+  const chainHead = (await sql<{ ok: boolean }>`SELECT coalesce(has_function_privilege(to_regprocedure('dta_audit_chain_head(bigint)'), 'EXECUTE'), false) AS ok`.execute(db)).rows[0];
+  if (chainHead?.ok !== true) lacks.push('EXECUTE on function dta_audit_chain_head(bigint)');
+  return lacks;
 }
 
 async function currentSchema(db: Kysely<Database>): Promise<string> {

@@ -136,3 +136,23 @@ test('a service role on a database migrated without it (by a one-URL owner) is r
     await roles.drop();
   }
 });
+
+test('a service role on a database migrated by an earlier build, without the chain-head function, is refused at start, not at its first append', async () => {
+  const roles = await createPgRoles();
+  try {
+    await (await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl, pgMigrationUrl: roles.ownerUrl })).close();
+    const owner = new pg.Client({ connectionString: roles.ownerUrl });
+    await owner.connect();
+    try {
+      await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)');
+    } finally {
+      await owner.end();
+    }
+    await assert.rejects(startTestService({ database: 'postgres', pgUrl: roles.serviceUrl }), (e: unknown) => (e as { code?: string }).code === 'SERVICE_ROLE_NOT_GRANTED' && /dta_audit_chain_head/.test((e as Error).message) && /dta-service migrate/.test((e as Error).message));
+    // Migrating again brings it back, and the service starts.
+    await (await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl, pgMigrationUrl: roles.ownerUrl })).close();
+    await (await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl })).close();
+  } finally {
+    await roles.drop();
+  }
+});
