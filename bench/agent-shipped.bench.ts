@@ -24,11 +24,11 @@ import { buildAgent } from '../scripts/build-agent.js';
 import { initServiceDir } from '../service/config.js';
 import { NetNamespace } from '../tests/kit/netns.js';
 import { freePort, waitReady } from '../tests/kit/ports.js';
+import { spawnService } from '../tests/kit/service-process.js';
 import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 150_000);
 const DRIFTS = Number(process.env.BENCH_DRIFTS ?? 3);
-const ROOT = join(import.meta.dirname, '..');
 const INSIDE = 'DTA_BENCH_IN_NETNS';
 const NFT = '/usr/sbin/nft';
 const FIREWALL_ON = `table inet filter {
@@ -134,7 +134,7 @@ const started: ChildProcess[] = [];
 process.once('exit', () => {
   for (const c of started) c.kill('SIGKILL');
 });
-const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', init.configPath], { stdio: ['ignore', 'ignore', 'inherit'], env: ENV });
+const service = spawnService(['--config', init.configPath], { env: ENV }).child;
 started.push(service);
 if (!(await waitReady(`http://127.0.0.1:${port}`, 60_000))) throw new Error('the service did not start');
 const secret = readFileSync(join(dir, 'service', 'enrolment-secret.txt'), 'utf8').trim();

@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initServiceDir } from '../service/config.js';
 import { freePort, waitReady } from '../tests/kit/ports.js';
+import { spawnService } from '../tests/kit/service-process.js';
 import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 60_000);
@@ -21,7 +22,7 @@ const dir = tempFolderPath('dta-agentbench-');
 const port = await freePort();
 const init = initServiceDir(join(dir, 'service'), port);
 writeFileSync(init.configPath, JSON.stringify({ ...(JSON.parse(readFileSync(init.configPath, 'utf8')) as object), logLevel: 'warn' }));
-const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service', 'main.ts'), '--config', init.configPath], { stdio: 'ignore' });
+const service = spawnService(['--config', init.configPath]).child;
 // A bench that fails half-way does not leave its service or agents running.
 process.once('exit', () => service.kill('SIGTERM'));
 if (!(await waitReady(`http://127.0.0.1:${port}`))) throw new Error('the service did not start');

@@ -1,6 +1,6 @@
 // What the service benches share: a service set-up in a temporary folder, instances of it in
-// their own processes (started as the service ships: `node --import tsx service/main.ts`, the
-// repository with its dependencies, docs/release.md), devices enrolled and their evidence
+// their own processes (started as the service ships: its bundle, `node out/service/dta-service.mjs`, built by
+// scripts/build-service.ts, docs/deploy/service.md), devices enrolled and their evidence
 // signed before the clock starts, the attestation loop with its latencies, and the
 // crypto-only baseline.
 import type { ChildProcess } from 'node:child_process';

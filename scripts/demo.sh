@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >&2
+# The service runs as it ships: its bundle, built here in a few seconds (scripts/build-service.ts).
+node --import tsx scripts/build-service.ts >&2
 
 WHY_NO_NETNS="not root"
 [ "$(id -u)" -eq 0 ] && WHY_NO_NETNS="ip netns add failed"

@@ -16,10 +16,10 @@ import { startPatientRecords } from '../examples/patient-records/server.js';
 import { describeState } from '../main/agent/agent-command.js';
 import { formatReportTable } from '../main/posture/report-table.js';
 import { initServiceDir } from '../service/config.js';
-import { runService } from '../service/main.js';
 import { DEFAULT_POLICY_YAML } from '../service/policy/policy-schema.js';
 import { createRemoteKeySet } from '../service/relying-party/remote-keys.js';
 import { createStatusListClient } from '../service/relying-party/status-list-client.js';
+import { startServiceAt } from '../tests/kit/service-process.js';
 import { tempFolderPath } from '../tests/kit/temp-folder.js';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, port: { type: 'string', default: '8787' } } });
@@ -38,7 +38,8 @@ if (!DEFAULT_POLICY_YAML.includes('disk-encryption: 0')) throw new Error('demo: 
 writeFileSync(join(serviceDir, 'policy.yaml'), DEFAULT_POLICY_YAML.replace('disk-encryption: 0', 'disk-encryption: 720   # demo only: this VM has no disk encryption'));
 const serviceConfig = JSON.parse(readFileSync(init.configPath, 'utf8')) as Record<string, unknown>;
 writeFileSync(init.configPath, JSON.stringify({ ...serviceConfig, logLevel: 'warn' }));
-const service = await runService(['--config', init.configPath]);
+// The service as it ships: the bundle demo.sh has just built, in its own process.
+const service = { url: String(serviceConfig.publicUrl), ...(await startServiceAt(['--config', init.configPath], String(serviceConfig.publicUrl), { capture: true })) };
 const records = await startPatientRecords({ issuer: service.url, audience: 'patient-records', statusRefreshMs: 500 });
 say(`Device trust service on ${service.url} (SQLite in ${serviceDir})\nPatient records service on ${records.url}\n`);
 say('Demo policy: an unencrypted disk gets 30 days of grace (warned, not blocked), because this machine has no disk encryption; the default policy blocks at once.\n\n');
@@ -155,5 +156,6 @@ if (firstIssued === null || 'error' in firstIssued) {
 agentProcess.kill('SIGTERM');
 await new Promise((r) => agentProcess.once('exit', r));
 await records.close();
-await service.close();
+service.child.kill('SIGTERM');
+await service.exited();
 if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

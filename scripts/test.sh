@@ -17,5 +17,7 @@ if [[ ! "$DTA_TEST_PG_URL" =~ ^postgres://[^[:space:]]+$ ]]; then
   echo "test.sh: scripts/start-postgres.sh printed no PostgreSQL URL: '$DTA_TEST_PG_URL'" >&2
   exit 1
 fi
+echo "== service bundle"   # the tests start the service as it ships (tests/kit/service-bundle.ts)
+node --import tsx scripts/build-service.ts
 echo "== tests"
 bash scripts/with-keyring.sh node --import tsx scripts/run-tests.ts "$@"

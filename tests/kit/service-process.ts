@@ -1,22 +1,28 @@
-// The real device trust service as its own process (`service/main.ts --init`): for tests that
+// The real device trust service as its own process (`dta-service --init`): for tests that
 // stop it (SIGSTOP), kill it or restart it, which the in-process service of service.ts cannot.
+// It runs as it ships, the bundle (tests/kit/service-bundle.ts builds it when missing or stale);
+// `fromSource` runs service/main.ts through tsx instead, as a developer does.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitReady } from './ports.js';
+import { ensureServiceBundle } from './service-bundle.js';
 import { kitFolderPath } from './temp-folder.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SERVICE_MAIN = join(ROOT, 'service', 'main.ts');
+// Built (or found fresh) once per test process, before any test spawns the service: spawning is synchronous.
+const SERVICE_BUNDLE = await ensureServiceBundle();
 
 /**
  * The service's command line (`dta-service ARGS`) as tests run it: one place, so a change to
  * how the service runs (a flag, the bundle) is made once. Inside `netns` it runs through
  * `ip netns exec`.
  */
-export function serviceCommand(args: readonly string[], options: { readonly netns?: string; readonly nodeArgs?: readonly string[] } = {}): { readonly file: string; readonly args: string[] } {
-  const node = [...(options.nodeArgs ?? []), '--import', 'tsx', SERVICE_MAIN, ...args];
+export function serviceCommand(args: readonly string[], options: { readonly netns?: string; readonly nodeArgs?: readonly string[]; readonly fromSource?: boolean } = {}): { readonly file: string; readonly args: string[] } {
+  const entry = options.fromSource === true ? ['--import', 'tsx', SERVICE_MAIN] : [SERVICE_BUNDLE];
+  const node = [...(options.nodeArgs ?? []), ...entry, ...args];
   return options.netns === undefined ? { file: process.execPath, args: node } : { file: 'ip', args: ['netns', 'exec', options.netns, process.execPath, ...node] };
 }
 
@@ -35,6 +41,8 @@ export interface SpawnServiceOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Node's own options before the service's (a bench's --cpu-prof, which NODE_OPTIONS does not take). */
   readonly nodeArgs?: readonly string[];
+  /** Run service/main.ts through tsx, not the bundle. */
+  readonly fromSource?: boolean;
 }
 
 /** Spawns `dta-service ARGS` (serving, or one of its commands). */
