@@ -38,7 +38,10 @@ export const AGENT_PROBLEMS_MAX = 20;
 
 export const AgentProblemSchema = Type.Object(
   {
-    code: Type.Union(AGENT_PROBLEM_CODES.map((c) => Type.Literal(c))),
+    // Any well-formed code, not only today's: a tray older than its agent still reads the status
+    // and shows a code it does not know in general words (renderer/problem-messages.ts) instead
+    // of refusing every status the agent sends. The agent itself makes only AgentProblemCode.
+    code: Type.String({ pattern: '^[A-Z][A-Z0-9_]{0,63}$' }),
     /** The agent's own sentence for IT (English), shown under "Technical details". */
     message: Type.String({ minLength: 1, maxLength: AGENT_PROBLEM_MESSAGE_MAX }),
   },

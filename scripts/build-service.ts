@@ -45,7 +45,7 @@ const COMMONJS_GLOBALS = [
 // the same place: one layout for every asset, found the same way from source and from bundle.
 // import.meta.url in a service module other than the entry's "am I the script" check would
 // point at the bundle, not at the module, so it fails the build instead of a deploy.
-const ENTRY_SELF_CHECK = "import.meta.url === `file://${process.argv[1] ?? ''}`";
+const ENTRY_SELF_CHECK = 'realpathSync(script) === fileURLToPath(import.meta.url)';
 const importMetaPerModule: Plugin = {
   name: 'import-meta-per-module',
   setup(b) {
@@ -68,6 +68,15 @@ function assetFolders(dir = SERVICE): string[] {
     .flatMap((e) => (e.name === 'assets' ? [relative(SERVICE, join(dir, e.name))] : assetFolders(join(dir, e.name))));
 }
 
+/** When npm last installed or rebuilt the dependencies (node_modules/.package-lock.json): a rebuilt native module is copied again. */
+function installedMs(): number {
+  try {
+    return statSync(join(ROOT, 'node_modules', '.package-lock.json')).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
 /** Newest modification time (ms) of what the bundle is made from: service/, common/, this build and the locked dependencies. */
 export function newestServiceSourceMs(): number {
   const newestIn = (dir: string): number =>
@@ -76,7 +85,7 @@ export function newestServiceSourceMs(): number {
       const full = join(dir, e.name);
       return Math.max(newest, e.isDirectory() ? newestIn(full) : statSync(full).mtimeMs);
     }, 0);
-  return Math.max(newestIn(SERVICE), newestIn(join(ROOT, 'common')), statSync(import.meta.filename).mtimeMs, statSync(join(ROOT, 'package-lock.json')).mtimeMs);
+  return Math.max(newestIn(SERVICE), newestIn(join(ROOT, 'common')), statSync(import.meta.filename).mtimeMs, statSync(join(ROOT, 'package-lock.json')).mtimeMs, installedMs());
 }
 
 /**

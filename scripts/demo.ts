@@ -40,6 +40,8 @@ const serviceConfig = JSON.parse(readFileSync(init.configPath, 'utf8')) as Recor
 writeFileSync(init.configPath, JSON.stringify({ ...serviceConfig, logLevel: 'warn' }));
 // The service as it ships: the bundle demo.sh has just built, in its own process.
 const service = { url: String(serviceConfig.publicUrl), ...(await startServiceAt(['--config', init.configPath], String(serviceConfig.publicUrl), { capture: true })) };
+// A demo that fails half-way does not leave the service holding its port.
+process.once('exit', () => service.child.kill('SIGTERM'));
 const records = await startPatientRecords({ issuer: service.url, audience: 'patient-records', statusRefreshMs: 500 });
 say(`Device trust service on ${service.url} (SQLite in ${serviceDir})\nPatient records service on ${records.url}\n`);
 say('Demo policy: an unencrypted disk gets 30 days of grace (warned, not blocked), because this machine has no disk encryption; the default policy blocks at once.\n\n');

@@ -5,6 +5,8 @@
 //   dta-service audit verify --config FILE [--checkpoint JWS]...   check the audit log's hash chain and checkpoints
 //   dta-service break-glass keygen|declare|end ...   IT's emergency access notices (docs/emergency-access.md)
 import { readManufacturerCasFile } from './tpm-attestation/verify-key-attestation.js';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAuditVerify } from './audit/audit-verify-command.js';
 import { runBreakGlass } from './break-glass/break-glass-command.js';
@@ -69,7 +71,21 @@ async function runCommand(argv: readonly string[]): Promise<number | null> {
   return null;
 }
 
-if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+/**
+ * Whether this module is the script node was started with: compared as real paths, so a release
+ * folder behind a symlink (/opt/dta/current) or a path with a space still runs the service.
+ */
+function startedAsScript(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (startedAsScript()) {
   const exitCode = await runCommand(process.argv.slice(2));
   if (exitCode !== null) process.exitCode = exitCode;
   else await serveUntilSignalled(process.argv.slice(2));

@@ -16,9 +16,10 @@ import { STATUS_INDEX_HOLD_MS, STATUS_LIST_CAPACITY } from '../status-index.js';
  * failing on a missing column later. 1: before the version table; 2: the audit hash chain;
  * 3: random status list indices (tokens.status_idx); 4: the attested device key (devices.key_attested_jkt);
  * 5: what IT's console reads (device_posture, device_inventory, policy_versions) and the tables
- * of the console's sessions and of Shared Signals, each added with its own createTable below.
+ * of the console's sessions and of Shared Signals, each added with its own createTable below;
+ * 6: the audit chain's lock-and-head function (dta_audit_chain_head, audit/append-to-chain.ts).
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 const CHAIN_VERSION = 2;
 const STATUS_IDX_VERSION = 3;
 /** The session advisory lock several instances starting at once take to migrate one at a time. */

@@ -65,6 +65,10 @@ export async function grantServiceRole(db: Kysely<Database>, role: string): Prom
     await sql`REVOKE ALL ON SEQUENCE ${sql.raw(sequence)} FROM PUBLIC, ${sql.id(role)}`.execute(db);
     await sql`GRANT USAGE ON SEQUENCE ${sql.raw(sequence)} TO ${sql.id(role)}`.execute(db);
   }
+  // The chain's lock-and-head function: granted, not left to PUBLIC's default EXECUTE, which a
+  // hardened cluster revokes (ALTER DEFAULT PRIVILEGES … REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC).
+  await sql`REVOKE ALL ON FUNCTION dta_audit_chain_head(bigint) FROM PUBLIC, ${sql.id(role)}`.execute(db);
+  await sql`GRANT EXECUTE ON FUNCTION dta_audit_chain_head(bigint) TO ${sql.id(role)}`.execute(db);
 }
 
 /** What the current role lacks of SERVICE_ROLE_GRANTS, as "PRIVILEGE on table" (empty: all held). */

@@ -3,8 +3,8 @@
 // with the files the service reads at run time and its native modules beside the bundle. The
 // development entry, service/main.ts through tsx, still starts too.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildService } from '../../scripts/build-service.js';
@@ -49,6 +49,13 @@ test('the bundle copied out of the repository serves every console asset byte fo
     }
     assert.equal((await fetch(`${url}/console/signed-out`)).status, 200);
     assert.equal((await fetch(`${url}/console/`, { redirect: 'manual' })).status, 303, 'the console sends a stranger to sign in');
+    // Installed as a release folder behind a symlink (/opt/dta/current -> releases/x) with a
+    // space in its path: the bundle still knows it is the script node runs, and runs the command.
+    const releases = tempFolderPath('dta-svc-bundle-link-');
+    symlinkSync(shipped, join(releases, 'current release'));
+    const usage = spawnSync(process.execPath, [join(releases, 'current release', 'dta-service.mjs'), 'audit'], { encoding: 'utf8' });
+    assert.equal(usage.status, 3, `through a symlink: ${usage.stdout}${usage.stderr}`);
+    assert.match(usage.stdout, /usage: dta-service audit verify/);
   } finally {
     child.kill('SIGKILL');
     await exited;

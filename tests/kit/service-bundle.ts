@@ -2,7 +2,7 @@
 // scripts/test.sh builds it once before the tests; a test file run by hand builds it here when it
 // is missing or older than a source. Test files started together build it once: the first takes
 // a lock file, the others wait for it and then find the bundle fresh.
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildService, DEFAULT_SERVICE_OUT_DIR, newestServiceSourceMs, SERVICE_BUNDLE_NAME } from '../../scripts/build-service.js';
 import { processAlive } from './wait.js';
@@ -48,6 +48,7 @@ function takeLock(): boolean {
 
 /** The bundle's path, built first if it is missing or stale. */
 export async function ensureServiceBundle(): Promise<string> {
+  mkdirSync(DEFAULT_SERVICE_OUT_DIR, { recursive: true }); // a fresh checkout has no out/ yet
   const end = Date.now() + BUILD_WAIT_MS;
   while (!serviceBundleFresh()) {
     if (takeLock()) {

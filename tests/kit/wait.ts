@@ -36,7 +36,8 @@ export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    // EPERM: the process exists, it is only not ours to signal.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

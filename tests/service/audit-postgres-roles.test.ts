@@ -156,3 +156,29 @@ test('a service role on a database migrated by an earlier build, without the cha
     await roles.drop();
   }
 });
+
+test('a one-URL database migrated to schema 5 by an earlier build, without the chain-head function, is migrated at start and serves', async () => {
+  const roles = await createPgRoles();
+  try {
+    await (await startTestService({ database: 'postgres', pgUrl: roles.ownerUrl })).close();
+    const owner = new pg.Client({ connectionString: roles.ownerUrl });
+    await owner.connect();
+    try {
+      await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)');
+      await owner.query('UPDATE schema_version SET version = 5');
+      const svc = await startTestService({ database: 'postgres', pgUrl: roles.ownerUrl });
+      try {
+        const device = await FakeDevice.create();
+        assert.equal((await device.enrol(svc.url, svc.enrolmentSecret)).status, 201);
+        assert.equal((await device.attest(svc.url, HEALTHY_LINUX)).status, 200);
+      } finally {
+        await svc.close();
+      }
+      assert.equal((await owner.query<{ f: string | null }>("SELECT to_regprocedure('dta_audit_chain_head(bigint)')::text AS f")).rows[0]?.f, 'dta_audit_chain_head(bigint)');
+    } finally {
+      await owner.end();
+    }
+  } finally {
+    await roles.drop();
+  }
+});

@@ -66,11 +66,14 @@ test('a taken loopback port and a PAC file\'s problems are in the status, typed,
   assert.equal(status.agent.errorCode, null, 'the problems leave the device\'s state and its code alone');
 });
 
-test('the contract refuses a problem code it does not know, an empty or overlong message, and too many problems; the agent cuts its own to fit', () => {
+test('the contract takes a well-formed code a newer agent may add, and refuses a malformed code, an empty or overlong message, and too many problems; the agent cuts its own to fit', () => {
   const base: AgentStatus = agentStatusOf(healthyAgent({ url: 'http://127.0.0.1:9', enrolmentSecret: 'unused' }), 'https://dts.hospital.example');
   const withProblems = (problems: unknown): unknown => ({ ...base, problems });
   assert.equal(Value.Check(AgentStatusSchema, base), true);
-  assert.equal(Value.Check(AgentStatusSchema, withProblems([{ code: 'PROXY_REFUSED', message: 'not a problem of this list' }])), false);
+  assert.equal(Value.Check(AgentStatusSchema, withProblems([{ code: 'SOME_NEWER_PROBLEM', message: 'a code this tray does not know yet' }])), true);
+  for (const code of ['', 'lower_case', 'PAC TIMEOUT', '<b>X</b>', 'A'.repeat(65), '__proto__']) {
+    assert.equal(Value.Check(AgentStatusSchema, withProblems([{ code, message: 'malformed code' }])), false, code);
+  }
   assert.equal(Value.Check(AgentStatusSchema, withProblems([{ code: 'PAC_TIMEOUT', message: '' }])), false);
   assert.equal(Value.Check(AgentStatusSchema, withProblems([{ code: 'PAC_TIMEOUT', message: 'x'.repeat(AGENT_PROBLEM_MESSAGE_MAX + 1) }])), false);
   assert.equal(Value.Check(AgentStatusSchema, withProblems([{ code: 'PAC_TIMEOUT', message: 'slow', extra: 1 }])), false);
