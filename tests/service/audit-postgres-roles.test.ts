@@ -16,15 +16,18 @@ const MASTER_KEY = Buffer.alloc(32, 7); // the kit's
 
 const refusedAsUnprivileged = (e: unknown): boolean => (e as { code?: string }).code === '42501'; // insufficient_privilege
 
-async function auditRows(url: string): Promise<number> {
+/** Runs `use` on a connection of its own to `url`, closed afterwards whatever happens. */
+async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM audit')).rows[0]?.n);
+    return await use(client);
   } finally {
     await client.end();
   }
 }
+
+const auditRows = (url: string): Promise<number> => withClient(url, async (client) => Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM audit')).rows[0]?.n));
 
 test('the role the service runs as may add to and read the audit log, not TRUNCATE it, drop its trigger or alter it', async () => {
   const roles = await createPgRoles();
@@ -141,13 +144,7 @@ test('a service role on a database migrated by an earlier build, without the cha
   const roles = await createPgRoles();
   try {
     await (await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl, pgMigrationUrl: roles.ownerUrl })).close();
-    const owner = new pg.Client({ connectionString: roles.ownerUrl });
-    await owner.connect();
-    try {
-      await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)');
-    } finally {
-      await owner.end();
-    }
+    await withClient(roles.ownerUrl, (owner) => owner.query('DROP FUNCTION dta_audit_chain_head(bigint)'));
     await assert.rejects(startTestService({ database: 'postgres', pgUrl: roles.serviceUrl }), (e: unknown) => (e as { code?: string }).code === 'SERVICE_ROLE_NOT_GRANTED' && /dta_audit_chain_head/.test((e as Error).message) && /dta-service migrate/.test((e as Error).message));
     // Migrating again brings it back, and the service starts.
     await (await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl, pgMigrationUrl: roles.ownerUrl })).close();
@@ -161,9 +158,7 @@ test('a one-URL database migrated to schema 5 by an earlier build, without the c
   const roles = await createPgRoles();
   try {
     await (await startTestService({ database: 'postgres', pgUrl: roles.ownerUrl })).close();
-    const owner = new pg.Client({ connectionString: roles.ownerUrl });
-    await owner.connect();
-    try {
+    await withClient(roles.ownerUrl, async (owner) => {
       await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)');
       await owner.query('UPDATE schema_version SET version = 5');
       const svc = await startTestService({ database: 'postgres', pgUrl: roles.ownerUrl });
@@ -175,9 +170,7 @@ test('a one-URL database migrated to schema 5 by an earlier build, without the c
         await svc.close();
       }
       assert.equal((await owner.query<{ f: string | null }>("SELECT to_regprocedure('dta_audit_chain_head(bigint)')::text AS f")).rows[0]?.f, 'dta_audit_chain_head(bigint)');
-    } finally {
-      await owner.end();
-    }
+    });
   } finally {
     await roles.drop();
   }

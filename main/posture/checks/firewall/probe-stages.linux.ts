@@ -14,15 +14,24 @@ const IP6TABLES_SAVE = 'linux.ip6tables-save';
 const IPTABLES_LEGACY_SAVE = 'linux.iptables-legacy-save';
 const IP6TABLES_LEGACY_SAVE = 'linux.ip6tables-legacy-save';
 
+/** The xt tables found in each nft record (null: unreadable), so a record's ruleset is parsed once. */
+const xtTablesOf = new WeakMap<ProbeRecord, ReadonlySet<string> | null>();
+
 /** The iptables-nft tables (`ip filter`, `ip6 filter`) whose `xt` options only iptables-save prints; null when nft's JSON was not read. */
 function xtTables(records: ReadonlyMap<string, ProbeRecord>): ReadonlySet<string> | null {
   const nft = records.get(NFT);
   if (!nft || probeProblem(nft)) return null;
+  // Both IP versions' stages ask about the same record: its ruleset is parsed once, not twice.
+  const known = xtTablesOf.get(nft);
+  if (known !== undefined) return known;
+  let tables: ReadonlySet<string> | null;
   try {
-    return readNftRuleset(nft.stdout).xtTables;
+    tables = readNftRuleset(nft.stdout).xtTables;
   } catch {
-    return null; // the judge reports the unreadable ruleset; the programs it would fall back on run
+    tables = null; // the judge reports the unreadable ruleset; the programs it would fall back on run
   }
+  xtTablesOf.set(nft, tables);
+  return tables;
 }
 
 /**
