@@ -12,8 +12,11 @@ export interface LiveProbeSourceOptions {
   readonly runner: CommandRunner;
   /** Absolute path of powershell.exe, on Windows only. */
   readonly powershellPath?: string;
-  /** Prefix for file probes, so tests can read a fake root; '' in production. */
-  readonly fileRoot?: string;
+  /**
+   * Where a file probe's path is read from; the path itself in production. Tests map it to a fake
+   * root, or /proc/net to /proc/PID/net of a process inside a network namespace.
+   */
+  readonly filePath?: (path: string) => string;
   readonly maxOutputBytes?: number;
 }
 
@@ -48,7 +51,7 @@ export function createLiveProbeSource(options: LiveProbeSourceOptions): ProbeSou
       }
       for (const spec of order) {
         if (spec.kind === 'command' && !isDerived(spec)) track(spec.id, one(runCommandProbe(options, spec, timeoutMs)));
-        else if (spec.kind === 'file') track(spec.id, one(readFileProbe(options.fileRoot ?? '', spec)));
+        else if (spec.kind === 'file') track(spec.id, one(readFileProbe(options.filePath, spec)));
       }
 
       // A derived probe starts when the probes it reads have settled, with what is left of the
@@ -66,7 +69,7 @@ export function createLiveProbeSource(options: LiveProbeSourceOptions): ProbeSou
           return Promise.all(
             derived.map((d) => {
               if (left <= 0) return Promise.resolve(failedRecord(d, 'TIMED_OUT', `No time was left of the ${timeoutMs} ms deadline`, 0, true));
-              return d.kind === 'command' ? runCommandProbe(options, d, left) : readFileProbe(options.fileRoot ?? '', d);
+              return d.kind === 'command' ? runCommandProbe(options, d, left) : readFileProbe(options.filePath, d);
             }),
           );
         });
@@ -119,18 +122,17 @@ async function runCommandProbe(options: LiveProbeSourceOptions, spec: CommandPro
   }
 }
 
-async function readFileProbe(root: string, spec: FileProbeSpec): Promise<ProbeRecord> {
+async function readFileProbe(filePath: ((path: string) => string) | undefined, spec: FileProbeSpec): Promise<ProbeRecord> {
   const started = performance.now();
   const tail = spec.tailBytes ?? DEFAULT_FILE_TAIL;
   try {
-    const handle = await open(root + spec.path, 'r');
+    const handle = await open(filePath ? filePath(spec.path) : spec.path, 'r');
     try {
       const { size } = await handle.stat();
-      const length = Math.min(size, tail);
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, size - length);
+      // A file in /proc or /sys has a size of 0 and is made as it is read: read it to its end.
+      const { buffer, cut } = size === 0 ? await readToEnd(handle, tail) : await readTail(handle, size, tail);
       let text = buffer.toString('utf8');
-      if (size > length) text = text.slice(text.indexOf('\n') + 1); // drop the partial first line
+      if (cut) text = text.slice(text.indexOf('\n') + 1); // drop the partial first line
       return {
         id: spec.id,
         kind: 'file',
@@ -140,7 +142,7 @@ async function readFileProbe(root: string, spec: FileProbeSpec): Promise<ProbeRe
         exitCode: 0,
         durationMs: round(performance.now() - started),
         timedOut: false,
-        truncated: size > length,
+        truncated: cut,
       };
     } finally {
       await handle.close();
@@ -150,6 +152,35 @@ async function readFileProbe(root: string, spec: FileProbeSpec): Promise<ProbeRe
     const mapped = code === 'ENOENT' ? 'FILE_MISSING' : code === 'EACCES' || code === 'EPERM' ? 'ACCESS_DENIED' : 'READ_FAILED';
     return failedRecord(spec, mapped, (e as Error).message, round(performance.now() - started));
   }
+}
+
+type FileHandle = Awaited<ReturnType<typeof open>>;
+
+/** The last `tail` bytes of a file whose size is known. */
+async function readTail(handle: FileHandle, size: number, tail: number): Promise<{ buffer: Buffer; cut: boolean }> {
+  const length = Math.min(size, tail);
+  const buffer = Buffer.alloc(length);
+  const { bytesRead } = await handle.read(buffer, 0, length, size - length);
+  return { buffer: buffer.subarray(0, bytesRead), cut: size > length };
+}
+
+/** The last `tail` bytes of a file read from its start to its end, for files that report no size. */
+async function readToEnd(handle: FileHandle, tail: number): Promise<{ buffer: Buffer; cut: boolean }> {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+    if (bytesRead === 0) break;
+    chunks.push(chunk.subarray(0, bytesRead));
+    kept += bytesRead;
+    total += bytesRead;
+    // Only the tail is kept, so a long file costs no more memory than its tail and one chunk.
+    while (kept - (chunks[0]?.length ?? 0) >= tail) kept -= chunks.shift()?.length ?? 0;
+  }
+  const all = Buffer.concat(chunks);
+  return { buffer: all.subarray(all.length - Math.min(all.length, tail)), cut: total > tail };
 }
 
 async function runPowerShellBatch(

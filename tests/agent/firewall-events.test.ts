@@ -63,9 +63,13 @@ function runnerIn(ns: NetNamespace, programs: readonly string[], prefix: readonl
   };
 }
 
-/** A healthy Linux device whose firewall check is the real one, run inside `ns`. */
-function postureIn(ns: NetNamespace): PostureSource {
-  const source = createLiveProbeSource({ runner: runnerIn(ns, [...allowedCommands('linux')]) });
+/**
+ * A healthy Linux device whose firewall check is the real one, run inside `ns`: its programs
+ * through `ip netns exec`, its files (/proc/net is per namespace) through `filePath`
+ * (NetNamespace.filesInside).
+ */
+function postureIn(ns: NetNamespace, filePath: (path: string) => string): PostureSource {
+  const source = createLiveProbeSource({ runner: runnerIn(ns, [...allowedCommands('linux')]), filePath });
   const firewall = checksFor('linux').filter((c) => c.id === 'firewall');
   return {
     async run(only?: readonly CheckId[]): Promise<PostureReport> {
@@ -92,13 +96,13 @@ function recordingLog(): AgentLog & { lines: LogLine[] } {
   };
 }
 
-function agentIn(ns: NetNamespace, events: PostureEvents, log: AgentLog, fastSeconds: number): Agent {
+function agentIn(ns: NetNamespace, filePath: (path: string) => string, events: PostureEvents, log: AgentLog, fastSeconds: number): Agent {
   const dataDir = tempFolderPath('dta-fw-events-');
   const keys = createSoftwareKeyStore(createFileKeystore({ dir: join(dataDir, 'keys') }), 'file');
   const deviceId = randomBytes(16).toString('hex');
   return new Agent({
     loadIdentity: () => DeviceIdentity.load({ deviceId, keys, dataDir, now: () => new Date() }),
-    posture: postureIn(ns),
+    posture: postureIn(ns, filePath),
     client: createServiceClient({ baseUrl: service.url, timeoutMs: 5000 }),
     enrolmentSecret: service.enrolmentSecret,
     cadence: { fastSeconds, fullSeconds: 3600, safetySeconds: 120 },
@@ -142,7 +146,11 @@ async function monitorsEnded(ns: NetNamespace): Promise<void> {
 async function withMonitoredAgent(body: (ns: NetNamespace, log: ReturnType<typeof recordingLog>, agent: Agent) => Promise<void>): Promise<void> {
   const ns = namespaceWithFirewall();
   const log = recordingLog();
-  const agent = agentIn(ns, nftMonitorEvents({ runner: runnerIn(ns, [NFT]), runMs: RUN_MS, log }), log, 120);
+  const inside = await ns.filesInside().catch((e: unknown) => {
+    ns.delete();
+    throw e;
+  });
+  const agent = agentIn(ns, inside.filePath, nftMonitorEvents({ runner: runnerIn(ns, [NFT]), runMs: RUN_MS, log }), log, 120);
   try {
     await agent.start();
     await waitForAgentState(agent, (s) => s.state === 'compliant');
@@ -150,6 +158,7 @@ async function withMonitoredAgent(body: (ns: NetNamespace, log: ReturnType<typeo
     await body(ns, log, agent);
   } finally {
     agent.stop();
+    inside.stop();
     await monitorsEnded(ns);
     ns.delete();
   }
@@ -216,7 +225,11 @@ describe('nftables drift events', { concurrency: true }, () => {
       const log = recordingLog();
       const missing = '/nonexistent/sbin/nft';
       const events = nftMonitorEvents({ runner: createCommandRunner({ allowList: new Set([missing]) }), nftPath: missing, runMs: RUN_MS, log });
-      const agent = agentIn(ns, events, log, 1);
+      const inside = await ns.filesInside().catch((e: unknown) => {
+        ns.delete();
+        throw e;
+      });
+      const agent = agentIn(ns, inside.filePath, events, log, 1);
       try {
         await agent.start();
         await waitForAgentState(agent, (s) => s.state === 'compliant');
@@ -231,6 +244,7 @@ describe('nftables drift events', { concurrency: true }, () => {
         assert.deepEqual(drifts(log), ['poll'], 'the fast poll saw the drift');
       } finally {
         agent.stop();
+        inside.stop();
         ns.delete();
       }
     });

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import type { CheckResult } from '../../common/posture.js';
 import { linuxFirewallCheck } from '../../main/posture/checks/firewall/probe.linux.js';
 import { LINUX_FIREWALL_PROBES } from '../../main/posture/checks/firewall/probe.linux.js';
-import { firewallRecords, fixturePath, GROUND_TRUTH, GROUND_TRUTH_RULESETS, IPV6_ADDRESSES_STATE, PER_RULESET_PROBES } from '../kit/firewall-fixtures.js';
+import { firewallRecords, fixturePath, GROUND_TRUTH, GROUND_TRUTH_RULESETS, IPV6_ADDRESS_PROBES, IPV6_ADDRESSES_STATE, PER_RULESET_PROBES } from '../kit/firewall-fixtures.js';
 import type { GroundTruthRuleset } from '../kit/firewall-fixtures.js';
 import type { ConnectOutcome, RulesFormat } from '../kit/netns.js';
 import { linkedPair } from '../kit/netns.js';
@@ -64,8 +64,9 @@ async function observe(ruleset: GroundTruthRuleset, index: number): Promise<Obse
 async function capture(ruleset: string, exec: (argv: readonly string[]) => Promise<string>): Promise<void> {
   for (const probe of LINUX_FIREWALL_PROBES) {
     const perRuleset = (PER_RULESET_PROBES as readonly string[]).includes(probe.id);
-    if (!perRuleset && probe.id !== 'linux.ipv6-addresses') continue;
-    const out = await exec(probe.argv);
+    if (!perRuleset && !(IPV6_ADDRESS_PROBES as readonly string[]).includes(probe.id)) continue;
+    // A file of /proc/net is the namespace's own only when read from inside it.
+    const out = await exec(probe.kind === 'file' ? ['cat', probe.path] : probe.argv);
     const path = fixturePath(probe.id, perRuleset ? ruleset : IPV6_ADDRESSES_STATE);
     if (out === '' && perRuleset) continue; // no file: the probe printed nothing
     mkdirSync(dirname(path), { recursive: true });

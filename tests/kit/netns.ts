@@ -2,6 +2,7 @@
 // by a veth link (IPv4 and IPv6) to see whether a connection really gets through.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CheckResult } from '../../common/posture.js';
@@ -110,7 +111,9 @@ export class NetNamespace {
   /**
    * Runs one Linux posture check in this process with the agent's own engine, probes and runner,
    * each command started inside this namespace through `ip netns exec` (no second Node process to
-   * start, so many namespaces can be checked side by side). File probes read this process's files.
+   * start, so many namespaces can be checked side by side). /proc/net is per network namespace
+   * (a link to /proc/self/net): file probes there read /proc/PID/net of a process held inside this
+   * namespace for the check, the rest this process's files.
    * The deadline is the policy's, longer by default: namespaces checked side by side on a busy
    * machine must not time out, since the verdict is what is tested here, not the speed.
    */
@@ -119,10 +122,44 @@ export class NetNamespace {
     if (!check) throw new Error(`no Linux check ${id}`);
     const inner = createCommandRunner({ allowList: new Set([...allowedCommands('linux'), IP]) });
     const runner: CommandRunner = { run: (request) => inner.run({ ...request, argv: [IP, 'netns', 'exec', this.name, ...request.argv] }) };
-    const { report } = await runPosture({ platform: 'linux', checks: [check], source: createLiveProbeSource({ runner }), policy: { ...defaultPosturePolicy(), checkDeadlineMs: deadlineMs }, now: () => new Date() });
-    const result = report.checks[0];
-    if (!result) throw new Error(`the check ${id} gave no result`);
-    return result;
+    const inside = await this.filesInside();
+    try {
+      const source = createLiveProbeSource({ runner, filePath: inside.filePath });
+      const { report } = await runPosture({ platform: 'linux', checks: [check], source, policy: { ...defaultPosturePolicy(), checkDeadlineMs: deadlineMs }, now: () => new Date() });
+      const result = report.checks[0];
+      if (!result) throw new Error(`the check ${id} gave no result`);
+      return result;
+    } finally {
+      inside.stop();
+    }
+  }
+
+  /**
+   * Where a probe source in this process reads a file as a process inside this namespace would:
+   * /proc/net (a link to /proc/self/net, per network namespace) becomes /proc/PID/net of a process
+   * held inside it until `stop()`; other paths are read as they are. `ip netns exec` enters the
+   * namespace and then replaces itself with the command, so once that command has printed, its pid
+   * is inside; checked against the namespace's own inode, so a read never lands in another one.
+   */
+  async filesInside(): Promise<{ readonly filePath: (path: string) => string; readonly stop: () => void }> {
+    const child = spawn(IP, ['netns', 'exec', this.name, '/bin/sh', '-c', 'echo in; exec sleep 600'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const stop = (): void => {
+      child.kill('SIGKILL');
+    };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout?.once('data', () => resolve());
+        child.once('exit', (code) => reject(new Error(`the process held in ${this.name} exited with ${String(code)}`)));
+        child.once('error', reject);
+      });
+      const pid = child.pid;
+      if (pid === undefined || statSync(`/proc/${String(pid)}/ns/net`).ino !== statSync(`/run/netns/${this.name}`).ino) throw new Error(`the process held for ${this.name} is not inside it`);
+      const filePath = (path: string): string => (path.startsWith('/proc/net/') ? `/proc/${String(pid)}/net/${path.slice('/proc/net/'.length)}` : path);
+      return { filePath, stop };
+    } catch (e) {
+      stop();
+      throw e;
+    }
   }
 
   /**

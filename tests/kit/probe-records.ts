@@ -16,6 +16,16 @@ export function rec(id: string, stdout: string, extra: Partial<ProbeRecord> = {}
   return { id, kind: 'command', command: id, stdout, stderr: '', exitCode: 0, durationMs: 1, timedOut: false, truncated: false, ...extra };
 }
 
+/** A file probe's record: what a read of `path` gave. */
+export function fileRec(id: string, path: string, text: string): ProbeRecord {
+  return rec(id, text, { kind: 'file', command: path });
+}
+
+/** A file probe's record for a read that failed, with the code the live probe source gives (ENOENT is FILE_MISSING, EACCES ACCESS_DENIED). */
+export function fileError(id: string, path: string, code: 'FILE_MISSING' | 'ACCESS_DENIED' | 'READ_FAILED'): ProbeRecord {
+  return rec(id, '', { kind: 'file', command: path, exitCode: null, error: { code, message: `${code}: ${path}` } });
+}
+
 export function missingTool(id: string): ProbeRecord {
   return rec(id, '', { exitCode: null, error: { code: 'TOOL_MISSING', message: 'not installed' } });
 }

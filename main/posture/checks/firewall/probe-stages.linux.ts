@@ -1,11 +1,14 @@
-// The Linux firewall's probes, in stages: nft's JSON first, and the other programs only when
-// what is known so far says their output could change the verdict. Each start forks the agent
-// (tens of MiB of page tables and a few ms of CPU), and the safety poll runs this check every
-// minute, so a program whose answer is already known is not started (docs/probes.md).
+// The Linux firewall's probes, in stages: nft's JSON and three files of /proc/net first, and the
+// other programs only when what is known so far says their output could change the verdict. Each
+// start forks the agent (tens of MiB of page tables and a few ms of CPU), and the safety poll runs
+// this check every minute, so a program whose answer is already known, or can be read from a
+// file, is not started (docs/probes.md). With nftables alone, nft is the only program.
 // Each rule below mirrors what the judge (probe.linux.ts) reads the output for.
 import type { ProbeRecord } from '../../../../common/posture.js';
-import type { CommandProbeSpec, DerivedProbeSpec, ProbeSpec } from '../../probe.js';
+import type { CommandProbeSpec, DerivedProbeSpec, FileProbeSpec, ProbeSpec } from '../../probe.js';
 import { probeProblem } from '../../probe-outcome.js';
+import { ipv6InUseFromIfInet6 } from './if-inet6-reader.js';
+import { legacySaveRecord, listsLegacyTables } from './legacy-table-names.js';
 import { readNftRuleset } from './nft-ruleset-reader.js';
 
 const NFT = 'linux.nft-ruleset';
@@ -13,6 +16,22 @@ const IPTABLES_SAVE = 'linux.iptables-save';
 const IP6TABLES_SAVE = 'linux.ip6tables-save';
 const IPTABLES_LEGACY_SAVE = 'linux.iptables-legacy-save';
 const IP6TABLES_LEGACY_SAVE = 'linux.ip6tables-legacy-save';
+const IP_TABLES_NAMES = 'linux.ip-tables-names';
+const IP6_TABLES_NAMES = 'linux.ip6-tables-names';
+const IF_INET6 = 'linux.if-inet6';
+export const IPV6_ADDRESSES = 'linux.ipv6-addresses';
+
+/** Each legacy save with the file of /proc/net that lists its tables. */
+export const LEGACY_SAVES = [
+  { id: IPTABLES_LEGACY_SAVE, program: '/usr/sbin/iptables-legacy-save', names: IP_TABLES_NAMES, namesPath: '/proc/net/ip_tables_names' },
+  { id: IP6TABLES_LEGACY_SAVE, program: '/usr/sbin/ip6tables-legacy-save', names: IP6_TABLES_NAMES, namesPath: '/proc/net/ip6_tables_names' },
+] as const;
+type LegacySave = (typeof LEGACY_SAVES)[number];
+
+/** The legacy save's record as the judge reads it (legacy-table-names.ts). */
+export function legacySaveOf(records: ReadonlyMap<string, ProbeRecord>, save: LegacySave): ProbeRecord | undefined {
+  return legacySaveRecord(records, save.id, save.names, save.program);
+}
 
 /** The xt tables found in each nft record (null: unreadable), so a record's ruleset is parsed once. */
 const xtTablesOf = new WeakMap<ProbeRecord, ReadonlySet<string> | null>();
@@ -45,22 +64,58 @@ function xtTables(records: ReadonlyMap<string, ProbeRecord>): ReadonlySet<string
  * Otherwise its text changes nothing: an nf_tables save is read only for `xt` tables, and a
  * legacy one shows the same kernel tables the legacy save already showed.
  */
-function iptablesSaveProbe(id: string, program: string, family: 'ip' | 'ip6', legacySave: string): DerivedProbeSpec {
+function iptablesSaveProbe(id: string, program: string, family: 'ip' | 'ip6', legacySave: LegacySave): DerivedProbeSpec {
   const spec: CommandProbeSpec = { kind: 'command', id, argv: [program] };
   return {
     ...spec,
     derive: {
-      after: [NFT, legacySave],
+      after: [NFT, legacySave.names, legacySave.id],
       programs: [program],
-      description: `${program}, when nft's JSON could not be read, holds ${family} tables of iptables-nft with xt matches, or ${legacySave} gave no answer`,
+      description: `${program}, when nft's JSON could not be read, holds ${family} tables of iptables-nft with xt matches, or ${legacySave.program} gave no answer`,
       derive(records) {
         const tables = xtTables(records);
-        const needed = tables === null || [...tables].some((t) => t.startsWith(`${family} `)) || probeProblem(records.get(legacySave)) !== undefined;
+        const needed = tables === null || [...tables].some((t) => t.startsWith(`${family} `)) || probeProblem(legacySaveOf(records, legacySave)) !== undefined;
         return needed ? [spec] : [];
       },
     },
   };
 }
+
+/**
+ * A legacy save runs only when its table names file lists a table or could not be read: an absent
+ * or empty file is what the save would print (nothing), without the start.
+ */
+function legacySaveProbe(save: LegacySave): DerivedProbeSpec {
+  const spec: CommandProbeSpec = { kind: 'command', id: save.id, argv: [save.program] };
+  return {
+    ...spec,
+    derive: {
+      after: [save.names],
+      programs: [save.program],
+      description: `${save.program}, when ${save.namesPath} lists a table or could not be read`,
+      derive(records) {
+        return listsLegacyTables(records.get(save.names)) === false ? [] : [spec];
+      },
+    },
+  };
+}
+
+const IPV6_ADDRESS_LIST: CommandProbeSpec = { kind: 'command', id: IPV6_ADDRESSES, argv: ['/usr/sbin/ip', '-6', '-o', 'address', 'show'] };
+
+/** `ip -6 address show` runs only when /proc/net/if_inet6 does not tell (unreadable, or not in the kernel's format). */
+const ipv6AddressesProbe: DerivedProbeSpec = {
+  ...IPV6_ADDRESS_LIST,
+  derive: {
+    after: [IF_INET6],
+    programs: ['/usr/sbin/ip'],
+    description: '/usr/sbin/ip -6 -o address show, when /proc/net/if_inet6 could not be read or is not in the kernel\'s format',
+    derive(records) {
+      return ipv6InUseFromIfInet6(records.get(IF_INET6)) === undefined ? [IPV6_ADDRESS_LIST] : [];
+    },
+  },
+};
+
+const fileProbe = (id: string, path: string): FileProbeSpec => ({ kind: 'file', id, path });
 
 const FIREWALLD_STATE: CommandProbeSpec = { kind: 'command', id: 'linux.firewalld-state', argv: ['/usr/bin/firewall-cmd', '--state'] };
 
@@ -82,10 +137,11 @@ const firewalldStateProbe: DerivedProbeSpec = {
 
 export const LINUX_FIREWALL_PROBES = [
   { kind: 'command', id: NFT, argv: ['/usr/sbin/nft', '--json', 'list', 'ruleset'] },
-  { kind: 'command', id: IPTABLES_LEGACY_SAVE, argv: ['/usr/sbin/iptables-legacy-save'] },
-  { kind: 'command', id: IP6TABLES_LEGACY_SAVE, argv: ['/usr/sbin/ip6tables-legacy-save'] },
-  iptablesSaveProbe(IPTABLES_SAVE, '/usr/sbin/iptables-save', 'ip', IPTABLES_LEGACY_SAVE),
-  iptablesSaveProbe(IP6TABLES_SAVE, '/usr/sbin/ip6tables-save', 'ip6', IP6TABLES_LEGACY_SAVE),
-  { kind: 'command', id: 'linux.ipv6-addresses', argv: ['/usr/sbin/ip', '-6', '-o', 'address', 'show'] },
+  ...LEGACY_SAVES.map((s) => fileProbe(s.names, s.namesPath)),
+  ...LEGACY_SAVES.map(legacySaveProbe),
+  iptablesSaveProbe(IPTABLES_SAVE, '/usr/sbin/iptables-save', 'ip', LEGACY_SAVES[0]),
+  iptablesSaveProbe(IP6TABLES_SAVE, '/usr/sbin/ip6tables-save', 'ip6', LEGACY_SAVES[1]),
+  fileProbe(IF_INET6, '/proc/net/if_inet6'),
+  ipv6AddressesProbe,
   firewalldStateProbe,
 ] as const satisfies readonly ProbeSpec[];

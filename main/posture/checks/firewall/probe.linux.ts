@@ -15,7 +15,8 @@ import { readNftRuleset } from './nft-ruleset-reader.js';
 import type { IptablesSave } from './iptables-save-reader.js';
 import { readIptablesSave } from './iptables-save-reader.js';
 import { withIptablesDetail } from './iptables-nft-detail.js';
-import { LINUX_FIREWALL_PROBES } from './probe-stages.linux.js';
+import { ipv6InUseFromIfInet6 } from './if-inet6-reader.js';
+import { IPV6_ADDRESSES, LEGACY_SAVES, legacySaveOf, LINUX_FIREWALL_PROBES } from './probe-stages.linux.js';
 
 export { LINUX_FIREWALL_PROBES };
 
@@ -28,7 +29,8 @@ export const linuxFirewallCheck: CheckDefinition = {
     const read = readRules(records);
     if ('outcome' in read) return read.outcome;
     const { model, facts, legacy } = read;
-    const ipv6 = ipv6Reachable(records.get('linux.ipv6-addresses'));
+    // /proc/net/if_inet6 first; ip's list where the file did not tell (or a bundle from before it).
+    const ipv6 = ipv6InUseFromIfInet6(records.get('linux.if-inet6')) ?? ipv6Reachable(records.get(IPV6_ADDRESSES));
     facts.ipv6Addresses = ipv6 === null ? 'unknown' : ipv6;
     // Legacy (x_tables) rules for an IP version: the agent does not combine them with nftables.
     const exposure = (ip: IpVersion): Exposure => {
@@ -148,8 +150,9 @@ function legacyRules(records: ReadonlyMap<string, ProbeRecord>, saves: { ip?: Ip
 }
 
 function legacyOnlySaves(records: ReadonlyMap<string, ProbeRecord>): { ip?: IptablesSave | undefined; ip6?: IptablesSave | undefined } {
-  const ip = usableSave(records.get('linux.iptables-legacy-save'), 4) ?? legacyOf(usableSave(records.get('linux.iptables-save'), 4));
-  const ip6 = usableSave(records.get('linux.ip6tables-legacy-save'), 6) ?? legacyOf(usableSave(records.get('linux.ip6tables-save'), 6));
+  const [v4, v6] = LEGACY_SAVES;
+  const ip = usableSave(legacySaveOf(records, v4), 4) ?? legacyOf(usableSave(records.get('linux.iptables-save'), 4));
+  const ip6 = usableSave(legacySaveOf(records, v6), 6) ?? legacyOf(usableSave(records.get('linux.ip6tables-save'), 6));
   return { ip, ip6 };
 }
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { linuxFirewallCheck } from '../../../../main/posture/checks/firewall/probe.linux.js';
 import type { ProbeRecord } from '../../../../common/posture.js';
 import { firewallRecords, GROUND_TRUTH } from '../../../kit/firewall-fixtures.js';
-import { judge, missingTool, rec } from '../../../kit/probe-records.js';
+import { fileRec, judge, missingTool, rec } from '../../../kit/probe-records.js';
 
 const replay = (ruleset: string, overrides: ProbeRecord[] = []) => judge(linuxFirewallCheck, firewallRecords(ruleset, overrides));
 
@@ -52,8 +52,12 @@ test('IPv6 is judged only where an interface other than loopback has an IPv6 add
   // Docker writes IPv4 rules only; the host is open over IPv6 as over IPv4.
   const docker = replay('docker');
   assert.equal((docker.facts.ipv6 as { kind: string }).kind, 'open');
-  const noV6 = replay('docker', [rec('linux.ipv6-addresses', '1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever\n')]);
+  const noV6 = replay('docker', [fileRec('linux.if-inet6', '/proc/net/if_inet6', '00000000000000000000000000000001 01 80 10 80       lo\n')]);
   assert.equal((noV6.facts.ipv6 as { kind: string }).kind, 'not judged');
+  // A support bundle from before /proc/net/if_inet6 was read: ip's list says the same.
+  const ipLoopback = rec('linux.ipv6-addresses', '1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever\n');
+  const before = firewallRecords('docker', [ipLoopback]).filter((r) => r.id !== 'linux.if-inet6');
+  assert.equal((judge(linuxFirewallCheck, before).facts.ipv6 as { kind: string }).kind, 'not judged');
 });
 
 test('legacy iptables next to nftables is unknown, saying so; legacy rules for IPv4 only leave IPv6 judged', () => {
