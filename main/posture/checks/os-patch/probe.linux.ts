@@ -138,7 +138,8 @@ export const linuxOsPatchCheck: CheckDefinition = {
     const os = parseOsRelease(osRec.stdout);
     if (!os) return unknownOutcome('/etc/os-release does not name the distribution.');
     const kernelRec = records.get('linux.kernel');
-    const kernel = kernelRec && !probeProblem(kernelRec) ? kernelRec.stdout.trim() : null;
+    // An empty answer is no version, not an old one (it would fail any minimum below).
+    const kernel = kernelRec && !probeProblem(kernelRec) ? kernelRec.stdout.trim() || null : null;
 
     const dpkg = records.get('linux.dpkg-log');
     const rpm = records.get('linux.rpm-installtime');

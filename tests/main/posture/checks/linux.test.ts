@@ -82,6 +82,20 @@ test('dpkg log, rpm install times and update-notifier text are parsed; their abs
   assert.equal(pending.remediation, 'os.install-pending');
 });
 
+test('the minimum kernel: an older kernel fails it; a kernel version read as empty is not taken for an old one', () => {
+  const policy = defaultPosturePolicy();
+  const withMinimum = { ...policy, linux: { ...policy.linux, minimumKernel: '6.1' } };
+  const withKernel = (kernel: string) =>
+    judge(linuxOsPatchCheck, [rec('linux.os-release', lx('linux.os-release', 'debian-13')), rec('linux.kernel', kernel), rec('linux.dpkg-log', '2026-11-26 06:00:00 upgrade libc6:amd64 2.41-11 2.41-12\n'), missingTool('linux.rpm-installtime'), missingTool('linux.updates-available')], { now: new Date('2026-11-29T00:00:00Z'), policy: withMinimum });
+  assert.equal(withKernel('6.12.0-1-amd64\n').verdict, 'pass');
+  const old = withKernel('5.10.0-30-amd64\n');
+  assert.equal(old.verdict, 'fail');
+  assert.match(old.reason, /kernel 5\.10\.0 is older than the minimum 6\.1/);
+  // Until file probes read /proc to its end, the kernel's version came back as '' here.
+  assert.doesNotMatch(withKernel('').reason, /older than the minimum/);
+  assert.doesNotMatch(withKernel('\n').reason, /older than the minimum/);
+});
+
 test('GNOME screen lock: lock on with a short idle delay passes; off or never fails; no GNOME is unknown', () => {
   const sl = (enabled: string, idle: string, lockDelay = '0') =>
     judge(linuxScreenLockCheck, [rec('linux.gsettings-lock-enabled', lx('linux.gsettings-lock-enabled', enabled)), rec('linux.gsettings-idle-delay', lx('linux.gsettings-idle-delay', idle)), rec('linux.gsettings-lock-delay', lx('linux.gsettings-lock-delay', lockDelay))]);
