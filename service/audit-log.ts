@@ -1,8 +1,9 @@
 // The audit log (HIPAA audit controls): every enrolment, attestation, refusal and admin
 // action, written durably (same transaction as the change it records, or before the
 // answer for refusals) into an append-only table that IT can export. Each record carries a
-// SHA-256 hash chained to the record before it (service/audit/), so an edit, a deletion or
-// a cut-off tail shows when the log is verified.
+// SHA-256 hash chained to the record before it in its lane (service/audit/; several lanes on
+// PostgreSQL, so that appenders need not wait for each other), so an edit, a deletion or a
+// cut-off tail shows when the log is verified.
 import type { Kysely, Transaction } from 'kysely';
 import { appendToChain } from './audit/append-to-chain.js';
 import type { Database } from './db/schema.js';
@@ -29,8 +30,10 @@ export interface AuditRecord {
   details: unknown;
   /** SHA-256 (hex) of this record chained to the one before; null on records from before the chain. */
   hash: string | null;
-  /** The hash of the record before it in the chain. */
+  /** The hash of the record before it in its lane. */
   prevHash: string | null;
+  /** The hash chain the record belongs to (0 on SQLite and before lanes; service/audit/audit-hash.ts). */
+  lane: number;
 }
 
 /** Appends `entry` to the chain: inside `db`'s transaction when it is one, else in one of its own. */
@@ -52,5 +55,6 @@ export async function exportAudit(db: Kysely<Database>, afterId: number, limit: 
     details: JSON.parse(r.details) as unknown,
     hash: r.hash,
     prevHash: r.prev_hash,
+    lane: Number(r.lane),
   }));
 }

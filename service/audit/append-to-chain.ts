@@ -1,21 +1,51 @@
 // Appends one record to the audit chain: reads the head, hashes the new record over it and
-// inserts it, as one step that no other append can interleave with. On PostgreSQL several
-// service instances append at once, so a transaction-scoped advisory lock serializes them;
-// on SQLite the one connection already does. Works inside the caller's transaction (the
-// record then commits or rolls back with the change it records) or opens its own.
+// inserts it, as one step that no other append can interleave with. Works inside the caller's
+// transaction (the record then commits or rolls back with the change it records) or opens its
+// own.
 //
-// The lock is held from the append until the commit, so every round trip after it delays
-// every other instance's append: on PostgreSQL the lock and the head are one round trip
-// (dta_audit_chain_head below), then the insert, then the caller's commit. Callers append as
-// the last step of their transaction (service/device-trust-service.ts).
+// On PostgreSQL several service instances append at once. A lock shared by all of them, held
+// from the append to the commit, made their commits (and WAL flushes) go one after another, so
+// a second instance added no attestations per second. So the log is AUDIT_LANES hash chains
+// side by side (lanes; audit-hash.ts says how each is chained): an append takes the first lane
+// whose transaction-scoped advisory lock is free, starting from one chosen per connection, and
+// chains onto that lane's head; the commits of appenders on different lanes are flushed
+// together. Only when every lane is taken does an append wait, for its starting lane, holding
+// no lane while it waits; a transaction that already holds a lane gets it again at once (an
+// advisory lock is re-entrant), so an append never waits while holding a lane, and appends
+// cannot deadlock. A checkpoint takes every lane's lock, in ascending order, and vouches for
+// every lane's head (audit-checkpoint.ts). On SQLite the one connection already serializes
+// appends: one lane, lane 0, as before lanes.
+//
+// The lane's lock is held from the append until the commit, so every round trip after it
+// delays the next append on that lane: the lock, the next id and the lane's head are one
+// round trip (dta_audit_lane_head below), then the insert, then the caller's commit. Callers
+// append as the last step of their transaction (service/device-trust-service.ts).
 import type { Kysely } from 'kysely';
 import { PostgresAdapter, sql } from 'kysely';
 import type { AuditEntry } from '../audit-log.js';
 import type { Database } from '../db/schema.js';
-import { AUDIT_CHAIN_GENESIS, auditRecordHash, storableText } from './audit-hash.js';
+import { auditLaneGenesis, auditRecordHash, storableText } from './audit-hash.js';
 
-/** The advisory lock key of chain appends (the migration holds 727274). */
-const AUDIT_CHAIN_LOCK = 727275;
+/**
+ * The number of lanes on PostgreSQL: a constant of the release, not a setting, so that every
+ * instance appends to and checkpoints the same lanes (verification reads whatever lanes the log
+ * holds and needs no count). Each lane lets one more commit be in flight, so enough lanes let
+ * PostgreSQL flush the commits of every connection that is busy at once together (a pool of 10
+ * per instance, a handful really in flight on a few cores); each lane also adds one head to
+ * every checkpoint and one lock it must take. 8 covers two to four instances' concurrent
+ * commits and keeps a checkpoint (eight heads) near 1.5 KB, well inside its 4 KB bound.
+ */
+export const AUDIT_LANES = 8;
+
+/**
+ * The advisory lock key of lane 0; lane L's is this plus L. Apart from the migration's
+ * (727274) and the single chain's before lanes (727275): an instance of an older release
+ * cannot take a lane's lock by mistake (nor append at all: its function is dropped).
+ */
+const AUDIT_LANE_LOCK_BASE = 727280;
+
+/** The PostgreSQL functions of the chain, as GRANT names them (service/db/service-role-grants.ts). */
+export const AUDIT_CHAIN_FUNCTIONS = ['dta_audit_lane_head(bigint, integer)', 'dta_audit_lane_heads(bigint, integer)'] as const;
 
 export interface ChainHead {
   readonly id: number;
@@ -23,76 +53,155 @@ export interface ChainHead {
   readonly action: string;
 }
 
+export interface LaneHead extends ChainHead {
+  readonly lane: number;
+}
+
 export interface AppendedRecord {
   readonly id: number;
+  readonly lane: number;
   readonly hash: string;
   readonly prevHash: string;
 }
 
-/** The last record that carries a hash (see appendToChain). */
-const HEAD = sql`SELECT id, hash, action FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1`;
-
 /**
- * Creates (or replaces) dta_audit_chain_head(lock): takes the chain's lock, then reads the next
- * id and the head, in one round trip. Migrations create it with the schema (PostgreSQL only).
+ * Creates (or replaces) the chain's functions; migrations create them with the schema
+ * (PostgreSQL only).
  *
- * Why a function and not one statement: under READ COMMITTED (every service connection's level,
+ * dta_audit_lane_head(lock_base, lanes): takes a lane's lock (the first free one from the
+ * connection's starting lane, pg_backend_pid() modulo lanes, so a pool's connections and the
+ * instances start spread over the lanes; else waits for the starting lane), then draws the
+ * next id and reads that lane's head, in one round trip.
+ * dta_audit_lane_heads(lock_base, lanes): takes every lane's lock in ascending order, then draws
+ * the next id and reads every lane's head (a checkpoint), in one round trip.
+ *
+ * Why functions and not one statement: under READ COMMITTED (every service connection's level,
  * db/connect.ts) a statement sees what committed before it began. A statement that took the
  * lock and read the head together would read under the snapshot it took before waiting for
- * the lock, miss the append of whoever held it, and fork the chain
+ * the lock, miss the append of whoever held it, and fork the lane
  * (tests/service/audit-chain-append-waits-postgres.test.ts saw exactly that). A VOLATILE
  * function takes a new snapshot for each statement in it (PostgreSQL's documentation, "Function
  * Volatility Categories"), so its head read, run once the lock is granted, sees that
  * append: what two statements sent one after the other saw, without the second round trip.
- * SECURITY INVOKER (the default): it reads and draws ids with the caller's rights only.
+ * PostgreSQL makes a commit visible before it releases the committer's locks, so a lock taken
+ * at once with pg_try_advisory_xact_lock also sees the last holder's record.
+ * SECURITY INVOKER (the default): they read and draw ids with the caller's rights only.
+ * PL/pgSQL, not SQL: it keeps its statements' plans for the session, where a SQL function
+ * plans them again at each call (measured: 0.29 ms a call against 0.07 ms for the two
+ * statements it replaced).
+ *
+ * The single chain's dta_audit_chain_head(bigint) is dropped: an instance of the release before
+ * lanes, still running after this migration, would chain onto the last record of any lane and
+ * fork lane 0; without its function its appends fail instead (and it refuses to start).
  */
-export async function createChainHeadFunction(db: Kysely<Database>): Promise<void> {
-  // PL/pgSQL, not SQL: it keeps its statements' plans for the session, where a SQL function
-  // plans them again at each call (measured: 0.29 ms a call against 0.07 ms for the two
-  // statements it replaces).
-  await sql`CREATE OR REPLACE FUNCTION dta_audit_chain_head(lock_key bigint, OUT next_id bigint, OUT head_id bigint, OUT head_hash text, OUT head_action text)
+export async function createChainFunctions(db: Kysely<Database>): Promise<void> {
+  await sql`DROP FUNCTION IF EXISTS dta_audit_chain_head(bigint)`.execute(db);
+  await sql`CREATE OR REPLACE FUNCTION dta_audit_lane_head(lock_base bigint, lanes integer, OUT chain_lane integer, OUT next_id bigint, OUT head_id bigint, OUT head_hash text, OUT head_action text)
     LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+      first_lane integer := pg_backend_pid() % lanes;
+      candidate integer;
     BEGIN
-      PERFORM pg_advisory_xact_lock(lock_key);
+      chain_lane := NULL;
+      FOR step IN 0 .. lanes - 1 LOOP
+        candidate := (first_lane + step) % lanes;
+        IF pg_try_advisory_xact_lock(lock_base + candidate) THEN
+          chain_lane := candidate;
+          EXIT;
+        END IF;
+      END LOOP;
+      IF chain_lane IS NULL THEN
+        PERFORM pg_advisory_xact_lock(lock_base + first_lane);
+        chain_lane := first_lane;
+      END IF;
       next_id := nextval(pg_get_serial_sequence('audit', 'id'));
-      SELECT h.id, h.hash, h.action INTO head_id, head_hash, head_action FROM (${HEAD}) AS h;
+      SELECT a.id, a.hash, a.action INTO head_id, head_hash, head_action FROM audit a
+        WHERE a.lane = chain_lane AND a.hash IS NOT NULL ORDER BY a.id DESC LIMIT 1;
+    END;
+    $$`.execute(db);
+  await sql`CREATE OR REPLACE FUNCTION dta_audit_lane_heads(lock_base bigint, lanes integer)
+    RETURNS TABLE (chain_lane integer, next_id bigint, head_id bigint, head_hash text, head_action text)
+    LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+      drawn bigint;
+    BEGIN
+      FOR l IN 0 .. lanes - 1 LOOP
+        PERFORM pg_advisory_xact_lock(lock_base + l);
+      END LOOP;
+      drawn := nextval(pg_get_serial_sequence('audit', 'id'));
+      FOR l IN 0 .. lanes - 1 LOOP
+        chain_lane := l;
+        next_id := drawn;
+        SELECT a.id, a.hash, a.action INTO head_id, head_hash, head_action FROM audit a
+          WHERE a.lane = l AND a.hash IS NOT NULL ORDER BY a.id DESC LIMIT 1;
+        RETURN NEXT;
+      END LOOP;
     END;
     $$`.execute(db);
 }
 
 interface HeadRow {
+  chain_lane: number;
   next_id: number;
   id: number | null;
   hash: string | null;
   action: string | null;
 }
 
+/** SQLite: the next id and lane 0's head (the last record of lane 0 that carries a hash). */
+const SQLITE_HEAD = sql<HeadRow>`SELECT 0 AS chain_lane, coalesce((SELECT max(id) FROM audit), 0) + 1 AS next_id, h.id, h.hash, h.action
+  FROM (SELECT 1 AS one) AS one
+  LEFT JOIN (SELECT id, hash, action FROM audit WHERE lane = 0 AND hash IS NOT NULL ORDER BY id DESC LIMIT 1) AS h ON true`;
+
 /**
- * Appends the record `make` returns for the current head (null: nothing to append, e.g. no
- * new record since the last checkpoint). The head is the last record that carries a hash, so a
- * row written without one (by hand, or by a service from before the chain) is skipped over and
- * reported by `verifyAuditLog` instead of ending the chain.
+ * Appends the record `make` returns for the head of the lane it gets (null: nothing to append).
+ * The head is the lane's last record that carries a hash, so a row written without one (by
+ * hand, or by a service from before the chain) is skipped over and reported by
+ * `verifyAuditLog` instead of ending the chain.
  */
 export async function appendToChain(db: Kysely<Database>, make: (head: ChainHead | null) => AuditEntry | null, at: number): Promise<AppendedRecord | null> {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
-  if (db.isTransaction) return appendInTransaction(db, postgres, make, at);
-  return db.transaction().execute((trx) => appendInTransaction(trx, postgres, make, at));
+  return inTransaction(db, async (trx, postgres) => {
+    const row = (postgres ? await sql<HeadRow>`SELECT chain_lane, next_id, head_id AS id, head_hash AS hash, head_action AS action FROM dta_audit_lane_head(${AUDIT_LANE_LOCK_BASE}, ${AUDIT_LANES})`.execute(trx) : await SQLITE_HEAD.execute(trx)).rows[0];
+    if (row === undefined) throw new Error('the audit head query returned no row');
+    const head = headOf(row);
+    const entry = make(head);
+    if (entry === null) return null;
+    return insertRecord(trx, entry, Number(row.next_id), Number(row.chain_lane), head?.hash ?? null, at);
+  });
 }
 
-async function appendInTransaction(trx: Kysely<Database>, postgres: boolean, make: (head: ChainHead | null) => AuditEntry | null, at: number): Promise<AppendedRecord | null> {
-  const row = (
-    postgres
-      ? await sql<HeadRow>`SELECT next_id, head_id AS id, head_hash AS hash, head_action AS action FROM dta_audit_chain_head(${AUDIT_CHAIN_LOCK})`.execute(trx)
-      : await sql<HeadRow>`SELECT coalesce((SELECT max(id) FROM audit), 0) + 1 AS next_id, h.id, h.hash, h.action
-          FROM (SELECT 1 AS one) AS one
-          LEFT JOIN (${HEAD}) AS h ON true`.execute(trx)
-  ).rows[0];
-  if (row === undefined) throw new Error('the audit head query returned no row');
-  const head = row.id !== null && row.hash !== null && row.action !== null ? { id: Number(row.id), hash: row.hash, action: row.action } : null;
-  const entry = make(head);
-  if (entry === null) return null;
+/**
+ * Takes every lane (waiting for each, in ascending order) and appends the record `make` returns
+ * for all their heads, to lane 0 (null: nothing to append). For checkpoints: while every lane
+ * is held, no head can move under the record that vouches for them.
+ */
+export async function appendAcrossLanes(db: Kysely<Database>, make: (heads: readonly LaneHead[]) => AuditEntry | null, at: number): Promise<AppendedRecord | null> {
+  return inTransaction(db, async (trx, postgres) => {
+    const rows = (postgres ? await sql<HeadRow>`SELECT chain_lane, next_id, head_id AS id, head_hash AS hash, head_action AS action FROM dta_audit_lane_heads(${AUDIT_LANE_LOCK_BASE}, ${AUDIT_LANES})`.execute(trx) : await SQLITE_HEAD.execute(trx)).rows;
+    const first = rows[0];
+    if (first === undefined) throw new Error('the audit heads query returned no row');
+    const heads: LaneHead[] = [];
+    for (const row of rows) {
+      const head = headOf(row);
+      if (head !== null) heads.push({ lane: Number(row.chain_lane), ...head });
+    }
+    const entry = make(heads);
+    if (entry === null) return null;
+    return insertRecord(trx, entry, Number(first.next_id), 0, heads.find((h) => h.lane === 0)?.hash ?? null, at);
+  });
+}
+
+async function inTransaction<T>(db: Kysely<Database>, run: (trx: Kysely<Database>, postgres: boolean) => Promise<T>): Promise<T> {
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  if (db.isTransaction) return run(db, postgres);
+  return db.transaction().execute((trx) => run(trx, postgres));
+}
+
+const headOf = (row: HeadRow): ChainHead | null => (row.id !== null && row.hash !== null && row.action !== null ? { id: Number(row.id), hash: row.hash, action: row.action } : null);
+
+async function insertRecord(trx: Kysely<Database>, entry: AuditEntry, id: number, lane: number, headHash: string | null, at: number): Promise<AppendedRecord> {
   const record = {
-    id: Number(row.next_id),
+    id,
     at,
     actor: storableText(entry.actor.slice(0, 200)),
     action: storableText(entry.action),
@@ -102,13 +211,13 @@ async function appendInTransaction(trx: Kysely<Database>, postgres: boolean, mak
     attestationId: storableOrNull(entry.attestationId),
     details: storableText(JSON.stringify(entry.details ?? {})),
   };
-  const prevHash = head?.hash ?? AUDIT_CHAIN_GENESIS;
-  const hash = auditRecordHash(record, prevHash);
+  const prevHash = headHash ?? auditLaneGenesis(lane);
+  const hash = auditRecordHash(record, prevHash, lane);
   await trx
     .insertInto('audit')
-    .values({ id: record.id, at, actor: record.actor, action: record.action, device_id: record.deviceId, outcome: record.outcome, code: record.code, attestation_id: record.attestationId, details: record.details, hash, prev_hash: prevHash })
+    .values({ id, at, actor: record.actor, action: record.action, device_id: record.deviceId, outcome: record.outcome, code: record.code, attestation_id: record.attestationId, details: record.details, hash, prev_hash: prevHash, lane })
     .execute();
-  return { id: record.id, hash, prevHash };
+  return { id, lane, hash, prevHash };
 }
 
 const storableOrNull = (text: string | null | undefined): string | null => (text === undefined || text === null ? null : storableText(text));

@@ -45,8 +45,9 @@ export async function runAuditVerify(argv: readonly string[], out: (line: string
 
 function describe(r: AuditVerification): string[] {
   const lines = [
-    `audit log: ${r.records} records, ${r.unchained} from before the chain; chain from record ${r.chainStartId ?? '-'} to record ${r.head?.id ?? '-'}`,
-    `checkpoints: ${r.checkpoints} in the log held${r.lastCheckpoint ? `, the last vouches for record ${r.lastCheckpoint.headId} (signed ${r.lastCheckpoint.at})` : ''}; ${r.externalCheckpoints} given held`,
+    `audit log: ${r.records} records, ${r.unchained} from before the chain; chain from record ${r.chainStartId ?? '-'} to record ${r.head?.id ?? '-'} in ${r.lanes.length} ${r.lanes.length === 1 ? 'lane' : 'lanes'}`,
+    ...r.lanes.map((l) => `  lane ${l.lane}: ${l.records} records, from record ${l.startId} to record ${l.head.id}`),
+    `checkpoints: ${r.checkpoints} in the log held${r.lastCheckpoint ? `, the last vouches for ${r.lastCheckpoint.heads.map((h) => `lane ${h.lane} up to record ${h.id}`).join(', ')} (signed ${r.lastCheckpoint.at})` : ''}; ${r.externalCheckpoints} given held`,
     protectionLine(r.protection),
   ];
   if (r.untrustedKeys.length > 0) lines.push(`signing keys the master key does not open (checkpoints signed with them are refused): ${r.untrustedKeys.join(', ')}`);

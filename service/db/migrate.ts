@@ -4,7 +4,7 @@
 // cannot create, alter or drop them.
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { appendToChain, createChainHeadFunction } from '../audit/append-to-chain.js';
+import { appendAcrossLanes, createChainFunctions } from '../audit/append-to-chain.js';
 import type { Db } from './connect.js';
 import type { Database } from './schema.js';
 import { grantServiceRole } from './service-role-grants.js';
@@ -17,9 +17,11 @@ import { STATUS_INDEX_HOLD_MS, STATUS_LIST_CAPACITY } from '../status-index.js';
  * 3: random status list indices (tokens.status_idx); 4: the attested device key (devices.key_attested_jkt);
  * 5: what IT's console reads (device_posture, device_inventory, policy_versions) and the tables
  * of the console's sessions and of Shared Signals, each added with its own createTable below;
- * 6: the audit chain's lock-and-head function (dta_audit_chain_head, audit/append-to-chain.ts).
+ * 6: the audit chain's lock-and-head function (dta_audit_chain_head, audit/append-to-chain.ts);
+ * 7: audit chain lanes (audit.lane, the functions dta_audit_lane_head and dta_audit_lane_heads in
+ * place of dta_audit_chain_head; the records already written are lane 0).
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 const CHAIN_VERSION = 2;
 const STATUS_IDX_VERSION = 3;
 /** The session advisory lock several instances starting at once take to migrate one at a time. */
@@ -70,11 +72,12 @@ async function migrateSchema(db: Schema, options: MigrateOptions): Promise<void>
   if (from < SCHEMA_VERSION) {
     await db.kysely.transaction().execute(async (trx) => {
       // The chain begins with a marker that says how many records came before it, unchained;
-      // written with the version, so a crash cannot leave two chain starts.
+      // written with the version, so a crash cannot leave two chain starts. It starts lane 0,
+      // so it is appended holding every lane (an append takes whichever lane is free).
       if (from < CHAIN_VERSION) {
         const legacy = await trx.selectFrom('audit').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('id').as('last')]).executeTakeFirstOrThrow();
         const details = { unchainedRecords: Number(legacy.n), lastUnchainedId: legacy.last === null ? null : Number(legacy.last) };
-        await appendToChain(trx, () => ({ actor: 'service', action: 'audit.chain-start', outcome: 'ok', details }), options.now().getTime());
+        await appendAcrossLanes(trx, () => ({ actor: 'service', action: 'audit.chain-start', outcome: 'ok', details }), options.now().getTime());
       }
       if (from < STATUS_IDX_VERSION) {
         // Tokens issued before kept their index in their row id; those still held keep it, so
@@ -187,6 +190,8 @@ async function createSchema(db: Schema): Promise<void> {
     .execute();
   await addColumnIfMissing(db, 'audit', 'hash', 'text');
   await addColumnIfMissing(db, 'audit', 'prev_hash', 'text');
+  // Every record written before lanes is in lane 0, the chain as it was (audit/audit-hash.ts).
+  await addColumnIfMissing(db, 'audit', 'lane', 'integer NOT NULL DEFAULT 0');
   // The last posture each device reported (what a policy what-if evaluates), its inventory
   // (to find the machine; never used for the tier) and every policy the service applied.
   await k.schema
@@ -296,8 +301,11 @@ async function createSchema(db: Schema): Promise<void> {
   await k.schema.createTable('schema_version').ifNotExists().addColumn('version', 'integer', (c) => c.notNull()).execute();
 
   if (pg) {
-    // The chain's lock and head in one round trip (audit/append-to-chain.ts says why it is sound).
-    await createChainHeadFunction(k);
+    // The head of lane L, read under that lane's lock at every append (dta_audit_lane_head): an
+    // index lookup, however rarely a lane is used. Records without a hash are never a head.
+    await sql`CREATE INDEX IF NOT EXISTS audit_lane_head ON audit (lane, id) WHERE hash IS NOT NULL`.execute(k);
+    // The lanes' locks and heads in one round trip (audit/append-to-chain.ts says why it is sound).
+    await createChainFunctions(k);
     await sql`CREATE OR REPLACE FUNCTION dta_audit_append_only() RETURNS trigger AS $$
       BEGIN RAISE EXCEPTION 'the audit log is append-only'; END; $$ LANGUAGE plpgsql`.execute(k);
     await sql`DROP TRIGGER IF EXISTS audit_append_only ON audit`.execute(k);
@@ -311,7 +319,7 @@ async function createSchema(db: Schema): Promise<void> {
   }
 }
 
-async function addColumnIfMissing(db: Schema, table: 'devices' | 'audit' | 'tokens', column: string, type: 'text' | 'integer'): Promise<void> {
+async function addColumnIfMissing(db: Schema, table: 'devices' | 'audit' | 'tokens', column: string, type: 'text' | 'integer' | 'integer NOT NULL DEFAULT 0'): Promise<void> {
   if (db.kind === 'postgres') {
     await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN IF NOT EXISTS ${sql.ref(column)} ${sql.raw(type)}`.execute(db.kysely);
     return;

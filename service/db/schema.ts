@@ -93,6 +93,8 @@ export interface AuditTable {
   /** SHA-256 (hex) of this record and `prev_hash` (service/audit/audit-hash.ts); null on records from before the chain. */
   hash: string | null;
   prev_hash: string | null;
+  /** The hash chain (lane) the record belongs to: 0 on SQLite and for every record from before lanes (service/audit/append-to-chain.ts). */
+  lane: Generated<number>;
 }
 
 /** One row: the schema version the migrations brought the database to. */

@@ -5,6 +5,7 @@
 // cannot ship without deciding what the service may do with it.
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import { AUDIT_CHAIN_FUNCTIONS } from '../audit/append-to-chain.js';
 import { DatabaseSetupError } from './database-errors.js';
 import type { Database } from './schema.js';
 
@@ -65,10 +66,12 @@ export async function grantServiceRole(db: Kysely<Database>, role: string): Prom
     await sql`REVOKE ALL ON SEQUENCE ${sql.raw(sequence)} FROM PUBLIC, ${sql.id(role)}`.execute(db);
     await sql`GRANT USAGE ON SEQUENCE ${sql.raw(sequence)} TO ${sql.id(role)}`.execute(db);
   }
-  // The chain's lock-and-head function: granted, not left to PUBLIC's default EXECUTE, which a
+  // The audit chain's lane functions: granted, not left to PUBLIC's default EXECUTE, which a
   // hardened cluster revokes (ALTER DEFAULT PRIVILEGES … REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC).
-  await sql`REVOKE ALL ON FUNCTION dta_audit_chain_head(bigint) FROM PUBLIC, ${sql.id(role)}`.execute(db);
-  await sql`GRANT EXECUTE ON FUNCTION dta_audit_chain_head(bigint) TO ${sql.id(role)}`.execute(db);
+  for (const fn of AUDIT_CHAIN_FUNCTIONS) {
+    await sql`REVOKE ALL ON FUNCTION ${sql.raw(fn)} FROM PUBLIC, ${sql.id(role)}`.execute(db);
+    await sql`GRANT EXECUTE ON FUNCTION ${sql.raw(fn)} TO ${sql.id(role)}`.execute(db);
+  }
 }
 
 /** What the current role lacks of SERVICE_ROLE_GRANTS, as "PRIVILEGE on table" (empty: all held). */
@@ -77,10 +80,12 @@ export async function missingServiceGrants(db: Kysely<Database>): Promise<string
   const missing = await sql<{ tbl: string; priv: string }>`SELECT tbl, priv FROM (VALUES ${sql.join(wanted)}) AS wanted (tbl, priv)
     WHERE NOT coalesce(has_table_privilege(to_regclass(tbl), priv), false)`.execute(db);
   const lacks = missing.rows.map((r) => `${r.priv} on ${r.tbl}`);
-  // The audit chain's lock-and-head function (audit/append-to-chain.ts), created by each
-  // migration: a database migrated by an earlier build lacks it, and every append would fail.
-  const chainHead = (await sql<{ ok: boolean }>`SELECT coalesce(has_function_privilege(to_regprocedure('dta_audit_chain_head(bigint)'), 'EXECUTE'), false) AS ok`.execute(db)).rows[0];
-  if (chainHead?.ok !== true) lacks.push('EXECUTE on function dta_audit_chain_head(bigint)');
+  // The audit chain's lane functions (audit/append-to-chain.ts), created by each migration: a
+  // database migrated by an earlier build lacks them, and every append would fail.
+  for (const fn of AUDIT_CHAIN_FUNCTIONS) {
+    const granted = (await sql<{ ok: boolean }>`SELECT coalesce(has_function_privilege(to_regprocedure(${fn}), 'EXECUTE'), false) AS ok`.execute(db)).rows[0];
+    if (granted?.ok !== true) lacks.push(`EXECUTE on function ${fn}`);
+  }
   return lacks;
 }
 

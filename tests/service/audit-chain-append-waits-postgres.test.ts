@@ -1,13 +1,14 @@
-// An append that waits for another instance's append reads the head that append committed,
-// on the real PostgreSQL, step by step rather than by chance: A appends and holds its
-// transaction open; B's append, on another connection, is seen waiting for the chain's lock;
-// A commits; B's record must follow A's. An append that read the head under a snapshot taken
-// before the wait would chain onto A's predecessor and fork the log.
+// An append that waits for another append reads the head that append committed, on the real
+// PostgreSQL, step by step rather than by chance: one open transaction per lane appends and
+// holds its lane; B's append, on another connection, finds every lane taken and is seen waiting
+// for its lane's lock; the holders commit; B's record must follow the record of its lane's
+// holder. An append that read the head under a snapshot taken before the wait would chain onto
+// that record's predecessor and fork the lane.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
-import { appendToChain } from '../../service/audit/append-to-chain.js';
+import { AUDIT_LANES, appendToChain } from '../../service/audit/append-to-chain.js';
 import type { AppendedRecord } from '../../service/audit/append-to-chain.js';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import { connectDatabase } from '../../service/db/connect.js';
@@ -18,16 +19,16 @@ import { waitForValue } from '../kit/wait.js';
 
 const entry = (actor: string) => () => ({ actor, action: 'test.append', outcome: 'ok' as const });
 
-/** Backends of this database waiting for an advisory lock (B's append, once it reached the lock). */
+/** Backends of this database waiting for an advisory lock (B's append, once it reached its lane's lock). */
 async function waitingForAdvisoryLock(k: Kysely<Database>): Promise<number> {
   const row = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`.execute(k)).rows[0];
   return row?.n ?? 0;
 }
 
-test('PostgreSQL: an append that waited for another one chains onto the record that one committed', { timeout: 60_000 }, async () => {
+test('PostgreSQL: an append that waited for its lane chains onto the record the lane\'s holder committed', { timeout: 60_000 }, async () => {
   const database = await createPgDatabase();
   try {
-    const a = connectDatabase({ kind: 'postgres', url: database.url });
+    const a = connectDatabase({ kind: 'postgres', url: database.url, poolSize: AUDIT_LANES + 1 });
     const b = connectDatabase({ kind: 'postgres', url: database.url });
     try {
       await migrate(a, { now: () => new Date() });
@@ -35,25 +36,33 @@ test('PostgreSQL: an append that waited for another one chains onto the record t
       const held = new Promise<void>((resolve) => {
         release = resolve;
       });
-      let first: AppendedRecord | null = null;
-      const aDone = a.kysely.transaction().execute(async (trx) => {
-        first = await appendToChain(trx, entry('a'), Date.now());
-        await held;
-      });
-      // A holds the lock once its record is written (its transaction still open).
-      await waitForValue('A appended', () => Promise.resolve(first ?? undefined));
-      const bDone = appendToChain(b.kysely, entry('b'), Date.now());
-      await waitForValue('B waiting for the chain lock', async () => ((await waitingForAdvisoryLock(a.kysely)) > 0 ? true : undefined));
-      release();
-      await aDone;
-      const second = await bDone;
-      assert.ok(first !== null && second !== null);
-      const appended: AppendedRecord = first;
-      assert.equal(second.prevHash, appended.hash, 'B chains onto A');
-      assert.ok(second.id > appended.id);
-      const report = await verifyAuditLog(a, { masterKey: Buffer.alloc(32, 7) });
-      assert.deepEqual(report.problems, []);
-      assert.equal(report.records, 3, 'the chain start, A and B');
+      // One open transaction per lane, each holding the lane it appended to: every lane taken.
+      const holders: (AppendedRecord | null)[] = [];
+      const holding = Array.from({ length: AUDIT_LANES }, (_, i) =>
+        a.kysely.transaction().execute(async (trx) => {
+          holders[i] = await appendToChain(trx, entry(`holder ${i}`), Date.now());
+          await held;
+        }),
+      );
+      try {
+        await waitForValue('every lane held', () => Promise.resolve(holders.filter((h) => h !== undefined).length === AUDIT_LANES ? true : undefined));
+        assert.equal(new Set(holders.map((h) => h?.lane)).size, AUDIT_LANES, 'each holder on a lane of its own (none waited)');
+        const bDone = appendToChain(b.kysely, entry('b'), Date.now());
+        await waitForValue('B waiting for its lane', async () => ((await waitingForAdvisoryLock(a.kysely)) > 0 ? true : undefined));
+        release();
+        await Promise.all(holding);
+        const second = await bDone;
+        assert.ok(second !== null);
+        const holder = holders.find((h) => h?.lane === second.lane) ?? assert.fail(`no holder of lane ${second.lane}`);
+        assert.equal(second.prevHash, holder.hash, 'B chains onto the record its lane\'s holder committed while B waited');
+        assert.ok(second.id > holder.id);
+        const report = await verifyAuditLog(a, { masterKey: Buffer.alloc(32, 7) });
+        assert.deepEqual(report.problems, []);
+        assert.equal(report.records, AUDIT_LANES + 2, 'the chain start, the holders and B');
+      } finally {
+        release();
+        await Promise.allSettled(holding);
+      }
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

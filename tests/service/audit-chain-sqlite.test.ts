@@ -12,6 +12,9 @@ import BetterSqlite3 from 'better-sqlite3';
 import { auditRecordHash } from '../../service/audit/audit-hash.js';
 import { writeAudit } from '../../service/audit-log.js';
 import { CHECKPOINT_TYP } from '../../service/audit/audit-checkpoint.js';
+import { signJws } from '../../service/crypto/es256.js';
+import { createSealedBox } from '../../service/crypto/sealed-box.js';
+import { createSigningKeys } from '../../service/keys/signing-keys.js';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import { connectDatabase } from '../../service/db/connect.js';
 import { createRemoteKeySet } from '../../service/relying-party/remote-keys.js';
@@ -54,6 +57,9 @@ function tamper(path: string, work: (sqlite: BetterSqlite3.Database) => void): v
   }
 }
 
+/** The head a checkpoint vouches for in lane 0, SQLite's one lane. */
+const laneZeroHead = (checkpoint: { heads: readonly { lane: number; id: number }[] }): number => checkpoint.heads.find((h) => h.lane === 0)?.id ?? assert.fail('the checkpoint vouches for no head of lane 0');
+
 const ids = (sqlite: BetterSqlite3.Database, where = '1 = 1'): number[] => (sqlite.prepare(`SELECT id FROM audit WHERE ${where} ORDER BY id`).all() as { id: number }[]).map((r) => r.id);
 
 test('an untouched log verifies: one chain from its start marker, every checkpoint signed and matching', async () => {
@@ -69,7 +75,8 @@ test('an untouched log verifies: one chain from its start marker, every checkpoi
     assert.equal(report.unchained, 0);
     assert.equal(report.chainStartId, 1, 'a new database begins with the chain start marker');
     assert.equal(report.checkpoints, 2, 'the checkpoint taken and the one at shutdown');
-    assert.equal(report.lastCheckpoint?.headId, report.records - 1, 'the shutdown checkpoint vouches for the last record before it');
+    assert.deepEqual(report.lastCheckpoint?.heads, [{ lane: 0, id: report.records - 1 }], 'the shutdown checkpoint vouches for the last record before it, in SQLite\'s one lane');
+    assert.deepEqual(report.lanes.map((l) => [l.lane, l.records]), [[0, report.records]], 'SQLite: one lane, lane 0');
     assert.equal(report.head?.id, report.records);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -136,7 +143,7 @@ test('a cut-off tail: the database alone cannot tell, a later checkpoint from th
     const report = await verifyFile(path, [external.jws]);
     assert.equal(report.ok, false);
     assert.equal(report.problems[0]?.code, 'TAIL_TRUNCATED');
-    assert.match(report.problems[0]?.message ?? '', new RegExp(`record ${external.headId}\\b.*ends at record ${kept}\\b`));
+    assert.match(report.problems[0]?.message ?? '', new RegExp(`record ${laneZeroHead(external)}\\b.*ends at record ${kept}\\b`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -156,7 +163,7 @@ test('a chain rewritten with fresh hashes after an edit is caught by the signed 
       type Row = { id: number; at: number; actor: string; action: string; device_id: string | null; outcome: string; code: string | null; attestation_id: string | null; details: string; hash: string; prev_hash: string };
       let prev = (sqlite.prepare('SELECT hash FROM audit WHERE id = ?').get(edited - 1) as { hash: string }).hash;
       for (const r of sqlite.prepare('SELECT * FROM audit WHERE id >= ? ORDER BY id').all(edited) as Row[]) {
-        const hash = auditRecordHash({ id: r.id, at: r.at, actor: r.actor, action: r.action, deviceId: r.device_id, outcome: r.outcome, code: r.code, attestationId: r.attestation_id, details: r.details }, prev);
+        const hash = auditRecordHash({ id: r.id, at: r.at, actor: r.actor, action: r.action, deviceId: r.device_id, outcome: r.outcome, code: r.code, attestationId: r.attestation_id, details: r.details }, prev, 0);
         sqlite.prepare('UPDATE audit SET hash = ?, prev_hash = ? WHERE id = ?').run(hash, prev, r.id);
         prev = hash;
       }
@@ -164,9 +171,9 @@ test('a chain rewritten with fresh hashes after an edit is caught by the signed 
     const report = await verifyFile(path);
     assert.equal(report.ok, false);
     assert.equal(report.problems[0]?.code, 'CHECKPOINT_MISMATCH');
-    assert.match(report.problems[0]?.message ?? '', new RegExp(`record ${checkpoint.headId}\\b`));
+    assert.match(report.problems[0]?.message ?? '', new RegExp(`record ${laneZeroHead(checkpoint)}\\b`));
     assert.match(report.problems[0]?.message ?? '', new RegExp(`after record ${edited - 1}\\b|from record 1\\b`), 'it says from where the rewrite may start');
-    assert.ok((report.problems[0]?.recordId ?? 0) > checkpoint.headId, 'it names the checkpoint record');
+    assert.ok((report.problems[0]?.recordId ?? 0) > laneZeroHead(checkpoint), 'it names the checkpoint record');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -196,11 +203,39 @@ test('a checkpoint with a changed head, a forged signature or the type of a devi
     await svc.close();
     const [h, p, s] = checkpoint.jws.split('.') as [string, string, string];
     const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const otherPayload = Buffer.from(JSON.stringify({ ...payload, headId: checkpoint.headId + 1 })).toString('base64url');
+    const otherPayload = Buffer.from(JSON.stringify({ ...payload, heads: [{ lane: 0, id: laneZeroHead(checkpoint) + 1, hash: checkpoint.heads[0]?.hash }] })).toString('base64url');
     for (const [jws, what] of [[`${h}.${otherPayload}.${s}`, 'a changed head'], [`${h}.${p}.${Buffer.alloc(64, 1).toString('base64url')}`, 'a forged signature'], [token, 'a device token'], ['not a jws', 'garbage']] as const) {
       const report = await verifyFile(path, [jws]);
       assert.equal(report.ok, false, what);
       assert.equal(report.problems[0]?.code, 'CHECKPOINT_INVALID', what);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a checkpoint signed with the service\'s own key that names a lane twice, or out of order, is refused', async () => {
+  const { svc, dir, path } = await serviceWithRecords();
+  try {
+    const checkpoint = await svc.running.audit.checkpoint();
+    assert.ok(checkpoint);
+    await svc.close();
+    const db = connectDatabase({ kind: 'sqlite', path });
+    let forged: string[];
+    try {
+      const { kid, privateKey } = await createSigningKeys(db, createSealedBox(MASTER_KEY), () => new Date()).active();
+      const head = checkpoint.heads[0] ?? assert.fail('no head');
+      const sign = (heads: unknown[]): string => signJws({ typ: CHECKPOINT_TYP, kid }, { iss: checkpoint.iss, heads, at: checkpoint.at }, privateKey);
+      // A lane named twice vouches for two heads of one lane; lanes out of order, for no one order.
+      forged = [sign([head, { ...head, id: 1 }]), sign([{ ...head, lane: 1 }, head])];
+      assert.equal((await verifyAuditLog(db, { masterKey: MASTER_KEY, checkpoints: [sign([head])] })).problems.length, 0, 'the same key and heads, each lane once: it holds');
+    } finally {
+      await db.close();
+    }
+    for (const jws of forged) {
+      const report = await verifyFile(path, [jws]);
+      assert.equal(report.problems[0]?.code, 'CHECKPOINT_INVALID');
+      assert.match(report.problems[0]?.message ?? '', /each lane once, in ascending order/);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -313,7 +348,7 @@ test('checkpoints come on schedule while there are new records, and not while th
     assert.equal(await waitFor(first + 1), first + 1, 'a new record: one more checkpoint');
     const last = (await svc.audit()).at(-1);
     assert.equal(last?.action, 'audit.checkpoint');
-    assert.equal((last?.details as { headId: number }).headId, (last?.id ?? 0) - 1, 'it vouches for the record before it');
+    assert.deepEqual((last?.details as { heads: { lane: number; id: number }[] }).heads.map((h) => [h.lane, h.id]), [[0, (last?.id ?? 0) - 1]], 'it vouches for the record before it');
   } finally {
     await svc.close();
     rmSync(dir, { recursive: true, force: true });

@@ -140,12 +140,12 @@ test('a service role on a database migrated without it (by a one-URL owner) is r
   }
 });
 
-test('a service role on a database migrated by an earlier build, without the chain-head function, is refused at start, not at its first append', async () => {
+test('a service role on a database migrated by an earlier build, without the chain lanes\' function, is refused at start, not at its first append', async () => {
   const roles = await createPgRoles();
   try {
     await (await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl, pgMigrationUrl: roles.ownerUrl })).close();
-    await withClient(roles.ownerUrl, (owner) => owner.query('DROP FUNCTION dta_audit_chain_head(bigint)'));
-    await assert.rejects(startTestService({ database: 'postgres', pgUrl: roles.serviceUrl }), (e: unknown) => (e as { code?: string }).code === 'SERVICE_ROLE_NOT_GRANTED' && /dta_audit_chain_head/.test((e as Error).message) && /dta-service migrate/.test((e as Error).message));
+    await withClient(roles.ownerUrl, (owner) => owner.query('DROP FUNCTION dta_audit_lane_head(bigint, integer)'));
+    await assert.rejects(startTestService({ database: 'postgres', pgUrl: roles.serviceUrl }), (e: unknown) => (e as { code?: string }).code === 'SERVICE_ROLE_NOT_GRANTED' && /dta_audit_lane_head/.test((e as Error).message) && /dta-service migrate/.test((e as Error).message));
     // Migrating again brings it back, and the service starts.
     await (await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl, pgMigrationUrl: roles.ownerUrl })).close();
     await (await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl })).close();
@@ -154,13 +154,16 @@ test('a service role on a database migrated by an earlier build, without the cha
   }
 });
 
-test('a one-URL database migrated to schema 5 by an earlier build, without the chain-head function, is migrated at start and serves', async () => {
+test('a one-URL database migrated to schema 6 by an earlier build, with the single chain\'s function and without the lanes\', is migrated at start and serves', async () => {
   const roles = await createPgRoles();
   try {
     await (await startTestService({ database: 'postgres', pgUrl: roles.ownerUrl })).close();
     await withClient(roles.ownerUrl, async (owner) => {
-      await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)');
-      await owner.query('UPDATE schema_version SET version = 5');
+      await owner.query('DROP FUNCTION dta_audit_lane_head(bigint, integer)');
+      await owner.query('DROP FUNCTION dta_audit_lane_heads(bigint, integer)');
+      // The single chain's function, as schema 6 had it (its body does not matter: it is dropped).
+      await owner.query('CREATE FUNCTION dta_audit_chain_head(bigint) RETURNS void LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock($1) $$');
+      await owner.query('UPDATE schema_version SET version = 6');
       const svc = await startTestService({ database: 'postgres', pgUrl: roles.ownerUrl });
       try {
         const device = await FakeDevice.create();
@@ -169,7 +172,8 @@ test('a one-URL database migrated to schema 5 by an earlier build, without the c
       } finally {
         await svc.close();
       }
-      assert.equal((await owner.query<{ f: string | null }>("SELECT to_regprocedure('dta_audit_chain_head(bigint)')::text AS f")).rows[0]?.f, 'dta_audit_chain_head(bigint)');
+      const functions = await owner.query<{ f: string | null }>("SELECT to_regprocedure('dta_audit_chain_head(bigint)')::text AS f UNION ALL SELECT to_regprocedure('dta_audit_lane_heads(bigint, integer)')::text");
+      assert.deepEqual(functions.rows.map((r) => r.f), [null, 'dta_audit_lane_heads(bigint,integer)'], 'the lanes\' functions in place of the single chain\'s');
     });
   } finally {
     await roles.drop();

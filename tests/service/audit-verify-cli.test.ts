@@ -33,11 +33,16 @@ function configure(dir: string, port: number, change: (config: Record<string, un
   return { configPath: init.configPath, secret: readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim() };
 }
 
-const checkpointsIn = (log: string): { jws: string; headId: number }[] =>
+interface LoggedCheckpoint {
+  jws: string;
+  heads: { lane: number; id: number }[];
+}
+
+const checkpointsIn = (log: string): LoggedCheckpoint[] =>
   log
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { auditCheckpoint?: { jws: string; headId: number } })
+    .map((l) => JSON.parse(l) as { auditCheckpoint?: LoggedCheckpoint })
     .flatMap((l) => (l.auditCheckpoint ? [l.auditCheckpoint] : []));
 
 // Each test has its own folder, port and database (file, or roles of its own): they run side by side,
@@ -60,6 +65,7 @@ describe('dta-service audit verify', { concurrency: true }, () => {
       const intact = await run(['audit', 'verify', '--config', configPath, '--checkpoint', checkpoint.jws]);
       assert.equal(intact.code, 0, intact.stdout + intact.stderr);
       assert.match(intact.stdout, /intact/);
+      assert.match(intact.stdout, /in 1 lane\n {2}lane 0: \d+ records, from record 1 to record \d+\n/, 'SQLite: one lane, named');
 
       const sqlite = new BetterSqlite3(join(dir, 'service.db'));
       sqlite.exec('DROP TRIGGER audit_no_delete; DROP TRIGGER audit_no_update');
@@ -70,7 +76,7 @@ describe('dta-service audit verify', { concurrency: true }, () => {
       const [alone, truncated] = await Promise.all([run(['audit', 'verify', '--config', configPath]), run(['audit', 'verify', '--config', configPath, '--checkpoint', checkpoint.jws])]);
       assert.equal(alone.code, 0, 'the database alone cannot tell');
       assert.equal(truncated.code, 1);
-      assert.match(truncated.stdout, new RegExp(`TAIL_TRUNCATED.*record ${checkpoint.headId}\\b.*ends at record ${last - 1}\\b`, 'i'));
+      assert.match(truncated.stdout, new RegExp(`TAIL_TRUNCATED.*record ${checkpoint.heads.find((h) => h.lane === 0)?.id ?? 'none'}\\b.*ends at record ${last - 1}\\b`, 'i'));
 
       const edit = new BetterSqlite3(join(dir, 'service.db'));
       const enrolId = (edit.prepare("SELECT id FROM audit WHERE action = 'enrol'").get() as { id: number }).id;

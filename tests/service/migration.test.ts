@@ -3,12 +3,20 @@
 // service then runs as its own role, and the old records are reported as unchained.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { sql } from 'kysely';
 import pg from 'pg';
+import { auditRecordHash } from '../../service/audit/audit-hash.js';
+import { CHECKPOINT_ACTION, CHECKPOINT_TYP } from '../../service/audit/audit-checkpoint.js';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
-import { SCHEMA_VERSION } from '../../service/db/migrate.js';
+import { signJws } from '../../service/crypto/es256.js';
+import { createSealedBox } from '../../service/crypto/sealed-box.js';
+import type { Db } from '../../service/db/connect.js';
+import { connectDatabase } from '../../service/db/connect.js';
+import { migrate, SCHEMA_VERSION } from '../../service/db/migrate.js';
+import { createSigningKeys } from '../../service/keys/signing-keys.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { createPgRoles } from '../kit/postgres-roles.js';
-import { startTestService } from '../kit/service.js';
+import { createPgDatabase, startTestService } from '../kit/service.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7); // the kit's
 
@@ -72,5 +80,92 @@ test('several instances starting at once on a new PostgreSQL database migrate on
     }
   } finally {
     await roles.drop();
+  }
+});
+
+// Schema 6 as the release before lanes left it (service/audit/append-to-chain.ts at commit
+// f1779cf): no lane column, one chain whose head is the last hashed record, appended under one
+// advisory lock (727275) through dta_audit_chain_head, and checkpoints of that one head.
+async function backToSchema6(db: Db): Promise<void> {
+  await sql`DROP FUNCTION dta_audit_lane_head(bigint, integer)`.execute(db.kysely);
+  await sql`DROP FUNCTION dta_audit_lane_heads(bigint, integer)`.execute(db.kysely);
+  await sql`DROP INDEX audit_lane_head`.execute(db.kysely);
+  await sql`ALTER TABLE audit DROP COLUMN lane`.execute(db.kysely);
+  await sql`CREATE FUNCTION dta_audit_chain_head(lock_key bigint, OUT next_id bigint, OUT head_id bigint, OUT head_hash text, OUT head_action text)
+    LANGUAGE plpgsql VOLATILE AS $$
+    BEGIN
+      PERFORM pg_advisory_xact_lock(lock_key);
+      next_id := nextval(pg_get_serial_sequence('audit', 'id'));
+      SELECT h.id, h.hash, h.action INTO head_id, head_hash, head_action FROM (SELECT id, hash, action FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1) AS h;
+    END;
+    $$`.execute(db.kysely);
+  await sql`UPDATE schema_version SET version = 6`.execute(db.kysely);
+}
+
+interface OldHead {
+  next_id: string;
+  head_id: string;
+  head_hash: string;
+}
+
+/** Appends as schema 6's appendToChain did; `details` may use the head (a checkpoint's). */
+async function appendAsSchema6(db: Db, action: string, details: (head: { id: number; hash: string }) => Record<string, unknown>): Promise<{ id: number; hash: string }> {
+  return db.kysely.transaction().execute(async (trx) => {
+    const row = (await sql<OldHead>`SELECT * FROM dta_audit_chain_head(727275)`.execute(trx)).rows[0] ?? assert.fail('no head');
+    const head = { id: Number(row.head_id), hash: row.head_hash };
+    const record = { id: Number(row.next_id), at: Date.now(), actor: 'service', action, deviceId: null, outcome: 'ok', code: null, attestationId: null, details: JSON.stringify(details(head)) };
+    const hash = auditRecordHash(record, head.hash, 0);
+    await sql`INSERT INTO audit (id, at, actor, action, device_id, outcome, code, attestation_id, details, hash, prev_hash) VALUES (${record.id}, ${record.at}, ${record.actor}, ${record.action}, NULL, 'ok', NULL, NULL, ${record.details}, ${hash}, ${head.hash})`.execute(trx);
+    return { id: record.id, hash };
+  });
+}
+
+test('PostgreSQL at schema 6 (one chain, single-head checkpoints) migrates itself at start to lanes: the old log verifies unchanged and its checkpoints still hold', { timeout: 120_000 }, async () => {
+  const database = await createPgDatabase();
+  try {
+    const issuer = 'https://dta.hospital.example';
+    let oldCheckpoint = '';
+    let lastOld = 0;
+    const db = connectDatabase({ kind: 'postgres', url: database.url });
+    try {
+      await migrate(db, { now: () => new Date() });
+      await backToSchema6(db);
+      const { kid, privateKey } = await createSigningKeys(db, createSealedBox(MASTER_KEY), () => new Date()).active();
+      for (let i = 0; i < 3; i++) await appendAsSchema6(db, 'admin.disable', () => ({}));
+      await appendAsSchema6(db, CHECKPOINT_ACTION, (head) => {
+        oldCheckpoint = signJws({ typ: CHECKPOINT_TYP, kid }, { iss: issuer, headId: head.id, headHash: head.hash, at: new Date().toISOString() }, privateKey);
+        return { headId: head.id, headHash: head.hash, jws: oldCheckpoint };
+      });
+      lastOld = (await appendAsSchema6(db, 'admin.disable', () => ({}))).id;
+    } finally {
+      await db.close();
+    }
+
+    // One URL, the owner's: the service migrates the database itself when it starts.
+    const svc = await startTestService({ database: 'postgres', pgUrl: database.url });
+    try {
+      assert.deepEqual(await svc.running.db.kysely.selectFrom('schema_version').select('version').execute(), [{ version: SCHEMA_VERSION }]);
+      const functions = await sql<{ f: string | null }>`SELECT to_regprocedure('dta_audit_chain_head(bigint)')::text AS f UNION ALL SELECT to_regprocedure('dta_audit_lane_head(bigint, integer)')::text`.execute(svc.running.db.kysely);
+      assert.deepEqual(functions.rows.map((r) => r.f), [null, 'dta_audit_lane_head(bigint,integer)'], 'the single chain\'s function is gone, the lanes\' is there');
+      const devices = await Promise.all(Array.from({ length: 6 }, () => FakeDevice.create()));
+      await Promise.all(devices.map(async (d) => {
+        assert.equal((await d.enrol(svc.url, svc.enrolmentSecret)).status, 201);
+        assert.equal((await d.attest(svc.url, HEALTHY_LINUX)).status, 200);
+      }));
+      const written = await svc.running.audit.checkpoint();
+      assert.ok(written, 'new records since the old checkpoint: a checkpoint of every lane');
+      const records = await svc.audit();
+      assert.ok(records.filter((r) => r.id <= lastOld).every((r) => r.lane === 0), 'every record from schema 6 is in lane 0');
+      const report = await verifyAuditLog(svc.running.db, { masterKey: MASTER_KEY, checkpoints: [oldCheckpoint, written.jws] });
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.externalCheckpoints, 2, 'the old single-head checkpoint (as lane 0\'s head) and the new one');
+      assert.ok(report.checkpoints >= 2, 'the old checkpoint in the log and the new one held');
+      assert.equal(report.lanes[0]?.lane, 0);
+      assert.equal(report.lanes[0]?.startId, report.chainStartId, 'lane 0 is the chain from its start marker');
+    } finally {
+      await svc.close();
+    }
+  } finally {
+    await database.drop();
   }
 });
