@@ -4,8 +4,9 @@
 // `execArgvExtension` can turn that off), and a `--require` / `--import` there has run
 // before this file: such a process refuses to go on, so the device key is never used by a
 // runtime that someone else's code may have changed.
-// First: the V8 setting must be in place before the agent's modules allocate.
+// First: the V8 settings must be in place before the agent's modules allocate or compile.
 import './young-generation.js';
+import './wasm-baseline-compiler.js';
 import { AgentError } from '../../common/errors.js';
 import { main } from './cli.js';
 import { AGENT_VERSION } from './version.js';
