@@ -12,6 +12,7 @@ import { isValid } from '../../common/validate.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
 import { LINUX_POLICY_DIR } from '../../main/config/config-sources.js';
 import { buildAgent, type AgentBuild } from '../../scripts/build-agent.js';
+import { runToEnd, type ChildOutput } from '../kit/child-output.js';
 import { OS_PATCH_TIERS_POLICY, supportEndedEntry } from '../kit/os-patch-tiers.js';
 import { startTestService, type TestService } from '../kit/service.js';
 import { waitUntil } from '../kit/wait.js';
@@ -34,16 +35,8 @@ after(() => {
 });
 
 /** Runs the executable to its end (a minute at most): its exit code and what it printed. */
-function runAgent(binary: string, args: readonly string[], env: Record<string, string> = SERVICE_ENV): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
+function runAgent(binary: string, args: readonly string[], env: Record<string, string> = SERVICE_ENV): Promise<ChildOutput> {
+  return runToEnd(binary, args, { env, timeoutMs: 60_000 });
 }
 
 interface RunningAgent {

@@ -13,15 +13,16 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { AttestResponse } from '../../common/attestation.js';
 import type { CheckId, Verdict } from '../../common/posture.js';
+import { signedInPerson, type SignedInPerson } from '../kit/console-person.js';
 import { FakeDevice, HEALTHY_LINUX, post, WARD_PC_INVENTORY } from '../kit/fake-device.js';
 import { tempFolder } from '../kit/temp-folder.js';
 import type { ConsoleService } from './console-service.js';
-import type { ConsoleScenes, SharedScene } from './console-scenes.js';
+import type { ConsoleScenes } from './console-scenes.js';
 import { startConsoleScenes } from './console-scenes.js';
-import { axeViolations, newPerson, signIn } from './console-browser.js';
+import { axeViolations } from './console-browser.js';
 import type { TestAccount } from './oidc-test-provider.js';
 
 const ACCOUNTS = new Map<string, TestAccount>([
@@ -71,23 +72,6 @@ const stateOf = (answer: Awaited<ReturnType<FakeDevice['enrol']>>): string => ('
 
 const statusOf = async (svc: ConsoleService, id: string): Promise<string | undefined> => (await svc.running.db.kysely.selectFrom('devices').select('status').where('id', '=', id).executeTakeFirst())?.status;
 
-interface SignedIn {
-  readonly context: BrowserContext;
-  readonly page: Page;
-}
-
-async function consolePerson(scene: SharedScene, login: string): Promise<SignedIn> {
-  const context = await newPerson(scene.browser);
-  try {
-    const page = await context.newPage();
-    await signIn(page, scene.svc.url, login);
-    return { context, page };
-  } catch (e) {
-    await context.close();
-    throw e;
-  }
-}
-
 // One provider and one Chromium for both databases. Each database's scene (its own service,
 // database and signed-in people) runs at the same time as the other; within a scene the steps
 // run in order, each building on the one before.
@@ -101,9 +85,9 @@ describe("IT's console: devices and actions in the browser", { concurrency: true
   for (const database of ['sqlite', 'postgres'] as const) {
     describe(`on ${database}`, { concurrency: 1 }, () => {
       let svc: ConsoleService;
-      let admin: SignedIn;
-      let helpdesk: SignedIn;
-      let viewer: SignedIn;
+      let admin: SignedInPerson;
+      let helpdesk: SignedInPerson;
+      let viewer: SignedInPerson;
       /** The drifted ward PC: its first key, then the new one IT approves. */
       let firstKey: FakeDevice;
       let newKey: FakeDevice;
@@ -112,15 +96,15 @@ describe("IT's console: devices and actions in the browser", { concurrency: true
         const scene = scenes.on(database);
         svc = scene.svc;
         // One after the other: at once, on a busy machine, the provider's pages outlast the sign-in's wait.
-        admin = await consolePerson(scene, 'alice');
-        helpdesk = await consolePerson(scene, 'hannah');
-        viewer = await consolePerson(scene, 'victor');
+        admin = await signedInPerson(scene.browser, svc.url, 'alice');
+        helpdesk = await signedInPerson(scene.browser, svc.url, 'hannah');
+        viewer = await signedInPerson(scene.browser, svc.url, 'victor');
       });
 
       after(async () => {
-        await admin?.context.close();
-        await helpdesk?.context.close();
-        await viewer?.context.close();
+        await admin?.close();
+        await helpdesk?.close();
+        await viewer?.close();
       });
 
       test('a drifted device is found by hostname and serial, and its page says why it was refused, by which policy, next to its inventory', async () => {

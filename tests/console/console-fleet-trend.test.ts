@@ -12,9 +12,10 @@ import type { Page } from 'playwright-core';
 import type { FleetTrendDay, TierCounts } from '../../service/console/data/console-data-types.js';
 import { recordFleetDay, utcDay } from '../../service/console/data/fleet-overview.js';
 import { recordedRuns, trendScale } from '../../service/console/trend-chart.js';
+import { withSignedInPerson } from '../kit/console-person.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { tempFolder } from '../kit/temp-folder.js';
-import { axeViolations, newPerson, signIn } from './console-browser.js';
+import { axeViolations } from './console-browser.js';
 import type { ConsoleScenes, SharedScene } from './console-scenes.js';
 import { startConsoleScenes } from './console-scenes.js';
 import type { TestAccount } from './oidc-test-provider.js';
@@ -95,10 +96,7 @@ async function showsTheTrend(scene: SharedScene, database: string): Promise<void
   assert.equal(scale.max, 4, 'the y axis ends at the highest count, a round number');
 
   const shots = tempFolder('dta-console-trend-shots-');
-  const context = await newPerson(scene.browser);
-  try {
-    const page = await context.newPage();
-    await signIn(page, svc.url, 'alice');
+  await withSignedInPerson(scene.browser, svc.url, 'alice', async ({ page }) => {
     const answer = await page.goto(`${svc.url}/console/`);
     const csp = (await answer?.allHeaders())?.['content-security-policy'] ?? '';
     assert.match(csp, /default-src 'none'/);
@@ -146,9 +144,7 @@ async function showsTheTrend(scene: SharedScene, database: string): Promise<void
     assert.equal(await page.$$eval('details.trend-numbers tbody td', (tds) => tds.filter((td) => td.textContent === 'keine Aufzeichnung').length), TREND_DAYS - expected.size);
     assert.deepEqual(await drawnSeries(page), drawn, 'the drawing does not depend on the language');
     await check(page, shots.path, `de-fleet-trend-${database}`);
-  } finally {
-    await context.close();
-  }
+  });
 }
 
 async function check(page: Page, shots: string, name: string): Promise<void> {

@@ -6,11 +6,12 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { withConsolePerson } from '../kit/console-person.js';
 import { FakeDevice } from '../kit/fake-device.js';
 import { tempFolder } from '../kit/temp-folder.js';
 import type { ConsoleService } from './console-service.js';
 import { startConsoleScenes, type ConsoleScenes } from './console-scenes.js';
-import { axeViolations, newPerson, signIn } from './console-browser.js';
+import { axeViolations, signIn } from './console-browser.js';
 import type { TestAccount } from './oidc-test-provider.js';
 
 const ACCOUNTS = new Map<string, TestAccount>([['alice', { name: 'Alice Admin', groups: ['dta-admins'] }]]);
@@ -40,9 +41,7 @@ test('every console page passes axe-core in English and German, and is screensho
   const waiting = await FakeDevice.create();
   assert.equal((await waiting.enrol(svc.url)).status, 202);
   const shots = tempFolder('dta-console-shots-');
-  const context = await newPerson(browser);
-  try {
-    const page = await context.newPage();
+  await withConsolePerson(browser, async ({ page }) => {
     await page.goto(`${svc.url}/console/sign-in`);
     await check(page, shots.path, 'en-sign-in');
     await signIn(page, svc.url, 'alice');
@@ -81,7 +80,5 @@ test('every console page passes axe-core in English and German, and is screensho
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
     const copyTo = process.env.DTA_CONSOLE_SCREENSHOTS;
     if (copyTo !== undefined && copyTo !== '') cpSync(shots.path, copyTo, { recursive: true });
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -12,9 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import type { Download, Page } from 'playwright-core';
 import type { CheckId, Verdict } from '../../common/posture.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
+import { withSignedInPerson } from '../kit/console-person.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { tempFolder } from '../kit/temp-folder.js';
-import { axeViolations, newPerson, sessionCookie, signIn } from './console-browser.js';
+import { axeViolations, sessionCookie } from './console-browser.js';
 import type { ConsoleService } from './console-service.js';
 import type { ConsoleScenes } from './console-scenes.js';
 import { startConsoleScenes } from './console-scenes.js';
@@ -109,10 +110,7 @@ describe('the policy and audit pages', { concurrency: true }, () => {
         const { svc, browser } = scenes.on(database);
         const devices = await fleetOfFive(svc);
         const losing = devices.slice(2).map((d) => d.deviceId).sort();
-        const context = await newPerson(browser);
-        try {
-          const page = await context.newPage();
-          await signIn(page, svc.url, 'alice');
+        await withSignedInPerson(browser, svc.url, 'alice', async ({ page }) => {
           await page.click('nav a[href="/console/policy"]');
           assert.equal(await page.textContent('h1'), 'Policy');
           assert.equal(await page.getAttribute('nav a[href="/console/policy"]', 'aria-current'), 'page');
@@ -183,15 +181,10 @@ describe('the policy and audit pages', { concurrency: true }, () => {
           await page.goto(`${svc.url}/console/policy?version=1`);
           assert.equal(await page.textContent('#shown-version'), 'Richtlinie, Version 1');
           await checkAndShoot(page, shots.path, `${database}-de-policy-version`);
-        } finally {
-          await context.close();
-        }
+        });
 
         // A viewer reads both pages and may run the what-if, which changes nothing.
-        const viewer = await newPerson(browser);
-        try {
-          const page = await viewer.newPage();
-          await signIn(page, svc.url, 'victor');
+        await withSignedInPerson(browser, svc.url, 'victor', async ({ page }) => {
           await page.goto(`${svc.url}/console/policy`);
           const forms = await page.$$eval('main form', (all) => all.map((f) => `${f.getAttribute('method')} ${f.getAttribute('action')}`));
           assert.deepEqual(forms, ['post /console/policy']);
@@ -199,9 +192,7 @@ describe('the policy and audit pages', { concurrency: true }, () => {
           assert.deepEqual(await listedDevices(page), losing);
           await page.goto(`${svc.url}/console/audit?outcome=ok`);
           assert.ok((await page.$$eval('table.audit tbody tr', (rows) => rows.length)) > 0);
-        } finally {
-          await viewer.close();
-        }
+        });
         const copyTo = process.env.DTA_CONSOLE_SCREENSHOTS;
         if (copyTo !== undefined && copyTo !== '') cpSync(shots.path, copyTo, { recursive: true });
       } finally {
@@ -212,10 +203,7 @@ describe('the policy and audit pages', { concurrency: true }, () => {
 
   test('hostile input on the audit and policy pages gets a typed error page, never a 500', async () => {
     const { svc, browser } = scenes.on('sqlite');
-    const context = await newPerson(browser);
-    try {
-      const page = await context.newPage();
-      await signIn(page, svc.url, 'alice');
+    await withSignedInPerson(browser, svc.url, 'alice', async ({ context, page }) => {
       const cookie = await sessionCookie(context);
       await page.goto(`${svc.url}/console/policy`);
       const csrf = (await page.getAttribute('input[name="csrf"]', 'value')) ?? '';
@@ -280,8 +268,6 @@ describe('the policy and audit pages', { concurrency: true }, () => {
       assert.equal(bombed.status, 422);
       assert.match(bombed.body, /id="validation"/);
       assert.equal((await post(form({ csrf, draft: STRICT_DRAFT, run: 'validate' }))).status, 200);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { signedInPerson, withConsolePerson, withSignedInPerson } from '../kit/console-person.js';
 import { FakeDevice } from '../kit/fake-device.js';
 import { freePort } from '../kit/ports.js';
 import { startTestService } from '../kit/service.js';
 import type { ConsoleService } from './console-service.js';
 import { startConsoleService } from './console-service.js';
-import { launchChromium, newPerson, sessionCookie, signIn } from './console-browser.js';
+import { launchChromium, sessionCookie, signIn } from './console-browser.js';
 import type { TestAccount, TestProvider } from './oidc-test-provider.js';
 import { startTestProvider } from './oidc-test-provider.js';
 
@@ -50,13 +51,11 @@ after(async () => {
 
 /** A signed-in person's cookie, through the provider in Chromium. */
 async function signedIn(login: string): Promise<{ cookie: string; close: () => Promise<void> }> {
-  const context = await newPerson(browser);
+  const person = await signedInPerson(browser, svc.url, login);
   try {
-    const page = await context.newPage();
-    await signIn(page, svc.url, login);
-    return { cookie: await sessionCookie(context), close: () => context.close() };
+    return { cookie: await sessionCookie(person.context), close: () => person.close() };
   } catch (e) {
-    await context.close();
+    await person.close();
     throw e;
   }
 }
@@ -91,24 +90,17 @@ function post(path: string, cookie: string, form: string, headers: Record<string
 const codeOf = (page: string): string | undefined => /data-code="([A-Z_]+)"/.exec(page)?.[1];
 
 test('a person in no group the console maps is refused with a page that says so, and gets no session', async () => {
-  const context = await newPerson(browser);
-  try {
-    const page = await context.newPage();
-    await signIn(page, svc.url, 'nobody');
+  await withSignedInPerson(browser, svc.url, 'nobody', async ({ context, page }) => {
     assert.equal(await page.getAttribute('.error-message', 'data-code'), 'NO_ROLE');
     assert.match((await page.textContent('main')) ?? '', /none of the groups that may use this console/);
     assert.equal((await context.cookies()).some((c) => c.name === '__Host-dta-console'), false);
     const refused = (await svc.audit()).filter((r) => r.action === 'console.sign-in' && r.outcome === 'refused');
     assert.deepEqual(refused.map((r) => [r.actor, r.code]), [['console:nobody (No Body)', 'NO_ROLE']]);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('a sign-in answer used once is refused when replayed, alone or under a new sign-in', async () => {
-  const context = await newPerson(browser);
-  try {
-    const page = await context.newPage();
+  await withConsolePerson(browser, async ({ page }) => {
     const callbacks: string[] = [];
     page.on('request', (r) => {
       if (new URL(r.url()).pathname === '/console/callback') callbacks.push(r.url());
@@ -127,9 +119,7 @@ test('a sign-in answer used once is refused when replayed, alone or under a new 
     assert.equal(replay.status, 401);
     assert.equal(codeOf(await replay.text()), 'SIGN_IN_FAILED');
     assert.equal(replay.headers.get('set-cookie')?.includes('__Host-dta-console='), false);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('a viewer sees no actions, and the service refuses a viewer who posts one anyway', async () => {

@@ -10,11 +10,7 @@ import type { AuditRecord } from '../../service/audit-log.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
 import { startTestService } from '../kit/service.js';
 import { kitFolderPath } from '../kit/temp-folder.js';
-import type { Browser } from 'playwright-core';
-import { freePort } from '../kit/ports.js';
-import { launchChromium } from './console-browser.js';
-import type { TestAccount } from './oidc-test-provider.js';
-import { CLIENT_ID, CLIENT_SECRET, startTestProvider } from './oidc-test-provider.js';
+import { CLIENT_ID, CLIENT_SECRET } from './oidc-test-provider.js';
 
 export const ROLE_GROUPS = { 'dta-admins': 'admin', 'dta-helpdesk': 'helpdesk', 'dta-viewers': 'viewer' } as const;
 
@@ -61,37 +57,6 @@ export async function startConsoleService(options: {
     async close() {
       await svc.close();
       rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** What a browser test of the console starts: the test provider with `accounts`, the service with the console against it, and Chromium. */
-export interface ConsoleScene {
-  readonly svc: ConsoleService;
-  readonly browser: Browser;
-  close(): Promise<void>;
-}
-
-/** `database`: 'postgres' runs the scene on a fresh PostgreSQL database (DTA_TEST_PG_URL's server), dropped on close. */
-export async function startConsoleScene(accounts: ReadonlyMap<string, TestAccount>, options: { database?: 'sqlite' | 'postgres' } = {}): Promise<ConsoleScene> {
-  const port = await freePort();
-  const provider = await startTestProvider(accounts, [`http://127.0.0.1:${port}`]);
-  const svc = await startConsoleService({ port, issuer: provider.issuer, ...(options.database === 'postgres' ? { database: { kind: 'postgres' as const } } : {}) }).catch(async (e: unknown) => {
-    await provider.close();
-    throw e;
-  });
-  const browser = await launchChromium().catch(async (e: unknown) => {
-    await svc.close();
-    await provider.close();
-    throw e;
-  });
-  return {
-    svc,
-    browser,
-    async close() {
-      await browser.close();
-      await svc.close();
-      await provider.close();
     },
   };
 }

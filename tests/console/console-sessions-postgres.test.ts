@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { withSignedInPerson } from '../kit/console-person.js';
 import { freePort } from '../kit/ports.js';
 import { createPgDatabase } from '../kit/service.js';
 import type { ConsoleService } from './console-service.js';
 import { startConsoleService } from './console-service.js';
-import { launchChromium, newPerson, sessionCookie, signIn } from './console-browser.js';
+import { launchChromium, sessionCookie } from './console-browser.js';
 import type { TestAccount, TestProvider } from './oidc-test-provider.js';
 import { startTestProvider } from './oidc-test-provider.js';
 
@@ -23,11 +24,21 @@ let browser: Browser;
 
 before(async () => {
   const ports = [await freePort(), await freePort()] as const;
-  provider = await startTestProvider(ACCOUNTS, ports.map((p) => `http://127.0.0.1:${p}`));
-  database = await createPgDatabase();
-  first = await startConsoleService({ port: ports[0], issuer: provider.issuer, database: { kind: 'postgres', url: database.url } });
-  second = await startConsoleService({ port: ports[1], issuer: provider.issuer, database: { kind: 'postgres', url: database.url } });
-  browser = await launchChromium();
+  // Chromium starts while the provider, the database and the services do; `after` closes whichever started.
+  const started = await Promise.allSettled([
+    launchChromium().then((launched) => {
+      browser = launched;
+    }),
+    (async () => {
+      provider = await startTestProvider(ACCOUNTS, ports.map((p) => `http://127.0.0.1:${p}`));
+      database = await createPgDatabase();
+      // One after the other: the first migrates the new database, the second finds it migrated.
+      first = await startConsoleService({ port: ports[0], issuer: provider.issuer, database: { kind: 'postgres', url: database.url } });
+      second = await startConsoleService({ port: ports[1], issuer: provider.issuer, database: { kind: 'postgres', url: database.url } });
+    })(),
+  ]);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 });
 
 after(async () => {
@@ -39,10 +50,7 @@ after(async () => {
 });
 
 test('a session made by one instance holds at the other, and a sign-out at the other ends it at both', async () => {
-  const context = await newPerson(browser);
-  try {
-    const page = await context.newPage();
-    await signIn(page, first.url, 'hannah');
+  await withSignedInPerson(browser, first.url, 'hannah', async ({ context }) => {
     const cookie = await sessionCookie(context);
     const id = cookie.split('=')[1] ?? '';
     const rows = await first.running.db.kysely.selectFrom('console_sessions').select(['id_hash', 'data']).where('kind', '=', 'session').execute();
@@ -57,7 +65,5 @@ test('a session made by one instance holds at the other, and a sign-out at the o
     const atFirst = await fetch(`${first.url}/console/`, { headers: { cookie }, redirect: 'manual' });
     assert.equal(atFirst.status, 303);
     assert.equal(atFirst.headers.get('location'), '/console/sign-in?ended=1');
-  } finally {
-    await context.close();
-  }
+  });
 });

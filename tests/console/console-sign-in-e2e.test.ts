@@ -5,34 +5,32 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { withSignedInPerson } from '../kit/console-person.js';
 import { FakeDevice } from '../kit/fake-device.js';
 import type { ConsoleService } from './console-service.js';
-import { startConsoleScene, type ConsoleScene } from './console-service.js';
-import { newPerson, signIn } from './console-browser.js';
+import { startConsoleScenes, type ConsoleScenes } from './console-scenes.js';
 import type { TestAccount } from './oidc-test-provider.js';
 
 const ACCOUNTS = new Map<string, TestAccount>([
   ['hannah', { name: 'Hannah Help', groups: ['dta-helpdesk', 'staff'] }],
 ]);
 
-let scene: ConsoleScene;
+let scenes: ConsoleScenes;
 let svc: ConsoleService;
 let browser: Browser;
 
+// Chromium launches while the provider and the service start.
 before(async () => {
-  scene = await startConsoleScene(ACCOUNTS);
-  ({ svc, browser } = scene);
+  scenes = await startConsoleScenes(ACCOUNTS, ['sqlite']);
+  ({ svc, browser } = scenes.on('sqlite'));
 });
 
-after(() => scene?.close());
+after(() => scenes?.close());
 
 test('a help desk person signs in, approves a waiting device with a reason that the audit keeps, and signs out', async () => {
   const device = await FakeDevice.create();
   assert.equal((await device.enrol(svc.url)).status, 202);
-  const context = await newPerson(browser);
-  try {
-    const page = await context.newPage();
-    const landed = await signIn(page, svc.url, 'hannah');
+  await withSignedInPerson(browser, svc.url, 'hannah', async ({ page, landed }) => {
     assert.equal(new URL(landed).pathname, '/console/');
     assert.equal(await page.textContent('h1'), 'Fleet');
     assert.match((await page.textContent('header')) ?? '', /Signed in as Hannah Help \(help desk\)/);
@@ -62,7 +60,5 @@ test('a help desk person signs in, approves a waiting device with a reason that 
     assert.ok(records.some((r) => r.action === 'console.sign-out' && r.actor === 'console:hannah (Hannah Help)'));
     const sessions = await svc.running.db.kysely.selectFrom('console_sessions').select('kind').where('kind', '=', 'session').execute();
     assert.equal(sessions.length, 0);
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { withSignedInPerson } from '../kit/console-person.js';
 import { freePort } from '../kit/ports.js';
 import type { ConsoleService } from './console-service.js';
 import { startConsoleService } from './console-service.js';
-import { launchChromium, newPerson, signIn } from './console-browser.js';
+import { launchChromium } from './console-browser.js';
 import type { TestAccount, TestProvider } from './oidc-test-provider.js';
 import { startIssuerFront, startTestProvider } from './oidc-test-provider.js';
 
@@ -23,12 +24,28 @@ let browser: Browser;
 
 before(async () => {
   const ports = [await freePort(), await freePort()] as const;
-  provider = await startTestProvider(ACCOUNTS, ports.map((p) => `http://127.0.0.1:${p}`));
-  passFront = await startIssuerFront(provider.issuer, 'pass');
-  rewriteFront = await startIssuerFront(provider.issuer, 'rewrite-issuer');
-  discoveryMismatch = await startConsoleService({ port: ports[0], issuer: passFront.issuer });
-  tokenMismatch = await startConsoleService({ port: ports[1], issuer: rewriteFront.issuer });
-  browser = await launchChromium();
+  // Chromium starts while the provider, its fronts and the two services do; `after` closes whichever started.
+  const started = await Promise.allSettled([
+    launchChromium().then((launched) => {
+      browser = launched;
+    }),
+    (async () => {
+      provider = await startTestProvider(ACCOUNTS, ports.map((p) => `http://127.0.0.1:${p}`));
+      passFront = await startIssuerFront(provider.issuer, 'pass');
+      rewriteFront = await startIssuerFront(provider.issuer, 'rewrite-issuer');
+      // Each service has a SQLite database of its own: they start side by side.
+      await Promise.all([
+        startConsoleService({ port: ports[0], issuer: passFront.issuer }).then((svc) => {
+          discoveryMismatch = svc;
+        }),
+        startConsoleService({ port: ports[1], issuer: rewriteFront.issuer }).then((svc) => {
+          tokenMismatch = svc;
+        }),
+      ]);
+    })(),
+  ]);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 });
 
 after(async () => {
@@ -48,16 +65,11 @@ test('a provider whose discovery names another issuer is refused, and nobody is 
 });
 
 test('an ID token from an issuer other than the configured one is refused at the callback', async () => {
-  const context = await newPerson(browser);
-  try {
-    const page = await context.newPage();
-    await signIn(page, tokenMismatch.url, 'alice');
+  await withSignedInPerson(browser, tokenMismatch.url, 'alice', async ({ context, page }) => {
     assert.equal(new URL(page.url()).pathname, '/console/callback');
     assert.equal(await page.getAttribute('.error-message', 'data-code'), 'SIGN_IN_FAILED');
     assert.equal((await context.cookies()).some((c) => c.name === '__Host-dta-console'), false);
     const sessions = await tokenMismatch.running.db.kysely.selectFrom('console_sessions').select('kind').where('kind', '=', 'session').execute();
     assert.equal(sessions.length, 0);
-  } finally {
-    await context.close();
-  }
+  });
 });

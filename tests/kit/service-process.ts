@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { runToEnd } from './child-output.js';
 import { freePort, waitReady } from './ports.js';
 import { ensureServiceBundle } from './service-bundle.js';
 import { kitFolderPath } from './temp-folder.js';
@@ -66,17 +67,10 @@ export async function startServiceAt(args: readonly string[], url: string, optio
 }
 
 /** Runs a command of the service's command line to its end: its exit code and what it printed. */
-export function runServiceCommand(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }> {
+export async function runServiceCommand(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }> {
   const command = serviceCommand(args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command.file, command.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const { code, out, err } = await runToEnd(command.file, command.args, { cwd: ROOT, env });
+  return { code, stdout: out, stderr: err };
 }
 
 export interface ServiceProcess {

@@ -18,7 +18,7 @@ const start = async (configPath: string, url: string) => (await startServiceAt([
 
 const DEVICES = Number(process.env.LOAD_DEVICES ?? 2000);
 
-test('SIGKILL during a burst of attestations loses no answered attestation and duplicates none', { timeout: 300_000 }, async () => {
+test('SIGKILL during a burst of attestations loses no answered attestation and duplicates none', { timeout: 300_000 }, async (t) => {
   const dir = tempFolderPath('dta-crash-');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -26,6 +26,10 @@ test('SIGKILL during a burst of attestations loses no answered attestation and d
   writeFileSync(init.configPath, JSON.stringify({ ...(JSON.parse(readFileSync(init.configPath, 'utf8')) as object), logLevel: 'fatal' }));
   const adminToken = readFileSync(join(dir, 'admin-token.txt'), 'utf8').trim();
   let child = await start(init.configPath, url);
+  // Whichever service is running when the test ends is stopped, also when an assertion before the restart failed.
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   // Thousands of devices, each with one attestation in flight when the process dies.
   const devices = await Promise.all(Array.from({ length: DEVICES }, () => FakeDevice.create()));
   const secret = readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim();

@@ -1,0 +1,65 @@
+// A person at IT's console in Chromium: a browser context of their own (their cookies, their
+// language) with one page, signed in through the test provider's pages as a person would. Every
+// console test sets people up this way, and each person's context is closed when the test is
+// done with it, also when the sign-in or the test fails.
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { newPerson, signIn } from '../console/console-browser.js';
+
+export interface ConsolePerson {
+  readonly context: BrowserContext;
+  readonly page: Page;
+  close(): Promise<void>;
+}
+
+export interface SignedInPerson extends ConsolePerson {
+  /** Where the browser ended after the sign-in (the console, or its refusal page). */
+  readonly landed: string;
+}
+
+export interface PersonOptions {
+  readonly locale?: 'en' | 'de';
+}
+
+/** A new person with one open page, signed in to nothing yet. */
+export async function openConsolePerson(browser: Browser, options: PersonOptions = {}): Promise<ConsolePerson> {
+  const context = await newPerson(browser, options.locale);
+  try {
+    const page = await context.newPage();
+    return { context, page, close: () => context.close() };
+  } catch (e) {
+    await context.close();
+    throw e;
+  }
+}
+
+/** A new person signed in to the console at `consoleUrl` as `login`; closed again if the sign-in fails. */
+export async function signedInPerson(browser: Browser, consoleUrl: string, login: string, options: PersonOptions = {}): Promise<SignedInPerson> {
+  const person = await openConsolePerson(browser, options);
+  try {
+    const landed = await signIn(person.page, consoleUrl, login);
+    return { ...person, landed };
+  } catch (e) {
+    await person.close();
+    throw e;
+  }
+}
+
+/** Runs `use` with a new person, not signed in, and closes their context afterwards. */
+export async function withConsolePerson<T>(browser: Browser, use: (person: ConsolePerson) => Promise<T>, options: PersonOptions = {}): Promise<T> {
+  const person = await openConsolePerson(browser, options);
+  try {
+    return await use(person);
+  } finally {
+    await person.close();
+  }
+}
+
+/** Runs `use` with a person signed in to the console at `consoleUrl` as `login`, and closes their context afterwards. */
+export async function withSignedInPerson<T>(browser: Browser, consoleUrl: string, login: string, use: (person: SignedInPerson) => Promise<T>, options: PersonOptions = {}): Promise<T> {
+  const person = await signedInPerson(browser, consoleUrl, login, options);
+  try {
+    return await use(person);
+  } finally {
+    await person.close();
+  }
+}
