@@ -148,6 +148,10 @@ interface HeadRow {
   action: string | null;
 }
 
+/** One lane's head (dta_audit_lane_head) or every lane's (dta_audit_lane_heads), under their locks. */
+const laneHeads = (fn: 'dta_audit_lane_head' | 'dta_audit_lane_heads') =>
+  sql<HeadRow>`SELECT chain_lane, next_id, head_id AS id, head_hash AS hash, head_action AS action FROM ${sql.raw(fn)}(${AUDIT_LANE_LOCK_BASE}, ${AUDIT_LANES})`;
+
 /** SQLite: the next id and lane 0's head (the last record of lane 0 that carries a hash). */
 const SQLITE_HEAD = sql<HeadRow>`SELECT 0 AS chain_lane, coalesce((SELECT max(id) FROM audit), 0) + 1 AS next_id, h.id, h.hash, h.action
   FROM (SELECT 1 AS one) AS one
@@ -161,7 +165,7 @@ const SQLITE_HEAD = sql<HeadRow>`SELECT 0 AS chain_lane, coalesce((SELECT max(id
  */
 export async function appendToChain(db: Kysely<Database>, make: (head: ChainHead | null) => AuditEntry | null, at: number): Promise<AppendedRecord | null> {
   return inTransaction(db, async (trx, postgres) => {
-    const row = (postgres ? await sql<HeadRow>`SELECT chain_lane, next_id, head_id AS id, head_hash AS hash, head_action AS action FROM dta_audit_lane_head(${AUDIT_LANE_LOCK_BASE}, ${AUDIT_LANES})`.execute(trx) : await SQLITE_HEAD.execute(trx)).rows[0];
+    const row = (await (postgres ? laneHeads('dta_audit_lane_head') : SQLITE_HEAD).execute(trx)).rows[0];
     if (row === undefined) throw new Error('the audit head query returned no row');
     const head = headOf(row);
     const entry = make(head);
@@ -177,7 +181,7 @@ export async function appendToChain(db: Kysely<Database>, make: (head: ChainHead
  */
 export async function appendAcrossLanes(db: Kysely<Database>, make: (heads: readonly LaneHead[]) => AuditEntry | null, at: number): Promise<AppendedRecord | null> {
   return inTransaction(db, async (trx, postgres) => {
-    const rows = (postgres ? await sql<HeadRow>`SELECT chain_lane, next_id, head_id AS id, head_hash AS hash, head_action AS action FROM dta_audit_lane_heads(${AUDIT_LANE_LOCK_BASE}, ${AUDIT_LANES})`.execute(trx) : await SQLITE_HEAD.execute(trx)).rows;
+    const rows = (await (postgres ? laneHeads('dta_audit_lane_heads') : SQLITE_HEAD).execute(trx)).rows;
     const first = rows[0];
     if (first === undefined) throw new Error('the audit heads query returned no row');
     const heads: LaneHead[] = [];

@@ -8,6 +8,7 @@
 // vouches for and below every record after it, so one pass in id order checks them all.
 import type { Db } from '../db/connect.js';
 import type { AuditTable } from '../db/schema.js';
+import { AUDIT_LANES } from './append-to-chain.js';
 import { AUDIT_CHAIN_GENESIS, auditLaneGenesis, auditRecordHash } from './audit-hash.js';
 import type { CheckpointClaims, CheckpointHead } from './audit-checkpoint.js';
 import { CHECKPOINT_ACTION, checkCheckpoint } from './audit-checkpoint.js';
@@ -29,7 +30,9 @@ export type AuditProblemCode =
   /** A valid checkpoint that vouches for a head the log no longer has: records were rewritten. */
   | 'CHECKPOINT_MISMATCH'
   /** A checkpoint vouches for records beyond the end of a lane (or for a lane the log no longer has): its tail was cut off. */
-  | 'TAIL_TRUNCATED';
+  | 'TAIL_TRUNCATED'
+  /** A record in a lane the service never writes (outside 0 to AUDIT_LANES - 1), which no checkpoint covers: written around the service. */
+  | 'LANE_INVALID';
 
 export interface AuditProblem {
   readonly code: AuditProblemCode;
@@ -122,14 +125,20 @@ export async function verifyAuditLog(db: Db, options: VerifyOptions): Promise<Au
   let checkpoints = 0;
   let lastCheckpoint: AuditVerification['lastCheckpoint'] = null;
   const pageSize = options.pageSize ?? 5_000;
-  for (let after = 0; ; ) {
-    const page = (await db.kysely.selectFrom('audit').selectAll().where('id', '>', after).orderBy('id').limit(pageSize).execute()) as Row[];
+  // From the lowest id there is, not from 1: a record slipped in with an id of 0 or below is read too.
+  for (let after: number | null = null; ; ) {
+    const from = after;
+    const page = (await db.kysely.selectFrom('audit').selectAll().$if(from !== null, (q) => q.where('id', '>', from ?? 0)).orderBy('id').limit(pageSize).execute()) as Row[];
     for (const raw of page) {
       const r = { ...raw, id: Number(raw.id), at: Number(raw.at), lane: Number(raw.lane) };
       records++;
       if (r.hash === null) {
         if (chainStartId !== null) report('UNCHAINED_RECORD', r.id, `Record ${r.id} carries no hash: it was written around the service after the chain started at record ${chainStartId}.`);
         else unchained++;
+        continue;
+      }
+      if (!Number.isInteger(r.lane) || r.lane < 0 || r.lane >= AUDIT_LANES) {
+        report('LANE_INVALID', r.id, `Record ${r.id} is in lane ${r.lane}, which the service never writes (lanes 0 to ${AUDIT_LANES - 1}) and no checkpoint covers: it was written around the service.`);
         continue;
       }
       chainStartId ??= r.id;
@@ -192,7 +201,16 @@ export async function verifyAuditLog(db: Db, options: VerifyOptions): Promise<Au
         report('CHECKPOINT_MISMATCH', null, `The checkpoint given, signed ${e.claims.at}, vouches for record ${h.id} in lane ${h.lane}, which is no longer in the log: it was deleted.`);
       }
     }
-    if (e.met.every((held) => held === true)) externalCheckpoints++;
+    // A lane the checkpoint does not name had no record when it was signed, so none of its
+    // records can come before the heads it vouches for.
+    const vouchedUpTo = Math.max(...e.claims.heads.map((h) => h.id));
+    let unnamed = false;
+    for (const lane of lanes.values()) {
+      if (lane.startId > vouchedUpTo || e.claims.heads.some((h) => h.lane === lane.lane)) continue;
+      unnamed = true;
+      report('CHECKPOINT_MISMATCH', lane.startId, `The checkpoint given, signed ${e.claims.at}, names no record of lane ${lane.lane}, yet record ${lane.startId} of that lane comes before record ${vouchedUpTo}, which it vouches for: it was written around the service.`);
+    }
+    if (!unnamed && e.met.every((held) => held === true)) externalCheckpoints++;
   }
   return {
     ok: problems.length === 0 && moreProblems === 0,

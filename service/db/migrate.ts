@@ -4,7 +4,7 @@
 // cannot create, alter or drop them.
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { appendAcrossLanes, createChainFunctions } from '../audit/append-to-chain.js';
+import { AUDIT_LANES, appendAcrossLanes, createChainFunctions } from '../audit/append-to-chain.js';
 import type { Db } from './connect.js';
 import type { Database } from './schema.js';
 import { grantServiceRole } from './service-role-grants.js';
@@ -191,7 +191,8 @@ async function createSchema(db: Schema): Promise<void> {
   await addColumnIfMissing(db, 'audit', 'hash', 'text');
   await addColumnIfMissing(db, 'audit', 'prev_hash', 'text');
   // Every record written before lanes is in lane 0, the chain as it was (audit/audit-hash.ts).
-  await addColumnIfMissing(db, 'audit', 'lane', 'integer NOT NULL DEFAULT 0');
+  // Only the lanes the service writes, which every checkpoint covers (verify reports any other).
+  await addColumnIfMissing(db, 'audit', 'lane', `integer NOT NULL DEFAULT 0 CHECK (lane >= 0 AND lane < ${String(AUDIT_LANES)})`);
   // The last posture each device reported (what a policy what-if evaluates), its inventory
   // (to find the machine; never used for the tier) and every policy the service applied.
   await k.schema
@@ -319,7 +320,8 @@ async function createSchema(db: Schema): Promise<void> {
   }
 }
 
-async function addColumnIfMissing(db: Schema, table: 'devices' | 'audit' | 'tokens', column: string, type: 'text' | 'integer' | 'integer NOT NULL DEFAULT 0'): Promise<void> {
+/** `type` is a constant of this file, never input: it is spliced into the statement. */
+async function addColumnIfMissing(db: Schema, table: 'devices' | 'audit' | 'tokens', column: string, type: string): Promise<void> {
   if (db.kind === 'postgres') {
     await sql`ALTER TABLE ${sql.table(table)} ADD COLUMN IF NOT EXISTS ${sql.ref(column)} ${sql.raw(type)}`.execute(db.kysely);
     return;

@@ -6,24 +6,14 @@
 // that record's predecessor and fork the lane.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
 import { AUDIT_LANES, appendToChain } from '../../service/audit/append-to-chain.js';
 import type { AppendedRecord } from '../../service/audit/append-to-chain.js';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import { connectDatabase } from '../../service/db/connect.js';
 import { migrate } from '../../service/db/migrate.js';
-import type { Database } from '../../service/db/schema.js';
 import { createPgDatabase } from '../kit/service.js';
+import { testEntry, waitingForAdvisoryLock } from '../kit/audit-appends.js';
 import { waitForValue } from '../kit/wait.js';
-
-const entry = (actor: string) => () => ({ actor, action: 'test.append', outcome: 'ok' as const });
-
-/** Backends of this database waiting for an advisory lock (B's append, once it reached its lane's lock). */
-async function waitingForAdvisoryLock(k: Kysely<Database>): Promise<number> {
-  const row = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`.execute(k)).rows[0];
-  return row?.n ?? 0;
-}
 
 test('PostgreSQL: an append that waited for its lane chains onto the record the lane\'s holder committed', { timeout: 60_000 }, async () => {
   const database = await createPgDatabase();
@@ -40,14 +30,14 @@ test('PostgreSQL: an append that waited for its lane chains onto the record the 
       const holders: (AppendedRecord | null)[] = [];
       const holding = Array.from({ length: AUDIT_LANES }, (_, i) =>
         a.kysely.transaction().execute(async (trx) => {
-          holders[i] = await appendToChain(trx, entry(`holder ${i}`), Date.now());
+          holders[i] = await appendToChain(trx, testEntry(`holder ${i}`), Date.now());
           await held;
         }),
       );
       try {
         await waitForValue('every lane held', () => Promise.resolve(holders.filter((h) => h !== undefined).length === AUDIT_LANES ? true : undefined));
         assert.equal(new Set(holders.map((h) => h?.lane)).size, AUDIT_LANES, 'each holder on a lane of its own (none waited)');
-        const bDone = appendToChain(b.kysely, entry('b'), Date.now());
+        const bDone = appendToChain(b.kysely, testEntry('b'), Date.now());
         await waitForValue('B waiting for its lane', async () => ((await waitingForAdvisoryLock(a.kysely)) > 0 ? true : undefined));
         release();
         await Promise.all(holding);

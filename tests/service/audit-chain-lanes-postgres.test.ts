@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
-import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { appendToChain } from '../../service/audit/append-to-chain.js';
 import type { AppendedRecord } from '../../service/audit/append-to-chain.js';
@@ -12,24 +11,17 @@ import type { AuditCheckpoint } from '../../service/audit/audit-checkpoint.js';
 import { writeCheckpoint } from '../../service/audit/audit-checkpoint.js';
 import type { AuditProblemCode, AuditVerification } from '../../service/audit/verify-audit-log.js';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
+import { auditLaneGenesis, auditRecordHash } from '../../service/audit/audit-hash.js';
 import { createSealedBox } from '../../service/crypto/sealed-box.js';
 import type { Db } from '../../service/db/connect.js';
 import { connectDatabase } from '../../service/db/connect.js';
 import { migrate } from '../../service/db/migrate.js';
-import type { Database } from '../../service/db/schema.js';
 import { createSigningKeys } from '../../service/keys/signing-keys.js';
 import { createPgDatabase } from '../kit/service.js';
+import { testEntry, waitingForAdvisoryLock } from '../kit/audit-appends.js';
 import { waitForValue, waitUntil } from '../kit/wait.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7);
-
-const entry = (actor: string) => () => ({ actor, action: 'test.append', outcome: 'ok' as const });
-
-/** Backends of this database waiting for an advisory lock. */
-async function waitingForAdvisoryLock(k: Kysely<Database>): Promise<number> {
-  const row = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`.execute(k)).rows[0];
-  return row?.n ?? 0;
-}
 
 test('PostgreSQL: an append does not wait for another appender\'s open transaction; both commit and the log verifies', { timeout: 60_000 }, async () => {
   const database = await createPgDatabase();
@@ -44,14 +36,14 @@ test('PostgreSQL: an append does not wait for another appender\'s open transacti
       });
       let first: AppendedRecord | null = null;
       const aDone = a.kysely.transaction().execute(async (trx) => {
-        first = await appendToChain(trx, entry('a'), Date.now());
+        first = await appendToChain(trx, testEntry('a'), Date.now());
         await held;
       });
       try {
         // A holds its lane once its record is written (its transaction still open).
         await waitForValue('A appended', () => Promise.resolve(first ?? undefined));
         let second: AppendedRecord | null | undefined;
-        const bDone = appendToChain(b.kysely, entry('b'), Date.now()).then((r) => {
+        const bDone = appendToChain(b.kysely, testEntry('b'), Date.now()).then((r) => {
           second = r;
         });
         // Whichever comes first: B's append done, or B seen waiting for a lock A holds.
@@ -93,7 +85,7 @@ async function appendOverLanes(db: Db, rounds: number): Promise<void> {
     let appended = 0;
     const open = Array.from({ length: 4 }, (_, i) =>
       db.kysely.transaction().execute(async (trx) => {
-        await appendToChain(trx, entry(`round ${round}, appender ${i}`), Date.now());
+        await appendToChain(trx, testEntry(`round ${round}, appender ${i}`), Date.now());
         appended++;
         await held;
       }),
@@ -128,7 +120,7 @@ async function tamperedAfterCheckpoint(tamper: (client: pg.Client, vouched: read
       assert.ok(checkpoint, 'new records: a checkpoint');
       assert.ok(checkpoint.heads.length >= 3, `the checkpoint vouches for every lane used: ${JSON.stringify(checkpoint.heads)}`);
       const vouched = (await sql<LaneRecord>`SELECT id::int AS id, lane FROM audit WHERE id < ${Math.max(...checkpoint.heads.map((h) => h.id)) + 1} ORDER BY id`.execute(db.kysely)).rows;
-      await appendToChain(db.kysely, entry('after the checkpoint'), Date.now());
+      await appendToChain(db.kysely, testEntry('after the checkpoint'), Date.now());
       assert.deepEqual((await verifyAuditLog(db, { masterKey: MASTER_KEY, checkpoints: [checkpoint.jws] })).problems, [], 'untouched, it verifies');
       const client = new pg.Client({ connectionString: database.url });
       await client.connect();
@@ -213,4 +205,48 @@ test('PostgreSQL: a record edited in a lane after 0 is named by verify (RECORD_A
     assert.equal(report.problems[0]?.code, 'RECORD_ALTERED', JSON.stringify(report.problems));
     assert.equal(report.problems[0]?.recordId, edited);
   }
+});
+
+/** Inserts, as the owner, a record hashed as the service would hash the first record of `lane`. */
+async function insertForged(client: pg.Client, id: number, lane: number): Promise<void> {
+  const record = { id, at: Date.now(), actor: 'forger', action: 'test.forged', deviceId: null, outcome: 'ok', code: null, attestationId: null, details: '{}' };
+  const prevHash = auditLaneGenesis(lane);
+  await client.query('INSERT INTO audit (id, at, actor, action, device_id, outcome, code, attestation_id, details, hash, prev_hash, lane) VALUES ($1, $2, $3, $4, NULL, $5, NULL, NULL, $6, $7, $8, $9)', [id, record.at, record.actor, record.action, record.outcome, record.details, auditRecordHash(record, prevHash, lane), prevHash, lane]);
+}
+
+async function nextAuditId(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ id: string }>("SELECT nextval(pg_get_serial_sequence('audit', 'id')) AS id");
+  return Number(rows[0]?.id ?? assert.fail('no id'));
+}
+
+test('PostgreSQL: a lane the service never writes is refused by the database, and verify names a record in one (LANE_INVALID) once the owner drops that check', { timeout: 60_000 }, async () => {
+  let forged = 0;
+  const { inLog, given } = await tamperedAfterCheckpoint(async (client) => {
+    forged = await nextAuditId(client);
+    // A chain of its own in lane 8, which no checkpoint locks or signs.
+    await assert.rejects(insertForged(client, forged, 8), (e: unknown) => (e as { code?: unknown }).code === '23514');
+    await client.query('ALTER TABLE audit DROP CONSTRAINT audit_lane_check');
+    await insertForged(client, forged, 8);
+  });
+  for (const report of [inLog, given]) {
+    assert.deepEqual(codes(report), ['LANE_INVALID'], JSON.stringify(report.problems));
+    assert.equal(report.problems[0]?.recordId, forged);
+    assert.ok(!report.lanes.some((l) => l.lane === 8));
+  }
+});
+
+test('PostgreSQL: a lane the checkpoint given does not name, forged with an id below what it vouches for, is reported with the log\'s own checkpoint gone', { timeout: 60_000 }, async () => {
+  let lane = -1;
+  const { inLog, given } = await tamperedAfterCheckpoint(async (client) => {
+    // The log's own checkpoint is lane 0's last records (with what followed it there): gone, as the owner could.
+    await client.query("DELETE FROM audit WHERE lane = 0 AND id >= (SELECT max(id) FROM audit WHERE action = 'audit.checkpoint')");
+    const used = (await client.query<{ lane: number }>('SELECT DISTINCT lane FROM audit')).rows.map((r) => r.lane);
+    lane = [1, 2, 3, 4, 5, 6, 7].find((l) => !used.includes(l)) ?? assert.fail(`every lane is used: ${used.join(', ')}`);
+    // Below every id the service drew, so it passes for history; verify must read it all the same.
+    await insertForged(client, -1, lane);
+  });
+  assert.ok(inLog.lanes.some((l) => l.lane === lane && l.startId === -1), `verify reads records below id 1: ${JSON.stringify(inLog.lanes)}`);
+  assert.equal(given.ok, false);
+  assert.ok(given.problems.some((p) => p.code === 'CHECKPOINT_MISMATCH' && p.recordId === -1 && new RegExp(`names no record of lane ${lane}\\b`).test(p.message)), JSON.stringify(given.problems));
+  assert.equal(given.externalCheckpoints, 0);
 });
