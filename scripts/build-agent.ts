@@ -71,9 +71,10 @@ const quickJsWasmGiven: Plugin = {
 };
 
 // A step's output is shown only when it fails (postject warns about ELF note names it
-// cannot map, which is harmless: nodejs/postject issue 83).
+// cannot map, which is harmless: nodejs/postject issue 83). The timeout only catches a hung
+// step: postject took over 120 s once on this 2-core machine at a load average of 23.
 function run(file: string, args: readonly string[]): void {
-  execFileSync(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  execFileSync(file, [...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
 }
 
 /** The native modules the agent may load on this OS, from node_modules. */
