@@ -62,6 +62,8 @@ const CAUSE_OF_CODE: ReadonlyMap<string, Cause> = new Map<string, Cause>([
   ['PROXY_REFUSED', 'proxy'],
   ['RATE_LIMITED', 'service-busy'],
   ['UNAVAILABLE', 'service-busy'],
+  // An instance left on an older release while IT upgrades: the agent asks again (another instance).
+  ['SCHEMA_NEWER_THAN_SERVICE', 'service-busy'],
   ['INTERNAL', 'service-fault'],
   ['POLICY_INVALID', 'service-fault'],
   // The service refused what the agent sent.

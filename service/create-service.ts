@@ -7,6 +7,7 @@ import { loadOrCreateDeviceCa } from './ca/device-ca.js';
 import type { DatabaseConfig, Db } from './db/connect.js';
 import { connectDatabase } from './db/connect.js';
 import { prepareDatabase } from './db/prepare-database.js';
+import { createSchemaWatch } from './db/schema-watch.js';
 import type { AuditGuard } from './audit/audit-guard.js';
 import { startAuditGuard } from './audit/audit-guard.js';
 import type { DeviceTrustService } from './device-trust-service.js';
@@ -135,6 +136,8 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
       consoleData,
       ...(config.console ? { console: { settings: config.console, db: db.kysely } } : {}),
       sharedSignals: ssf,
+      // Called later (by a request), never while this runs: the app exists by then.
+      schemaWatch: createSchemaWatch(db, { log: (facts, message) => app.log.error(facts, message) }),
       adminTokenHashes: config.adminTokenHashes,
       writeAudit: (entry) => writeAudit(db.kysely, entry, now().getTime()),
       ...(metrics !== null && config.metrics ? { extend: metricsOnMainApp(metrics, config.metrics) } : {}),

@@ -32,6 +32,8 @@ export const SERVICE_ERROR_CODES = {
   CLOCK_SKEW: 400,
   POLICY_INVALID: 422,
   UNAVAILABLE: 503,
+  /** A newer release migrated the database under this instance: it writes nothing until upgraded (service/db/schema-watch.ts). */
+  SCHEMA_NEWER_THAN_SERVICE: 503,
   INTERNAL: 500,
 } as const;
 export type ServiceErrorCode = keyof typeof SERVICE_ERROR_CODES;

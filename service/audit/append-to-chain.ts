@@ -13,7 +13,8 @@
 // no lane while it waits; a transaction that already holds a lane gets it again at once (an
 // advisory lock is re-entrant), so an append never waits while holding a lane, and appends
 // cannot deadlock. A checkpoint takes every lane's lock, in ascending order, and vouches for
-// every lane's head (audit-checkpoint.ts). On SQLite the one connection already serializes
+// every lane's head (audit-checkpoint.ts); in a transaction that already appended, it is refused
+// (appendAcrossLanes says why). On SQLite the one connection already serializes
 // appends: one lane, lane 0, as before lanes.
 //
 // The lane's lock is held from the append until the commit, so every round trip after it
@@ -46,6 +47,15 @@ const AUDIT_LANE_LOCK_BASE = 727280;
 
 /** The PostgreSQL functions of the chain, as GRANT names them (service/db/service-role-grants.ts). */
 export const AUDIT_CHAIN_FUNCTIONS = ['dta_audit_lane_head(bigint, integer)', 'dta_audit_lane_heads(bigint, integer)'] as const;
+
+/**
+ * appendAcrossLanes was called in a transaction that already appended: it would wait for the
+ * lanes below the one it holds while another checkpoint, holding those, waits for its lane.
+ */
+export class AuditAppendOrderError extends Error {
+  override readonly name: string = 'AuditAppendOrderError';
+  readonly code = 'APPEND_ACROSS_LANES_AFTER_APPEND';
+}
 
 export interface ChainHead {
   readonly id: number;
@@ -178,9 +188,18 @@ export async function appendToChain(db: Kysely<Database>, make: (head: ChainHead
  * Takes every lane (waiting for each, in ascending order) and appends the record `make` returns
  * for all their heads, to lane 0 (null: nothing to append). For checkpoints: while every lane
  * is held, no head can move under the record that vouches for them.
+ *
+ * Lanes are taken in one order, so two checkpoints cannot deadlock, unless one already holds a
+ * lane out of that order: a caller's transaction that appended before holds its lane and would
+ * wait for the lanes below it, which another checkpoint may hold while it waits for that lane.
+ * Such a call throws AuditAppendOrderError before it waits for anything (no caller does this:
+ * a checkpoint opens its own transaction, the migration's chain start comes first in its). The
+ * look at the connection's locks costs a round trip only inside a caller's transaction; on SQLite
+ * the one connection serializes everything and there is nothing to deadlock.
  */
 export async function appendAcrossLanes(db: Kysely<Database>, make: (heads: readonly LaneHead[]) => AuditEntry | null, at: number): Promise<AppendedRecord | null> {
   return inTransaction(db, async (trx, postgres) => {
+    if (postgres && db.isTransaction && (await holdsALane(trx))) throw new AuditAppendOrderError('appendAcrossLanes was called in a transaction that already appended to the audit log; a checkpoint must come first in its transaction, or in one of its own.');
     const rows = (await (postgres ? laneHeads('dta_audit_lane_heads') : SQLITE_HEAD).execute(trx)).rows;
     const first = rows[0];
     if (first === undefined) throw new Error('the audit heads query returned no row');
@@ -193,6 +212,15 @@ export async function appendAcrossLanes(db: Kysely<Database>, make: (heads: read
     if (entry === null) return null;
     return insertRecord(trx, entry, Number(first.next_id), 0, heads.find((h) => h.lane === 0)?.hash ?? null, at);
   });
+}
+
+/** Whether this connection holds a lane's lock (a bigint advisory key below 2^32 is classid 0, objid the key, objsubid 1). */
+async function holdsALane(trx: Kysely<Database>): Promise<boolean> {
+  const row = (
+    await sql<{ held: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND classid = 0 AND objsubid = 1
+      AND objid BETWEEN ${AUDIT_LANE_LOCK_BASE} AND ${AUDIT_LANE_LOCK_BASE + AUDIT_LANES - 1}) AS held`.execute(trx)
+  ).rows[0];
+  return row?.held === true;
 }
 
 async function inTransaction<T>(db: Kysely<Database>, run: (trx: Kysely<Database>, postgres: boolean) => Promise<T>): Promise<T> {

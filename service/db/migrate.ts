@@ -7,13 +7,15 @@ import { sql } from 'kysely';
 import { AUDIT_LANES, appendAcrossLanes, createChainFunctions } from '../audit/append-to-chain.js';
 import type { Db } from './connect.js';
 import type { Database } from './schema.js';
+import { SchemaNewerThanServiceError } from './schema-newer-error.js';
 import { grantServiceRole } from './service-role-grants.js';
 import { STATUS_INDEX_HOLD_MS, STATUS_LIST_CAPACITY } from '../status-index.js';
 
 /**
  * The schema this code needs. Raise it with every change to createSchema, so that a service
  * that runs as a role which cannot migrate refuses to start on an older schema instead of
- * failing on a missing column later. 1: before the version table; 2: the audit hash chain;
+ * failing on a missing column later, and an older release's instances, on a newer one, refuse to
+ * start and answer SCHEMA_NEWER_THAN_SERVICE (db/schema-watch.ts). 1: before the version table; 2: the audit hash chain;
  * 3: random status list indices (tokens.status_idx); 4: the attested device key (devices.key_attested_jkt);
  * 5: what IT's console reads (device_posture, device_inventory, policy_versions) and the tables
  * of the console's sessions and of Shared Signals, each added with its own createTable below;
@@ -67,8 +69,10 @@ export async function schemaVersion(db: Schema): Promise<number> {
 
 async function migrateSchema(db: Schema, options: MigrateOptions): Promise<void> {
   const from = await schemaVersion(db);
+  // A newer release migrated it: this release's createSchema would put back what that one
+  // dropped (schema 7 dropped schema 6's chain function) and its statements may no longer fit.
+  if (from > SCHEMA_VERSION) throw new SchemaNewerThanServiceError(from, SCHEMA_VERSION);
   await createSchema(db);
-  // A newer release's schema is left as it is (its version too).
   if (from < SCHEMA_VERSION) {
     await db.kysely.transaction().execute(async (trx) => {
       // The chain begins with a marker that says how many records came before it, unchained;

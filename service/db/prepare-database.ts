@@ -9,6 +9,7 @@ import type { DatabaseConfig, Db } from './connect.js';
 import { connectDatabase } from './connect.js';
 import { DatabaseSetupError } from './database-errors.js';
 import { migrate, SCHEMA_VERSION, schemaVersion } from './migrate.js';
+import { SchemaNewerThanServiceError } from './schema-newer-error.js';
 import { missingServiceGrants } from './service-role-grants.js';
 
 export async function prepareDatabase(db: Db, config: DatabaseConfig, now: () => Date): Promise<void> {
@@ -33,7 +34,8 @@ export async function prepareDatabase(db: Db, config: DatabaseConfig, now: () =>
     if (!insufficientPrivilege(e)) throw e;
     throw (await notGranted()) ?? e;
   }
-  if (version >= SCHEMA_VERSION) {
+  if (version > SCHEMA_VERSION) throw new SchemaNewerThanServiceError(version, SCHEMA_VERSION);
+  if (version === SCHEMA_VERSION) {
     const error = await notGranted();
     if (error !== null) throw error;
     return;

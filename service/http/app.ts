@@ -25,6 +25,7 @@ import { MAX_JSON_DEPTH } from '../../common/jws-compact.js';
 import type { RateLimits } from './request-limits.js';
 import { createRequestLimits } from './request-limits.js';
 import { registerStatusListRoute } from './status-list-route.js';
+import type { SchemaWatch } from '../db/schema-watch.js';
 import { isTransientDbError } from './transient-errors.js';
 import { parseTrustedProxies } from './trusted-proxies.js';
 
@@ -51,6 +52,8 @@ export interface AppOptions {
   readonly console?: ConsoleWiring;
   /** Shared Signals (service/ssf/): the transmitter's metadata, streams and poll endpoint. */
   readonly sharedSignals?: { register(app: FastifyInstance, admin: (request: FastifyRequest) => Promise<string>): void };
+  /** Tells a failure caused by a newer release's migration (503 SCHEMA_NEWER_THAN_SERVICE) and makes readiness fail then (service/db/schema-watch.ts). */
+  readonly schemaWatch?: SchemaWatch;
 }
 
 type ErrorBody = { error: { code: string; message: string } };
@@ -80,7 +83,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
   });
 
-  app.setErrorHandler((error: unknown, request, reply) => {
+  app.setErrorHandler(async (thrown: unknown, request, reply) => {
+    // A statement that failed because a newer release changed the schema is no bug of ours: said so, as a 503.
+    const error: unknown = (thrown instanceof ServiceError || isTransientDbError(thrown) ? null : await options.schemaWatch?.explain(thrown)) ?? thrown;
     if (error instanceof ServiceError && error.status >= 500) {
       // A 503 passes: agents wait at least this long before asking again (and spread out).
       if (error.status === 503) void reply.header('retry-after', String(error.retryAfterSeconds ?? 5));
@@ -135,9 +140,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.get('/healthz', () => Promise.resolve({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {
+      await options.schemaWatch?.assertNotNewer();
       await service.ready();
       return { status: 'ready' };
-    } catch {
+    } catch (e) {
+      if (e instanceof ServiceError) return reply.status(e.status).header('retry-after', String(e.retryAfterSeconds ?? 5)).send(e.toJSON());
       return reply.status(503).header('retry-after', '5').send({ error: { code: 'UNAVAILABLE', message: 'The database is not reachable.' } });
     }
   });

@@ -1,0 +1,130 @@
+// A newer release migrates the shared database while an instance of this release still runs
+// (a rolling upgrade, an instance someone forgot): the running instance must fail closed with a
+// coded 503 (SCHEMA_NEWER_THAN_SERVICE, Retry-After: the agent's outage policy applies, not a
+// device refusal), its readiness must turn not-ready so the load balancer stops sending to it,
+// the attestation that failed must leave nothing half-written, and a restart of this release on
+// that database must refuse to start instead of re-creating what the newer release removed.
+// Simulated for real: a second connection raises the stored version and removes an object the
+// running instance uses, as a newer migration would.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
+import type { Db } from '../../service/db/connect.js';
+import { SCHEMA_VERSION } from '../../service/db/migrate.js';
+import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
+import type { TestService } from '../kit/service.js';
+import { startTestService } from '../kit/service.js';
+
+const MASTER_KEY = Buffer.alloc(32, 7); // the kit's
+const NEWER = SCHEMA_VERSION + 1;
+
+/** What an attestation writes, to show a failed one wrote none of it. */
+async function written(db: Db, deviceId: string): Promise<{ audit: number; tokens: number; nonces: number; lastAttestedAt: number | null }> {
+  const k = db.kysely;
+  const count = async (table: 'audit' | 'tokens' | 'nonces'): Promise<number> => Number((await k.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const device = await k.selectFrom('devices').select('last_attested_at').where('id', '=', deviceId).executeTakeFirstOrThrow();
+  return { audit: await count('audit'), tokens: await count('tokens'), nonces: await count('nonces'), lastAttestedAt: device.last_attested_at === null ? null : Number(device.last_attested_at) };
+}
+
+/**
+ * What a newer release's migration could do, through its own connection: raise the version and
+ * remove what this release uses. PostgreSQL: the audit append's function, as schema 7 dropped
+ * schema 6's (the append is the attestation's last statement). SQLite: the tokens' status index
+ * column, renamed (written in the middle of the attestation, after its spent nonce).
+ */
+async function newerReleaseMigrates(svc: TestService): Promise<void> {
+  if (svc.pgUrl !== null) {
+    const client = new pg.Client({ connectionString: svc.pgUrl });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('UPDATE schema_version SET version = $1', [NEWER]);
+      await client.query('DROP FUNCTION dta_audit_lane_head(bigint, integer)');
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    return;
+  }
+  const sqlite = new BetterSqlite3(`${svc.dataDir}/service.db`);
+  try {
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.transaction(() => {
+      sqlite.prepare('UPDATE schema_version SET version = ?').run(NEWER);
+      sqlite.exec('DROP INDEX tokens_status_idx');
+      sqlite.exec('ALTER TABLE tokens RENAME COLUMN status_idx TO status_slot');
+    })();
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** Whether the newer release's change is still there (a refused start of this release left it alone). */
+async function newerChangeKept(svc: TestService): Promise<boolean> {
+  if (svc.pgUrl !== null) {
+    const client = new pg.Client({ connectionString: svc.pgUrl });
+    await client.connect();
+    try {
+      const fn = await client.query<{ f: string | null }>(`SELECT to_regprocedure('dta_audit_lane_head(bigint, integer)')::text AS f`);
+      const version = await client.query<{ version: number }>('SELECT version FROM schema_version');
+      return fn.rows[0]?.f === null && version.rows[0]?.version === NEWER;
+    } finally {
+      await client.end();
+    }
+  }
+  const sqlite = new BetterSqlite3(`${svc.dataDir}/service.db`, { readonly: true });
+  try {
+    const columns = (sqlite.prepare("SELECT name FROM pragma_table_info('tokens')").all() as { name: string }[]).map((c) => c.name);
+    const version = sqlite.prepare('SELECT version FROM schema_version').get() as { version: number };
+    return !columns.includes('status_idx') && columns.includes('status_slot') && version.version === NEWER;
+  } finally {
+    sqlite.close();
+  }
+}
+
+for (const database of ['sqlite', 'postgres'] as const) {
+  test(`${database}: a running instance on a schema a newer release migrated answers 503 SCHEMA_NEWER_THAN_SERVICE (not 500), turns not-ready, writes nothing half; a restart refuses`, { timeout: 120_000 }, async () => {
+    const svc = await startTestService({ database });
+    try {
+      const device = await FakeDevice.create();
+      assert.equal((await device.enrol(svc.url, svc.enrolmentSecret)).status, 201);
+      assert.equal((await device.attest(svc.url, HEALTHY_LINUX)).status, 200);
+      assert.equal((await fetch(`${svc.url}/readyz`)).status, 200, 'ready before the newer release migrates');
+      const before = await written(svc.running.db, device.deviceId);
+
+      await newerReleaseMigrates(svc);
+
+      const evidence = await device.evidence(await device.nonce(svc.url), HEALTHY_LINUX);
+      const res = await post(`${svc.url}/v1/attest`, { evidence });
+      const body = (await res.json()) as { error?: { code: string; message: string } };
+      assert.equal(res.status, 503, JSON.stringify(body));
+      assert.equal(body.error?.code, 'SCHEMA_NEWER_THAN_SERVICE');
+      assert.match(body.error?.message ?? '', new RegExp(`schema version ${NEWER}.*${SCHEMA_VERSION}`), 'the answer names both versions');
+      assert.ok(Number(res.headers.get('retry-after')) > 0, 'a 503 that says when to ask again');
+
+      const ready = await fetch(`${svc.url}/readyz`);
+      assert.equal(ready.status, 503, 'the load balancer stops sending to this instance');
+      assert.equal(((await ready.json()) as { error?: { code: string } }).error?.code, 'SCHEMA_NEWER_THAN_SERVICE');
+      assert.ok(Number(ready.headers.get('retry-after')) > 0);
+
+      // Nothing of the failed attestation stays: no token, no spent nonce, no attestation time.
+      const after = await written(svc.running.db, device.deviceId);
+      assert.deepEqual({ ...after, audit: before.audit }, before, 'the failed attestation wrote nothing but, where the log still takes it, its error record');
+      // On SQLite the audit log still takes the record of the failed attestation (outcome error).
+      assert.equal(after.audit - before.audit, database === 'sqlite' ? 1 : 0);
+      const report = await verifyAuditLog(svc.running.db, { masterKey: MASTER_KEY });
+      assert.deepEqual(report.problems, [], 'the audit log still verifies');
+
+      // This release started again on that database refuses, and leaves the newer schema alone.
+      await assert.rejects(
+        startTestService({ database, dataDir: svc.dataDir, ...(svc.pgUrl !== null ? { pgUrl: svc.pgUrl } : {}) }),
+        (e: unknown) => (e as { code?: unknown }).code === 'SCHEMA_NEWER_THAN_SERVICE' && new RegExp(`${NEWER}.*${SCHEMA_VERSION}`).test((e as Error).message),
+      );
+      assert.equal(await newerChangeKept(svc), true, 'the refused start re-created nothing the newer release removed');
+    } finally {
+      await svc.close();
+    }
+  });
+}
