@@ -7,27 +7,33 @@
 // two raw node:crypto verifications of the same signatures, in the same process and run.
 // Also: the token check alone against one raw verification (with no cache, and with tokens
 // repeated so the cache answers), and the proof replay cache against a plain Map. The machine
-// is shared and noisy: rates are per second of this process's CPU time, and each figure is the
-// median, over rounds, of the ratio within one round.
+// is shared and noisy: rates are per second of CPU time, and each figure is the median, over
+// rounds, of the ratio within one round. Within a round the two sides take turns on chunks of 50
+// requests (about 8 ms), the side that goes first alternating, so both meet the same load. For
+// token + proof each side runs in a process of its own (relying-party-side.ts) and counts its
+// whole process's CPU time over the round, so the library's garbage collection is the library's
+// and none of it is charged to the baseline.
+//
+// BENCH_COMPARE_BUNDLE=<file.mjs>: a previous build of the library (esbuild of
+// service/relying-party/index.ts, as below) takes the same turns in a third process, so an old
+// and a new build are compared in the same minutes, under the same load.
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { DPOP_TYP, EAR_PROFILE, STATUS_LIST_TYP, TOKEN_TYP } from '../common/attestation.js';
+import { DPOP_TYP, EAR_PROFILE, TOKEN_TYP } from '../common/attestation.js';
 import type { DeviceTokenClaims } from '../common/attestation.js';
 import { jwkThumbprint, publicJwkOf, sha256Base64url, signJws } from '../service/crypto/es256.js';
-import { encodeStatusList } from '../service/status-list.js';
-import type { createRelyingParty } from '../service/relying-party/index.js';
+import type { BenchRequest, SideAnswer, SideMessage } from './relying-party-side.js';
 import type { createReplayCache } from '../service/relying-party/replay-cache.js';
 import type { createTokenVerifier } from '../service/relying-party/verify-device-token.js';
 
-/** The shapes of the bundles' exports (types only: the code run is the bundles'). */
-interface VerifierModule {
-  readonly createRelyingParty: typeof createRelyingParty;
-}
+/** The shape of the internals bundle's exports (types only: the code run is the bundle's). */
 interface InternalsModule {
   readonly createTokenVerifier: typeof createTokenVerifier;
   readonly createReplayCache: typeof createReplayCache;
@@ -40,6 +46,41 @@ const DEVICES = 200;
 const ISSUER = 'https://dts.example';
 const AUDIENCE = 'ehr';
 const URL_ = 'https://ehr.example.org/patients/42';
+const COMPARE_BUNDLE = process.env.BENCH_COMPARE_BUNDLE;
+
+/** One side's process: ask it something and wait for its answer. */
+interface Side {
+  ask(message: SideMessage): Promise<void>;
+  roundCpu(): Promise<number>;
+}
+const sides: ChildProcess[] = [];
+
+function startSide(setup: Extract<SideMessage, { kind: 'setup' }>): Promise<Side> {
+  // The same node flags (tsx's loader) as this process: the side's own code is TypeScript.
+  const child = fork(join(import.meta.dirname, 'relying-party-side.ts'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  sides.push(child);
+  const answer = (message: SideMessage): Promise<SideAnswer> => new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`the ${setup.side} side exited (${code ?? 'signal'})`));
+    child.once('exit', onExit);
+    child.once('message', (reply: SideAnswer) => {
+      child.off('exit', onExit);
+      if (reply.kind === 'failed') reject(new Error(`the ${setup.side} side failed: ${reply.reason}`));
+      else resolve(reply);
+    });
+    child.send(message);
+  });
+  const side: Side = {
+    ask: async (message) => {
+      await answer(message);
+    },
+    roundCpu: async () => {
+      const reply = await answer({ kind: 'end-round' });
+      if (reply.kind !== 'round-cpu') throw new Error(`the ${setup.side} side answered ${reply.kind} to end-round`);
+      return reply.ms;
+    },
+  };
+  return side.ask(setup).then(() => side);
+}
 
 const folder = mkdtempSync(join(tmpdir(), 'dta-verifier-bench-'));
 try {
@@ -53,10 +94,10 @@ try {
   const bundle = (entry: string, name: string) => build({ entryPoints: [entry], outfile: join(folder, name), bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'error' });
   await bundle(join(ROOT, 'service/relying-party/index.ts'), 'verifier.mjs');
   await bundle(internalsEntry, 'internals.mjs');
-  const lib = (await import(pathToFileURL(join(folder, 'verifier.mjs')).href)) as VerifierModule;
   const internals = (await import(pathToFileURL(join(folder, 'internals.mjs')).href)) as InternalsModule;
-  await run(lib, internals);
+  await run(join(folder, 'verifier.mjs'), internals);
 } finally {
+  for (const child of sides) child.kill();
   rmSync(folder, { recursive: true, force: true });
 }
 
@@ -88,7 +129,7 @@ function rate(count: number, ms: number): number {
   return count / (ms / 1000);
 }
 
-async function run(lib: VerifierModule, internals: InternalsModule): Promise<void> {
+async function run(sideBundle: string, internals: InternalsModule): Promise<void> {
   const service = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const devices = Array.from({ length: DEVICES }, () => {
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -111,78 +152,56 @@ async function run(lib: VerifierModule, internals: InternalsModule): Promise<voi
   };
   const tokens = Array.from({ length: N }, (_, i) => tokenOf(i));
 
-  // The service's JWKS and status list, served by an in-process fetch: the bench measures the
-  // relying party, not a network. Both are fetched once per relying party, outside the timed
-  // loops. Signed again every 10 s, as the service does: a list older than the relying
-  // party's staleness limit (60 s) is refused.
-  const lst = encodeStatusList([]);
-  let signedList: { iat: number; jwt: string } | undefined;
-  const statusList = (): string => {
-    const iat = Math.floor(Date.now() / 1000);
-    if (signedList === undefined || iat - signedList.iat >= 10) {
-      signedList = { iat, jwt: signJws({ typ: STATUS_LIST_TYP, kid: 'k1' }, { sub: `${ISSUER}/v1/status-list`, iat, exp: iat + 3600, status_list: { bits: 2, lst } }, service.privateKey) };
-    }
-    return signedList.jwt;
-  };
+  // The service's JWKS, served to the library side by an in-process fetch (with a status list it
+  // signs): the bench measures the relying party, not a network. Both are fetched once per
+  // relying party, outside the timed turns.
   const jwks = JSON.stringify({ keys: [{ ...publicJwkOf(service.publicKey), kid: 'k1', alg: 'ES256', use: 'sig' }] });
-  const fetchStub: typeof fetch = (input) => {
-    const url = String(input instanceof Request ? input.url : input);
-    if (url === `${ISSUER}/.well-known/jwks.json`) return Promise.resolve(new Response(jwks, { headers: { 'content-type': 'application/json' } }));
-    if (url === `${ISSUER}/v1/status-list`) return Promise.resolve(new Response(statusList(), { headers: { 'content-type': 'application/statuslist+jwt' } }));
-    return Promise.resolve(new Response('not found', { status: 404 }));
-  };
-
-  const requestsOf = (): { token: string; dpop: string }[] => tokens.map((token, i) => {
+  const requestsOf = (): BenchRequest[] => tokens.map((token, i) => {
     const device = devices[i % DEVICES];
     if (device === undefined) throw new Error('no device');
     const dpop = signJws({ typ: DPOP_TYP, jwk: device.jwk }, { htm: 'GET', htu: URL_, iat: Math.floor(Date.now() / 1000), jti: randomBytes(16).toString('base64url'), ath: sha256Base64url(token) }, device.privateKey);
-    return { token, dpop };
+    return { token, dpop, device: i % DEVICES };
   });
 
-  type Request = { readonly token: string; readonly dpop: string };
-  /** CPU ms for two raw verifications of each request in `chunk` (`offset`: its place in the batch, which names its device). */
-  const rawRequests = (chunk: readonly Request[], offset: number): number => {
-    const start = cpuMs();
-    let ok = 0;
-    chunk.forEach(({ token, dpop }, i) => {
-      const device = devices[(offset + i) % DEVICES];
-      if (device !== undefined && rawVerify(token, service.publicKey) && rawVerify(dpop, device.publicKey)) ok++;
-    });
-    if (ok !== chunk.length) throw new Error('raw verification failed');
-    return cpuMs() - start;
-  };
-
-  type Verifier = ReturnType<VerifierModule['createRelyingParty']>;
-  /** CPU ms for the relying party to decide each request in `chunk`. */
-  const libraryRequests = async (verifier: Verifier, chunk: readonly Request[]): Promise<number> => {
-    const start = cpuMs();
-    for (const { token, dpop } of chunk) {
-      const decision = await verifier.verifyRequest({ method: 'GET', url: URL_, authorization: `DPoP ${token}`, dpop, requiredTier: 'full' });
-      if (!decision.allow) throw new Error(`verifier denied: ${decision.code} ${decision.reason}`);
-    }
-    return cpuMs() - start;
-  };
-
   // The shared machine's load changes within a second: raw and library take turns on chunks
-  // of the same batch, so both sides of a round's ratio see the same load.
-  const CHUNK = 250;
-  const requestRound = async (batch: readonly Request[]): Promise<{ raw: number; library: number }> => {
-    const verifier = lib.createRelyingParty({ issuer: ISSUER, audience: AUDIENCE, fetch: fetchStub });
-    try {
-      // Warm: the keys and the status list are fetched once, before the clock starts.
-      const warm = await verifier.verifyRequest({ method: 'GET', url: URL_, authorization: `DPoP ${tokenOf(N)}`, dpop: undefined, requiredTier: 'full' });
-      if (warm.allow || warm.code !== 'PROOF_MISSING') throw new Error(`warm-up: ${JSON.stringify(warm)}`);
-      let rawMs = 0;
-      let libraryMs = 0;
-      for (let offset = 0; offset < batch.length; offset += CHUNK) {
-        const chunk = batch.slice(offset, offset + CHUNK);
-        rawMs += rawRequests(chunk, offset);
-        libraryMs += await libraryRequests(verifier, chunk);
-      }
-      return { raw: rate(batch.length, rawMs), library: rate(batch.length, libraryMs) };
-    } finally {
-      verifier.close();
+  // of the same batch, so both sides of a round's ratio see the same load. Chunks of 50 (about
+  // 8 ms, a few scheduler slices) with the first side alternating, not 250 with raw always
+  // first: a copy of the library measured against itself in turns of 250 spread 0.76 to 1.30
+  // per round at a load of 13; in turns of 50, 0.84 to 1.20 at 16 to 27.
+  const CHUNK = 50;
+  /** Runs the two sides of one chunk, the first alternating from chunk to chunk. */
+  const inTurn = async (chunkNumber: number, first: () => unknown, second: () => unknown): Promise<void> => {
+    if (chunkNumber % 2 === 0) {
+      await first();
+      await second();
+    } else {
+      await second();
+      await first();
     }
+  };
+
+  // Token + proof: each side in a process of its own (relying-party-side.ts), so each side's
+  // CPU time holds its own garbage collection and nothing of the other's.
+  const setup = { bundle: sideBundle, issuer: ISSUER, audience: AUDIENCE, url: URL_, servicePrivateKey: service.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), jwks, devices: devices.map((d) => d.publicKey.export({ format: 'jwk' })), warmToken: tokenOf(N) };
+  const rawSide = await startSide({ kind: 'setup', side: 'raw', ...setup });
+  const librarySide = await startSide({ kind: 'setup', side: 'library', ...setup });
+  const compareSide = COMPARE_BUNDLE === undefined ? undefined : await startSide({ kind: 'setup', side: 'library', ...setup, bundle: COMPARE_BUNDLE });
+  const requestRound = async (batch: readonly BenchRequest[]): Promise<{ raw: number; library: number; compare: number | undefined }> => {
+    const all = compareSide === undefined ? [rawSide, librarySide] : [rawSide, librarySide, compareSide];
+    await Promise.all(all.map((side) => side.ask({ kind: 'round', requests: batch })));
+    for (let from = 0; from < batch.length; from += CHUNK) {
+      const chunk = { kind: 'chunk', from, to: from + CHUNK } as const;
+      await inTurn(from / CHUNK, () => rawSide.ask(chunk), async () => {
+        // The previous build, when compared, goes next to the library: never both first or both last.
+        if (compareSide !== undefined && from % (2 * CHUNK) === 0) await compareSide.ask(chunk);
+        await librarySide.ask(chunk);
+        if (compareSide !== undefined && from % (2 * CHUNK) !== 0) await compareSide.ask(chunk);
+      });
+    }
+    const rawMs = await rawSide.roundCpu();
+    const libraryMs = await librarySide.roundCpu();
+    const compareMs = compareSide === undefined ? undefined : await compareSide.roundCpu();
+    return { raw: rate(batch.length, rawMs), library: rate(batch.length, libraryMs), compare: compareMs === undefined ? undefined : rate(batch.length, compareMs) };
   };
 
   const keys = { get: () => Promise.resolve(service.publicKey) };
@@ -207,8 +226,7 @@ async function run(lib: VerifierModule, internals: InternalsModule): Promise<voi
     let libraryMs = 0;
     for (let offset = 0; offset < tokens.length; offset += CHUNK) {
       const chunk = tokens.slice(offset, offset + CHUNK);
-      rawMs += rawTokens(chunk);
-      libraryMs += await libraryTokens(verifier, chunk);
+      await inTurn(offset / CHUNK, () => (rawMs += rawTokens(chunk)), async () => (libraryMs += await libraryTokens(verifier, chunk)));
     }
     return rawMs / libraryMs;
   };
@@ -220,8 +238,9 @@ async function run(lib: VerifierModule, internals: InternalsModule): Promise<voi
     let rawMs = 0;
     let libraryMs = 0;
     for (let offset = 0, at = 0; offset < tokens.length; offset += CHUNK, at += share) {
-      rawMs += rawTokens(tokens.slice(offset, offset + CHUNK));
-      libraryMs += await libraryTokens(verifier, repeated.slice(at, at + share));
+      const chunk = tokens.slice(offset, offset + CHUNK);
+      const repeatedChunk = repeated.slice(at, at + share);
+      await inTurn(offset / CHUNK, () => (rawMs += rawTokens(chunk)), async () => (libraryMs += await libraryTokens(verifier, repeatedChunk)));
     }
     return rate(repeated.length, libraryMs) / rate(tokens.length, rawMs);
   };
@@ -231,20 +250,30 @@ async function run(lib: VerifierModule, internals: InternalsModule): Promise<voi
   const repeatedRatios: number[] = [];
   const rawRequestRates: number[] = [];
   const libraryRequestRates: number[] = [];
+  const compareRatios: number[] = [];
+  const cpuShares: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const batch = requestsOf();
-    const { raw, library } = await requestRound(batch);
+    const { raw, library, compare } = await requestRound(batch);
     rawRequestRates.push(raw);
     libraryRequestRates.push(library);
     requestRatios.push(library / raw);
+    if (compare !== undefined) {
+      compareRatios.push(compare / raw);
+      cpuShares.push(compare / library);
+    }
     tokenRatios.push(await tokenRound());
     repeatedRatios.push(await repeatedRound());
   }
-  console.log(`library: the esbuild bundle of service/relying-party/index.ts; ${N} requests from ${DEVICES} device keys, median of ${ROUNDS} rounds`);
-  console.log('baseline for a request: TWO raw node:crypto ECDSA verifications (its token and its DPoP proof)');
+  console.log(`library: the esbuild bundle of service/relying-party/index.ts; ${N} requests from ${DEVICES} device keys, median of ${ROUNDS} rounds; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log('baseline for a request: TWO raw node:crypto ECDSA verifications (its token and its DPoP proof), each side in its own process');
   console.log(`raw, token + proof signatures:    ${median(rawRequestRates).toFixed(0)} per CPU second`);
   console.log(`verifyRequest (token + proof):    ${median(libraryRequestRates).toFixed(0)} per CPU second  (ratio ${median(requestRatios).toFixed(2)}; ${spread(requestRatios, 2)})`);
-  console.log('baseline for a token alone: ONE raw verification');
+  if (COMPARE_BUNDLE !== undefined) {
+    console.log(`previous build (${COMPARE_BUNDLE}): ratio ${median(compareRatios).toFixed(2)}; ${spread(compareRatios, 2)}`);
+    console.log(`this build's CPU time per request / the previous build's: ${median(cpuShares).toFixed(3)}  (${spread(cpuShares, 3)})`);
+  }
+  console.log('baseline for a token alone: ONE raw verification (in this process, taking turns as above)');
   console.log(`token alone, no cache:            ratio ${median(tokenRatios).toFixed(2)}  (${spread(tokenRatios, 2)})`);
   console.log(`token alone, repeated tokens:     ratio ${median(repeatedRatios).toFixed(1)}  (${spread(repeatedRatios, 1)})`);
 

@@ -51,6 +51,8 @@ export function createBreakGlassNotices(keys: readonly BreakGlassPublicJwk[], au
       return { kind: 'notice', claims };
     },
     inForce(nowMs) {
+      // Asked on every request; almost always none is held, and the loop below costs an iterator.
+      if (notices.size === 0) return undefined;
       const seconds = nowMs / 1000;
       let best: BreakGlassNoticeClaims | undefined;
       for (const claims of notices.values()) {

@@ -7,6 +7,7 @@ import { POSTURE_ONLY_AUDIENCE, TIER_RANK } from '../../common/attestation.js';
 import type { BreakGlassPublicJwk } from '../../common/break-glass.js';
 import type { BreakGlassAcceptance } from './break-glass-notices.js';
 import { createBreakGlassNotices } from './break-glass-notices.js';
+import { dpopTokenOf } from './authorization-header.js';
 import { canonicalRequestUrl } from './canonical-path.js';
 import type { Decision } from './errors.js';
 import { RelyingPartyConfigError, RelyingPartyDenial, deny } from './errors.js';
@@ -142,18 +143,6 @@ export interface RelyingParty {
   close(): void;
 }
 
-/** "DPoP <token68>" with the scheme in any case (RFC 9110 §11.1), one or more spaces after it. */
-const DPOP_CREDENTIALS = /^DPoP +([A-Za-z0-9_.~+/-]+=*) *$/i;
-
-function tokenOf(authorization: string | undefined): string {
-  if (authorization === undefined || authorization.trim() === '') deny('TOKEN_MISSING', 'No device token (Authorization: DPoP <token>).');
-  const m = DPOP_CREDENTIALS.exec(authorization);
-  if (m?.[1] !== undefined) return m[1];
-  const scheme = /^(\S+)/.exec(authorization)?.[1] ?? '';
-  if (scheme.toLowerCase() !== 'dpop') deny('TOKEN_MISSING', 'No device token: this access service takes Authorization: DPoP <token>, not another scheme.');
-  deny('TOKEN_MALFORMED', 'The Authorization header names DPoP but carries no token.');
-}
-
 function checkedOptions(options: RelyingPartyOptions): RelyingPartyOptions {
   // Checked at run time too: JavaScript callers and configuration files bypass the types.
   const audience: unknown = options.audience;
@@ -237,7 +226,7 @@ export function createRelyingParty(options: RelyingPartyOptions): RelyingParty {
     async verifyRequest(request) {
       try {
         const url = canonicalRequestUrl(request.url);
-        const token = tokenOf(request.authorization);
+        const token = dpopTokenOf(request.authorization);
         if (!request.dpop) deny('PROOF_MISSING', 'No proof of possession (DPoP header).');
         // Awaited only when a key, the status list or a shared replay store must be fetched:
         // otherwise each step answers at once and the request costs one promise, not five.

@@ -123,7 +123,24 @@ export function splitJws(token: string, maxLength = MAX_JWS_LENGTH): CompactPart
   return { header, payload, signingInput: token.slice(0, second), signature: decodeBase64url(token.slice(second + 1)) };
 }
 
-export function parseJws(token: string, typ: string, allowedHeader: readonly string[], maxLength = MAX_TOKEN_LENGTH): CompactParts {
+/**
+ * What a JWS's header must be for one kind of JWS: ES256, exactly `typ`, no parameter but the
+ * allowed ones. Made once per kind: it also remembers the headers that passed, by object.
+ * splitJws hands out one frozen object per header text, and a device's tokens and proofs carry
+ * the same header every time, so a header that passed is not looked through again; a header
+ * decoded anew (another text, or one the header cache forgot) is checked in full.
+ */
+export interface HeaderRule {
+  readonly typ: string;
+  readonly allowed: ReadonlySet<string>;
+  readonly passed: WeakSet<object>;
+}
+
+export function headerRule(typ: string, allowed: readonly string[]): HeaderRule {
+  return { typ, allowed: new Set(allowed), passed: new WeakSet() };
+}
+
+export function parseJws(token: string, rule: HeaderRule, maxLength = MAX_TOKEN_LENGTH): CompactParts {
   let parts: CompactParts;
   try {
     parts = splitJws(token, maxLength);
@@ -131,11 +148,14 @@ export function parseJws(token: string, typ: string, allowedHeader: readonly str
     deny('TOKEN_MALFORMED', `The token is malformed: ${(e as Error).message}.`);
   }
   const { header } = parts;
+  if (rule.passed.has(header)) return parts;
   if (header.alg !== 'ES256') deny('ALG_REFUSED', `Algorithm ${JSON.stringify(header.alg)} is refused; only ES256 is accepted.`);
-  if (header.typ !== typ) deny('TYP_MISMATCH', `Expected typ "${typ}".`);
+  if (header.typ !== rule.typ) deny('TYP_MISMATCH', `Expected typ "${rule.typ}".`);
   for (const name of Object.keys(header)) {
-    if (!allowedHeader.includes(name)) deny('HEADER_REFUSED', `Header parameter "${name}" is not accepted.`);
+    if (!rule.allowed.has(name)) deny('HEADER_REFUSED', `Header parameter "${name}" is not accepted.`);
   }
+  // Only a frozen header cannot change after it passed.
+  if (Object.isFrozen(header)) rule.passed.add(header);
   return parts;
 }
 

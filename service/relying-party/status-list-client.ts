@@ -20,7 +20,7 @@ import { inflateSync } from 'node:zlib';
 import { STATUS_LIST_TYP } from '../../common/attestation.js';
 import { MAX_JWS_LENGTH } from '../../common/jws-compact.js';
 import { RelyingPartyConfigError, RelyingPartyDenial, deny } from './errors.js';
-import { parseJws, signatureValid } from './jws.js';
+import { headerRule, parseJws, signatureValid } from './jws.js';
 import type { KeySource } from './remote-keys.js';
 import { readSource } from './read-source.js';
 import { readStatusMark, writeStatusMark } from './status-mark-file.js';
@@ -42,6 +42,7 @@ const MAX_FUTURE_IAT_MS = 60_000;
  */
 const MIN_TTL_MS = 1000;
 const STATUS_LIST_MEDIA_TYPE = 'application/statuslist+jwt';
+const LIST_HEADER = headerRule(STATUS_LIST_TYP, ['alg', 'typ', 'kid']);
 
 export interface StatusListClientOptions {
   /** The canonical status list URI: the tokens' status.status_list.uri and the list's sub. */
@@ -122,7 +123,7 @@ export function createStatusListClient(options: StatusListClientOptions): Status
   /** Validates one served list; a denial's message says why it is not taken. */
   const validate = async (jwt: string): Promise<{ claims: { iat: number; exp: number; ttl: number | undefined; status_list: { bits: unknown; lst: string } } }> => {
     // A list with thousands of withdrawn tokens outgrows a token's size limit.
-    const parts = parseJws(jwt, STATUS_LIST_TYP, ['alg', 'typ', 'kid'], MAX_JWS_LENGTH);
+    const parts = parseJws(jwt, LIST_HEADER, MAX_JWS_LENGTH);
     const kid = parts.header.kid;
     if (typeof kid !== 'string' || !signatureValid(parts, await options.keys.get(kid))) deny('STATUS_UNAVAILABLE', 'the list served is not signed by the service');
     const claims = parts.payload as { sub?: unknown; status_list?: { bits?: unknown; lst?: unknown }; exp?: unknown; iat?: unknown; ttl?: unknown };

@@ -7,7 +7,7 @@ import type { DeviceTokenClaims, Tier } from '../../common/attestation.js';
 import { FirstInCache } from '../../common/bounded-cache.js';
 import { isDeviceTokenClaims } from './claims-check.js';
 import { deny } from './errors.js';
-import { parseJws, signatureValid } from './jws.js';
+import { headerRule, parseJws, signatureValid } from './jws.js';
 import type { CompactParts } from '../../common/jws-compact.js';
 import type { KeyObject } from 'node:crypto';
 import { proofTokenHash } from './token-hash.js';
@@ -72,6 +72,7 @@ export interface TokenVerifier {
 }
 
 const CACHE_KEY_LENGTH = 22;
+const TOKEN_HEADER = headerRule(TOKEN_TYP, ['alg', 'typ', 'kid']);
 
 export function createTokenVerifier(keys: KeySource, statusList: StatusListClient | null, options: { cacheSize?: number } = {}): TokenVerifier {
   // Keyed by the token's last 22 characters (132 bits of its signature), not the whole token:
@@ -95,7 +96,7 @@ export function createTokenVerifier(keys: KeySource, statusList: StatusListClien
     const cacheKey = typeof token === 'string' ? token.slice(-CACHE_KEY_LENGTH) : '';
     const hit = cache.get(cacheKey);
     if (hit !== undefined && hit.token === token) return hit;
-    const parts = parseJws(token, TOKEN_TYP, ['alg', 'typ', 'kid']);
+    const parts = parseJws(token, TOKEN_HEADER);
     const kid = parts.header.kid;
     if (typeof kid !== 'string') deny('HEADER_REFUSED', 'The token names no key (kid).');
     const held = keys.held?.(kid);

@@ -3,6 +3,7 @@
 // behind the token's cnf.jkt can make one; each proof is accepted once, and a nonce it
 // carries must be one this access service issued and still current (§4.3 step 10, §9).
 import { isEcPublicJwk } from '../crypto/es256.js';
+import type { EcPublicJwk } from '../crypto/es256.js';
 import { DPOP_TYP } from '../../common/attestation.js';
 // The agent signs htu with the same function, so the two sides cannot drift apart.
 import { normalizeHtu } from '../../common/htu.js';
@@ -42,8 +43,15 @@ export function isDpopTyp(typ: unknown): boolean {
   return (lower.includes('/') ? lower : `application/${lower}`) === `application/${DPOP_TYP}`;
 }
 
-/** The proof split and its header checked: ES256, the DPoP typ, nothing but alg, typ and jwk. */
-function parseProof(proof: string): CompactParts {
+/**
+ * Proof headers that passed parseProof's checks, by object: splitJws hands out one frozen header
+ * object per header text, and a device sends the same header (its key) with every proof, so it
+ * is looked through once; a header decoded anew is checked in full.
+ */
+const passedHeaders = new WeakSet<object>();
+
+/** The proof split and its header checked: ES256, the DPoP typ, nothing but alg, typ and jwk, a P-256 public jwk. */
+function parseProof(proof: string): CompactParts & { readonly header: { readonly jwk: EcPublicJwk } } {
   let parts: CompactParts;
   try {
     parts = splitJws(proof, MAX_TOKEN_LENGTH);
@@ -51,12 +59,17 @@ function parseProof(proof: string): CompactParts {
     deny('PROOF_INVALID', `The proof is malformed: ${(e as Error).message}.`);
   }
   const { header } = parts;
-  if (header.alg !== 'ES256') deny('PROOF_INVALID', `The proof's algorithm ${JSON.stringify(header.alg)} is refused; only ES256 is accepted.`);
-  if (!isDpopTyp(header.typ)) deny('PROOF_INVALID', `The proof's typ must be "${DPOP_TYP}" (or "application/${DPOP_TYP}").`);
-  for (const name of Object.keys(header)) {
-    if (!PROOF_HEADER.has(name)) deny('PROOF_INVALID', `The proof's header parameter "${name}" is not accepted.`);
+  if (!passedHeaders.has(header)) {
+    if (header.alg !== 'ES256') deny('PROOF_INVALID', `The proof's algorithm ${JSON.stringify(header.alg)} is refused; only ES256 is accepted.`);
+    if (!isDpopTyp(header.typ)) deny('PROOF_INVALID', `The proof's typ must be "${DPOP_TYP}" (or "application/${DPOP_TYP}").`);
+    for (const name of Object.keys(header)) {
+      if (!PROOF_HEADER.has(name)) deny('PROOF_INVALID', `The proof's header parameter "${name}" is not accepted.`);
+    }
+    if (!isEcPublicJwk(header.jwk)) deny('PROOF_INVALID', 'The proof carries no P-256 public key.');
+    // Only a frozen header cannot change after it passed.
+    if (Object.isFrozen(header)) passedHeaders.add(header);
   }
-  return parts;
+  return parts as CompactParts & { readonly header: { readonly jwk: EcPublicJwk } };
 }
 
 function checkNonce(nonce: string | undefined, nonces: DpopNonces | undefined, now: number): void {
@@ -89,7 +102,6 @@ function denyUnadmitted(admission: ProofAdmission): void {
 export function checkDpopProof(proof: string, check: ProofCheck, replay: ReplayStore): void | Promise<void> {
   const parts = parseProof(proof);
   const jwk = parts.header.jwk;
-  if (!isEcPublicJwk(jwk)) deny('PROOF_INVALID', 'The proof carries no P-256 public key.');
   if (proofKeyThumbprint(jwk) !== check.jkt) deny('PROOF_KEY_MISMATCH', 'The proof is signed by another key than the one the token is bound to.');
   let key;
   try {
