@@ -26,6 +26,7 @@ import { PostgresAdapter, sql } from 'kysely';
 import type { AuditEntry } from '../audit-log.js';
 import type { Database } from '../db/schema.js';
 import { auditLaneGenesis, auditRecordHash, storableText } from './audit-hash.js';
+import { createSingleChainPlaceholder } from './single-chain-placeholder.js';
 
 /**
  * The number of lanes on PostgreSQL: a constant of the release, not a setting, so that every
@@ -41,7 +42,7 @@ export const AUDIT_LANES = 8;
 /**
  * The advisory lock key of lane 0; lane L's is this plus L. Apart from the migration's
  * (727274) and the single chain's before lanes (727275): an instance of an older release
- * cannot take a lane's lock by mistake (nor append at all: its function is dropped).
+ * cannot take a lane's lock by mistake (nor append at all: its function is a placeholder).
  */
 const AUDIT_LANE_LOCK_BASE = 727280;
 
@@ -100,12 +101,13 @@ export interface AppendedRecord {
  * plans them again at each call (measured: 0.29 ms a call against 0.07 ms for the two
  * statements it replaced).
  *
- * The single chain's dta_audit_chain_head(bigint) is dropped: an instance of the release before
- * lanes, still running after this migration, would chain onto the last record of any lane and
- * fork lane 0; without its function its appends fail instead (and it refuses to start).
+ * The single chain's dta_audit_chain_head(bigint) gives way to a placeholder that nobody may
+ * run and that the release before lanes cannot replace (single-chain-placeholder.ts): that
+ * release would chain onto the last record of any lane and fork lane 0; this way its
+ * migration, its start and its appends fail instead.
  */
 export async function createChainFunctions(db: Kysely<Database>): Promise<void> {
-  await sql`DROP FUNCTION IF EXISTS dta_audit_chain_head(bigint)`.execute(db);
+  await createSingleChainPlaceholder(db);
   await sql`CREATE OR REPLACE FUNCTION dta_audit_lane_head(lock_base bigint, lanes integer, OUT chain_lane integer, OUT next_id bigint, OUT head_id bigint, OUT head_hash text, OUT head_action text)
     LANGUAGE plpgsql VOLATILE AS $$
     DECLARE

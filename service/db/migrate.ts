@@ -21,7 +21,8 @@ import { STATUS_INDEX_HOLD_MS, STATUS_LIST_CAPACITY } from '../status-index.js';
  * of the console's sessions and of Shared Signals, each added with its own createTable below;
  * 6: the audit chain's lock-and-head function (dta_audit_chain_head, audit/append-to-chain.ts);
  * 7: audit chain lanes (audit.lane, the functions dta_audit_lane_head and dta_audit_lane_heads in
- * place of dta_audit_chain_head; the records already written are lane 0).
+ * place of dta_audit_chain_head, which becomes a placeholder that keeps schema 6's release out:
+ * audit/single-chain-placeholder.ts; the records already written are lane 0).
  */
 export const SCHEMA_VERSION = 7;
 const CHAIN_VERSION = 2;
@@ -70,7 +71,8 @@ export async function schemaVersion(db: Schema): Promise<number> {
 async function migrateSchema(db: Schema, options: MigrateOptions): Promise<void> {
   const from = await schemaVersion(db);
   // A newer release migrated it: this release's createSchema would put back what that one
-  // dropped (schema 7 dropped schema 6's chain function) and its statements may no longer fit.
+  // dropped or replaced (schema 7 replaced schema 6's chain function) and its statements may no
+  // longer fit.
   if (from > SCHEMA_VERSION) throw new SchemaNewerThanServiceError(from, SCHEMA_VERSION);
   await createSchema(db);
   if (from < SCHEMA_VERSION) {

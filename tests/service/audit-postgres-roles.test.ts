@@ -162,6 +162,7 @@ test('a one-URL database migrated to schema 6 by an earlier build, with the sing
       await owner.query('DROP FUNCTION dta_audit_lane_head(bigint, integer)');
       await owner.query('DROP FUNCTION dta_audit_lane_heads(bigint, integer)');
       // The single chain's function, as schema 6 had it (its body does not matter: it is dropped).
+      await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)'); // schema 7's placeholder makes way
       await owner.query('CREATE FUNCTION dta_audit_chain_head(bigint) RETURNS void LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock($1) $$');
       await owner.query('UPDATE schema_version SET version = 6');
       const svc = await startTestService({ database: 'postgres', pgUrl: roles.ownerUrl });
@@ -172,8 +173,8 @@ test('a one-URL database migrated to schema 6 by an earlier build, with the sing
       } finally {
         await svc.close();
       }
-      const functions = await owner.query<{ f: string | null }>("SELECT to_regprocedure('dta_audit_chain_head(bigint)')::text AS f UNION ALL SELECT to_regprocedure('dta_audit_lane_heads(bigint, integer)')::text");
-      assert.deepEqual(functions.rows.map((r) => r.f), [null, 'dta_audit_lane_heads(bigint,integer)'], 'the lanes\' functions in place of the single chain\'s');
+      const functions = await owner.query<{ f: string | null }>("SELECT pg_get_function_result(to_regprocedure('dta_audit_chain_head(bigint)')) AS f UNION ALL SELECT to_regprocedure('dta_audit_lane_heads(bigint, integer)')::text");
+      assert.deepEqual(functions.rows.map((r) => r.f), ['TABLE(next_id bigint, head_id bigint, head_hash text, head_action text)', 'dta_audit_lane_heads(bigint,integer)'], 'the lanes\' functions, and the placeholder in place of the single chain\'s');
     });
   } finally {
     await roles.drop();
