@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
 import type { AgentConfig } from '../../common/agent-config.js';
 import { AgentError } from '../../common/errors.js';
 import { startPatientRecords } from '../../examples/patient-records/server.js';
@@ -58,13 +58,19 @@ let policyJson: string;
 const closers: (() => Promise<void> | void)[] = [];
 
 before(async () => {
-  const library = await builtLibrary();
+  // The library's build and the service's start share nothing: both at once.
+  const [built, started] = await Promise.allSettled([builtLibrary(), startTestService()]);
+  if (started.status === 'fulfilled') {
+    svc = started.value;
+    closers.push(() => svc.close());
+  }
+  if (built.status === 'rejected') throw built.reason;
+  if (started.status === 'rejected') throw started.reason;
+  const library = built.value;
   ehr = await startPublicPage(library);
   closers.push(() => ehr.close());
   stranger = await startPublicPage(library);
   closers.push(() => stranger.close());
-  svc = await startTestService();
-  closers.push(() => svc.close());
   app = await startPatientRecords({ issuer: svc.url, audience: AUDIENCE, statusRefreshMs: 200 });
   closers.push(() => app.close());
   corsService = await startCorsAccessService(svc.url, ehr.origin);
@@ -182,152 +188,150 @@ test('without the policy Chromium keeps the public page from the agent: the libr
   assert.equal(asked, 0, 'the browser sent nothing to the agent');
 });
 
-test('with the generated policy file installed, Chromium reads it and the page gets a token and proof that the example access service accepts', async () => {
-  const agent = healthyAgent(svc);
-  await agent.start();
-  closers.push(() => agent.stop());
-  const endpoint = await endpointFor(agent);
-  const removePolicy = installChromiumPolicy(policyJson);
-  try {
-    await withBrowser([ehr], async (browser) => {
-      for (const name of ['LoopbackNetworkAllowedForUrls', 'LocalNetworkAccessAllowedForUrls']) {
-        const policies = await policyPageText(browser, name);
-        assert.match(policies, new RegExp(`${name} \\["${ehr.origin.replace(/[.]/g, '\\.')}"\\] Platform Machine Mandatory OK`), `chrome://policy lists ${name} for the page, in force`);
-      }
-      const tab = await openPage(browser, ehr);
-      const url = `${app.url}/patients/42`;
-      const got = await askFromPage(tab, { port: endpoint.port, audience: AUDIENCE, method: 'GET', url });
-      assert.equal(got.ok, true, JSON.stringify(got));
-      if (!got.ok) return;
-      assert.equal(got.tier, 'full');
-      const served = await fetch(url, { headers: { authorization: got.authorization, dpop: got.proof } });
-      assert.equal(served.status, 200, await served.clone().text());
-      assert.equal(((await served.json()) as { patient: { name: string } }).patient.name, 'Jane Example');
-      // A proof is for one request: the same one again is a replay.
-      const replayed = await fetch(url, { headers: { authorization: got.authorization, dpop: got.proof } });
-      assert.equal(replayed.status, 401);
-      // The next call asks the agent again and gets a new proof (the library keeps none).
-      const again = await askFromPage(tab, { port: endpoint.port, audience: AUDIENCE, method: 'GET', url });
-      assert.equal(again.ok && again.proof !== got.proof, true);
+// Chromium reads its managed policy files when it starts: one browser, started with the policy
+// installed and both pages public, serves every case below, each in contexts of its own.
+describe('Chromium started with the generated policy file installed', () => {
+  let running: Browser | undefined;
+  let removePolicy: (() => void) | undefined;
+  before(async () => {
+    removePolicy = installChromiumPolicy(policyJson);
+    running = await launchChromium([ehr, stranger]);
+  });
+  after(async () => {
+    await running?.close();
+    removePolicy?.();
+  });
+  const chromium = (): Browser => running ?? assert.fail('Chromium did not start');
 
-      // client.fetch() whole, from the page: the service answers use_dpop_nonce, the library asks
-      // the agent again with the service's nonce and the second request is served.
-      const fetched = await tab.evaluate(async ({ port, audience, target }) => {
-        const dta = (window as unknown as { dta: typeof DeviceTrustLibrary }).dta;
-        const statuses: number[] = [];
-        const realFetch = window.fetch.bind(window);
-        window.fetch = async (input, init) => {
-          const res = await realFetch(input, init);
-          if (String(input instanceof Request ? input.url : input).startsWith(target)) statuses.push(res.status);
-          return res;
-        };
-        const res = await dta.createDeviceTrustClient({ audience, port }).fetch(`${target}/records/7`);
-        return { status: res.status, body: await res.text(), statuses };
-      }, { port: endpoint.port, audience: AUDIENCE, target: corsService.url });
-      assert.deepEqual(fetched.statuses, [401, 200], fetched.body);
-      assert.deepEqual(JSON.parse(fetched.body), { path: '/records/7', tier: 'full' });
+  test('with the generated policy file installed, Chromium reads it and the page gets a token and proof that the example access service accepts', async () => {
+    const agent = healthyAgent(svc);
+    await agent.start();
+    closers.push(() => agent.stop());
+    const endpoint = await endpointFor(agent);
+    const browser = chromium();
+    const names = ['LoopbackNetworkAllowedForUrls', 'LocalNetworkAccessAllowedForUrls'];
+    // chrome://policy and the page load side by side.
+    const [policies, tab] = await Promise.all([policyPageText(browser, names), openPage(browser, ehr)]);
+    for (const name of names) {
+      assert.match(policies, new RegExp(`${name} \\["${ehr.origin.replace(/[.]/g, '\\.')}"\\] Platform Machine Mandatory OK`), `chrome://policy lists ${name} for the page, in force`);
+    }
+    const url = `${app.url}/patients/42`;
+    const got = await askFromPage(tab, { port: endpoint.port, audience: AUDIENCE, method: 'GET', url });
+    assert.equal(got.ok, true, JSON.stringify(got));
+    if (!got.ok) return;
+    assert.equal(got.tier, 'full');
+    const served = await fetch(url, { headers: { authorization: got.authorization, dpop: got.proof } });
+    assert.equal(served.status, 200, await served.clone().text());
+    assert.equal(((await served.json()) as { patient: { name: string } }).patient.name, 'Jane Example');
+    // A proof is for one request: the same one again is a replay.
+    const replayed = await fetch(url, { headers: { authorization: got.authorization, dpop: got.proof } });
+    assert.equal(replayed.status, 401);
+    // The next call asks the agent again and gets a new proof (the library keeps none).
+    const again = await askFromPage(tab, { port: endpoint.port, audience: AUDIENCE, method: 'GET', url });
+    assert.equal(again.ok && again.proof !== got.proof, true);
+
+    // client.fetch() whole, from the page: the service answers use_dpop_nonce, the library asks
+    // the agent again with the service's nonce and the second request is served.
+    const fetched = await tab.evaluate(async ({ port, audience, target }) => {
+      const dta = (window as unknown as { dta: typeof DeviceTrustLibrary }).dta;
+      const statuses: number[] = [];
+      const realFetch = window.fetch.bind(window);
+      window.fetch = async (input, init) => {
+        const res = await realFetch(input, init);
+        if (String(input instanceof Request ? input.url : input).startsWith(target)) statuses.push(res.status);
+        return res;
+      };
+      const res = await dta.createDeviceTrustClient({ audience, port }).fetch(`${target}/records/7`);
+      return { status: res.status, body: await res.text(), statuses };
+    }, { port: endpoint.port, audience: AUDIENCE, target: corsService.url });
+    assert.deepEqual(fetched.statuses, [401, 200], fetched.body);
+    assert.deepEqual(JSON.parse(fetched.body), { path: '/records/7', tier: 'full' });
+  });
+
+  test('with the policy installed, every refusal reaches the page as its own code', async (t) => {
+    const healthy = healthyAgent(svc);
+    await healthy.start();
+    closers.push(() => healthy.stop());
+    const blocked = agentReporting({ ...HEALTHY_LINUX, firewall: 'fail' });
+    await blocked.start();
+    closers.push(() => blocked.stop());
+    const endpoint = await endpointFor(healthy);
+    // The same agent, configured by an older allowedOrigins that does not list the page (the policy does).
+    const notListing = await endpointFor(healthy, new Map([['https://other.hospital.example', [AUDIENCE]]]));
+    const blockedEndpoint = await endpointFor(blocked);
+    const browser = chromium();
+    // The listed page and the one no policy covers load side by side.
+    const [tab, other] = await Promise.all([openPage(browser, ehr), openPage(browser, stranger)]);
+    const ask = (port: number, more: { audience?: string; url?: string; timeoutMs?: number } = {}) =>
+      askFromPage(tab, { port, audience: more.audience ?? AUDIENCE, method: 'GET', url: more.url ?? `${app.url}/patients/42`, ...(more.timeoutMs !== undefined ? { timeoutMs: more.timeoutMs } : {}) });
+
+    await t.test('the agent does not list the page: ORIGIN_NOT_ALLOWED (told apart from no agent by a no-cors probe)', async () => {
+      const refused = failure(await ask(notListing.port));
+      assert.equal(refused.code, 'ORIGIN_NOT_ALLOWED', refused.message);
+      assert.equal(refused.agentCode, 'ORIGIN_REFUSED');
     });
-  } finally {
-    removePolicy();
-  }
-});
-
-test('with the policy installed, every refusal reaches the page as its own code', async (t) => {
-  const healthy = healthyAgent(svc);
-  await healthy.start();
-  closers.push(() => healthy.stop());
-  const blocked = agentReporting({ ...HEALTHY_LINUX, firewall: 'fail' });
-  await blocked.start();
-  closers.push(() => blocked.stop());
-  const endpoint = await endpointFor(healthy);
-  // The same agent, configured by an older allowedOrigins that does not list the page (the policy does).
-  const notListing = await endpointFor(healthy, new Map([['https://other.hospital.example', [AUDIENCE]]]));
-  const blockedEndpoint = await endpointFor(blocked);
-  const removePolicy = installChromiumPolicy(policyJson);
-  try {
-    await withBrowser([ehr, stranger], async (browser) => {
-      const tab: Page = await openPage(browser, ehr);
-      const ask = (port: number, more: { audience?: string; url?: string; timeoutMs?: number } = {}) =>
-        askFromPage(tab, { port, audience: more.audience ?? AUDIENCE, method: 'GET', url: more.url ?? `${app.url}/patients/42`, ...(more.timeoutMs !== undefined ? { timeoutMs: more.timeoutMs } : {}) });
-
-      await t.test('the agent does not list the page: ORIGIN_NOT_ALLOWED (told apart from no agent by a no-cors probe)', async () => {
-        const refused = failure(await ask(notListing.port));
-        assert.equal(refused.code, 'ORIGIN_NOT_ALLOWED', refused.message);
-        assert.equal(refused.agentCode, 'ORIGIN_REFUSED');
-      });
-      await t.test('an audience the page may not ask for: ORIGIN_NOT_ALLOWED with the agent\'s AUDIENCE_REFUSED', async () => {
-        const refused = failure(await ask(endpoint.port, { audience: 'pacs' }));
-        assert.equal(refused.code, 'ORIGIN_NOT_ALLOWED');
-        assert.equal(refused.agentCode, 'AUDIENCE_REFUSED');
-      });
-      await t.test('a URL outside the audience\'s access service: REQUEST_NOT_ALLOWED', async () => {
-        const refused = failure(await ask(endpoint.port, { url: 'https://elsewhere.example/patients/42' }));
-        assert.equal(refused.code, 'REQUEST_NOT_ALLOWED');
-        assert.equal(refused.agentCode, 'PROOF_URL_REFUSED');
-      });
-      await t.test('nothing listens on the port: NO_AGENT', async () => {
-        const refused = failure(await ask(await freePort()));
-        assert.equal(refused.code, 'NO_AGENT', refused.message);
-      });
-      await t.test('a device whose firewall is off: DEVICE_BLOCKED with the failing check', async () => {
-        const refused = failure(await ask(blockedEndpoint.port));
-        assert.equal(refused.code, 'DEVICE_BLOCKED', refused.message);
-        assert.deepEqual(refused.reasons, [{ check: 'firewall', verdict: 'fail' }]);
-        assert.match(refused.clinicianDe, /Firewall/);
-      });
-      await t.test('a page the browser policy does not cover is still held back by Chromium', async () => {
-        const other = await openPage(browser, stranger);
-        const refused = failure(await askFromPage(other, { port: endpoint.port, audience: AUDIENCE, method: 'GET', url: `${app.url}/patients/42` }));
-        assert.equal(refused.code, 'LOCAL_NETWORK_DENIED');
-      });
+    await t.test('an audience the page may not ask for: ORIGIN_NOT_ALLOWED with the agent\'s AUDIENCE_REFUSED', async () => {
+      const refused = failure(await ask(endpoint.port, { audience: 'pacs' }));
+      assert.equal(refused.code, 'ORIGIN_NOT_ALLOWED');
+      assert.equal(refused.agentCode, 'AUDIENCE_REFUSED');
     });
-  } finally {
-    removePolicy();
-  }
-});
-
-test('the agent\'s other answers: withheld proof, no token, rate limit, timeout, and a program on the port that is not the agent', async (t) => {
-  const never = new Promise<never>(() => undefined);
-  const agentThat = (tokenFor: TokenEndpointOptions['agent']['tokenFor'], proofFor: TokenEndpointOptions['agent']['proofFor'] = () => Promise.resolve('x.y.z')): TokenEndpointOptions['agent'] => ({ tokenFor, proofFor });
-  const issued = { token: 'aaa.bbb.ccc', expiresAt: new Date(Date.now() + 300_000), tier: 'full' as const };
-  const withheld = await endpointFor(agentThat(() => Promise.resolve(issued), () => Promise.reject(new ProofWithheld(['firewall']))));
-  const unreachable = await endpointFor(agentThat(() => Promise.reject(new AgentError('SERVICE_UNREACHABLE', 'The device trust service cannot be reached.'))));
-  const slow = await endpointFor(agentThat(() => never));
-  const busy = await endpointFor(agentThat(() => Promise.resolve(issued)), config.allowedOrigins, { perOrigin: { perMinute: 1, burst: 1 }, global: { perMinute: 600, burst: 600 } });
-  const impostor: Server = createServer((req, res) => void res.writeHead(200, { 'access-control-allow-origin': req.headers.origin ?? '*', 'content-type': 'application/json' }).end('{"token":"not a token"}'));
-  await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise<void>((r) => impostor.close(() => r())));
-  const removePolicy = installChromiumPolicy(policyJson);
-  try {
-    await withBrowser([ehr], async (browser) => {
-      const tab = await openPage(browser, ehr);
-      const ask = (port: number, timeoutMs?: number) => askFromPage(tab, { port, audience: AUDIENCE, method: 'GET', url: `${app.url}/patients/42`, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
-      await t.test('the device got worse since its token: DEVICE_BLOCKED with the agent\'s words', async () => {
-        const refused = failure(await ask(withheld.port));
-        assert.equal(refused.code, 'DEVICE_BLOCKED');
-        assert.equal(refused.agentCode, 'POSTURE_CHANGED');
-        assert.match(refused.message, /firewall/);
-      });
-      await t.test('the agent has no token now: TOKEN_UNAVAILABLE naming why', async () => {
-        const refused = failure(await ask(unreachable.port));
-        assert.equal(refused.code, 'TOKEN_UNAVAILABLE');
-        assert.equal(refused.agentCode, 'SERVICE_UNREACHABLE');
-      });
-      await t.test('the agent does not answer in time: AGENT_TIMEOUT', async () => {
-        assert.equal(failure(await ask(slow.port, 300)).code, 'AGENT_TIMEOUT');
-      });
-      await t.test('the agent limits this page: AGENT_BUSY with when to try again', async () => {
-        // The one request the budget allows (the stand-in's token has a JWS's shape, all the library checks).
-        assert.equal((await ask(busy.port)).ok, true);
-        const refused = failure(await ask(busy.port));
-        assert.equal(refused.code, 'AGENT_BUSY');
-        assert.equal(typeof refused.retryAfterSeconds, 'number');
-      });
-      await t.test('another program answers on the port: MALFORMED_ANSWER', async () => {
-        assert.equal(failure(await ask((impostor.address() as { port: number }).port)).code, 'MALFORMED_ANSWER');
-      });
+    await t.test('a URL outside the audience\'s access service: REQUEST_NOT_ALLOWED', async () => {
+      const refused = failure(await ask(endpoint.port, { url: 'https://elsewhere.example/patients/42' }));
+      assert.equal(refused.code, 'REQUEST_NOT_ALLOWED');
+      assert.equal(refused.agentCode, 'PROOF_URL_REFUSED');
     });
-  } finally {
-    removePolicy();
-  }
+    await t.test('nothing listens on the port: NO_AGENT', async () => {
+      const refused = failure(await ask(await freePort()));
+      assert.equal(refused.code, 'NO_AGENT', refused.message);
+    });
+    await t.test('a device whose firewall is off: DEVICE_BLOCKED with the failing check', async () => {
+      const refused = failure(await ask(blockedEndpoint.port));
+      assert.equal(refused.code, 'DEVICE_BLOCKED', refused.message);
+      assert.deepEqual(refused.reasons, [{ check: 'firewall', verdict: 'fail' }]);
+      assert.match(refused.clinicianDe, /Firewall/);
+    });
+    await t.test('a page the browser policy does not cover is still held back by Chromium', async () => {
+      const refused = failure(await askFromPage(other, { port: endpoint.port, audience: AUDIENCE, method: 'GET', url: `${app.url}/patients/42` }));
+      assert.equal(refused.code, 'LOCAL_NETWORK_DENIED');
+    });
+  });
+
+  test('the agent\'s other answers: withheld proof, no token, rate limit, timeout, and a program on the port that is not the agent', async (t) => {
+    const never = new Promise<never>(() => undefined);
+    const agentThat = (tokenFor: TokenEndpointOptions['agent']['tokenFor'], proofFor: TokenEndpointOptions['agent']['proofFor'] = () => Promise.resolve('x.y.z')): TokenEndpointOptions['agent'] => ({ tokenFor, proofFor });
+    const issued = { token: 'aaa.bbb.ccc', expiresAt: new Date(Date.now() + 300_000), tier: 'full' as const };
+    const withheld = await endpointFor(agentThat(() => Promise.resolve(issued), () => Promise.reject(new ProofWithheld(['firewall']))));
+    const unreachable = await endpointFor(agentThat(() => Promise.reject(new AgentError('SERVICE_UNREACHABLE', 'The device trust service cannot be reached.'))));
+    const slow = await endpointFor(agentThat(() => never));
+    const busy = await endpointFor(agentThat(() => Promise.resolve(issued)), config.allowedOrigins, { perOrigin: { perMinute: 1, burst: 1 }, global: { perMinute: 600, burst: 600 } });
+    const impostor: Server = createServer((req, res) => void res.writeHead(200, { 'access-control-allow-origin': req.headers.origin ?? '*', 'content-type': 'application/json' }).end('{"token":"not a token"}'));
+    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => impostor.close(() => r())));
+    const tab = await openPage(chromium(), ehr);
+    const ask = (port: number, timeoutMs?: number) => askFromPage(tab, { port, audience: AUDIENCE, method: 'GET', url: `${app.url}/patients/42`, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+    await t.test('the device got worse since its token: DEVICE_BLOCKED with the agent\'s words', async () => {
+      const refused = failure(await ask(withheld.port));
+      assert.equal(refused.code, 'DEVICE_BLOCKED');
+      assert.equal(refused.agentCode, 'POSTURE_CHANGED');
+      assert.match(refused.message, /firewall/);
+    });
+    await t.test('the agent has no token now: TOKEN_UNAVAILABLE naming why', async () => {
+      const refused = failure(await ask(unreachable.port));
+      assert.equal(refused.code, 'TOKEN_UNAVAILABLE');
+      assert.equal(refused.agentCode, 'SERVICE_UNREACHABLE');
+    });
+    await t.test('the agent does not answer in time: AGENT_TIMEOUT', async () => {
+      assert.equal(failure(await ask(slow.port, 300)).code, 'AGENT_TIMEOUT');
+    });
+    await t.test('the agent limits this page: AGENT_BUSY with when to try again', async () => {
+      // The one request the budget allows (the stand-in's token has a JWS's shape, all the library checks).
+      assert.equal((await ask(busy.port)).ok, true);
+      const refused = failure(await ask(busy.port));
+      assert.equal(refused.code, 'AGENT_BUSY');
+      assert.equal(typeof refused.retryAfterSeconds, 'number');
+    });
+    await t.test('another program answers on the port: MALFORMED_ANSWER', async () => {
+      assert.equal(failure(await ask((impostor.address() as { port: number }).port)).code, 'MALFORMED_ANSWER');
+    });
+  });
 });

@@ -93,15 +93,16 @@ export function askFromPage(tab: Page, input: { port: number; audience: string; 
 }
 
 /**
- * chrome://policy as text (its table sits in shadow roots) once it names `policy`, to show that
- * Chromium read a policy file; the page fills in after it loads.
+ * chrome://policy as text (its table sits in shadow roots) once it names every one of
+ * `policies`, to show that Chromium read a policy file; the page fills in after it loads. One
+ * load of the page for all of them: each costs a context and a WebUI renderer.
  */
-export async function policyPageText(browser: Browser, policy: string): Promise<string> {
+export async function policyPageText(browser: Browser, policies: readonly string[]): Promise<string> {
   const context = await browser.newContext();
   try {
     const tab = await context.newPage();
     await tab.goto('chrome://policy');
-    const text = await tab.waitForFunction((name) => {
+    const text = await tab.waitForFunction((names) => {
       // A loop, not a named helper: the test's transpiler wraps named functions in a helper the page lacks.
       const parts: string[] = [];
       const stack: Node[] = [document.body];
@@ -111,8 +112,8 @@ export async function policyPageText(browser: Browser, policy: string): Promise<
         if (node instanceof Element && node.shadowRoot) stack.push(node.shadowRoot);
       }
       const all = parts.join(' ').replace(/\s+/g, ' ');
-      return all.includes(name) ? all : false;
-    }, policy, { timeout: 30_000 }); // chrome://policy fills in late on a busy machine
+      return names.every((name) => all.includes(name)) ? all : false;
+    }, policies, { timeout: 30_000 }); // chrome://policy fills in late on a busy machine
     const value = await text.jsonValue();
     return value === false ? '' : value;
   } finally {

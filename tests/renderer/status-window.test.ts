@@ -35,11 +35,17 @@ describe('status window', () => {
           const view = statusView(state, locale);
           const { page, close, cspViolations } = await open(view);
           try {
-            assert.equal(await page.getAttribute('html', 'lang'), locale);
-            assert.equal((await page.textContent('h1'))?.trim(), t(locale, `state.${state}`));
+            // The language, the heading and the tier in one round trip to the page.
+            const shown = await page.evaluate(() => ({
+              lang: document.documentElement.getAttribute('lang'),
+              heading: document.querySelector('h1')?.textContent?.trim(),
+              tier: document.querySelector('.tier')?.textContent?.trim(),
+            }));
+            assert.equal(shown.lang, locale);
+            assert.equal(shown.heading, t(locale, `state.${state}`));
             const tier = view.agent.tier;
             const checking = state === 'starting' || state === 'enrolling';
-            assert.equal((await page.textContent('.tier'))?.trim(), t(locale, tier ? `tier.${tier}` : checking ? 'tier.unknown' : 'tier.none'), 'no "access is being checked" for a device in trouble');
+            assert.equal(shown.tier, t(locale, tier ? `tier.${tier}` : checking ? 'tier.unknown' : 'tier.none'), 'no "access is being checked" for a device in trouble');
             const violations = await axeViolations(page);
             assert.deepEqual(violations, [], `axe: ${violations.join(', ')}`);
             assert.deepEqual(cspViolations, []);
