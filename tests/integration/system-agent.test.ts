@@ -6,14 +6,15 @@
 // the machine serves both accounts' web pages. The scene is tests/kit/shared-machine.ts
 // (scripts/shared-machine-soak.ts runs the same for minutes).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createRelyingParty } from '../../service/relying-party/index.js';
 import type { SharedMachine } from '../kit/shared-machine.js';
 import { ROOT, output, sh, startSharedMachine } from '../kit/shared-machine.js';
 import { spawn } from 'node:child_process';
 import { waitUntil } from '../kit/wait.js';
+import { agentCli } from '../kit/hanging-tools.js';
 
 const ORIGIN = 'https://ehr.example';
 const AUDIENCE = 'patient-records';
@@ -23,12 +24,20 @@ let m: SharedMachine;
 let USERS: readonly string[] = [];
 let ipcPath: string;
 let dataDir: string;
+/** `dta` as the executable carries it: through tsx each call as a person took seconds on a busy machine. */
+let DTA: readonly string[] = [];
 const asUser = (user: string, argv: string[]): ReturnType<SharedMachine['asUser']> => m.asUser(user, argv);
 const spawnAsRoot = (argv: string[]): ReturnType<typeof spawn> => spawn(argv[0] ?? '', argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 
 before(async () => {
   assert.equal(process.getuid?.(), 0, 'this test runs as root (as CI does): the system agent is root and the test makes local accounts');
+  // The bundle is built while the machine starts (a failed build is reported below, once the
+  // machine is in `m` for after() to close).
+  const bundling = agentCli();
+  bundling.catch(() => undefined);
   m = await startSharedMachine({ allowedOrigins: { [ORIGIN]: [AUDIENCE] }, accessServices: { [AUDIENCE]: [RECORDS] } });
+  DTA = await bundling;
+  chmodSync(dirname(DTA[1] ?? ''), 0o755); // the signed-in people run it too
   USERS = m.users;
   ipcPath = m.ipcPath;
   dataDir = m.dataDir;
@@ -94,9 +103,7 @@ test('one loopback listener for the machine serves both accounts: tokens for the
 });
 
 test('dta status --config as an ordinary account: the root-only file is not read; the default place is asked, and the person is told so', async () => {
-  const node = process.execPath;
-  const dta = join(ROOT, 'bin', 'dta.mjs');
-  const asNurse = await output(asUser(USERS[0] ?? '', [node, dta, 'status', '--config', m.configPath, '--json']));
+  const asNurse = await output(asUser(USERS[0] ?? '', [...DTA, 'status', '--config', m.configPath, '--json']));
   assert.doesNotMatch(asNurse.err, /CONFIG_INVALID/, asNurse.err);
   assert.match(asNurse.err, new RegExp(`${m.configPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be read: this account may not read it`));
   assert.match(asNurse.err, /Asking the agent at its default place, \/run\/dta\/agent\.sock\./);
@@ -104,7 +111,7 @@ test('dta status --config as an ordinary account: the root-only file is not read
   assert.match(asNurse.err, /AGENT_UNAVAILABLE: The device trust agent cannot be reached at \/run\/dta\/agent\.sock/);
   assert.equal(asNurse.code, 2);
   // Whoever may read the file (root, IT) is sent where it says.
-  const asRoot = await output(spawnAsRoot([node, dta, 'status', '--config', m.configPath, '--json']));
+  const asRoot = await output(spawnAsRoot([...DTA, 'status', '--config', m.configPath, '--json']));
   assert.equal(asRoot.err, '');
   assert.match(String((JSON.parse(asRoot.out) as { deviceId: unknown }).deviceId), /^[0-9a-f]{32}$/);
 });
@@ -118,7 +125,7 @@ test('two ordinary accounts see the same machine agent at once; one device, one 
   const statuses: Record<string, unknown>[][] = USERS.map(() => []);
   const polling = USERS.map(async (u, i) => {
     for (let call = 0; call < 3; call++) {
-      const r = await output(asUser(u, [process.execPath, join(ROOT, 'bin', 'dta.mjs'), 'status', '--ipc', ipcPath, '--json']));
+      const r = await output(asUser(u, [...DTA, 'status', '--ipc', ipcPath, '--json']));
       assert.ok(r.code === 0 || r.code === 1, `dta status as ${u}: exit ${r.code}: ${r.err}`);
       statuses[i]?.push(JSON.parse(r.out) as Record<string, unknown>);
     }

@@ -16,7 +16,12 @@ import { tempFolderPath } from '../kit/temp-folder.js';
 
 const start = async (configPath: string, url: string) => (await startServiceAt(['--config', configPath], url)).child;
 
-const DEVICES = Number(process.env.LOAD_DEVICES ?? 2000);
+const DEVICES = Number(process.env.LOAD_DEVICES ?? 1000);
+// The kill comes once two thirds of the burst are answered: the answered attestations checked
+// after the restart (about 670) and those in flight at the kill (16) are what the test proves
+// on. Devices prepared for the part of the burst after the kill only meet a closed port, so few
+// are made (2000 devices with the kill at a third prepared twice as many for the same proof).
+const KILL_AFTER = (2 / 3) * DEVICES;
 
 test('SIGKILL during a burst of attestations loses no answered attestation and duplicates none', { timeout: 300_000 }, async (t) => {
   const dir = tempFolderPath('dta-crash-');
@@ -30,7 +35,7 @@ test('SIGKILL during a burst of attestations loses no answered attestation and d
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  // Thousands of devices, each with one attestation in flight when the process dies.
+  // A thousand devices, each with one attestation ready for the burst the process dies in.
   const devices = await Promise.all(Array.from({ length: DEVICES }, () => FakeDevice.create()));
   const secret = readFileSync(join(dir, 'enrolment-secret.txt'), 'utf8').trim();
   // Sixteen at a time, each device enrolled and its evidence made in one go: no batch waits for
@@ -61,14 +66,14 @@ test('SIGKILL during a burst of attestations loses no answered attestation and d
         } catch {
           // the service is gone
         }
-        if (!killed && answered.length >= evidence.length / 3) {
+        if (!killed && answered.length >= KILL_AFTER) {
           killed = true;
           child.kill('SIGKILL');
         }
       }
     }),
   );
-  assert.ok(killed && answered.length >= evidence.length / 3 && answered.length < evidence.length, `answered ${answered.length} before and around the kill`);
+  assert.ok(killed && answered.length >= KILL_AFTER && answered.length < evidence.length, `answered ${answered.length} before and around the kill`);
 
   child = await start(init.configPath, url);
   try {

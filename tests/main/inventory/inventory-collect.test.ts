@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, hostname, networkInterfaces, totalmem } from 'node:os';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Inventory } from '../../../common/inventory.js';
 import { INVENTORY_MAX_BYTES, INVENTORY_PARTS, INVENTORY_SCHEMA, InventorySchema, MAX_INVENTORY_DISKS, MAX_INVENTORY_INTERFACES, inventoryBytes } from '../../../common/inventory.js';
 import { isValid, schemaIssues } from '../../../common/validate.js';
@@ -72,34 +72,38 @@ test('an inventory over 8 KiB in UTF-8 (characters of three bytes) is trimmed to
   assert.deepEqual(fitted.network, big.network, 'the lists lose entries from disks first');
 });
 
-test('with dmidecode hanging, the system part is named missing at its limit and the collector answers for every part', async () => {
-  const shims = hangingTools(['dmidecode']);
-  const runner = createCommandRunner({ allowList: new Set([process.execPath]), env: { PATH: `${shims.path}:${process.env.PATH ?? ''}` } });
-  // The probes' default limit: a busy machine still reads /proc in time.
-  const inventory = await collectInventory({ runner, command: await agentCli(), deadlineMs: 5000, startupMs: TEST_STARTUP_MS, now: () => new Date() });
-  shims.stop();
-  assert.deepEqual(schemaIssues(InventorySchema, inventory), []);
-  const system = inventory.missing.find((m) => m.part === 'system');
-  assert.ok(system, `system named missing: ${JSON.stringify(inventory.missing)}`);
-  assert.match(system.reason, /Not collected within 5000 ms/);
-  assert.equal(inventory.system, undefined);
-  // The collector answered for every part itself (none was cut off by stopping it): a part is
-  // there or timed out on its own limit. (Which others a busy machine finishes in time varies.)
-  for (const m of inventory.missing) assert.equal(m.reason, 'Not collected within 5000 ms.', JSON.stringify(m));
-  for (const part of INVENTORY_PARTS) assert.ok(inventory[part] !== undefined || inventory.missing.some((m) => m.part === part), `${part} is there or named missing`);
-});
+// The two limits below are waits on hanging commands, not work: they run side by side (each with
+// its own shims, runner and collector process) instead of one after the other.
+describe('the collector\'s time limits', { concurrency: true }, () => {
+  test('with dmidecode hanging, the system part is named missing at its limit and the collector answers for every part', async () => {
+    const shims = hangingTools(['dmidecode']);
+    const runner = createCommandRunner({ allowList: new Set([process.execPath]), env: { PATH: `${shims.path}:${process.env.PATH ?? ''}` } });
+    // The probes' default limit: a busy machine still reads /proc in time.
+    const inventory = await collectInventory({ runner, command: await agentCli(), deadlineMs: 5000, startupMs: TEST_STARTUP_MS, now: () => new Date() });
+    shims.stop();
+    assert.deepEqual(schemaIssues(InventorySchema, inventory), []);
+    const system = inventory.missing.find((m) => m.part === 'system');
+    assert.ok(system, `system named missing: ${JSON.stringify(inventory.missing)}`);
+    assert.match(system.reason, /Not collected within 5000 ms/);
+    assert.equal(inventory.system, undefined);
+    // The collector answered for every part itself (none was cut off by stopping it): a part is
+    // there or timed out on its own limit. (Which others a busy machine finishes in time varies.)
+    for (const m of inventory.missing) assert.equal(m.reason, 'Not collected within 5000 ms.', JSON.stringify(m));
+    for (const part of INVENTORY_PARTS) assert.ok(inventory[part] !== undefined || inventory.missing.some((m) => m.part === part), `${part} is there or named missing`);
+  });
 
-test('with hostname hanging inside a synchronous call (the collector\'s event loop stops), the collector is stopped at its limit and the parts it had reported are kept', async () => {
-  const shims = hangingTools(['hostname']);
-  const runner = createCommandRunner({ allowList: new Set([process.execPath]), env: { PATH: `${shims.path}:${process.env.PATH ?? ''}` } });
-  // A short start allowance on purpose: the collector cannot answer once it is blocked, so this limit ends it.
-  const inventory = await collectInventory({ runner, command: await agentCli(), deadlineMs: 500, startupMs: TEST_STARTUP_MS / 2, now: () => new Date() });
-  shims.stop();
-  assert.deepEqual(schemaIssues(InventorySchema, inventory), []);
-  const os = inventory.missing.find((m) => m.part === 'os');
-  assert.ok(os, `os named missing: ${JSON.stringify(inventory.missing)}`);
-  const limitMs = 500 * INVENTORY_PARTS.length + TEST_STARTUP_MS / 2;
-  assert.ok([`The collector was stopped at its limit of ${limitMs} ms.`, 'Not collected within 500 ms.'].includes(os.reason), os.reason);
-  assert.equal(inventory.os, undefined);
-  for (const part of INVENTORY_PARTS) assert.ok(inventory[part] !== undefined || inventory.missing.some((m) => m.part === part), `${part} is there or named missing`);
+  test('with hostname hanging inside a synchronous call (the collector\'s event loop stops), the collector is stopped at its limit and the parts it had reported are kept', async () => {
+    const shims = hangingTools(['hostname']);
+    const runner = createCommandRunner({ allowList: new Set([process.execPath]), env: { PATH: `${shims.path}:${process.env.PATH ?? ''}` } });
+    // A short start allowance on purpose: the collector cannot answer once it is blocked, so this limit ends it.
+    const inventory = await collectInventory({ runner, command: await agentCli(), deadlineMs: 500, startupMs: TEST_STARTUP_MS / 2, now: () => new Date() });
+    shims.stop();
+    assert.deepEqual(schemaIssues(InventorySchema, inventory), []);
+    const os = inventory.missing.find((m) => m.part === 'os');
+    assert.ok(os, `os named missing: ${JSON.stringify(inventory.missing)}`);
+    const limitMs = 500 * INVENTORY_PARTS.length + TEST_STARTUP_MS / 2;
+    assert.ok([`The collector was stopped at its limit of ${limitMs} ms.`, 'Not collected within 500 ms.'].includes(os.reason), os.reason);
+    assert.equal(inventory.os, undefined);
+    for (const part of INVENTORY_PARTS) assert.ok(inventory[part] !== undefined || inventory.missing.some((m) => m.part === part), `${part} is there or named missing`);
+  });
 });
