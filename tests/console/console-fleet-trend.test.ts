@@ -1,12 +1,9 @@
 // The fleet page's 30-day trend in Chromium, on SQLite and PostgreSQL: four real devices change tier over a week, the
 // service's data layer records the days between (two days are left without a record), and the
 // chart's points are where those counts belong, the missing days are gaps (no point, the line
-// broken) and not zeros, the table under it has the same numbers, the page passes axe-core in
-// English and German with the CSP unchanged, and a screenshot of each is saved (kept in
-// DTA_CONSOLE_SCREENSHOTS=DIR when set).
+// broken) and not zeros, the table under it has the same numbers, and the page passes axe-core in
+// English and German with the CSP unchanged (DTA_CONSOLE_SCREENSHOTS=DIR keeps a screenshot of each).
 import assert from 'node:assert/strict';
-import { cpSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { FleetTrendDay, TierCounts } from '../../service/console/data/console-data-types.js';
@@ -14,8 +11,7 @@ import { recordFleetDay, utcDay } from '../../service/console/data/fleet-overvie
 import { recordedRuns, trendScale } from '../../service/console/trend-chart.js';
 import { withSignedInPerson } from '../kit/console-person.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
-import { tempFolder } from '../kit/temp-folder.js';
-import { axeViolations } from './console-browser.js';
+import { assertAccessible } from './console-browser.js';
 import type { ConsoleScenes, SharedScene } from './console-scenes.js';
 import { startConsoleScenes } from './console-scenes.js';
 import type { TestAccount } from './oidc-test-provider.js';
@@ -95,7 +91,6 @@ async function showsTheTrend(scene: SharedScene, database: string): Promise<void
   const scale = trendScale(trend);
   assert.equal(scale.max, 4, 'the y axis ends at the highest count, a round number');
 
-  const shots = tempFolder('dta-console-trend-shots-');
   await withSignedInPerson(scene.browser, svc.url, 'alice', async ({ page }) => {
     const answer = await page.goto(`${svc.url}/console/`);
     const csp = (await answer?.allHeaders())?.['content-security-policy'] ?? '';
@@ -135,7 +130,7 @@ async function showsTheTrend(scene: SharedScene, database: string): Promise<void
     assert.deepEqual(rows, trend.map((day) => (day.tiers === null ? ['no record'] : SERIES.map((s) => String(day.tiers?.[s])))));
 
     await page.click('details.trend-numbers summary');
-    await check(page, shots.path, `en-fleet-trend-${database}`);
+    await assertAccessible(page, `en-fleet-trend-${database}`);
 
     await Promise.all([page.waitForLoadState('load'), page.click('header .language a')]);
     assert.equal(await page.getAttribute('html', 'lang'), 'de');
@@ -143,15 +138,6 @@ async function showsTheTrend(scene: SharedScene, database: string): Promise<void
     assert.match((await page.textContent('svg.trend-chart desc')) ?? '', /Lücke in den Linien, keine Null.*voll 1, eingeschränkt 1, keine 2\.$/s);
     assert.equal(await page.$$eval('details.trend-numbers tbody td', (tds) => tds.filter((td) => td.textContent === 'keine Aufzeichnung').length), TREND_DAYS - expected.size);
     assert.deepEqual(await drawnSeries(page), drawn, 'the drawing does not depend on the language');
-    await check(page, shots.path, `de-fleet-trend-${database}`);
+    await assertAccessible(page, `de-fleet-trend-${database}`);
   });
-}
-
-async function check(page: Page, shots: string, name: string): Promise<void> {
-  const violations = await axeViolations(page);
-  assert.deepEqual(violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `${name}: axe-core violations`);
-  const path = join(shots, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  const keep = process.env.DTA_CONSOLE_SCREENSHOTS;
-  if (keep !== undefined && keep !== '') cpSync(path, join(keep, `${name}.png`));
 }

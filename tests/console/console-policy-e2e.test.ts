@@ -2,20 +2,17 @@
 // SQLite and on PostgreSQL: an admin signs in through the OpenID provider, pastes a draft that
 // takes `full` from three of five devices, and the what-if lists exactly those three; a draft
 // with a bad value is refused naming its line; the audit page filtered to one device shows
-// exactly that device's records, and its export downloads exactly those. Screenshots in English
-// and German of both pages (DTA_CONSOLE_SCREENSHOTS=DIR copies them out), axe-core on each.
+// exactly that device's records, and its export downloads exactly those. Both pages in English
+// and German pass axe-core (DTA_CONSOLE_SCREENSHOTS=DIR keeps a screenshot of each).
 // A viewer reads both pages and runs the what-if; hostile input gets a typed error page.
 import assert from 'node:assert/strict';
-import { cpSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Download, Page } from 'playwright-core';
 import type { CheckId, Verdict } from '../../common/posture.js';
 import { DEFAULT_POLICY_YAML } from '../../service/policy/policy-schema.js';
 import { withSignedInPerson } from '../kit/console-person.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
-import { tempFolder } from '../kit/temp-folder.js';
-import { axeViolations, sessionCookie } from './console-browser.js';
+import { assertAccessible, sessionCookie } from './console-browser.js';
 import type { ConsoleService } from './console-service.js';
 import type { ConsoleScenes } from './console-scenes.js';
 import { startConsoleScenes } from './console-scenes.js';
@@ -65,12 +62,6 @@ async function fleetOfFive(svc: ConsoleService): Promise<FakeDevice[]> {
   );
 }
 
-async function checkAndShoot(page: Page, shots: string, name: string): Promise<void> {
-  const violations = await axeViolations(page);
-  assert.deepEqual(violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `${name}: axe-core violations`);
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
 async function submit(page: Page, selector: string): Promise<void> {
   await Promise.all([page.waitForNavigation(), page.click(selector)]);
 }
@@ -105,99 +96,92 @@ after(() => scenes?.close());
 describe('the policy and audit pages', { concurrency: true }, () => {
   for (const database of ['sqlite', 'postgres'] as const) {
     test(`on ${database}: the what-if lists exactly the 3 of 5 devices a draft takes full from, and the audit page filters and exports one device's records`, async () => {
-      const shots = tempFolder('dta-console-policy-shots-');
-      try {
-        const { svc, browser } = scenes.on(database);
-        const devices = await fleetOfFive(svc);
-        const losing = devices.slice(2).map((d) => d.deviceId).sort();
-        await withSignedInPerson(browser, svc.url, 'alice', async ({ page }) => {
-          await page.click('nav a[href="/console/policy"]');
-          assert.equal(await page.textContent('h1'), 'Policy');
-          assert.equal(await page.getAttribute('nav a[href="/console/policy"]', 'aria-current'), 'page');
-          assert.match((await page.textContent('pre.policy-text')) ?? '', /mode: secret-or-approval/);
+      const { svc, browser } = scenes.on(database);
+      const devices = await fleetOfFive(svc);
+      const losing = devices.slice(2).map((d) => d.deviceId).sort();
+      await withSignedInPerson(browser, svc.url, 'alice', async ({ page }) => {
+        await page.click('nav a[href="/console/policy"]');
+        assert.equal(await page.textContent('h1'), 'Policy');
+        assert.equal(await page.getAttribute('nav a[href="/console/policy"]', 'aria-current'), 'page');
+        assert.match((await page.textContent('pre.policy-text')) ?? '', /mode: secret-or-approval/);
 
-          // A draft with a value the schema refuses: the problem names its line (3: tokenLifetimeMinutes).
-          await page.fill('#draft', STRICT_DRAFT.replace('tokenLifetimeMinutes: 5 ', 'tokenLifetimeMinutes: 50'));
-          await submit(page, 'form.draft button[value="validate"]');
-          const problems = (await page.textContent('#validation')) ?? '';
-          assert.match(problems, /Line 3: \/tokenLifetimeMinutes/);
-          assert.match(problems, /tokenLifetimeMinutes: 50/);
-          assert.equal(await page.$('#what-if-devices'), null);
+        // A draft with a value the schema refuses: the problem names its line (3: tokenLifetimeMinutes).
+        await page.fill('#draft', STRICT_DRAFT.replace('tokenLifetimeMinutes: 5 ', 'tokenLifetimeMinutes: 50'));
+        await submit(page, 'form.draft button[value="validate"]');
+        const problems = (await page.textContent('#validation')) ?? '';
+        assert.match(problems, /Line 3: \/tokenLifetimeMinutes/);
+        assert.match(problems, /tokenLifetimeMinutes: 50/);
+        assert.equal(await page.$('#what-if-devices'), null);
 
-          await runWhatIf(page, STRICT_DRAFT);
-          assert.match((await page.textContent('.what-if-result [role="status"]')) ?? '', /^5 devices evaluated: 3 would lose a tier, 0 would gain one\.$/);
-          assert.deepEqual(await listedDevices(page), losing);
-          const tiers = await page.$$eval('#what-if-devices tbody tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td'), (c) => c.textContent).slice(1, 4).join('/')));
-          assert.deepEqual(tiers, ['full/limited/loses', 'full/limited/loses', 'full/limited/loses']);
-          // The draft stays in the form to edit further; nothing was applied.
-          assert.equal(await page.inputValue('#draft'), STRICT_DRAFT);
-          assert.match((await page.textContent('section[aria-labelledby="in-force"] dl')) ?? '', /Policy version\s*1/);
-          await checkAndShoot(page, shots.path, `${database}-en-policy-what-if`);
+        await runWhatIf(page, STRICT_DRAFT);
+        assert.match((await page.textContent('.what-if-result [role="status"]')) ?? '', /^5 devices evaluated: 3 would lose a tier, 0 would gain one\.$/);
+        assert.deepEqual(await listedDevices(page), losing);
+        const tiers = await page.$$eval('#what-if-devices tbody tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td'), (c) => c.textContent).slice(1, 4).join('/')));
+        assert.deepEqual(tiers, ['full/limited/loses', 'full/limited/loses', 'full/limited/loses']);
+        // The draft stays in the form to edit further; nothing was applied.
+        assert.equal(await page.inputValue('#draft'), STRICT_DRAFT);
+        assert.match((await page.textContent('section[aria-labelledby="in-force"] dl')) ?? '', /Policy version\s*1/);
+        await assertAccessible(page, `${database}-en-policy-what-if`);
 
-          // The audit page, filtered to one device through its form.
-          const one = devices[3]?.deviceId ?? '';
-          const expected = (await svc.audit()).filter((r) => r.deviceId === one).map((r) => r.id);
-          assert.ok(expected.length >= 2, 'the device was enrolled and attested');
-          await page.click('nav a[href="/console/audit"]');
-          await page.fill('#device', one);
-          await submit(page, 'form.filter button[type="submit"]');
-          assert.equal(new URL(page.url()).searchParams.get('device'), one);
-          const shown = await page.$$eval('table.audit tbody tr', (rows) => rows.map((r) => Number(r.querySelector('th')?.textContent)));
-          assert.deepEqual(shown, [...expected].sort((a, b) => b - a));
-          const shownDevices = await page.$$eval('table.audit tbody tr td:nth-child(5) a:first-child', (links) => links.map((a) => a.getAttribute('href')));
-          assert.deepEqual(new Set(shownDevices), new Set([`/console/devices/${one}`]));
-          await checkAndShoot(page, shots.path, `${database}-en-audit-device`);
+        // The audit page, filtered to one device through its form.
+        const one = devices[3]?.deviceId ?? '';
+        const expected = (await svc.audit()).filter((r) => r.deviceId === one).map((r) => r.id);
+        assert.ok(expected.length >= 2, 'the device was enrolled and attested');
+        await page.click('nav a[href="/console/audit"]');
+        await page.fill('#device', one);
+        await submit(page, 'form.filter button[type="submit"]');
+        assert.equal(new URL(page.url()).searchParams.get('device'), one);
+        const shown = await page.$$eval('table.audit tbody tr', (rows) => rows.map((r) => Number(r.querySelector('th')?.textContent)));
+        assert.deepEqual(shown, [...expected].sort((a, b) => b - a));
+        const shownDevices = await page.$$eval('table.audit tbody tr td:nth-child(5) a:first-child', (links) => links.map((a) => a.getAttribute('href')));
+        assert.deepEqual(new Set(shownDevices), new Set([`/console/devices/${one}`]));
+        await assertAccessible(page, `${database}-en-audit-device`);
 
-          // The export is exactly the filtered records, oldest first: CSV and JSON Lines.
-          const [csv] = await Promise.all([page.waitForEvent('download'), page.click('p.export a[href*="format=csv"]')]);
-          assert.match(csv.suggestedFilename(), /^audit\.csv$/);
-          const csvLines = (await downloaded(csv)).split('\r\n').filter((l) => l !== '');
-          assert.equal(csvLines[0], 'id,at,actor,action,deviceId,outcome,code,attestationId,details');
-          assert.deepEqual(csvLines.slice(1).map((l) => Number(l.split(',')[0])), expected);
-          assert.ok(csvLines.slice(1).every((l) => l.split(',')[4] === one));
-          const [jsonl] = await Promise.all([page.waitForEvent('download'), page.click('p.export a[href*="format=jsonl"]')]);
-          const records = (await downloaded(jsonl)).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { id: number; deviceId: string });
-          assert.deepEqual(records.map((r) => r.id), expected);
-          assert.ok(records.every((r) => r.deviceId === one));
+        // The export is exactly the filtered records, oldest first: CSV and JSON Lines.
+        const [csv] = await Promise.all([page.waitForEvent('download'), page.click('p.export a[href*="format=csv"]')]);
+        assert.match(csv.suggestedFilename(), /^audit\.csv$/);
+        const csvLines = (await downloaded(csv)).split('\r\n').filter((l) => l !== '');
+        assert.equal(csvLines[0], 'id,at,actor,action,deviceId,outcome,code,attestationId,details');
+        assert.deepEqual(csvLines.slice(1).map((l) => Number(l.split(',')[0])), expected);
+        assert.ok(csvLines.slice(1).every((l) => l.split(',')[4] === one));
+        const [jsonl] = await Promise.all([page.waitForEvent('download'), page.click('p.export a[href*="format=jsonl"]')]);
+        const records = (await downloaded(jsonl)).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { id: number; deviceId: string });
+        assert.deepEqual(records.map((r) => r.id), expected);
+        assert.ok(records.every((r) => r.deviceId === one));
 
-          // One record by its number (the device page's audit ids link here).
-          const last = expected[expected.length - 1] ?? 0;
-          await page.goto(`${svc.url}/console/audit?record=${last}`);
-          assert.deepEqual(await page.$$eval('table.audit tbody tr th', (cells) => cells.map((c) => c.textContent)), [String(last)]);
+        // One record by its number (the device page's audit ids link here).
+        const last = expected[expected.length - 1] ?? 0;
+        await page.goto(`${svc.url}/console/audit?record=${last}`);
+        assert.deepEqual(await page.$$eval('table.audit tbody tr th', (cells) => cells.map((c) => c.textContent)), [String(last)]);
 
-          // German: the same pages, through the language switch.
-          await page.goto(`${svc.url}/console/policy`);
-          await submit(page, 'header .language a');
-          assert.equal(await page.getAttribute('html', 'lang'), 'de');
-          assert.equal(await page.textContent('h1'), 'Richtlinie');
-          await runWhatIf(page, STRICT_DRAFT);
-          assert.match((await page.textContent('.what-if-result [role="status"]')) ?? '', /^5 Geräte ausgewertet: 3 würden eine Stufe verlieren, 0 eine gewinnen\.$/);
-          assert.deepEqual(await listedDevices(page), losing);
-          await checkAndShoot(page, shots.path, `${database}-de-policy-what-if`);
-          await page.goto(`${svc.url}/console/audit?device=${one}`);
-          assert.equal(await page.textContent('h1'), 'Audit-Protokoll');
-          assert.equal(await page.$$eval('table.audit tbody tr', (rows) => rows.length), expected.length);
-          await checkAndShoot(page, shots.path, `${database}-de-audit-device`);
-          await page.goto(`${svc.url}/console/policy?version=1`);
-          assert.equal(await page.textContent('#shown-version'), 'Richtlinie, Version 1');
-          await checkAndShoot(page, shots.path, `${database}-de-policy-version`);
-        });
+        // German: the same pages, through the language switch.
+        await page.goto(`${svc.url}/console/policy`);
+        await submit(page, 'header .language a');
+        assert.equal(await page.getAttribute('html', 'lang'), 'de');
+        assert.equal(await page.textContent('h1'), 'Richtlinie');
+        await runWhatIf(page, STRICT_DRAFT);
+        assert.match((await page.textContent('.what-if-result [role="status"]')) ?? '', /^5 Geräte ausgewertet: 3 würden eine Stufe verlieren, 0 eine gewinnen\.$/);
+        assert.deepEqual(await listedDevices(page), losing);
+        await assertAccessible(page, `${database}-de-policy-what-if`);
+        await page.goto(`${svc.url}/console/audit?device=${one}`);
+        assert.equal(await page.textContent('h1'), 'Audit-Protokoll');
+        assert.equal(await page.$$eval('table.audit tbody tr', (rows) => rows.length), expected.length);
+        await assertAccessible(page, `${database}-de-audit-device`);
+        await page.goto(`${svc.url}/console/policy?version=1`);
+        assert.equal(await page.textContent('#shown-version'), 'Richtlinie, Version 1');
+        await assertAccessible(page, `${database}-de-policy-version`);
+      });
 
-        // A viewer reads both pages and may run the what-if, which changes nothing.
-        await withSignedInPerson(browser, svc.url, 'victor', async ({ page }) => {
-          await page.goto(`${svc.url}/console/policy`);
-          const forms = await page.$$eval('main form', (all) => all.map((f) => `${f.getAttribute('method')} ${f.getAttribute('action')}`));
-          assert.deepEqual(forms, ['post /console/policy']);
-          await runWhatIf(page, STRICT_DRAFT);
-          assert.deepEqual(await listedDevices(page), losing);
-          await page.goto(`${svc.url}/console/audit?outcome=ok`);
-          assert.ok((await page.$$eval('table.audit tbody tr', (rows) => rows.length)) > 0);
-        });
-        const copyTo = process.env.DTA_CONSOLE_SCREENSHOTS;
-        if (copyTo !== undefined && copyTo !== '') cpSync(shots.path, copyTo, { recursive: true });
-      } finally {
-        shots.remove();
-      }
+      // A viewer reads both pages and may run the what-if, which changes nothing.
+      await withSignedInPerson(browser, svc.url, 'victor', async ({ page }) => {
+        await page.goto(`${svc.url}/console/policy`);
+        const forms = await page.$$eval('main form', (all) => all.map((f) => `${f.getAttribute('method')} ${f.getAttribute('action')}`));
+        assert.deepEqual(forms, ['post /console/policy']);
+        await runWhatIf(page, STRICT_DRAFT);
+        assert.deepEqual(await listedDevices(page), losing);
+        await page.goto(`${svc.url}/console/audit?outcome=ok`);
+        assert.ok((await page.$$eval('table.audit tbody tr', (rows) => rows.length)) > 0);
+      });
     });
   }
 

@@ -7,7 +7,7 @@ import { freePort } from '../kit/ports.js';
 import { launchChromium } from './console-browser.js';
 import type { ConsoleService } from './console-service.js';
 import { startConsoleService } from './console-service.js';
-import type { TestAccount, TestProvider } from './oidc-test-provider.js';
+import type { TestAccount, TestProvider, TestProviderOptions } from './oidc-test-provider.js';
 import { startTestProvider } from './oidc-test-provider.js';
 
 export type SceneDatabase = 'sqlite' | 'postgres';
@@ -34,22 +34,23 @@ async function settle<T>(started: readonly PromiseSettledResult<T>[], close: (va
   throw failed.reason;
 }
 
-/** Starts the provider with `accounts`, one console service per database in `databases` (a fresh PostgreSQL database each, dropped on close) and Chromium. */
-export async function startConsoleScenes(accounts: ReadonlyMap<string, TestAccount>, databases: readonly SceneDatabase[]): Promise<ConsoleScenes> {
+/** Starts the provider with `accounts` (and `provider`'s options), one console service per database in `databases` (a fresh PostgreSQL database each, dropped on close) and Chromium. */
+export async function startConsoleScenes(accounts: ReadonlyMap<string, TestAccount>, databases: readonly SceneDatabase[], provider: TestProviderOptions = {}): Promise<ConsoleScenes> {
   const ports = await Promise.all(databases.map(() => freePort()));
-  const provider: TestProvider = await startTestProvider(
+  const oidc: TestProvider = await startTestProvider(
     accounts,
     ports.map((port) => `http://127.0.0.1:${port}`),
+    provider,
   );
   // The services and Chromium start at the same time; whichever started is closed if the other did not.
   const [servicesStarted, browserStarted] = await Promise.allSettled([
-    Promise.allSettled(databases.map((database, i) => startConsoleService({ port: ports[i] ?? 0, issuer: provider.issuer, ...(database === 'postgres' ? { database: { kind: 'postgres' as const } } : {}) }))).then((started) => settle(started, (svc) => svc.close())),
+    Promise.allSettled(databases.map((database, i) => startConsoleService({ port: ports[i] ?? 0, issuer: oidc.issuer, ...(database === 'postgres' ? { database: { kind: 'postgres' as const } } : {}) }))).then((started) => settle(started, (svc) => svc.close())),
     launchChromium(),
   ]);
   const services = servicesStarted.status === 'fulfilled' ? servicesStarted.value : [];
   const closeServices = async (): Promise<void> => {
     await Promise.all(services.map((svc) => svc.close()));
-    await provider.close();
+    await oidc.close();
   };
   if (servicesStarted.status === 'rejected' || browserStarted.status === 'rejected') {
     if (browserStarted.status === 'fulfilled') await browserStarted.value.close();

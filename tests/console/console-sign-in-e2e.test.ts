@@ -19,9 +19,11 @@ let scenes: ConsoleScenes;
 let svc: ConsoleService;
 let browser: Browser;
 
-// Chromium launches while the provider and the service start.
+// Chromium launches while the provider and the service start. This provider shows its consent
+// page, as a provider does for an app it has not been told to trust: the other console tests'
+// providers grant the console's scopes without it.
 before(async () => {
-  scenes = await startConsoleScenes(ACCOUNTS, ['sqlite']);
+  scenes = await startConsoleScenes(ACCOUNTS, ['sqlite'], { consent: 'asked' });
   ({ svc, browser } = scenes.on('sqlite'));
 });
 
@@ -30,7 +32,8 @@ after(() => scenes?.close());
 test('a help desk person signs in, approves a waiting device with a reason that the audit keeps, and signs out', async () => {
   const device = await FakeDevice.create();
   assert.equal((await device.enrol(svc.url)).status, 202);
-  await withSignedInPerson(browser, svc.url, 'hannah', async ({ page, landed }) => {
+  await withSignedInPerson(browser, svc.url, 'hannah', async ({ page, landed, consented }) => {
+    assert.equal(consented, true, 'the provider asked for consent, and the person gave it');
     assert.equal(new URL(landed).pathname, '/console/');
     assert.equal(await page.textContent('h1'), 'Fleet');
     assert.match((await page.textContent('header')) ?? '', /Signed in as Hannah Help \(help desk\)/);

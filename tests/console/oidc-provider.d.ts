@@ -20,7 +20,27 @@ declare module 'oidc-provider' {
     token_endpoint_auth_method?: string;
     id_token_signed_response_alg?: string;
   }
+  /** A person's consent to a client: the scopes it may have. */
+  export interface Grant {
+    readonly jti: string;
+    addOIDCScope(scope: string): void;
+    save(): Promise<string>;
+  }
+  export interface GrantConstructor {
+    new (properties: { accountId: string; clientId: string }): Grant;
+    find(id: string): Promise<Grant | undefined>;
+  }
+  /** The part of a request's context that loadExistingGrant reads. */
+  export interface GrantContext {
+    oidc: {
+      provider: { Grant: GrantConstructor };
+      client: { clientId: string };
+      session: { accountId: string; grantIdFor(clientId: string): string | undefined };
+      result?: { consent?: { grantId?: string } };
+    };
+  }
   export interface Configuration {
+    loadExistingGrant?: (ctx: GrantContext) => Promise<Grant | undefined>;
     clients?: ClientMetadata[];
     findAccount?: (ctx: unknown, id: string) => Account | undefined | Promise<Account | undefined>;
     claims?: Record<string, string[]>;

@@ -2,6 +2,9 @@
 // loopback, with test accounts in groups. Its development sign-in page takes any login name and
 // password; the accounts here decide which names exist and what groups they are in. Optionally a
 // front (a small proxy) that answers discovery with another issuer, for the wrong-issuer tests.
+// The console's scopes are granted without a consent page unless a test asks for the page: a
+// hospital's provider grants its own first-party apps this way, and one test (the sign-in end to
+// end) still goes through the consent page as well.
 import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createServer, request as httpRequest } from 'node:http';
@@ -31,8 +34,16 @@ const closeServer = (server: Server): Promise<void> =>
     server.close(() => resolve());
   });
 
+export interface TestProviderOptions {
+  /** 'asked': the provider shows its consent page on a person's first sign-in; 'granted' (the default): it does not. */
+  readonly consent?: 'asked' | 'granted';
+}
+
+/** The scopes the console asks for (service/console: openid with `profile` and `groups`). */
+const CONSOLE_SCOPES = 'openid profile groups';
+
 /** Starts the provider; `consoleUrls` are the consoles (their public base URLs) registered as its client. */
-export async function startTestProvider(accounts: ReadonlyMap<string, TestAccount>, consoleUrls: readonly string[]): Promise<TestProvider> {
+export async function startTestProvider(accounts: ReadonlyMap<string, TestAccount>, consoleUrls: readonly string[], options: TestProviderOptions = {}): Promise<TestProvider> {
   const server = createServer();
   const port = await listen(server);
   const issuer = `http://127.0.0.1:${port}`;
@@ -57,6 +68,17 @@ export async function startTestProvider(accounts: ReadonlyMap<string, TestAccoun
     cookies: { keys: ['oidc-test-provider-cookie-key'] },
     features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
     pkce: { required: () => true },
+    // oidc-provider's own default (a grant the person consented to before), and otherwise, unless
+    // the consent page is asked for, a grant of the console's scopes made here.
+    loadExistingGrant: async (ctx) => {
+      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+      if (grantId !== undefined) return ctx.oidc.provider.Grant.find(grantId);
+      if (options.consent === 'asked') return undefined;
+      const grant = new ctx.oidc.provider.Grant({ accountId: ctx.oidc.session.accountId, clientId: ctx.oidc.client.clientId });
+      grant.addOIDCScope(CONSOLE_SCOPES);
+      await grant.save();
+      return grant;
+    },
     findAccount: (_ctx, id) => {
       const account = accounts.get(id);
       if (account === undefined) return undefined;

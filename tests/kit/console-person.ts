@@ -14,6 +14,8 @@ export interface ConsolePerson {
 export interface SignedInPerson extends ConsolePerson {
   /** Where the browser ended after the sign-in (the console, or its refusal page). */
   readonly landed: string;
+  /** Whether the provider showed its consent page on the way (only a provider started with `consent: 'asked'` does). */
+  readonly consented: boolean;
 }
 
 export interface PersonOptions {
@@ -36,8 +38,8 @@ export async function openConsolePerson(browser: Browser, options: PersonOptions
 export async function signedInPerson(browser: Browser, consoleUrl: string, login: string, options: PersonOptions = {}): Promise<SignedInPerson> {
   const person = await openConsolePerson(browser, options);
   try {
-    const landed = await signIn(person.page, consoleUrl, login);
-    return { ...person, landed };
+    const { landed, consented } = await signIn(person.page, consoleUrl, login);
+    return { ...person, landed, consented };
   } catch (e) {
     await person.close();
     throw e;
