@@ -7,7 +7,9 @@ import { loadOrCreateDeviceCa } from './ca/device-ca.js';
 import type { DatabaseConfig, Db } from './db/connect.js';
 import { connectDatabase } from './db/connect.js';
 import { prepareDatabase } from './db/prepare-database.js';
-import { createSchemaWatch } from './db/schema-watch.js';
+import { createSchemaWatch, isStatementError } from './db/schema-watch.js';
+import { SchemaNewerThanServiceError } from './db/schema-newer-error.js';
+import { SCHEMA_VERSION } from './db/migrate.js';
 import type { AuditGuard } from './audit/audit-guard.js';
 import { startAuditGuard } from './audit/audit-guard.js';
 import type { DeviceTrustService } from './device-trust-service.js';
@@ -87,8 +89,10 @@ export interface RunningService {
 export async function createService(config: ServiceConfig): Promise<RunningService> {
   const now = config.now ?? (() => new Date());
   const db = connectDatabase(config.database);
+  let newerSchema: number | null = null;
   try {
-    await prepareDatabase(db, config.database, now);
+    const prepared = await prepareDatabase(db, config.database, now);
+    newerSchema = prepared.newerSchema;
     const box = createSealedBox(config.masterKey);
     const ca = await loadOrCreateDeviceCa(db, box, config.caName ?? 'Device Trust Device CA', now);
     const keys = createSigningKeys(db, box, now);
@@ -131,13 +135,14 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
     // change of the file (a failed write is logged; the policy still applies).
     await recordAppliedPolicy(db, config.policy.applied(), now().getTime());
     const consoleData = createConsoleData({ db, policy: config.policy, now });
+    // Its log is called once the app exists: by a request, or just below.
+    const schemaWatch = createSchemaWatch(db, { log: (facts, message) => app.log.error(facts, message) });
     const app = buildApp({
       service,
       consoleData,
       ...(config.console ? { console: { settings: config.console, db: db.kysely } } : {}),
       sharedSignals: ssf,
-      // Called later (by a request), never while this runs: the app exists by then.
-      schemaWatch: createSchemaWatch(db, { log: (facts, message) => app.log.error(facts, message) }),
+      schemaWatch,
       adminTokenHashes: config.adminTokenHashes,
       writeAudit: (entry) => writeAudit(db.kysely, entry, now().getTime()),
       ...(metrics !== null && config.metrics ? { extend: metricsOnMainApp(metrics, config.metrics) } : {}),
@@ -147,6 +152,7 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
       ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
       now,
     });
+    if (prepared.newerSchema !== null) schemaWatch.startedOn(prepared.newerSchema);
     // Its own listener, when IT bound the metrics to an address of their own (a management network).
     const metricsListener = metrics !== null && config.metrics !== undefined && config.metrics.bind !== 'main' ? await startMetricsListener(config.metrics.bind, metrics, config.metrics.bearerTokenHashes) : null;
     const audit = await startAuditGuard({ db, keys, issuer: config.publicUrl, now, log: app.log, checkpointIntervalMs: (config.auditCheckpointSeconds ?? 300) * 1000 });
@@ -183,6 +189,8 @@ export async function createService(config: ServiceConfig): Promise<RunningServi
     };
   } catch (e) {
     await db.close();
+    // On a schema a newer release migrated, a statement of the start that no longer fits is that, said so.
+    if (newerSchema !== null && isStatementError(e)) throw new SchemaNewerThanServiceError(newerSchema, SCHEMA_VERSION, { cause: e });
     throw e;
   }
 }

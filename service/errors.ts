@@ -32,7 +32,7 @@ export const SERVICE_ERROR_CODES = {
   CLOCK_SKEW: 400,
   POLICY_INVALID: 422,
   UNAVAILABLE: 503,
-  /** A newer release migrated the database under this instance: it writes nothing until upgraded (service/db/schema-watch.ts). */
+  /** A newer release migrated the database under this instance and this request's statements no longer fit it (service/db/schema-watch.ts). */
   SCHEMA_NEWER_THAN_SERVICE: 503,
   INTERNAL: 500,
 } as const;

@@ -3,16 +3,56 @@
 // grants the service's own role (`database.url`) what it needs; a service given only its own
 // role starts on a migrated database and refuses, saying what to run, on an older one.
 // Without `migrationUrl` the one URL migrates as before (the role then owns the tables, and
-// the service reports the audit log as unprotected).
+// the service reports the audit log as unprotected). On a schema a newer release migrated, it
+// changes nothing and serves (prepareDatabase says why).
 import { sql } from 'kysely';
 import type { DatabaseConfig, Db } from './connect.js';
 import { connectDatabase } from './connect.js';
 import { DatabaseSetupError } from './database-errors.js';
 import { migrate, SCHEMA_VERSION, schemaVersion } from './migrate.js';
-import { SchemaNewerThanServiceError } from './schema-newer-error.js';
 import { missingServiceGrants } from './service-role-grants.js';
 
-export async function prepareDatabase(db: Db, config: DatabaseConfig, now: () => Date): Promise<void> {
+export interface PreparedDatabase {
+  /**
+   * The schema version a newer release migrated the database to, when it is newer than this
+   * release's: the database was left as it is (this release's migration would put back what the
+   * newer one removed), and the service serves on it (schema-watch.ts answers what no longer
+   * fits). Null when the database is at this release's version.
+   */
+  readonly newerSchema: number | null;
+}
+
+export async function prepareDatabase(db: Db, config: DatabaseConfig, now: () => Date): Promise<PreparedDatabase> {
+  // A newer release migrated it: serve without migrating rather than refuse to start. A rolled
+  // back upgrade, or an instance restarted during a rolling one, then keeps the ward served as far
+  // as its statements still fit; `dta-service migrate` of this release still refuses (migrate.ts).
+  // Its grants are not checked against this release's needs either: the newer release may have
+  // replaced what they name, and `migrate`, which the refusal would name, refuses here.
+  const newer = await newerSchemaVersion(db);
+  if (newer !== null) return { newerSchema: newer };
+  await prepareAtOrBelow(db, config, now);
+  return { newerSchema: null };
+}
+
+/** The stored version when it is newer than this release's; null otherwise, or when it cannot be read here (the paths below say why). */
+async function newerSchemaVersion(db: Db): Promise<number | null> {
+  let version: number;
+  try {
+    version = await schemaVersion(db);
+  } catch {
+    return null;
+  }
+  return version > SCHEMA_VERSION ? version : null;
+}
+
+function notGrantedError(missing: readonly string[]): DatabaseSetupError {
+  return new DatabaseSetupError(
+    'SERVICE_ROLE_NOT_GRANTED',
+    `The service's database role lacks ${missing.join(', ')}. Run \`dta-service migrate --config FILE\` with DTA_MIGRATION_URL set to the owner role's URL, or set database.migrationUrl (docs/deploy/database.md).`,
+  );
+}
+
+async function prepareAtOrBelow(db: Db, config: DatabaseConfig, now: () => Date): Promise<void> {
   if (config.kind === 'sqlite') return migrate(db, { now });
   if (config.migrationUrl !== undefined) {
     await migrateAsOwner(db, config.migrationUrl, now);
@@ -21,11 +61,7 @@ export async function prepareDatabase(db: Db, config: DatabaseConfig, now: () =>
   // Migrated, but perhaps never for this role (another URL migrated): say so now, not at the first request.
   const notGranted = async (): Promise<DatabaseSetupError | null> => {
     const missing = await missingServiceGrants(db.kysely);
-    if (missing.length === 0) return null;
-    return new DatabaseSetupError(
-      'SERVICE_ROLE_NOT_GRANTED',
-      `The service's database role lacks ${missing.join(', ')}. Run \`dta-service migrate --config FILE\` with DTA_MIGRATION_URL set to the owner role's URL, or set database.migrationUrl (docs/deploy/database.md).`,
-    );
+    return missing.length === 0 ? null : notGrantedError(missing);
   };
   let version: number;
   try {
@@ -34,8 +70,9 @@ export async function prepareDatabase(db: Db, config: DatabaseConfig, now: () =>
     if (!insufficientPrivilege(e)) throw e;
     throw (await notGranted()) ?? e;
   }
-  if (version > SCHEMA_VERSION) throw new SchemaNewerThanServiceError(version, SCHEMA_VERSION);
-  if (version === SCHEMA_VERSION) {
+  // Newer is served above; a version that turned newer since (another release migrating this
+  // moment) is served as this release's: schema-watch.ts answers what no longer fits.
+  if (version >= SCHEMA_VERSION) {
     const error = await notGranted();
     if (error !== null) throw error;
     return;

@@ -1,12 +1,18 @@
 // Notices, while the service runs, that an instance of a newer release migrated the database
 // under it. Such a migration may drop or rename what this release's statements use (schema 7
-// dropped the single audit chain's function), and those statements then fail with the
+// replaced the single audit chain's function), and those statements then fail with the
 // database's own "does not exist" error, which would be answered as a 500 that looks like a bug
-// of this instance. So a failed statement, and every readiness probe, reads the stored schema
-// version; when it is newer than this release's, the answer is SCHEMA_NEWER_THAN_SERVICE: a
-// 503 with Retry-After (agents apply their outage policy and ask again, likely of an upgraded
-// instance; it is no refusal of the device), readiness says not-ready so a load balancer stops
-// sending here, and the log says so loudly, once per newer version, naming both versions.
+// of this instance. So a failed statement reads the stored schema version; when it is newer than
+// this release's, the answer is SCHEMA_NEWER_THAN_SERVICE: a 503 with Retry-After (agents apply
+// their outage policy and ask again, likely of an upgraded instance; it is no refusal of the
+// device), and the log says so loudly, once per newer version, naming both versions.
+//
+// A newer schema alone does not make the instance not-ready: the documented upgrade migrates
+// first and then restarts the instances one at a time, and a newer release's migration that only
+// adds must leave the old instances serving meanwhile (else the load balancer has no instance at
+// all until the first upgraded one is up). Readiness fails once a statement has failed on the
+// newer schema, and stays failed while the schema is still newer: then this instance cannot
+// serve, and the load balancer sends the next request elsewhere.
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { ServiceError } from '../errors.js';
@@ -24,12 +30,24 @@ export const SCHEMA_NEWER_RETRY_AFTER_SECONDS = 30;
 export interface SchemaWatch {
   /**
    * The coded error to answer instead of `error` when the database's schema is newer than this
-   * release's; null otherwise (the failure is answered as what it is).
+   * release's; null otherwise (the failure is answered as what it is), also when the version
+   * cannot be read within EXPLAIN_WITHIN_MS.
    */
   explain(error: unknown): Promise<ServiceError | null>;
-  /** For readiness: throws SCHEMA_NEWER_THAN_SERVICE while the schema is newer (and whatever reading it throws). */
+  /**
+   * For readiness: throws SCHEMA_NEWER_THAN_SERVICE once a statement failed on a newer schema and
+   * while the schema is still newer; reads nothing before that.
+   */
   assertNotNewer(): Promise<void>;
+  /** This instance started on a schema a newer release migrated (not migrated back): logged as a detection. */
+  startedOn(databaseVersion: number): void;
 }
+
+/**
+ * How long an answer waits for the schema version before it is given as it was: the read joins
+ * the pool's queue, and a busy pool must not hold the answer to a failed request.
+ */
+const EXPLAIN_WITHIN_MS = 1000;
 
 export interface SchemaWatchOptions {
   /** Logs the detection (once per newer version seen) as an error, with both versions. */
@@ -46,26 +64,59 @@ export function createSchemaWatch(db: Pick<Db, 'kind' | 'kysely'>, options: Sche
     const message = schemaNewerMessage(databaseVersion, serviceVersion);
     if (!logged.has(databaseVersion)) {
       logged.add(databaseVersion);
-      options.log({ databaseSchemaVersion: databaseVersion, serviceSchemaVersion: serviceVersion }, `${message} It answers 503 SCHEMA_NEWER_THAN_SERVICE and reports not-ready until then.`);
+      options.log({ databaseSchemaVersion: databaseVersion, serviceSchemaVersion: serviceVersion }, `${message} Requests whose statements no longer fit it are answered 503 SCHEMA_NEWER_THAN_SERVICE, and it reports not-ready once one was.`);
     }
     return new ServiceError('SCHEMA_NEWER_THAN_SERVICE', message, { retryAfterSeconds: SCHEMA_NEWER_RETRY_AFTER_SECONDS, ...(cause !== undefined ? { cause } : {}) });
+  };
+
+  // A failed statement was explained by a newer schema: readiness fails while it stays newer.
+  let failedOnNewer = false;
+  // One read at a time, shared by every failure meanwhile (a burst of failed requests costs one).
+  let reading: Promise<number | null> | null = null;
+  const versionWithin = (ms: number): Promise<number | null> => {
+    reading ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          schemaVersion(db),
+          new Promise<null>((resolve) => {
+            timer = setTimeout(() => resolve(null), ms);
+            timer.unref();
+          }),
+        ]);
+      } catch {
+        // The version cannot be read either: nothing is known, the failure is answered as it is.
+        return null;
+      } finally {
+        clearTimeout(timer);
+        reading = null;
+      }
+    })();
+    return reading;
   };
 
   return {
     async explain(error) {
       if (!isStatementError(error)) return null;
-      let version: number;
-      try {
-        version = await schemaVersion(db);
-      } catch {
-        // The version cannot be read either: nothing is known, the first failure is answered as it is.
-        return null;
-      }
-      return newer(version, error);
+      const version = await versionWithin(EXPLAIN_WITHIN_MS);
+      if (version === null) return null;
+      const coded = newer(version, error);
+      if (coded !== null) failedOnNewer = true;
+      return coded;
     },
     async assertNotNewer() {
-      const error = newer(await schemaVersion(db));
-      if (error !== null) throw error;
+      if (!failedOnNewer) return;
+      // Read as readiness reads everything: a failure to read is not-ready too.
+      const version = await schemaVersion(db);
+      const error = newer(version);
+      if (error === null) {
+        failedOnNewer = false;
+        return;
+      }
+      throw error;
+    },
+    startedOn(databaseVersion) {
+      newer(databaseVersion);
     },
   };
 }
@@ -77,4 +128,4 @@ export function createSchemaWatch(db: Pick<Db, 'kind' | 'kysely'>, options: Sche
  * NULL column this release does not fill (23502) or take a grant back (42501), and the check
  * costs one read only on a failure that would otherwise be answered 500.
  */
-const isStatementError = (error: unknown): boolean => error instanceof pg.DatabaseError || error instanceof BetterSqlite3.SqliteError;
+export const isStatementError = (error: unknown): boolean => error instanceof pg.DatabaseError || error instanceof BetterSqlite3.SqliteError;

@@ -1,18 +1,20 @@
 // A newer release migrates the shared database while an instance of this release still runs
-// (a rolling upgrade, an instance someone forgot): the running instance must fail closed with a
-// coded 503 (SCHEMA_NEWER_THAN_SERVICE, Retry-After: the agent's outage policy applies, not a
-// device refusal), its readiness must turn not-ready so the load balancer stops sending to it,
-// the attestation that failed must leave nothing half-written, and a restart of this release on
-// that database must refuse to start instead of re-creating what the newer release removed.
-// Simulated for real: a second connection raises the stored version and removes an object the
-// running instance uses, as a newer migration would.
+// (a rolling upgrade, an instance someone forgot): a request whose statements no longer fit must
+// fail closed with a coded 503 (SCHEMA_NEWER_THAN_SERVICE, Retry-After: the agent's outage policy
+// applies, not a device refusal), readiness must then turn not-ready so the load balancer stops
+// sending to it, and the attestation that failed must leave nothing half-written. A newer
+// migration that only adds must leave it serving (the documented upgrade migrates first and
+// restarts the instances one at a time). Restarted on that database (a rolled-back upgrade), this
+// release migrates nothing (its own `migrate` refuses) and serves, or, when its own start no
+// longer fits, refuses with the same code. Simulated for real: a second connection raises the stored version and
+// removes an object the running instance uses, as a newer migration would.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import type { Db } from '../../service/db/connect.js';
-import { SCHEMA_VERSION } from '../../service/db/migrate.js';
+import { migrate, SCHEMA_VERSION } from '../../service/db/migrate.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
@@ -85,7 +87,7 @@ async function newerChangeKept(svc: TestService): Promise<boolean> {
 }
 
 for (const database of ['sqlite', 'postgres'] as const) {
-  test(`${database}: a running instance on a schema a newer release migrated answers 503 SCHEMA_NEWER_THAN_SERVICE (not 500), turns not-ready, writes nothing half; a restart refuses`, { timeout: 120_000 }, async () => {
+  test(`${database}: a running instance on a schema a newer release migrated answers 503 SCHEMA_NEWER_THAN_SERVICE (not 500), turns not-ready, writes nothing half; restarted, it migrates nothing and serves (or refuses with the code when its start no longer fits)`, { timeout: 120_000 }, async () => {
     const svc = await startTestService({ database });
     try {
       const device = await FakeDevice.create();
@@ -117,14 +119,73 @@ for (const database of ['sqlite', 'postgres'] as const) {
       const report = await verifyAuditLog(svc.running.db, { masterKey: MASTER_KEY });
       assert.deepEqual(report.problems, [], 'the audit log still verifies');
 
-      // This release started again on that database refuses, and leaves the newer schema alone.
-      await assert.rejects(
-        startTestService({ database, dataDir: svc.dataDir, ...(svc.pgUrl !== null ? { pgUrl: svc.pgUrl } : {}) }),
-        (e: unknown) => (e as { code?: unknown }).code === 'SCHEMA_NEWER_THAN_SERVICE' && new RegExp(`${NEWER}.*${SCHEMA_VERSION}`).test((e as Error).message),
-      );
-      assert.equal(await newerChangeKept(svc), true, 'the refused start re-created nothing the newer release removed');
+      // This release started again on that database (a rolled-back upgrade) does not migrate it
+      // (its own migrate refuses) and puts back nothing the newer release removed. SQLite: it
+      // serves, ready until a statement fails, then the same coded answer. PostgreSQL: its start
+      // writes to the audit log, whose function the newer release removed, so it refuses to
+      // start, with the same code rather than the database's own error.
+      await assert.rejects(migrate(svc.running.db, { now: () => new Date() }), (e: unknown) => (e as { code?: unknown }).code === 'SCHEMA_NEWER_THAN_SERVICE' && new RegExp(`${NEWER}.*${SCHEMA_VERSION}`).test((e as Error).message));
+      assert.equal(await newerChangeKept(svc), true, 'the refused migrate changed nothing');
+      // Beside the first instance: closing that one removes its database.
+      const restart = startTestService({ database, dataDir: svc.dataDir, ...(svc.pgUrl !== null ? { pgUrl: svc.pgUrl } : {}) });
+      if (database === 'postgres') {
+        await assert.rejects(restart, (e: unknown) => (e as { code?: unknown }).code === 'SCHEMA_NEWER_THAN_SERVICE' && (e as { cause?: { code?: unknown } }).cause?.code === '42883');
+      } else {
+        const again = await restart;
+        try {
+          assert.equal((await fetch(`${again.url}/readyz`)).status, 200, 'ready until a statement fails');
+          const retry = await post(`${again.url}/v1/attest`, { evidence: await device.evidence(await device.nonce(again.url), HEALTHY_LINUX) });
+          assert.equal(retry.status, 503);
+          assert.equal(((await retry.json()) as { error?: { code: string } }).error?.code, 'SCHEMA_NEWER_THAN_SERVICE');
+          assert.equal((await fetch(`${again.url}/readyz`)).status, 503);
+        } finally {
+          await again.close();
+        }
+      }
+      assert.equal(await newerChangeKept(svc), true, 'the start re-created nothing the newer release removed');
     } finally {
       await svc.close();
     }
   });
+
+  test(`${database}: a newer release's migration that only adds leaves this release's instance ready and attesting`, { timeout: 120_000 }, async () => {
+    const svc = await startTestService({ database });
+    try {
+      const device = await FakeDevice.create();
+      assert.equal((await device.enrol(svc.url, svc.enrolmentSecret)).status, 201);
+      await addsOnly(svc);
+      assert.equal((await fetch(`${svc.url}/readyz`)).status, 200, 'the load balancer keeps sending to it');
+      assert.equal((await device.attest(svc.url, HEALTHY_LINUX)).status, 200);
+      assert.equal((await fetch(`${svc.url}/readyz`)).status, 200);
+    } finally {
+      await svc.close();
+    }
+  });
+}
+
+/** A newer release's migration that only adds a table (through its own connection). */
+async function addsOnly(svc: TestService): Promise<void> {
+  if (svc.pgUrl !== null) {
+    const client = new pg.Client({ connectionString: svc.pgUrl });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('UPDATE schema_version SET version = $1', [NEWER]);
+      await client.query('CREATE TABLE table_of_a_newer_release (id bigint PRIMARY KEY)');
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    return;
+  }
+  const sqlite = new BetterSqlite3(`${svc.dataDir}/service.db`);
+  try {
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.transaction(() => {
+      sqlite.prepare('UPDATE schema_version SET version = ?').run(NEWER);
+      sqlite.exec('CREATE TABLE table_of_a_newer_release (id INTEGER PRIMARY KEY)');
+    })();
+  } finally {
+    sqlite.close();
+  }
 }

@@ -43,11 +43,15 @@ test('on this release\'s schema a failed statement is answered as what it is, re
   });
 });
 
-test('on a newer schema: a failed statement becomes SCHEMA_NEWER_THAN_SERVICE (503, Retry-After) naming both versions; readiness throws it; logged once per newer version', async () => {
+test('on a newer schema: a failed statement becomes SCHEMA_NEWER_THAN_SERVICE (503, Retry-After) naming both versions; readiness throws it from then on, while the schema stays newer; logged once per newer version', async () => {
   await withDatabase(async (db) => {
     const logged: Logged[] = [];
     const watch = createSchemaWatch(db, { log: (facts, message) => logged.push({ facts, message }) });
     await db.kysely.updateTable('schema_version').set({ version: SCHEMA_VERSION + 1 }).execute();
+    // A newer schema alone (a migration that only added) leaves the instance ready: during an
+    // upgrade the old instances keep serving until they are restarted one at a time.
+    await watch.assertNotNewer();
+    assert.equal(logged.length, 0, 'nothing failed yet, nothing to say');
     const failure = await failedStatement(db);
     const explained = await watch.explain(failure);
     assert.ok(explained instanceof ServiceError);
@@ -64,6 +68,9 @@ test('on a newer schema: a failed statement becomes SCHEMA_NEWER_THAN_SERVICE (5
     await db.kysely.updateTable('schema_version').set({ version: SCHEMA_VERSION + 2 }).execute();
     await assert.rejects(watch.assertNotNewer());
     assert.deepEqual(logged.map((l) => l.facts.databaseSchemaVersion), [SCHEMA_VERSION + 1, SCHEMA_VERSION + 2], 'a still newer migration is logged again');
+    // Back on this release's schema (the newer release rolled back its migration): ready again.
+    await db.kysely.updateTable('schema_version').set({ version: SCHEMA_VERSION }).execute();
+    await watch.assertNotNewer();
   });
 });
 
@@ -74,5 +81,32 @@ test('on a newer schema, a failure that is not the database\'s (a bug of ours, a
     assert.equal(await watch.explain(new TypeError('x is undefined')), null);
     assert.equal(await watch.explain({ code: 'SQLITE_ERROR', message: 'looks like one but is not' }), null);
     assert.equal(await watch.explain('a string'), null);
+  });
+});
+
+test('an instance started on a newer schema says so once, in the same words, and stays ready until a statement fails', async () => {
+  await withDatabase(async (db) => {
+    const logged: Logged[] = [];
+    const watch = createSchemaWatch(db, { log: (facts, message) => logged.push({ facts, message }) });
+    await db.kysely.updateTable('schema_version').set({ version: SCHEMA_VERSION + 1 }).execute();
+    watch.startedOn(SCHEMA_VERSION + 1);
+    assert.deepEqual(logged.map((l) => l.facts), [{ databaseSchemaVersion: SCHEMA_VERSION + 1, serviceSchemaVersion: SCHEMA_VERSION }]);
+    await watch.assertNotNewer();
+    assert.equal((await watch.explain(await failedStatement(db)))?.code, 'SCHEMA_NEWER_THAN_SERVICE');
+    assert.equal(logged.length, 1, 'the failure that follows is the same detection');
+    await assert.rejects(watch.assertNotNewer());
+  });
+});
+
+test('a burst of failed statements on a newer schema reads the version once', async () => {
+  await withDatabase(async (db) => {
+    let reads = 0;
+    const counted = { kind: db.kind, kysely: db.kysely.withPlugin({ transformQuery: (args) => ((reads += args.node.kind === 'SelectQueryNode' ? 1 : 0), args.node), transformResult: (args) => Promise.resolve(args.result) }) };
+    const watch = createSchemaWatch(counted, { log: () => undefined });
+    await db.kysely.updateTable('schema_version').set({ version: SCHEMA_VERSION + 1 }).execute();
+    const failures = await Promise.all(Array.from({ length: 8 }, () => failedStatement(db)));
+    const explained = await Promise.all(failures.map((f) => watch.explain(f)));
+    assert.deepEqual(explained.map((e) => e?.code), Array.from({ length: 8 }, () => 'SCHEMA_NEWER_THAN_SERVICE'));
+    assert.ok(reads <= 2, `one version read (two statements on SQLite at most) for eight failures, not ${reads}`);
   });
 });
