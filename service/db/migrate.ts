@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { AUDIT_LANES, appendAcrossLanes, createChainFunctions } from '../audit/append-to-chain.js';
+import { OLDER_RELEASE_RAN_MESSAGE, singleChainFunctionReplaced } from '../audit/single-chain-placeholder.js';
 import type { Db } from './connect.js';
 import type { Database } from './schema.js';
 import { SchemaNewerThanServiceError } from './schema-newer-error.js';
@@ -27,6 +28,7 @@ import { STATUS_INDEX_HOLD_MS, STATUS_LIST_CAPACITY } from '../status-index.js';
 export const SCHEMA_VERSION = 7;
 const CHAIN_VERSION = 2;
 const STATUS_IDX_VERSION = 3;
+const LANES_VERSION = 7;
 /** The session advisory lock several instances starting at once take to migrate one at a time. */
 const MIGRATION_LOCK = 727274;
 
@@ -37,7 +39,15 @@ export interface MigrateOptions {
    * granted exactly what the service needs, and nothing else, on every table.
    */
   readonly serviceRole?: string | null;
+  /** Where IT is told what the migration found wrong (default: standard error). */
+  readonly log?: MigrationLog;
 }
+
+export interface MigrationLog {
+  error(message: string): void;
+}
+
+const STDERR_LOG: MigrationLog = { error: (message) => process.stderr.write(`${message}\n`) };
 
 type Schema = Pick<Db, 'kind'> & { kysely: Kysely<Database> };
 
@@ -74,6 +84,8 @@ async function migrateSchema(db: Schema, options: MigrateOptions): Promise<void>
   // dropped or replaced (schema 7 replaced schema 6's chain function) and its statements may no
   // longer fit.
   if (from > SCHEMA_VERSION) throw new SchemaNewerThanServiceError(from, SCHEMA_VERSION);
+  // Checked before createSchema puts the placeholder back (audit/single-chain-placeholder.ts).
+  if (db.kind === 'postgres' && from >= LANES_VERSION && (await singleChainFunctionReplaced(db.kysely))) (options.log ?? STDERR_LOG).error(OLDER_RELEASE_RAN_MESSAGE);
   await createSchema(db);
   if (from < SCHEMA_VERSION) {
     await db.kysely.transaction().execute(async (trx) => {

@@ -17,6 +17,7 @@ import { appendToChain } from '../../service/audit/append-to-chain.js';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import { connectDatabase } from '../../service/db/connect.js';
 import { migrate } from '../../service/db/migrate.js';
+import { OLDER_RELEASE_RAN_MESSAGE } from '../../service/audit/single-chain-placeholder.js';
 import { testEntry } from '../kit/audit-appends.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { createPgRoles } from '../kit/postgres-roles.js';
@@ -183,6 +184,89 @@ test('this release migrates and starts again with the placeholder in place: it i
       await svc.close();
     }
     assert.deepEqual(await auditProblems(roles.ownerUrl), []);
+  } finally {
+    await roles.drop();
+  }
+});
+
+/** Whether `role` may run the placeholder, and its ACL as text (asked as the superuser, who sees every role). */
+async function placeholderGrants(roles: PgRoles, role: string): Promise<{ mayRun: boolean; acl: string | null }> {
+  return withClient(roles.superuserUrl, async (superuser) => {
+    const row = (await superuser.query<{ may_run: boolean; acl: string | null }>(
+      "SELECT has_function_privilege($1, 'dta_audit_chain_head(bigint)', 'EXECUTE') AS may_run, (SELECT proacl::text FROM pg_proc WHERE oid = to_regprocedure('dta_audit_chain_head(bigint)')) AS acl",
+      [role],
+    )).rows[0] ?? assert.fail('no row');
+    return { mayRun: row.may_run, acl: row.acl };
+  });
+}
+
+async function migrateAsOwnerGranting(roles: PgRoles): Promise<void> {
+  const db = connectDatabase({ kind: 'postgres', url: roles.ownerUrl });
+  try {
+    await migrate(db, { now: () => new Date(), serviceRole: roles.serviceRole });
+  } finally {
+    await db.close();
+  }
+}
+
+test('every migration takes back EXECUTE on the placeholder from whoever was granted it (the owner\'s default privileges, a DBA\'s grant, grants passed on): the old release\'s start check fails for the service role', { timeout: 120_000 }, async () => {
+  const roles = await createPgRoles();
+  try {
+    // What a DBA may have set for every function the owner creates, before schema 7 came.
+    await withClient(roles.superuserUrl, (superuser) => superuser.query(`ALTER DEFAULT PRIVILEGES FOR ROLE ${roles.ownerRole} GRANT EXECUTE ON FUNCTIONS TO ${roles.serviceRole}`));
+    await migrateAsOwnerGranting(roles);
+    const afterDefaults = await placeholderGrants(roles, roles.serviceRole);
+    assert.equal(afterDefaults.mayRun, false, `default privileges granted the service role EXECUTE: ${afterDefaults.acl}`);
+
+    // The grant the old release's SERVICE_ROLE_NOT_GRANTED names, made by hand on a migrated
+    // database, passed on by the service role to everyone; then this release migrates again.
+    await withClient(roles.ownerUrl, (owner) => owner.query(`GRANT EXECUTE ON FUNCTION dta_audit_chain_head(bigint) TO ${roles.serviceRole} WITH GRANT OPTION`));
+    await withClient(roles.serviceUrl, (service) => service.query('GRANT EXECUTE ON FUNCTION dta_audit_chain_head(bigint) TO PUBLIC'));
+    assert.equal((await placeholderGrants(roles, roles.serviceRole)).mayRun, true, 'the grants took');
+    await migrateAsOwnerGranting(roles);
+    const afterGrant = await placeholderGrants(roles, roles.serviceRole);
+    assert.equal(afterGrant.mayRun, false, `a later grant survived the second migration: ${afterGrant.acl}`);
+    assert.ok(afterGrant.acl !== null);
+    assert.doesNotMatch(afterGrant.acl, /X/, `nobody may run it: ${afterGrant.acl}`);
+    await withClient(roles.serviceUrl, async (service) => {
+      assert.equal((await service.query<{ ok: boolean }>(OLD_GRANT_CHECK)).rows[0]?.ok, false, 'the old start refuses as the service role');
+    });
+  } finally {
+    await roles.drop();
+  }
+});
+
+test('a migration that finds the single chain\'s function put back on a schema-7 database tells IT an older release ran and to run `dta-service audit verify`; the first migration from schema 6 and a re-run at 7 do not', { timeout: 120_000 }, async () => {
+  const roles = await createPgRoles();
+  try {
+    const db = connectDatabase({ kind: 'postgres', url: roles.ownerUrl });
+    try {
+      const errors: string[] = [];
+      const migrateLogging = (): Promise<void> => migrate(db, { now: () => new Date(), serviceRole: roles.serviceRole, log: { error: (message) => errors.push(message) } });
+      await migrateLogging();
+      // Schema 6 as the release before lanes leaves it: its function, and its version.
+      await withClient(roles.ownerUrl, async (owner) => {
+        await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)');
+        await owner.query(OLD_CREATE_CHAIN_HEAD);
+        await owner.query('UPDATE schema_version SET version = 6');
+      });
+      await migrateLogging();
+      assert.deepEqual(errors, [], 'the migration from schema 6 replaces that release\'s function without a word');
+      await migrateLogging();
+      assert.deepEqual(errors, [], 'nor does a migration at schema 7 that finds the placeholder');
+
+      // Someone dropped the placeholder at schema 7 and the old release's migration ran.
+      await withClient(roles.ownerUrl, async (owner) => {
+        await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)');
+        await owner.query(OLD_CREATE_CHAIN_HEAD);
+      });
+      await migrateLogging();
+      assert.deepEqual(errors, [OLDER_RELEASE_RAN_MESSAGE]);
+      assert.match(OLDER_RELEASE_RAN_MESSAGE, /older release .* ran against this database.*`dta-service audit verify` now/);
+      assert.equal((await placeholderGrants(roles, roles.ownerRole)).mayRun, false, 'the placeholder is back, granted to nobody');
+    } finally {
+      await db.close();
+    }
   } finally {
     await roles.drop();
   }
