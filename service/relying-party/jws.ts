@@ -124,39 +124,60 @@ export function splitJws(token: string, maxLength = MAX_JWS_LENGTH): CompactPart
 }
 
 /**
- * What a JWS's header must be for one kind of JWS: ES256, exactly `typ`, no parameter but the
- * allowed ones. Made once per kind: it also remembers the headers that passed, by object.
+ * What a JWS's header must be for one kind of JWS (a token, a status list, a DPoP proof), and how
+ * that kind is refused. Made once per kind: it also remembers the headers that passed, by object.
  * splitJws hands out one frozen object per header text, and a device's tokens and proofs carry
  * the same header every time, so a header that passed is not looked through again; a header
- * decoded anew (another text, or one the header cache forgot) is checked in full.
+ * decoded anew (another text, or one the header cache forgot) is checked in full. `H` is what
+ * the check proves of a header it lets through.
  */
-export interface HeaderRule {
-  readonly typ: string;
-  readonly allowed: ReadonlySet<string>;
+export interface HeaderRule<H extends Readonly<Record<string, unknown>> = Readonly<Record<string, unknown>>> {
+  /** Denies a JWS splitJws could not split; `reason` says why. */
+  readonly malformed: (reason: string) => never;
+  /** Denies a header this kind does not accept, or returns when it is accepted. */
+  readonly check: (header: Readonly<Record<string, unknown>>) => asserts header is H;
   readonly passed: WeakSet<object>;
 }
 
-export function headerRule(typ: string, allowed: readonly string[]): HeaderRule {
-  return { typ, allowed: new Set(allowed), passed: new WeakSet() };
+/** A rule of its own: `check` denies what this kind refuses, `malformed` a JWS that does not split. */
+export function checkedHeaderRule<H extends Readonly<Record<string, unknown>>>(
+  check: (header: Readonly<Record<string, unknown>>) => asserts header is H,
+  malformed: (reason: string) => never,
+): HeaderRule<H> {
+  return { check, malformed, passed: new WeakSet() };
 }
 
-export function parseJws(token: string, rule: HeaderRule, maxLength = MAX_TOKEN_LENGTH): CompactParts {
+/** The rule for the service's own JWSs (tokens, status lists): ES256, exactly `typ`, no parameter but the allowed ones. */
+export function headerRule(typ: string, allowed: readonly string[]): HeaderRule {
+  const names: ReadonlySet<string> = new Set(allowed);
+  return checkedHeaderRule(
+    (header) => {
+      if (header.alg !== 'ES256') deny('ALG_REFUSED', `Algorithm ${JSON.stringify(header.alg)} is refused; only ES256 is accepted.`);
+      if (header.typ !== typ) deny('TYP_MISMATCH', `Expected typ "${typ}".`);
+      for (const name of Object.keys(header)) {
+        if (!names.has(name)) deny('HEADER_REFUSED', `Header parameter "${name}" is not accepted.`);
+      }
+    },
+    (reason) => deny('TOKEN_MALFORMED', `The token is malformed: ${reason}.`),
+  );
+}
+
+/** Splits a JWS and holds its header to `rule`: denied with the rule's codes, or returned with the header it proved. */
+export function parseJws<H extends Readonly<Record<string, unknown>>>(token: string, rule: HeaderRule<H>, maxLength = MAX_TOKEN_LENGTH): CompactParts & { readonly header: H } {
   let parts: CompactParts;
   try {
     parts = splitJws(token, maxLength);
   } catch (e) {
-    deny('TOKEN_MALFORMED', `The token is malformed: ${(e as Error).message}.`);
+    rule.malformed((e as Error).message);
   }
   const { header } = parts;
-  if (rule.passed.has(header)) return parts;
-  if (header.alg !== 'ES256') deny('ALG_REFUSED', `Algorithm ${JSON.stringify(header.alg)} is refused; only ES256 is accepted.`);
-  if (header.typ !== rule.typ) deny('TYP_MISMATCH', `Expected typ "${rule.typ}".`);
-  for (const name of Object.keys(header)) {
-    if (!rule.allowed.has(name)) deny('HEADER_REFUSED', `Header parameter "${name}" is not accepted.`);
+  if (!rule.passed.has(header)) {
+    rule.check(header);
+    // Only a frozen header cannot change after it passed.
+    if (Object.isFrozen(header)) rule.passed.add(header);
   }
-  // Only a frozen header cannot change after it passed.
-  if (Object.isFrozen(header)) rule.passed.add(header);
-  return parts;
+  // Checked now, or remembered as passed when it was checked.
+  return parts as CompactParts & { readonly header: H };
 }
 
 /**

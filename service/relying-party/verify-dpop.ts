@@ -7,11 +7,10 @@ import type { EcPublicJwk } from '../crypto/es256.js';
 import { DPOP_TYP } from '../../common/attestation.js';
 // The agent signs htu with the same function, so the two sides cannot drift apart.
 import { normalizeHtu } from '../../common/htu.js';
-import type { CompactParts } from '../../common/jws-compact.js';
 import { isDpopClaims } from './claims-check.js';
 import type { DpopNonces } from './dpop-nonce.js';
 import { deny } from './errors.js';
-import { MAX_TOKEN_LENGTH, signatureValid, splitJws } from './jws.js';
+import { checkedHeaderRule, parseJws, signatureValid } from './jws.js';
 import { proofKeyThumbprint, proofPublicKey } from './proof-key.js';
 import type { ProofAdmission, ReplayStore } from './replay-cache.js';
 import { proofTokenHash } from './token-hash.js';
@@ -44,33 +43,21 @@ export function isDpopTyp(typ: unknown): boolean {
 }
 
 /**
- * Proof headers that passed parseProof's checks, by object: splitJws hands out one frozen header
- * object per header text, and a device sends the same header (its key) with every proof, so it
- * is looked through once; a header decoded anew is checked in full.
+ * The proof's header: ES256, the DPoP typ, nothing but alg, typ and jwk, a P-256 public jwk; every
+ * refusal (and a proof that does not split) is PROOF_INVALID. parseJws remembers a header that
+ * passed, so a device's key is looked through once, not with every proof.
  */
-const passedHeaders = new WeakSet<object>();
-
-/** The proof split and its header checked: ES256, the DPoP typ, nothing but alg, typ and jwk, a P-256 public jwk. */
-function parseProof(proof: string): CompactParts & { readonly header: { readonly jwk: EcPublicJwk } } {
-  let parts: CompactParts;
-  try {
-    parts = splitJws(proof, MAX_TOKEN_LENGTH);
-  } catch (e) {
-    deny('PROOF_INVALID', `The proof is malformed: ${(e as Error).message}.`);
-  }
-  const { header } = parts;
-  if (!passedHeaders.has(header)) {
+const PROOF_HEADER_RULE = checkedHeaderRule(
+  (header): asserts header is { readonly jwk: EcPublicJwk } => {
     if (header.alg !== 'ES256') deny('PROOF_INVALID', `The proof's algorithm ${JSON.stringify(header.alg)} is refused; only ES256 is accepted.`);
     if (!isDpopTyp(header.typ)) deny('PROOF_INVALID', `The proof's typ must be "${DPOP_TYP}" (or "application/${DPOP_TYP}").`);
     for (const name of Object.keys(header)) {
       if (!PROOF_HEADER.has(name)) deny('PROOF_INVALID', `The proof's header parameter "${name}" is not accepted.`);
     }
     if (!isEcPublicJwk(header.jwk)) deny('PROOF_INVALID', 'The proof carries no P-256 public key.');
-    // Only a frozen header cannot change after it passed.
-    if (Object.isFrozen(header)) passedHeaders.add(header);
-  }
-  return parts as CompactParts & { readonly header: { readonly jwk: EcPublicJwk } };
-}
+  },
+  (reason) => deny('PROOF_INVALID', `The proof is malformed: ${reason}.`),
+);
 
 function checkNonce(nonce: string | undefined, nonces: DpopNonces | undefined, now: number): void {
   if (nonce === undefined) {
@@ -100,7 +87,7 @@ function denyUnadmitted(admission: ProofAdmission): void {
  * process's cache does; a promise only when a shared store must be asked.
  */
 export function checkDpopProof(proof: string, check: ProofCheck, replay: ReplayStore): void | Promise<void> {
-  const parts = parseProof(proof);
+  const parts = parseJws(proof, PROOF_HEADER_RULE);
   const jwk = parts.header.jwk;
   if (proofKeyThumbprint(jwk) !== check.jkt) deny('PROOF_KEY_MISMATCH', 'The proof is signed by another key than the one the token is bound to.');
   let key;

@@ -11,9 +11,12 @@ import { chromium } from 'playwright-core';
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 export function launchChromium(): Promise<Browser> {
-  // Nothing leaves loopback (the provider's development pages ask for a web font): every other
-  // host name fails to resolve, inside Chromium. A Playwright route did the same, but held every
-  // request of every page until the test process had answered it.
+  // Nothing but 127.0.0.1 is reached (the provider's development pages ask for a web font). The
+  // mapping rules apply to every host before it is resolved, an IP literal as much as a name
+  // (Chromium's MappedHostResolver), so http://10.1.2.3/, [::1] and localhost all fail with
+  // ERR_NAME_NOT_RESOLVED inside Chromium, before any connection: console-browser-offline.test.ts
+  // holds it to that. A Playwright route did the same, but held every request of every page until
+  // the test process had answered it.
   return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'] });
 }
 

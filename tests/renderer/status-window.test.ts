@@ -35,6 +35,9 @@ describe('status window', () => {
           const view = statusView(state, locale);
           const { page, close, cspViolations } = await open(view);
           try {
+            // The page's own HTML has a heading but no tier: the tier is there once the view has
+            // rendered, and one render sets the language, the heading and the tier together.
+            await page.waitForSelector('.tier', { state: 'attached' });
             // The language, the heading and the tier in one round trip to the page.
             const shown = await page.evaluate(() => ({
               lang: document.documentElement.getAttribute('lang'),
