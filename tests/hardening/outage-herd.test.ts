@@ -20,7 +20,7 @@ const BACKOFF = { initialMs: 250, maxMs: 4_000 };
 // The draw (0-based) whose ceiling is the cap: 250 ms doubled four times is 4 s.
 const CAPPED_DRAW = Math.ceil(Math.log2(BACKOFF.maxMs / BACKOFF.initialMs));
 
-test(`${AGENTS} agents survive an outage and return spread out, not all at once`, { timeout: 180_000 }, async () => {
+test(`${AGENTS} agents survive an outage and return spread out, not all at once`, { timeout: 300_000 }, async () => {
   const svc = await startTestService();
   const port = Number(new URL(svc.url).port);
   const keystore = createKeytarKeystore(`org.devicetrust.agent.herd-${process.pid}`);
@@ -72,7 +72,9 @@ test(`${AGENTS} agents survive an outage and return spread out, not all at once`
       }),
     );
     again = await startTestService({ dataDir: svc.dataDir, port });
-    const deadline = Date.now() + BACKOFF.maxMs + 10_000;
+    // A bound for a hang, not a measure: the returns' spread is judged below, relative to each
+    // other. On a loaded 2-core machine 100 attestations in this one process took over 14 s.
+    const deadline = Date.now() + BACKOFF.maxMs + 90_000;
     while (back.size < AGENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal(back.size, AGENTS, `${back.size} of ${AGENTS} agents recovered by themselves`);
     const times = [...back.values()].sort((a, b) => a - b);
