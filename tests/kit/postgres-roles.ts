@@ -63,3 +63,14 @@ export async function createPgRoles(adminUrl: string = PG_URL): Promise<PgRoles>
     },
   };
 }
+
+/** Runs `use` on a connection of its own to `url`, closed afterwards whatever happens. */
+export async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -11,7 +11,7 @@
 // query): running them is what that release does to the database, without starting it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { auditRecordHash } from '../../service/audit/audit-hash.js';
 import { appendToChain } from '../../service/audit/append-to-chain.js';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
@@ -20,21 +20,15 @@ import { migrate } from '../../service/db/migrate.js';
 import { OLDER_RELEASE_RAN_MESSAGE } from '../../service/audit/single-chain-placeholder.js';
 import { testEntry } from '../kit/audit-appends.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
-import { createPgRoles } from '../kit/postgres-roles.js';
+import { createPgRoles, withClient } from '../kit/postgres-roles.js';
+import { SCHEMA6_CHAIN_HEAD_FUNCTION } from '../kit/schema6-chain.js';
 import type { PgRoles } from '../kit/postgres-roles.js';
 import { startTestService } from '../kit/service.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7); // the kit's
 
-/** baab98a^ createChainHeadFunction, with its HEAD subquery written out. */
-const OLD_CREATE_CHAIN_HEAD = `CREATE OR REPLACE FUNCTION dta_audit_chain_head(lock_key bigint, OUT next_id bigint, OUT head_id bigint, OUT head_hash text, OUT head_action text)
-    LANGUAGE plpgsql VOLATILE AS $$
-    BEGIN
-      PERFORM pg_advisory_xact_lock(lock_key);
-      next_id := nextval(pg_get_serial_sequence('audit', 'id'));
-      SELECT h.id, h.hash, h.action INTO head_id, head_hash, head_action FROM (SELECT id, hash, action FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1) AS h;
-    END;
-    $$`;
+/** baab98a^ createChainHeadFunction (tests/kit/schema6-chain.ts). */
+const OLD_CREATE_CHAIN_HEAD = SCHEMA6_CHAIN_HEAD_FUNCTION;
 /** baab98a^ appendInTransaction's head query (AUDIT_CHAIN_LOCK 727275). */
 const OLD_HEAD_QUERY = 'SELECT next_id, head_id AS id, head_hash AS hash, head_action AS action FROM dta_audit_chain_head(727275)';
 /** baab98a^ missingServiceGrants' check of the function, which its start runs at schema >= 6. */
@@ -45,15 +39,6 @@ interface Refusal {
   readonly message: string;
 }
 
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** What `run` was refused with, or null when it went through. */
 async function refusalOf(run: () => Promise<unknown>): Promise<Refusal | null> {

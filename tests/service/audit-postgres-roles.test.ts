@@ -9,23 +9,13 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
-import { createPgRoles } from '../kit/postgres-roles.js';
+import { createPgRoles, withClient } from '../kit/postgres-roles.js';
 import { startTestService } from '../kit/service.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7); // the kit's
 
 const refusedAsUnprivileged = (e: unknown): boolean => (e as { code?: string }).code === '42501'; // insufficient_privilege
 
-/** Runs `use` on a connection of its own to `url`, closed afterwards whatever happens. */
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
 
 const auditRows = (url: string): Promise<number> => withClient(url, async (client) => Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM audit')).rows[0]?.n));
 

@@ -16,6 +16,7 @@ import { migrate, SCHEMA_VERSION } from '../../service/db/migrate.js';
 import { createSigningKeys } from '../../service/keys/signing-keys.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { createPgRoles } from '../kit/postgres-roles.js';
+import { SCHEMA6_CHAIN_HEAD_FUNCTION } from '../kit/schema6-chain.js';
 import { createPgDatabase, startTestService } from '../kit/service.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7); // the kit's
@@ -93,14 +94,7 @@ async function backToSchema6(db: Db): Promise<void> {
   await sql`ALTER TABLE audit DROP COLUMN lane`.execute(db.kysely);
   // Schema 7's placeholder of that name (service/audit/single-chain-placeholder.ts) makes way.
   await sql`DROP FUNCTION dta_audit_chain_head(bigint)`.execute(db.kysely);
-  await sql`CREATE FUNCTION dta_audit_chain_head(lock_key bigint, OUT next_id bigint, OUT head_id bigint, OUT head_hash text, OUT head_action text)
-    LANGUAGE plpgsql VOLATILE AS $$
-    BEGIN
-      PERFORM pg_advisory_xact_lock(lock_key);
-      next_id := nextval(pg_get_serial_sequence('audit', 'id'));
-      SELECT h.id, h.hash, h.action INTO head_id, head_hash, head_action FROM (SELECT id, hash, action FROM audit WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1) AS h;
-    END;
-    $$`.execute(db.kysely);
+  await sql.raw(SCHEMA6_CHAIN_HEAD_FUNCTION).execute(db.kysely);
   await sql`UPDATE schema_version SET version = 6`.execute(db.kysely);
 }
 

@@ -37,13 +37,21 @@ async function written(db: Db, deviceId: string): Promise<{ audit: number; token
  * column, renamed (written in the middle of the attestation, after its spent nonce).
  */
 async function newerReleaseMigrates(svc: TestService): Promise<void> {
+  await asNewerRelease(svc, {
+    postgres: ['DROP FUNCTION dta_audit_lane_head(bigint, integer)'],
+    sqlite: ['DROP INDEX tokens_status_idx', 'ALTER TABLE tokens RENAME COLUMN status_idx TO status_slot'],
+  });
+}
+
+/** Raises the stored version and runs `changes` in one transaction of a connection of its own, as a newer release's migration would. */
+async function asNewerRelease(svc: TestService, changes: { postgres: readonly string[]; sqlite: readonly string[] }): Promise<void> {
   if (svc.pgUrl !== null) {
     const client = new pg.Client({ connectionString: svc.pgUrl });
     await client.connect();
     try {
       await client.query('BEGIN');
       await client.query('UPDATE schema_version SET version = $1', [NEWER]);
-      await client.query('DROP FUNCTION dta_audit_lane_head(bigint, integer)');
+      for (const statement of changes.postgres) await client.query(statement);
       await client.query('COMMIT');
     } finally {
       await client.end();
@@ -55,8 +63,7 @@ async function newerReleaseMigrates(svc: TestService): Promise<void> {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.transaction(() => {
       sqlite.prepare('UPDATE schema_version SET version = ?').run(NEWER);
-      sqlite.exec('DROP INDEX tokens_status_idx');
-      sqlite.exec('ALTER TABLE tokens RENAME COLUMN status_idx TO status_slot');
+      for (const statement of changes.sqlite) sqlite.exec(statement);
     })();
   } finally {
     sqlite.close();
@@ -165,27 +172,8 @@ for (const database of ['sqlite', 'postgres'] as const) {
 
 /** A newer release's migration that only adds a table (through its own connection). */
 async function addsOnly(svc: TestService): Promise<void> {
-  if (svc.pgUrl !== null) {
-    const client = new pg.Client({ connectionString: svc.pgUrl });
-    await client.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('UPDATE schema_version SET version = $1', [NEWER]);
-      await client.query('CREATE TABLE table_of_a_newer_release (id bigint PRIMARY KEY)');
-      await client.query('COMMIT');
-    } finally {
-      await client.end();
-    }
-    return;
-  }
-  const sqlite = new BetterSqlite3(`${svc.dataDir}/service.db`);
-  try {
-    sqlite.pragma('busy_timeout = 5000');
-    sqlite.transaction(() => {
-      sqlite.prepare('UPDATE schema_version SET version = ?').run(NEWER);
-      sqlite.exec('CREATE TABLE table_of_a_newer_release (id INTEGER PRIMARY KEY)');
-    })();
-  } finally {
-    sqlite.close();
-  }
+  await asNewerRelease(svc, {
+    postgres: ['CREATE TABLE table_of_a_newer_release (id bigint PRIMARY KEY)'],
+    sqlite: ['CREATE TABLE table_of_a_newer_release (id INTEGER PRIMARY KEY)'],
+  });
 }
