@@ -15,8 +15,9 @@ import { STATUS_INDEX_HOLD_MS, STATUS_LIST_CAPACITY } from '../status-index.js';
 /**
  * The schema this code needs. Raise it with every change to createSchema, so that a service
  * that runs as a role which cannot migrate refuses to start on an older schema instead of
- * failing on a missing column later, and an older release's instances, on a newer one, refuse to
- * start and answer SCHEMA_NEWER_THAN_SERVICE (db/schema-watch.ts). 1: before the version table; 2: the audit hash chain;
+ * failing on a missing column later; an older release's migrate refuses a newer one, and its
+ * instances answer what no longer fits with SCHEMA_NEWER_THAN_SERVICE (db/schema-watch.ts).
+ * 1: before the version table; 2: the audit hash chain;
  * 3: random status list indices (tokens.status_idx); 4: the attested device key (devices.key_attested_jkt);
  * 5: what IT's console reads (device_posture, device_inventory, policy_versions) and the tables
  * of the console's sessions and of Shared Signals, each added with its own createTable below;

@@ -73,14 +73,14 @@ export function createSchemaWatch(db: Pick<Db, 'kind' | 'kysely'>, options: Sche
   let failedOnNewer = false;
   // One read at a time, shared by every failure meanwhile (a burst of failed requests costs one).
   let reading: Promise<number | null> | null = null;
-  const versionWithin = (ms: number): Promise<number | null> => {
+  const versionWithinLimit = (): Promise<number | null> => {
     reading ??= (async () => {
       let timer: NodeJS.Timeout | undefined;
       try {
         return await Promise.race([
           schemaVersion(db),
           new Promise<null>((resolve) => {
-            timer = setTimeout(() => resolve(null), ms);
+            timer = setTimeout(() => resolve(null), EXPLAIN_WITHIN_MS);
             timer.unref();
           }),
         ]);
@@ -98,7 +98,7 @@ export function createSchemaWatch(db: Pick<Db, 'kind' | 'kysely'>, options: Sche
   return {
     async explain(error) {
       if (!isStatementError(error)) return null;
-      const version = await versionWithin(EXPLAIN_WITHIN_MS);
+      const version = await versionWithinLimit();
       if (version === null) return null;
       const coded = newer(version, error);
       if (coded !== null) failedOnNewer = true;
