@@ -13,11 +13,9 @@ import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import { connectDatabase } from '../../service/db/connect.js';
 import { migrate } from '../../service/db/migrate.js';
 import { createPgDatabase } from '../kit/service.js';
-import { testEntry, waitingForAdvisoryLock } from '../kit/audit-appends.js';
+import { LANE_0_LOCK, testEntry, waitingForAdvisoryLock } from '../kit/audit-appends.js';
 import { waitForValue } from '../kit/wait.js';
 
-/** Lane 0's advisory lock key (AUDIT_LANE_LOCK_BASE in service/audit/append-to-chain.ts). */
-const LANE_0_LOCK = 727280;
 const checkpointEntry = () => ({ actor: 'service', action: 'test.across-lanes', outcome: 'ok' as const });
 
 test('PostgreSQL: appendAcrossLanes in a transaction that already appended is refused at once (AuditAppendOrderError), not left to deadlock with another checkpoint', { timeout: 60_000 }, async () => {
@@ -42,7 +40,7 @@ test('PostgreSQL: appendAcrossLanes in a transaction that already appended is re
       other.checkpoint.catch(() => undefined);
       await waitForValue('the checkpoint waiting for lane 0', async () => ((await waitingForAdvisoryLock(a.kysely)) === 1 ? true : undefined));
       await lane0.query('COMMIT');
-      await waitForValue(`the checkpoint holding lane 0 and waiting for A's lane ${appended.lane}`, async () => ((await waitingOn(database.url, LANE_0_LOCK + appended.lane)) ? true : undefined));
+      await waitForValue(`the checkpoint holding lane 0 and waiting for A's lane ${appended.lane}`, async () => ((await waitingForAdvisoryLock(a.kysely, LANE_0_LOCK + appended.lane)) > 0 ? true : undefined));
       await appendAcrossLanes(trx, checkpointEntry, Date.now());
     });
     await assert.rejects(inA, (e: unknown) => e instanceof AuditAppendOrderError && e.code === 'APPEND_ACROSS_LANES_AFTER_APPEND', 'refused with its code, not a deadlock (40P01)');
@@ -57,15 +55,3 @@ test('PostgreSQL: appendAcrossLanes in a transaction that already appended is re
     await database.drop();
   }
 });
-
-/** Whether some backend waits for the advisory lock `key` (a bigint key below 2^32: objid). */
-async function waitingOn(url: string, key: number): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const rows = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 0 AND objid = $1 AND objsubid = 1`, [key]);
-    return (rows.rows[0]?.n ?? 0) > 0;
-  } finally {
-    await client.end();
-  }
-}

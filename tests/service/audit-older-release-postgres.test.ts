@@ -18,7 +18,7 @@ import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import { connectDatabase } from '../../service/db/connect.js';
 import { migrate } from '../../service/db/migrate.js';
 import { OLDER_RELEASE_RAN_MESSAGE } from '../../service/audit/single-chain-placeholder.js';
-import { testEntry } from '../kit/audit-appends.js';
+import { LANE_0_LOCK, testEntry } from '../kit/audit-appends.js';
 import { FakeDevice, HEALTHY_LINUX } from '../kit/fake-device.js';
 import { createPgRoles, withClient } from '../kit/postgres-roles.js';
 import { SCHEMA6_CHAIN_HEAD_FUNCTION } from '../kit/schema6-chain.js';
@@ -27,8 +27,6 @@ import { startTestService } from '../kit/service.js';
 
 const MASTER_KEY = Buffer.alloc(32, 7); // the kit's
 
-/** baab98a^ createChainHeadFunction (tests/kit/schema6-chain.ts). */
-const OLD_CREATE_CHAIN_HEAD = SCHEMA6_CHAIN_HEAD_FUNCTION;
 /** baab98a^ appendInTransaction's head query (AUDIT_CHAIN_LOCK 727275). */
 const OLD_HEAD_QUERY = 'SELECT next_id, head_id AS id, head_hash AS hash, head_action AS action FROM dta_audit_chain_head(727275)';
 /** baab98a^ missingServiceGrants' check of the function, which its start runs at schema >= 6. */
@@ -38,7 +36,6 @@ interface Refusal {
   readonly code: string | undefined;
   readonly message: string;
 }
-
 
 /** What `run` was refused with, or null when it went through. */
 async function refusalOf(run: () => Promise<unknown>): Promise<Refusal | null> {
@@ -68,16 +65,26 @@ async function appendAsOldRelease(client: pg.Client): Promise<void> {
   }
 }
 
-/** Migrates as the owner, granting the service role, and makes the last record one of a lane above 0. */
-async function migratedWithARecordAboveLane0(roles: PgRoles): Promise<void> {
+/** Migrates as the owner, granting the service role. */
+async function migrateAsOwnerGranting(roles: PgRoles): Promise<void> {
   const db = connectDatabase({ kind: 'postgres', url: roles.ownerUrl });
   try {
     await migrate(db, { now: () => new Date(), serviceRole: roles.serviceRole });
+  } finally {
+    await db.close();
+  }
+}
+
+/** Migrates as the owner, granting the service role, and makes the last record one of a lane above 0. */
+async function migratedWithARecordAboveLane0(roles: PgRoles): Promise<void> {
+  await migrateAsOwnerGranting(roles);
+  const db = connectDatabase({ kind: 'postgres', url: roles.ownerUrl });
+  try {
     // Lane 0 held elsewhere: the append takes another lane, so the log's last record is not
     // lane 0's head (the chain-start marker is).
     await withClient(roles.ownerUrl, async (holder) => {
       await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock(727280)');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [LANE_0_LOCK]);
       try {
         const appended = await appendToChain(db.kysely, testEntry('before'), Date.now());
         assert.notEqual(appended?.lane, 0);
@@ -106,7 +113,7 @@ test('the release before schema 7, migrating a schema-7 database with the owner\
   try {
     await migratedWithARecordAboveLane0(roles);
     const { created, appended } = await withClient(roles.ownerUrl, async (owner) => ({
-      created: await refusalOf(() => owner.query(OLD_CREATE_CHAIN_HEAD)),
+      created: await refusalOf(() => owner.query(SCHEMA6_CHAIN_HEAD_FUNCTION)),
       // Whatever its migration did, the old release then starts and appends.
       appended: await refusalOf(() => appendAsOldRelease(owner)),
     }));
@@ -147,10 +154,8 @@ test('this release migrates and starts again with the placeholder in place: it i
   const roles = await createPgRoles();
   try {
     const placeholder = (): Promise<{ oid: number; acl: string | null } | undefined> =>
-      withClient(roles.ownerUrl, async (owner) => {
-        const row = (await owner.query<{ oid: number; acl: string | null }>("SELECT oid::int AS oid, proacl::text AS acl FROM pg_proc WHERE oid = to_regprocedure('dta_audit_chain_head(bigint)')")).rows[0];
-        return row;
-      });
+      withClient(roles.ownerUrl, async (owner) =>
+        (await owner.query<{ oid: number; acl: string | null }>("SELECT oid::int AS oid, proacl::text AS acl FROM pg_proc WHERE oid = to_regprocedure('dta_audit_chain_head(bigint)')")).rows[0]);
     await (await startTestService({ database: 'postgres', pgUrl: roles.serviceUrl, pgMigrationUrl: roles.ownerUrl })).close();
     const first = await placeholder();
     assert.ok(first !== undefined, 'the placeholder is there after the migration');
@@ -183,15 +188,6 @@ async function placeholderGrants(roles: PgRoles, role: string): Promise<{ mayRun
     )).rows[0] ?? assert.fail('no row');
     return { mayRun: row.may_run, acl: row.acl };
   });
-}
-
-async function migrateAsOwnerGranting(roles: PgRoles): Promise<void> {
-  const db = connectDatabase({ kind: 'postgres', url: roles.ownerUrl });
-  try {
-    await migrate(db, { now: () => new Date(), serviceRole: roles.serviceRole });
-  } finally {
-    await db.close();
-  }
 }
 
 test('every migration takes back EXECUTE on the placeholder from whoever was granted it (the owner\'s default privileges, a DBA\'s grant, grants passed on): the old release\'s start check fails for the service role', { timeout: 120_000 }, async () => {
@@ -232,7 +228,7 @@ test('a migration that finds the single chain\'s function put back on a schema-7
       // Schema 6 as the release before lanes leaves it: its function, and its version.
       await withClient(roles.ownerUrl, async (owner) => {
         await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)');
-        await owner.query(OLD_CREATE_CHAIN_HEAD);
+        await owner.query(SCHEMA6_CHAIN_HEAD_FUNCTION);
         await owner.query('UPDATE schema_version SET version = 6');
       });
       await migrateLogging();
@@ -243,7 +239,7 @@ test('a migration that finds the single chain\'s function put back on a schema-7
       // Someone dropped the placeholder at schema 7 and the old release's migration ran.
       await withClient(roles.ownerUrl, async (owner) => {
         await owner.query('DROP FUNCTION dta_audit_chain_head(bigint)');
-        await owner.query(OLD_CREATE_CHAIN_HEAD);
+        await owner.query(SCHEMA6_CHAIN_HEAD_FUNCTION);
       });
       await migrateLogging();
       assert.deepEqual(errors, [OLDER_RELEASE_RAN_MESSAGE]);

@@ -16,7 +16,6 @@ const MASTER_KEY = Buffer.alloc(32, 7); // the kit's
 
 const refusedAsUnprivileged = (e: unknown): boolean => (e as { code?: string }).code === '42501'; // insufficient_privilege
 
-
 const auditRows = (url: string): Promise<number> => withClient(url, async (client) => Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM audit')).rows[0]?.n));
 
 test('the role the service runs as may add to and read the audit log, not TRUNCATE it, drop its trigger or alter it', async () => {

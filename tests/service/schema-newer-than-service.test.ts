@@ -11,11 +11,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import { verifyAuditLog } from '../../service/audit/verify-audit-log.js';
 import type { Db } from '../../service/db/connect.js';
 import { migrate, SCHEMA_VERSION } from '../../service/db/migrate.js';
 import { FakeDevice, HEALTHY_LINUX, post } from '../kit/fake-device.js';
+import { withClient } from '../kit/postgres-roles.js';
 import type { TestService } from '../kit/service.js';
 import { startTestService } from '../kit/service.js';
 
@@ -46,16 +46,12 @@ async function newerReleaseMigrates(svc: TestService): Promise<void> {
 /** Raises the stored version and runs `changes` in one transaction of a connection of its own, as a newer release's migration would. */
 async function asNewerRelease(svc: TestService, changes: { postgres: readonly string[]; sqlite: readonly string[] }): Promise<void> {
   if (svc.pgUrl !== null) {
-    const client = new pg.Client({ connectionString: svc.pgUrl });
-    await client.connect();
-    try {
+    await withClient(svc.pgUrl, async (client) => {
       await client.query('BEGIN');
       await client.query('UPDATE schema_version SET version = $1', [NEWER]);
       for (const statement of changes.postgres) await client.query(statement);
       await client.query('COMMIT');
-    } finally {
-      await client.end();
-    }
+    });
     return;
   }
   const sqlite = new BetterSqlite3(`${svc.dataDir}/service.db`);
@@ -73,15 +69,11 @@ async function asNewerRelease(svc: TestService, changes: { postgres: readonly st
 /** Whether the newer release's change is still there (a refused start of this release left it alone). */
 async function newerChangeKept(svc: TestService): Promise<boolean> {
   if (svc.pgUrl !== null) {
-    const client = new pg.Client({ connectionString: svc.pgUrl });
-    await client.connect();
-    try {
+    return withClient(svc.pgUrl, async (client) => {
       const fn = await client.query<{ f: string | null }>(`SELECT to_regprocedure('dta_audit_lane_head(bigint, integer)')::text AS f`);
       const version = await client.query<{ version: number }>('SELECT version FROM schema_version');
       return fn.rows[0]?.f === null && version.rows[0]?.version === NEWER;
-    } finally {
-      await client.end();
-    }
+    });
   }
   const sqlite = new BetterSqlite3(`${svc.dataDir}/service.db`, { readonly: true });
   try {
