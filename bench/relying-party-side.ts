@@ -4,13 +4,14 @@
 // reports its whole process's CPU time over the round, so the garbage the library makes is
 // collected, and counted, in the library's process, never in the baseline's (in one shared heap a
 // collection is charged to whichever side happens to allocate when the young generation fills).
-import { createPrivateKey, createPublicKey, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { STATUS_LIST_TYP } from '../common/attestation.js';
 import { signJws } from '../service/crypto/es256.js';
 import { encodeStatusList } from '../service/status-list.js';
 import type { createRelyingParty } from '../service/relying-party/index.js';
+import { cpuMs, rawVerify } from './raw-es256.js';
 
 export interface BenchRequest {
   readonly token: string;
@@ -47,16 +48,6 @@ interface VerifierModule {
 }
 type Verifier = ReturnType<VerifierModule['createRelyingParty']>;
 type Setup = Extract<SideMessage, { kind: 'setup' }>;
-
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}
-
-function rawVerify(jws: string, key: KeyObject): boolean {
-  const dot = jws.lastIndexOf('.');
-  return verify('sha256', Buffer.from(jws.slice(0, dot)), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(jws.slice(dot + 1), 'base64url'));
-}
 
 function send(answer: SideAnswer): void {
   process.send?.(answer);

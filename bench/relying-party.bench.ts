@@ -19,8 +19,7 @@
 // and a new build are compared in the same minutes, under the same load.
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +29,7 @@ import { DPOP_TYP, EAR_PROFILE, TOKEN_TYP } from '../common/attestation.js';
 import type { DeviceTokenClaims } from '../common/attestation.js';
 import { jwkThumbprint, publicJwkOf, sha256Base64url, signJws } from '../service/crypto/es256.js';
 import type { BenchRequest, SideAnswer, SideMessage } from './relying-party-side.js';
+import { cpuMs, rawVerify } from './raw-es256.js';
 import type { createReplayCache } from '../service/relying-party/replay-cache.js';
 import type { createTokenVerifier } from '../service/relying-party/verify-device-token.js';
 
@@ -110,18 +110,6 @@ function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
-}
-
-function rawVerify(jws: string, key: KeyObject): boolean {
-  const dot = jws.lastIndexOf('.');
-  return verify('sha256', Buffer.from(jws.slice(0, dot)), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(jws.slice(dot + 1), 'base64url'));
-}
-
-// The machine is shared: wall time includes whatever else ran meanwhile, this process's CPU
-// time (all its threads, the garbage collector's helpers too) does not.
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
 }
 
 /** Per CPU second, for `count` items done in `ms` of CPU time. */

@@ -9,7 +9,8 @@
 // Usage: DTA_SOAK_MINUTES=3 node --import tsx scripts/shared-machine-soak.ts
 import { join } from 'node:path';
 import type { SharedMachine } from '../tests/kit/shared-machine.js';
-import { ROOT, output, startSharedMachine } from '../tests/kit/shared-machine.js';
+import { output } from '../tests/kit/child-output.js';
+import { ROOT, startSharedMachine } from '../tests/kit/shared-machine.js';
 
 const MAX_MINUTES = 60;
 

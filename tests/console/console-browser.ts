@@ -20,8 +20,19 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'] });
 }
 
-export function newPerson(browser: Browser, locale: 'en' | 'de' = 'en'): Promise<BrowserContext> {
-  return browser.newContext({ locale: locale === 'de' ? 'de-DE' : 'en-GB', viewport: { width: 1100, height: 900 } });
+/**
+ * Launches Chromium while `others` starts the rest of a test file's scene. `keep` gets the browser
+ * as soon as it is up, so the file's `after` can close it even when the rest failed; both are
+ * waited for, and the first failure is thrown again.
+ */
+export async function launchChromiumAlongside(keep: (browser: Browser) => void, others: () => Promise<void>): Promise<void> {
+  const started = await Promise.allSettled([launchChromium().then(keep), others()]);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
+
+export function newPerson(browser: Browser): Promise<BrowserContext> {
+  return browser.newContext({ locale: 'en-GB', viewport: { width: 1100, height: 900 } });
 }
 
 export interface SignInOutcome {

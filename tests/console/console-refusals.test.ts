@@ -11,7 +11,7 @@ import { freePort } from '../kit/ports.js';
 import { startTestService } from '../kit/service.js';
 import type { ConsoleService } from './console-service.js';
 import { startConsoleService } from './console-service.js';
-import { launchChromium, sessionCookie, signIn } from './console-browser.js';
+import { launchChromiumAlongside, sessionCookie, signIn } from './console-browser.js';
 import type { TestAccount, TestProvider } from './oidc-test-provider.js';
 import { startTestProvider } from './oidc-test-provider.js';
 
@@ -29,17 +29,15 @@ let clockOffsetMs = 0;
 before(async () => {
   const port = await freePort();
   // Chromium starts while the provider and the service do; `after` closes whichever started.
-  const started = await Promise.allSettled([
-    launchChromium().then((launched) => {
+  await launchChromiumAlongside(
+    (launched) => {
       browser = launched;
-    }),
-    (async () => {
+    },
+    async () => {
       provider = await startTestProvider(ACCOUNTS, [`http://127.0.0.1:${port}`]);
       svc = await startConsoleService({ port, issuer: provider.issuer, now: () => new Date(Date.now() + clockOffsetMs), console: { sessionLifetimeMinutes: 60, idleTimeoutMinutes: 30 } });
-    })(),
-  ]);
-  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
+    },
+  );
 });
 
 after(async () => {

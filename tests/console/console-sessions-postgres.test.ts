@@ -10,7 +10,7 @@ import { freePort } from '../kit/ports.js';
 import { createPgDatabase } from '../kit/service.js';
 import type { ConsoleService } from './console-service.js';
 import { startConsoleService } from './console-service.js';
-import { launchChromium, sessionCookie } from './console-browser.js';
+import { launchChromiumAlongside, sessionCookie } from './console-browser.js';
 import type { TestAccount, TestProvider } from './oidc-test-provider.js';
 import { startTestProvider } from './oidc-test-provider.js';
 
@@ -25,20 +25,18 @@ let browser: Browser;
 before(async () => {
   const ports = [await freePort(), await freePort()] as const;
   // Chromium starts while the provider, the database and the services do; `after` closes whichever started.
-  const started = await Promise.allSettled([
-    launchChromium().then((launched) => {
+  await launchChromiumAlongside(
+    (launched) => {
       browser = launched;
-    }),
-    (async () => {
+    },
+    async () => {
       provider = await startTestProvider(ACCOUNTS, ports.map((p) => `http://127.0.0.1:${p}`));
       database = await createPgDatabase();
       // One after the other: the first migrates the new database, the second finds it migrated.
       first = await startConsoleService({ port: ports[0], issuer: provider.issuer, database: { kind: 'postgres', url: database.url } });
       second = await startConsoleService({ port: ports[1], issuer: provider.issuer, database: { kind: 'postgres', url: database.url } });
-    })(),
-  ]);
-  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
+    },
+  );
 });
 
 after(async () => {

@@ -9,7 +9,7 @@ import { withSignedInPerson } from '../kit/console-person.js';
 import { freePort } from '../kit/ports.js';
 import type { ConsoleService } from './console-service.js';
 import { startConsoleService } from './console-service.js';
-import { launchChromium } from './console-browser.js';
+import { launchChromiumAlongside } from './console-browser.js';
 import type { TestAccount, TestProvider } from './oidc-test-provider.js';
 import { startIssuerFront, startTestProvider } from './oidc-test-provider.js';
 
@@ -25,11 +25,11 @@ let browser: Browser;
 before(async () => {
   const ports = [await freePort(), await freePort()] as const;
   // Chromium starts while the provider, its fronts and the two services do; `after` closes whichever started.
-  const started = await Promise.allSettled([
-    launchChromium().then((launched) => {
+  await launchChromiumAlongside(
+    (launched) => {
       browser = launched;
-    }),
-    (async () => {
+    },
+    async () => {
       provider = await startTestProvider(ACCOUNTS, ports.map((p) => `http://127.0.0.1:${p}`));
       passFront = await startIssuerFront(provider.issuer, 'pass');
       rewriteFront = await startIssuerFront(provider.issuer, 'rewrite-issuer');
@@ -42,10 +42,8 @@ before(async () => {
           tokenMismatch = svc;
         }),
       ]);
-    })(),
-  ]);
-  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
+    },
+  );
 });
 
 after(async () => {

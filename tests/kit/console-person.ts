@@ -18,13 +18,9 @@ export interface SignedInPerson extends ConsolePerson {
   readonly consented: boolean;
 }
 
-export interface PersonOptions {
-  readonly locale?: 'en' | 'de';
-}
-
 /** A new person with one open page, signed in to nothing yet. */
-export async function openConsolePerson(browser: Browser, options: PersonOptions = {}): Promise<ConsolePerson> {
-  const context = await newPerson(browser, options.locale);
+async function openConsolePerson(browser: Browser): Promise<ConsolePerson> {
+  const context = await newPerson(browser);
   try {
     const page = await context.newPage();
     return { context, page, close: () => context.close() };
@@ -35,8 +31,8 @@ export async function openConsolePerson(browser: Browser, options: PersonOptions
 }
 
 /** A new person signed in to the console at `consoleUrl` as `login`; closed again if the sign-in fails. */
-export async function signedInPerson(browser: Browser, consoleUrl: string, login: string, options: PersonOptions = {}): Promise<SignedInPerson> {
-  const person = await openConsolePerson(browser, options);
+export async function signedInPerson(browser: Browser, consoleUrl: string, login: string): Promise<SignedInPerson> {
+  const person = await openConsolePerson(browser);
   try {
     const { landed, consented } = await signIn(person.page, consoleUrl, login);
     return { ...person, landed, consented };
@@ -47,8 +43,8 @@ export async function signedInPerson(browser: Browser, consoleUrl: string, login
 }
 
 /** Runs `use` with a new person, not signed in, and closes their context afterwards. */
-export async function withConsolePerson<T>(browser: Browser, use: (person: ConsolePerson) => Promise<T>, options: PersonOptions = {}): Promise<T> {
-  const person = await openConsolePerson(browser, options);
+export async function withConsolePerson<T>(browser: Browser, use: (person: ConsolePerson) => Promise<T>): Promise<T> {
+  const person = await openConsolePerson(browser);
   try {
     return await use(person);
   } finally {
@@ -57,8 +53,8 @@ export async function withConsolePerson<T>(browser: Browser, use: (person: Conso
 }
 
 /** Runs `use` with a person signed in to the console at `consoleUrl` as `login`, and closes their context afterwards. */
-export async function withSignedInPerson<T>(browser: Browser, consoleUrl: string, login: string, use: (person: SignedInPerson) => Promise<T>, options: PersonOptions = {}): Promise<T> {
-  const person = await signedInPerson(browser, consoleUrl, login, options);
+export async function withSignedInPerson<T>(browser: Browser, consoleUrl: string, login: string, use: (person: SignedInPerson) => Promise<T>): Promise<T> {
+  const person = await signedInPerson(browser, consoleUrl, login);
   try {
     return await use(person);
   } finally {

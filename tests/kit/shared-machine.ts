@@ -55,9 +55,6 @@ export function sh(argv: readonly string[], input?: string): string {
   return execFileSync(argv[0] ?? '', argv.slice(1), { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-// The shared machine's tests read what a person's command printed through the kit's one collector.
-export { output } from './child-output.js';
-
 function quote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
